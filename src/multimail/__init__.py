@@ -1,0 +1,3 @@
+"""MultiMail: self-hostable email infrastructure for AI agents."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): verb routes of API.md over the services."""

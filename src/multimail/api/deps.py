@@ -1,0 +1,33 @@
+"""Dependencies that make routes read like prose: `ctx: CtxDep, who: PrincipalDep`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPBearer
+
+from ..core.access import Principal
+from ..services import Context
+from ..services.keys import authenticate
+
+# Declared for the OpenAPI document (the "Authorize" button); the check itself is ours, so a
+# missing key gets API.md's error shape instead of FastAPI's default.
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer mm_live_...`")
+
+
+def get_ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def get_principal(
+    request: Request,
+    _doc: Annotated[object, Depends(_bearer)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    return authenticate(request.app.state.ctx, authorization)
+
+
+CtxDep = Annotated[Context, Depends(get_ctx)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", description="Pins the answer for 24 h.")]

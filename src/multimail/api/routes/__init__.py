@@ -1,0 +1,1 @@
+"""One router per area; `multimail.api.app` lists them all in one place."""

@@ -1,0 +1,64 @@
+"""Audit log, webhook subscriptions and API keys."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+
+from ...services import audit as audit_svc
+from ...services import keys as key_svc
+from ...services import webhooks as webhook_svc
+from ..deps import CtxDep, PrincipalDep
+from ..errors import responses
+from ..schemas import ApiKeyRef, CreateApiKey, CreateWebhook, WebhookRef
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+@router.get("/audit_log", operation_id="audit_log", responses=responses(404))
+def audit_log(
+    ctx: CtxDep,
+    who: PrincipalDep,
+    mailbox: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    message_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = Query(None, ge=1, le=100),
+    cursor: str | None = None,
+) -> dict:
+    """Audit events of the mailboxes in the key's scope, newest first."""
+    return audit_svc.audit_log(ctx, principal=who, mailbox=mailbox, actor=actor, action=action, message_id=message_id,
+                               since=since, until=until, limit=limit, cursor=cursor)
+
+
+@router.post("/create_webhook", operation_id="create_webhook", responses=responses(403, 404, 415))
+def create_webhook(body: CreateWebhook, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Subscribe a URL to events (admin); returns the signing secret once."""
+    return webhook_svc.create_webhook(ctx, principal=who, **body.model_dump())
+
+
+@router.get("/list_webhooks", operation_id="list_webhooks", responses=responses(403))
+def list_webhooks(ctx: CtxDep, who: PrincipalDep) -> dict:
+    return webhook_svc.list_webhooks(ctx, principal=who)
+
+
+@router.post("/delete_webhook", operation_id="delete_webhook", responses=responses(403, 404, 415))
+def delete_webhook(body: WebhookRef, ctx: CtxDep, who: PrincipalDep) -> dict:
+    return webhook_svc.delete_webhook(ctx, principal=who, webhook_id=body.webhook_id)
+
+
+@router.post("/create_api_key", operation_id="create_api_key", responses=responses(403, 415))
+def create_api_key(body: CreateApiKey, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Create a key by role or scopes (admin); the secret is in the answer, once."""
+    return key_svc.create_key(ctx, principal=who, **body.model_dump())
+
+
+@router.get("/list_api_keys", operation_id="list_api_keys", responses=responses(403))
+def list_api_keys(ctx: CtxDep, who: PrincipalDep) -> dict:
+    return {"keys": key_svc.list_keys(ctx, principal=who)}
+
+
+@router.post("/revoke_api_key", operation_id="revoke_api_key", responses=responses(403, 404, 415))
+def revoke_api_key(body: ApiKeyRef, ctx: CtxDep, who: PrincipalDep) -> dict:
+    return key_svc.revoke_key(ctx, principal=who, key_id=body.key_id)

@@ -1,0 +1,57 @@
+"""check_inbox, read_email, get_thread, tag_email, get_attachment."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from ...services import reading as svc
+from ..deps import CtxDep, PrincipalDep
+from ..errors import responses
+from ..schemas import TagEmail
+
+router = APIRouter(prefix="/v1", tags=["reading"])
+
+
+@router.get("/check_inbox", operation_id="check_inbox", responses=responses(403, 404))
+def check_inbox(
+    ctx: CtxDep,
+    who: PrincipalDep,
+    mailbox: str = Query(..., description="Address or mailbox id."),
+    tag: str | None = None,
+    exclude_tag: str | None = None,
+    unread: bool | None = None,
+    since: datetime | None = None,
+    limit: int | None = Query(None, ge=1, le=100),
+    cursor: str | None = None,
+) -> dict:
+    """Inbound messages, newest first, with a cursor that is stable under concurrent inserts."""
+    return svc.check_inbox(ctx, principal=who, mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
+                           since=since, limit=limit, cursor=cursor)
+
+
+@router.get("/read_email", operation_id="read_email", responses=responses(404))
+def read_email(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> dict:
+    """The full message; marks it read."""
+    return svc.read_email(ctx, principal=who, message_id=message_id)
+
+
+@router.get("/get_thread", operation_id="get_thread", responses=responses(404))
+def get_thread(ctx: CtxDep, who: PrincipalDep, thread_id: str = Query(...)) -> dict:
+    """Every message of a thread, oldest first, with decisions on replies to decide_email."""
+    return svc.get_thread(ctx, principal=who, thread_id=thread_id)
+
+
+@router.post("/tag_email", operation_id="tag_email", responses=responses(404, 415))
+def tag_email(body: TagEmail, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Set tags (a list sets empty values; an object sets key: value) and remove others."""
+    return svc.tag_email(ctx, principal=who, message_id=body.message_id, tags=body.tags, remove=body.remove)
+
+
+@router.get("/get_attachment", operation_id="get_attachment", responses=responses(404),
+            response_class=Response, response_description="The attachment's bytes.")
+def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...), attachment_id: str = Query(...)) -> Response:
+    """Download one attachment of a message."""
+    att = svc.get_attachment(ctx, principal=who, message_id=message_id, attachment_id=attachment_id)
+    disposition = "attachment; filename*=UTF-8''" + __import__("urllib.parse").parse.quote(att["filename"])
+    return Response(att["content"], media_type=att["content_type"], headers={"Content-Disposition": disposition})

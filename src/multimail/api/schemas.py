@@ -1,0 +1,138 @@
+"""Request and response bodies of the verb routes, as API.md names them.
+
+Requests forbid unknown fields, so a typo (`"too": ...`) is a 400 naming the field rather than a
+message silently sent without its recipient.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Addresses = str | list[str]
+OversightMode = Literal["read_only", "gated_all", "gated_send", "monitored", "autonomous"]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Attachment(Request):
+    filename: str
+    content_type: str = "application/octet-stream"
+    content_base64: str
+
+
+class CreateMailbox(Request):
+    address: str
+    oversight_mode: OversightMode | None = None
+    min_oversight: OversightMode | None = None
+    display_name: str = ""
+    idempotency_window_seconds: int = 900
+
+
+class MailboxRef(Request):
+    mailbox: str | None = Field(None, description="Address or mailbox id.")
+    mailbox_id: str | None = None
+    address: str | None = None
+
+    def ref(self) -> str | None:
+        return self.mailbox or self.mailbox_id or self.address
+
+
+class UpdateMailbox(MailboxRef):
+    oversight_mode: OversightMode | None = None
+    min_oversight: OversightMode | None = None
+    display_name: str | None = None
+    idempotency_window_seconds: int | None = None
+
+
+class SendEmail(Request):
+    from_: str = Field(alias="from", description="The sending mailbox, as an address (display name allowed).")
+    to: Addresses
+    subject: str
+    body: str
+    html: str | None = None
+    cc: Addresses | None = None
+    bcc: Addresses | None = None
+    reply_to: Addresses | None = None
+    attachments: list[Attachment] | None = None
+    oversight_mode: OversightMode | None = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+class ReplyEmail(Request):
+    message_id: str
+    body: str
+    html: str | None = None
+    reply_all: bool = False
+    cc: Addresses | None = None
+    bcc: Addresses | None = None
+    attachments: list[Attachment] | None = None
+    oversight_mode: OversightMode | None = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+class DecideEmail(Request):
+    from_: str = Field(alias="from")
+    to: Addresses
+    question: str
+    options: list[str]
+    subject: str | None = None
+    context: str | None = None
+    cc: Addresses | None = None
+    oversight_mode: OversightMode | None = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+
+class SendResult(BaseModel):
+    message_id: str
+    thread_id: str
+    status: str
+    approval_status: str | None
+    oversight_mode: str
+    duplicate: bool
+
+
+class ApproveMessage(Request):
+    message_id: str
+    note: str | None = None
+    subject: str | None = Field(None, description="Approver's edit of the subject before it goes out.")
+    body: str | None = Field(None, description="Approver's edit of the text body.")
+    html: str | None = Field(None, description="Approver's edit of the HTML body.")
+
+
+class RejectMessage(Request):
+    message_id: str
+    reason: str | None = None
+
+
+class TagEmail(Request):
+    message_id: str
+    tags: list[str] | dict[str, str | int | float | bool | None] | None = None
+    remove: list[str] | None = None
+
+
+class CreateWebhook(Request):
+    url: str
+    events: list[str] | None = None
+    mailbox: str | None = None
+
+
+class WebhookRef(Request):
+    webhook_id: str
+
+
+class CreateApiKey(Request):
+    role: Literal["agent", "approver", "admin"] | None = None
+    scopes: list[str] | None = None
+    mailboxes: list[str] | None = None
+    name: str = ""
+
+
+class ApiKeyRef(Request):
+    key_id: str

@@ -1,0 +1,206 @@
+"""The `multimail` command: run the server, and the verbs a person at a terminal needs.
+
+Verbs other than `serve` work directly on the database named by `--data-dir` / `--database-url`
+(the same defaults as `serve`), so they work while a server runs on the same data, and act as the
+local operator (audited as `cli`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Settings
+from .core.access import Principal
+from .core.errors import MultiMailError
+
+app = typer.Typer(help="MultiMail: email for AI agents, with human oversight.", no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+mailboxes_app = typer.Typer(help="Mailboxes.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(mailboxes_app, name="mailboxes")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default ./multimail-data, env MULTIMAIL_DATA_DIR).")]
+DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", help="Database URL (env MULTIMAIL_DATABASE_URL); default SQLite in the data dir.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **extra) -> Settings:
+    values = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, **extra}.items() if v is not None}
+    return Settings(**values)
+
+
+def _ctx(data_dir: Path | None, database_url: str | None):
+    from .server import build_context
+
+    return build_context(_settings(data_dir, database_url))
+
+
+def _run(fn):
+    """Run a service call; print its error in API.md's words and exit 1 instead of a traceback."""
+    try:
+        return fn()
+    except MultiMailError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    http_port: Annotated[Optional[int], typer.Option("--http-port", help="API port (default 8025).")] = None,
+    smtp_port: Annotated[Optional[int], typer.Option("--smtp-port", help="Inbound SMTP port (default 2525).")] = None,
+    no_smtp: Annotated[bool, typer.Option("--no-smtp", help="Do not start the inbound SMTP server.")] = False,
+) -> None:
+    """Run the API, inbound SMTP and the delivery worker in one process."""
+    import logging
+
+    from .server import serve as run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = _settings(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
+                         smtp_enabled=False if no_smtp else None)
+    run_server(settings, announce=lambda line: print(line, flush=True))
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="agent | approver | admin")],
+    mailbox: Annotated[Optional[list[str]], typer.Option("--mailbox", help="Limit the key to this mailbox (repeatable).")] = None,
+    name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key; the key itself is printed alone on the last line."""
+    from .services.keys import create_key
+
+    ctx = _ctx(data_dir, database_url)
+    created = _run(lambda: create_key(ctx, principal=Principal.local_operator(), role=role, mailboxes=mailbox or None, name=name))
+    scope = ", ".join(created["mailboxes"]) if created["mailboxes"] else "all mailboxes"
+    print(f"Created {created['role']} key {created['key_id']} for {scope}. It is shown only once:")
+    print(created["api_key"])
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonOut = False) -> None:
+    """List API keys (never their secrets)."""
+    from .services.keys import list_keys
+
+    rows = _run(lambda: list_keys(_ctx(data_dir, database_url), principal=Principal.local_operator()))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("key_id", "name", "role", "mailboxes", "created_at", "revoked_at")
+    for r in rows:
+        table.add_row(r["key_id"], r["name"], r["role"], ", ".join(r["mailboxes"] or ["*"]), r["created_at"], r["revoked_at"] or "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Revoke an API key at once."""
+    from .services.keys import revoke_key
+
+    _run(lambda: revoke_key(_ctx(data_dir, database_url), principal=Principal.local_operator(), key_id=key_id))
+    print(f"Revoked {key_id}.")
+
+
+@mailboxes_app.command("create")
+def mailboxes_create(
+    address: str,
+    oversight: Annotated[str, typer.Option("--oversight", help="read_only | gated_all | gated_send | monitored | autonomous")] = "gated_send",
+    min_oversight: Annotated[Optional[str], typer.Option("--min-oversight", help="The floor per-call overrides may not go below (default: the mode).")] = None,
+    display_name: Annotated[str, typer.Option("--display-name")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a hosted mailbox."""
+    from .services.mailboxes import create_mailbox
+
+    row = _run(lambda: create_mailbox(_ctx(data_dir, database_url), principal=Principal.local_operator(), address=address,
+                                      oversight_mode=oversight, min_oversight=min_oversight, display_name=display_name))
+    print(f"Created {row['address']} ({row['mailbox_id']}), oversight {row['oversight_mode']}, floor {row['min_oversight']}.")
+
+
+@mailboxes_app.command("list")
+def mailboxes_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonOut = False) -> None:
+    """List mailboxes."""
+    from .services.mailboxes import list_mailboxes
+
+    rows = _run(lambda: list_mailboxes(_ctx(data_dir, database_url), principal=Principal.local_operator()))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("mailbox_id", "address", "oversight_mode", "min_oversight")
+    for r in rows:
+        table.add_row(r["mailbox_id"], r["address"], r["oversight_mode"], r["min_oversight"])
+    out.print(table)
+
+
+@app.command()
+def pending(
+    mailbox: Annotated[Optional[str], typer.Option(help="Only this mailbox.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Messages waiting for a human (and those decided in the last 24 h)."""
+    from .services.approvals import list_pending
+
+    rows = _run(lambda: list_pending(_ctx(data_dir, database_url), principal=Principal.local_operator(), mailbox=mailbox))["messages"]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("message_id", "status", "from", "to", "subject", "created_at")
+    for r in rows:
+        table.add_row(r["message_id"], r["status"], r["from"], ", ".join(r["to"]), r["subject"], r["created_at"])
+    out.print(table)
+
+
+@app.command()
+def approve(
+    message_id: str,
+    note: Annotated[Optional[str], typer.Option(help="Why (kept in the audit trail).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Approve a held message; the server sends it."""
+    from .services.approvals import approve_message
+
+    _run(lambda: approve_message(_ctx(data_dir, database_url), principal=Principal.local_operator(), message_id=message_id, note=note))
+    print(f"Approved {message_id}.")
+
+
+@app.command()
+def reject(
+    message_id: str,
+    reason: Annotated[Optional[str], typer.Option(help="Why (kept in the audit trail).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Reject a held message; it is never sent."""
+    from .services.approvals import reject_message
+
+    _run(lambda: reject_message(_ctx(data_dir, database_url), principal=Principal.local_operator(), message_id=message_id, reason=reason))
+    print(f"Rejected {message_id}.")
+
+
+def main() -> None:
+    app(prog_name="multimail")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

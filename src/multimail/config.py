@@ -1,0 +1,37 @@
+"""Settings from flags, environment (`MULTIMAIL_*`) and defaults, in one pydantic-settings class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MULTIMAIL_", extra="ignore")
+
+    data_dir: Path = Field(Path("multimail-data"), description="Where the embedded database and files live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir.")
+    host: str = "127.0.0.1"
+    http_port: int = 8025
+    smtp_port: int = 2525
+    smtp_enabled: bool = True
+    hostname: str = Field("localhost", description="Name this server gives itself in SMTP and Message-IDs.")
+    outbound: str = Field("capture", description="capture: store what would be sent; nothing leaves the machine.")
+    max_request_bytes: int = Field(35 * 1024 * 1024, description="Largest HTTP request body (base64 attachments included).")
+    max_message_bytes: int = Field(25 * 1024 * 1024, description="Largest message: body plus decoded attachments.")
+    decided_visible_seconds: int = Field(24 * 3600, description="How long list_pending keeps decided messages.")
+    delivery_poll_seconds: float = 1.0
+    delivery_lease_seconds: int = 120
+    public_url: str | None = Field(None, description="Base URL clients use (attachment links); default from host/port.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        from .store.engine import sqlite_url_for
+
+        return sqlite_url_for(self.data_dir)
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")

@@ -1,0 +1,109 @@
+"""Email addresses as they appear in headers: parse, validate, refuse injection.
+
+Agents pass addresses as header strings ("Ana Analyst <ana@partner.test>" or a bare address).
+Parsing uses the stdlib's RFC 5322 header parser (policy.default) and validates the addr-spec
+with email-validator (syntax only, no DNS), which handles internationalised domains and local
+parts. CR, LF and NUL are refused outright: they are how header injection starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.errors import NonASCIILocalPartDefect
+from email.headerregistry import Address
+from email.policy import default as default_policy
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import BadRequest
+
+MAX_ADDRESS_LENGTH = 998  # RFC 5322 section 2.1.1: a header line is at most 998 characters
+MAX_RECIPIENTS = 100
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    display_name: str
+    addr_spec: str  # local@domain, the domain as given (Unicode allowed)
+
+    @property
+    def normalized(self) -> str:
+        """Lower-case domain for comparison; local parts are case-sensitive by RFC but not in practice."""
+        local, _, domain = self.addr_spec.rpartition("@")
+        return f"{local.lower()}@{domain.lower()}"
+
+    def formatted(self) -> str:
+        if self.display_name:
+            return str(Address(display_name=self.display_name, addr_spec=self.addr_spec))
+        return self.addr_spec
+
+
+def refuse_control_chars(value: str, field: str) -> None:
+    if any(c in value for c in "\r\n\x00"):
+        raise BadRequest(
+            f"{field} contains a line break or NUL character.",
+            code="header_injection",
+            details={"field": field},
+        )
+
+
+def parse_address(value: str, field: str) -> ParsedAddress:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{field} must be an email address.", code="invalid_address", details={"field": field})
+    refuse_control_chars(value, field)
+    if len(value) > MAX_ADDRESS_LENGTH:
+        raise BadRequest(f"{field} is too long.", code="invalid_address", details={"field": field})
+    try:
+        header = default_policy.header_factory("to", value)
+        addresses = list(header.addresses)
+        # RFC 6532 (SMTPUTF8) allows a non-ASCII local part; the stdlib flags it as a defect.
+        defects = [d for d in header.defects if not isinstance(d, NonASCIILocalPartDefect)]
+    except Exception:  # the header parser raises on some malformed input instead of recording a defect
+        addresses, defects = [], ["unparseable"]
+    if defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise BadRequest(
+            f"{field} is not a valid email address: {value!r}.",
+            code="invalid_address",
+            details={"field": field, "value": value},
+        )
+    addr = addresses[0]
+    spec = f"{addr.username}@{addr.domain}"
+    try:
+        validate_email(spec, check_deliverability=False, allow_smtputf8=True, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        # Special-use names (.test, .local, localhost, ...) are checked last, after all syntax
+        # checks; a self-hosted server serves such domains, so that verdict alone is accepted.
+        if "special-use or reserved" in str(exc):
+            return ParsedAddress(display_name=addr.display_name or "", addr_spec=spec)
+        raise BadRequest(
+            f"{field} is not a valid email address: {exc}",
+            code="invalid_address",
+            details={"field": field, "value": value},
+        ) from None
+    return ParsedAddress(display_name=addr.display_name or "", addr_spec=spec)
+
+
+def parse_address_list(value: str | list[str] | None, field: str, *, required: bool) -> list[ParsedAddress]:
+    """One address or a list of them (API.md: `to`, `cc`, `bcc`)."""
+    if value is None:
+        value = []
+    items = [value] if isinstance(value, str) else list(value)
+    if required and not items:
+        raise BadRequest(f"{field} needs at least one address.", code="missing_field", details={"field": field})
+    if len(items) > MAX_RECIPIENTS:
+        raise BadRequest(
+            f"{field} has more than {MAX_RECIPIENTS} addresses.", code="too_many_recipients", details={"field": field}
+        )
+    return [parse_address(v, f"{field}[{i}]" if not isinstance(value, str) else field) for i, v in enumerate(items)]
+
+
+def normalize_mailbox_address(value: str) -> str:
+    """A hosted mailbox is a bare address; stored with its domain lower-cased."""
+    parsed = parse_address(value, "address")
+    if parsed.display_name or "<" in value:
+        raise BadRequest(
+            "A mailbox address is a bare address without a display name.",
+            code="invalid_address",
+            details={"field": "address", "value": value},
+        )
+    return parsed.normalized

@@ -1,0 +1,16 @@
+"""The event vocabulary, declared once: every state change clients can subscribe to."""
+
+EVENT_TYPES: dict[str, str] = {
+    "message.received": "A message arrived in a hosted mailbox (SMTP or local delivery).",
+    "message.pending": "An outbound message is held until a human approves it.",
+    "message.queued": "An outbound message was accepted and waits for delivery.",
+    "message.approved": "A human approved a held message; it is queued for delivery.",
+    "message.rejected": "A human rejected a held message; it will never be sent.",
+    "message.cancelled": "A message was withdrawn before it went out.",
+    "message.sent": "A message was handed to its recipients' servers (or captured, or delivered locally).",
+    "message.delivered": "The receiving server confirmed delivery.",
+    "message.failed": "Delivery failed permanently.",
+    "message.review_requested": "A message went out under `monitored` oversight; a human should review it.",
+    "decision.received": "A reply to decide_email chose one of the options.",
+    "decision.unclear": "A reply to decide_email could not be matched to exactly one option.",
+}

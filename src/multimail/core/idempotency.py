@@ -1,0 +1,65 @@
+"""Idempotency: explicit keys and the implicit window for identical requests.
+
+A Prefect task that times out after the server accepted its send will retry; without this the
+recipient gets the mail twice. Two layers, as in API.md:
+- an explicit key (`Idempotency-Key` header or `idempotency_key` field) pins the answer for 24 h;
+  the same key with a different body is a 409;
+- without one, an identical request (same key, mailbox, recipients, content, oversight mode)
+  within the mailbox's window returns the message the first one created.
+Both become one slot name per (api key, slot) that the store makes unique, so concurrent
+identical requests serialise on the database, across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .errors import BadRequest
+
+EXPLICIT_KEY_TTL_SECONDS = 24 * 3600
+MAX_KEY_LENGTH = 256
+
+
+def validate_key(key: str) -> str:
+    """1–256 printable ASCII characters (space to tilde), per API.md."""
+    if not isinstance(key, str) or not (1 <= len(key) <= MAX_KEY_LENGTH) or any(
+        not (0x20 <= ord(c) <= 0x7E) for c in key
+    ):
+        raise BadRequest(
+            "Idempotency key must be 1-256 printable ASCII characters.",
+            code="invalid_idempotency_key",
+            details={"field": "idempotency_key"},
+        )
+    return key
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable hash of a JSON-like payload (key order and whitespace do not matter)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def explicit_slot(operation: str, key: str) -> str:
+    return f"key:{operation}:{key}"
+
+
+def implicit_slot(operation: str, mailbox_id: str, content: dict[str, Any]) -> str:
+    """The slot for the implicit window: the request's content, without metadata."""
+    return f"auto:{operation}:{mailbox_id}:{fingerprint(content)}"
+
+
+def resolve_key(header_key: str | None, body_key: str | None) -> str | None:
+    """Header and body field may both be given, but then they must agree."""
+    if header_key is not None:
+        validate_key(header_key)
+    if body_key is not None:
+        validate_key(body_key)
+    if header_key is not None and body_key is not None and header_key != body_key:
+        raise BadRequest(
+            "Idempotency-Key header and idempotency_key field differ.",
+            code="invalid_idempotency_key",
+            details={"field": "idempotency_key"},
+        )
+    return header_key if header_key is not None else body_key

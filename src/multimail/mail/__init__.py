@@ -1,0 +1,1 @@
+"""Email on the wire: composing RFC 5322/MIME, parsing it, transports and the SMTP receiver."""

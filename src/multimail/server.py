@@ -1,0 +1,49 @@
+"""`multimail serve`: the API, inbound SMTP and the workers in one process.
+
+Several processes may run against one PostgreSQL database; each runs its own delivery worker and
+they share the outbox safely (leases, SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from .api.app import create_app
+from .config import Settings
+from .mail.smtp_server import start_smtp
+from .services import Context
+from .services.delivery import DeliveryWorker
+from .services.keys import ensure_first_admin_key
+from .store import open_store
+
+log = logging.getLogger("multimail")
+
+
+def build_context(settings: Settings) -> Context:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Context(store=open_store(settings.resolved_database_url()), settings=settings)
+
+
+def serve(settings: Settings, *, announce=print) -> None:
+    ctx = build_context(settings)
+    first_key = ensure_first_admin_key(ctx)
+    if first_key:
+        announce("No API keys existed, so an admin key was created. It is shown only this once:")
+        announce(f"  {first_key}")
+    worker = DeliveryWorker(ctx)
+    worker.start()
+    smtp = None
+    if settings.smtp_enabled:
+        smtp = start_smtp(ctx, host=settings.host, port=settings.smtp_port)
+        announce(f"SMTP on {settings.host}:{settings.smtp_port}")
+    announce(f"API on http://{settings.host}:{settings.http_port} (data: {settings.resolved_database_url().split('@')[-1]})")
+    app = create_app(ctx)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.http_port, log_level="warning", access_log=False)
+    finally:
+        if smtp is not None:
+            smtp.stop()
+        worker.stop()
+        ctx.store.dispose()

@@ -1,0 +1,124 @@
+"""Mailboxes: create, list, update (oversight mode and floor), delete. Admin-only writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from ..core.access import Principal, Scope, require_scope
+from ..core.addresses import normalize_mailbox_address, refuse_control_chars
+from ..core.errors import BadRequest, Conflict, Forbidden
+from ..core.ids import new_id
+from ..core.oversight import DEFAULT_MODE, check_mailbox_modes, parse_mode
+from ..store import mailboxes as mailbox_q
+from .common import find_mailbox, record
+from .context import Context
+from .views import mailbox_view
+
+MAX_WINDOW_SECONDS = 7 * 24 * 3600
+
+
+def _check_window(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WINDOW_SECONDS:
+        raise BadRequest(
+            f"idempotency_window_seconds must be an integer from 0 to {MAX_WINDOW_SECONDS}.",
+            code="invalid_field",
+            details={"field": "idempotency_window_seconds"},
+        )
+    return value
+
+
+def _check_display_name(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 200:
+        raise BadRequest("display_name must be at most 200 characters.", code="invalid_field", details={"field": "display_name"})
+    refuse_control_chars(value, "display_name")
+    return value
+
+
+def create_mailbox(
+    ctx: Context,
+    *,
+    principal: Principal,
+    address: str,
+    oversight_mode: str | None = None,
+    min_oversight: str | None = None,
+    display_name: str = "",
+    idempotency_window_seconds: int = 900,
+) -> dict[str, Any]:
+    require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
+    normalized = normalize_mailbox_address(address)
+    if not principal.sees_mailbox(normalized):
+        raise Forbidden("This key may not create a mailbox outside its scope.", code="mailbox_scope_exceeded")
+    mode = parse_mode(oversight_mode) if oversight_mode is not None else DEFAULT_MODE
+    # The floor defaults to the mode itself: nothing may be loosened until an admin says so.
+    floor = parse_mode(min_oversight, "min_oversight") if min_oversight is not None else mode
+    check_mailbox_modes(mode, floor)
+    now = ctx.now()
+    row = {
+        "id": new_id("mbx"),
+        "address": normalized,
+        "display_name": _check_display_name(display_name),
+        "oversight_mode": mode.value,
+        "min_oversight": floor.value,
+        "idempotency_window_seconds": _check_window(idempotency_window_seconds),
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        with ctx.store.write() as tx:
+            if mailbox_q.by_address(tx, normalized) is not None:
+                raise Conflict(f"A mailbox {normalized} already exists.", code="mailbox_exists", details={"address": normalized})
+            mailbox_q.insert_mailbox(tx, row)
+            record(tx, at=now, principal=principal, action="mailbox.created", mailbox=row, details=mailbox_view(row))
+    except IntegrityError:  # a concurrent create of the same address won the race
+        raise Conflict(f"A mailbox {normalized} already exists.", code="mailbox_exists", details={"address": normalized}) from None
+    return mailbox_view(row)
+
+
+def list_mailboxes(ctx: Context, *, principal: Principal) -> list[dict[str, Any]]:
+    with ctx.store.read() as tx:
+        return [mailbox_view(r) for r in mailbox_q.list_all(tx, principal.mailboxes)]
+
+
+def update_mailbox(
+    ctx: Context,
+    *,
+    principal: Principal,
+    mailbox: str,
+    oversight_mode: str | None = None,
+    min_oversight: str | None = None,
+    display_name: str | None = None,
+    idempotency_window_seconds: int | None = None,
+) -> dict[str, Any]:
+    require_scope(principal.scopes, Scope.ADMIN, "change mailboxes")
+    now = ctx.now()
+    with ctx.store.write() as tx:
+        row = find_mailbox(tx, principal, mailbox)
+        changes: dict[str, Any] = {}
+        if oversight_mode is not None:
+            changes["oversight_mode"] = parse_mode(oversight_mode).value
+        if min_oversight is not None:
+            changes["min_oversight"] = parse_mode(min_oversight, "min_oversight").value
+        if display_name is not None:
+            changes["display_name"] = _check_display_name(display_name)
+        if idempotency_window_seconds is not None:
+            changes["idempotency_window_seconds"] = _check_window(idempotency_window_seconds)
+        new = {**row, **changes}
+        check_mailbox_modes(parse_mode(new["oversight_mode"]), parse_mode(new["min_oversight"]))
+        if changes:
+            mailbox_q.update_mailbox(tx, row["id"], {**changes, "updated_at": now})
+            new["updated_at"] = now
+            before = {k: row[k] for k in changes}
+            record(tx, at=now, principal=principal, action="mailbox.updated", mailbox=new, details={"before": before, "after": changes})
+    return mailbox_view(new)
+
+
+def delete_mailbox(ctx: Context, *, principal: Principal, mailbox: str) -> dict[str, Any]:
+    require_scope(principal.scopes, Scope.ADMIN, "delete mailboxes")
+    now = ctx.now()
+    with ctx.store.write() as tx:
+        row = find_mailbox(tx, principal, mailbox)
+        mailbox_q.delete_mailbox(tx, row["id"])
+        record(tx, at=now, principal=principal, action="mailbox.deleted", mailbox=row, details=mailbox_view(row))
+    return {"mailbox_id": row["id"], "address": row["address"], "deleted": True}

@@ -1,0 +1,163 @@
+"""Reading: check_inbox, read_email, get_thread, tag_email and attachment download."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from ..core.access import Principal
+from ..core.errors import BadRequest, NotFound
+from ..store import mailboxes as mailbox_q
+from ..store import messages as message_q
+from .common import find_mailbox, find_message, record
+from .context import Context
+from .views import full_message, inbox_item, thread_item
+
+MAX_LIMIT = 100
+MAX_TAGS = 50
+MAX_TAG_KEY = 200
+MAX_TAG_VALUE = 2000
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor in (None, ""):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("cursor is not one this server handed out.", code="invalid_cursor", details={"field": "cursor"}) from None
+
+
+def check_limit(limit: int | None, default: int = 50) -> int:
+    if limit is None:
+        return default
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}.", code="invalid_field", details={"field": "limit"})
+    return limit
+
+
+def check_inbox(
+    ctx: Context,
+    *,
+    principal: Principal,
+    mailbox: str,
+    tag: str | None = None,
+    exclude_tag: str | None = None,
+    unread: bool | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    limit = check_limit(limit)
+    before = decode_cursor(cursor)
+    with ctx.store.read() as tx:
+        box = find_mailbox(tx, principal, mailbox)
+        rows = message_q.inbox_page(
+            tx, mailbox_id=box["id"], tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
+            before_seq=before, limit=limit + 1,
+        )
+        page, more = rows[:limit], len(rows) > limit
+        tags = message_q.tags_of(tx, [r["id"] for r in page])
+    return {
+        "messages": [inbox_item(r, tags[r["id"]]) for r in page],
+        "next_cursor": encode_cursor(page[-1]["seq"]) if more else None,
+    }
+
+
+def read_email(ctx: Context, *, principal: Principal, message_id: str, mark_read: bool = True) -> dict[str, Any]:
+    with ctx.store.read() as tx:
+        msg, mailbox = find_message(tx, principal, message_id)
+    if mark_read and not msg["read"]:
+        now = ctx.now()
+        with ctx.store.write() as tx:
+            if message_q.update_message(tx, message_id, {"read": True}, where={"read": False}):
+                record(tx, at=now, principal=principal, action="message.read", mailbox=mailbox, message=msg)
+        msg["read"] = True
+    with ctx.store.read() as tx:
+        tags = message_q.tags_of(tx, [message_id])[message_id]
+        atts = message_q.attachments_of(tx, message_id)
+    return full_message(msg, tags, atts, mailbox, ctx.settings.base_url())
+
+
+def get_attachment(ctx: Context, *, principal: Principal, message_id: str, attachment_id: str) -> dict[str, Any]:
+    with ctx.store.read() as tx:
+        find_message(tx, principal, message_id)
+        att = message_q.attachment(tx, attachment_id)
+    if att is None or att["message_id"] != message_id:
+        raise NotFound(f"No attachment {attachment_id!r} on this message.", code="attachment_not_found")
+    return att
+
+
+def get_thread(ctx: Context, *, principal: Principal, thread_id: str) -> dict[str, Any]:
+    if not isinstance(thread_id, str) or not thread_id:
+        raise BadRequest("thread_id is required.", code="missing_field", details={"field": "thread_id"})
+    with ctx.store.read() as tx:
+        thread = message_q.thread_by_id(tx, thread_id)
+        box = mailbox_q.by_id(tx, thread["mailbox_id"]) if thread else None
+        if thread is None or box is None or not principal.sees_mailbox(box["address"]):
+            raise NotFound(f"No thread {thread_id!r}.", code="thread_not_found", details={"thread_id": thread_id})
+        msgs = message_q.thread_messages(tx, thread_id)
+    decision = next((m["decision"] for m in msgs if m["decision"]), None)
+    return {
+        "thread_id": thread_id,
+        "mailbox": box["address"],
+        "subject": thread["subject"],
+        "decision": decision,
+        "messages": [thread_item(m) for m in msgs],
+    }
+
+
+def _normalize_tags(tags: Any) -> dict[str, str]:
+    if isinstance(tags, list):
+        items = {}
+        for i, key in enumerate(tags):
+            if not isinstance(key, str):
+                raise BadRequest("tags must be strings.", code="invalid_field", details={"field": f"tags[{i}]"})
+            items[key] = ""
+    elif isinstance(tags, dict):
+        items = {}
+        for key, value in tags.items():
+            if value is None:
+                value = ""
+            if not isinstance(value, (str, int, float, bool)):
+                raise BadRequest("tag values must be strings.", code="invalid_field", details={"field": f"tags.{key}"})
+            items[key] = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    else:
+        raise BadRequest("tags must be a list of names or an object of name: value.", code="invalid_field", details={"field": "tags"})
+    if len(items) > MAX_TAGS:
+        raise BadRequest(f"At most {MAX_TAGS} tags per call.", code="invalid_field", details={"field": "tags"})
+    for key, value in items.items():
+        if not key or len(key) > MAX_TAG_KEY or any(c in key for c in "\r\n\x00"):
+            raise BadRequest(f"Tag names are 1-{MAX_TAG_KEY} characters without line breaks.", code="invalid_tag", details={"field": "tags", "tag": key})
+        if len(value) > MAX_TAG_VALUE:
+            raise BadRequest(f"Tag values are at most {MAX_TAG_VALUE} characters.", code="invalid_tag", details={"field": "tags", "tag": key})
+    return items
+
+
+def tag_email(ctx: Context, *, principal: Principal, message_id: str, tags: Any = None, remove: list[str] | None = None) -> dict[str, Any]:
+    """Set tags (key -> value; a list sets empty values) and remove others. Idempotent."""
+    items = _normalize_tags(tags if tags is not None else [])
+    remove = remove or []
+    if not isinstance(remove, list) or not all(isinstance(k, str) for k in remove):
+        raise BadRequest("remove must be a list of tag names.", code="invalid_field", details={"field": "remove"})
+    if tags is None and not remove:
+        raise BadRequest("Give tags to set or remove.", code="missing_field", details={"field": "tags"})
+    now = ctx.now()
+    with ctx.store.write() as tx:
+        msg, mailbox = find_message(tx, principal, message_id)
+        before = message_q.tags_of(tx, [message_id])[message_id]
+        message_q.set_tags(tx, message_id, items, [k for k in remove if k not in items])
+        after = message_q.tags_of(tx, [message_id])[message_id]
+        if after != before:
+            record(tx, at=now, principal=principal, action="message.tagged", mailbox=mailbox, message=msg,
+                   details={"set": items, "removed": remove})
+    return {"message_id": message_id, "tags": after}

@@ -1,0 +1,411 @@
+"""send_email, reply_email, decide_email: validate, apply oversight, de-duplicate, store.
+
+All three go through `_submit`: one transaction that takes the idempotency slot, creates the
+thread and message, holds it for approval or puts it in the outbox, and writes the audit event.
+A request refused for any reason leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ..core import idempotency as idem
+from ..core.access import Principal
+from ..core.addresses import ParsedAddress, parse_address, parse_address_list, refuse_control_chars
+from ..core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from ..core.ids import domain_of, new_id
+from ..core.oversight import Action, Outcome, decide_outbound, parse_mode, Mode
+from ..core.threading import reply_references, reply_subject
+from ..mail.compose import new_internet_message_id
+from ..store import idempotency as idem_q
+from ..store import messages as message_q
+from ..store import outbox as outbox_q
+from .common import find_mailbox, find_message, record
+from .context import Context
+from .views import send_result
+
+MAX_SUBJECT = 998
+MAX_METADATA_BYTES = 16 * 1024
+MAX_OPTIONS = 20
+MAX_OPTION_LENGTH = 200
+
+
+@dataclass
+class Draft:
+    """A validated outbound message, before it has a mailbox row or an id."""
+
+    to: list[ParsedAddress]
+    cc: list[ParsedAddress] = field(default_factory=list)
+    bcc: list[ParsedAddress] = field(default_factory=list)
+    reply_to: list[ParsedAddress] = field(default_factory=list)
+    subject: str = ""
+    text: str = ""
+    html: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    options: list[str] | None = None
+
+
+def _text(value: Any, field_name: str, *, required: bool, max_chars: int | None = None) -> str:
+    if value is None:
+        if required:
+            raise BadRequest(f"{field_name} is required.", code="missing_field", details={"field": field_name})
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{field_name} must be a string.", code="invalid_field", details={"field": field_name})
+    if max_chars is not None and len(value) > max_chars:
+        raise BadRequest(
+            f"{field_name} is longer than {max_chars} characters.", code="invalid_field", details={"field": field_name}
+        )
+    return value
+
+
+def _subject(value: Any, *, required: bool) -> str:
+    subject = _text(value, "subject", required=required, max_chars=MAX_SUBJECT)
+    refuse_control_chars(subject, "subject")
+    return subject
+
+
+def _attachments(items: Any) -> list[dict[str, Any]]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadRequest("attachments must be a list.", code="invalid_field", details={"field": "attachments"})
+    result = []
+    for i, item in enumerate(items):
+        where = f"attachments[{i}]"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{where} must be an object.", code="invalid_field", details={"field": where})
+        filename = _text(item.get("filename"), f"{where}.filename", required=True, max_chars=255)
+        refuse_control_chars(filename, f"{where}.filename")
+        content_type = _text(item.get("content_type") or "application/octet-stream", f"{where}.content_type", required=True, max_chars=255)
+        if "/" not in content_type or any(c in content_type for c in "\r\n\x00;"):
+            raise BadRequest(f"{where}.content_type must be type/subtype.", code="invalid_field", details={"field": f"{where}.content_type"})
+        encoded = _text(item.get("content_base64"), f"{where}.content_base64", required=True)
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(f"{where}.content_base64 is not valid base64.", code="invalid_base64", details={"field": f"{where}.content_base64"}) from None
+        result.append({"filename": filename, "content_type": content_type.lower(), "size": len(content), "content": content})
+    return result
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest("metadata must be an object.", code="invalid_field", details={"field": "metadata"})
+    import json
+
+    if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
+        raise BadRequest("metadata is larger than 16 KiB.", code="invalid_field", details={"field": "metadata"})
+    return value
+
+
+def _check_size(ctx: Context, draft: Draft) -> None:
+    size = len(draft.text.encode()) + len((draft.html or "").encode()) + sum(a["size"] for a in draft.attachments)
+    if size > ctx.settings.max_message_bytes:
+        raise PayloadTooLarge(
+            f"The message is {size} bytes; the limit is {ctx.settings.max_message_bytes}.",
+            code="message_too_large",
+            details={"size": size, "limit": ctx.settings.max_message_bytes},
+        )
+
+
+def _fingerprint_content(draft: Draft, mode: str | None) -> dict[str, Any]:
+    return {
+        "to": [a.formatted() for a in draft.to],
+        "cc": [a.formatted() for a in draft.cc],
+        "bcc": [a.formatted() for a in draft.bcc],
+        "reply_to": [a.formatted() for a in draft.reply_to],
+        "subject": draft.subject,
+        "text": draft.text,
+        "html": draft.html,
+        "attachments": [[a["filename"], a["content_type"], idem.fingerprint(base64.b64encode(a["content"]).decode())] for a in draft.attachments],
+        "options": draft.options,
+        "oversight_mode": mode,
+    }
+
+
+def _submit(
+    ctx: Context,
+    *,
+    principal: Principal,
+    operation: str,
+    action: Action,
+    mailbox_ref: str,
+    draft: Draft,
+    override: str | None,
+    idempotency_key: str | None,
+    request_fingerprint: str,
+    parent_id: str | None = None,
+) -> dict[str, Any]:
+    override_mode = parse_mode(override) if override is not None else None
+    _check_size(ctx, draft)
+    now = ctx.now()
+    message_id = new_id("msg")
+    with ctx.store.write() as tx:
+        if parent_id is not None:
+            parent, mailbox = find_message(tx, principal, parent_id)
+        else:
+            parent = None
+            mailbox = find_mailbox(tx, principal, mailbox_ref, "from")
+        verdict = decide_outbound(
+            role=principal.scopes,
+            default=Mode(mailbox["oversight_mode"]),
+            floor=Mode(mailbox["min_oversight"]),
+            override=override_mode,
+            action=action,
+        )
+        # Idempotency: an explicit key pins the answer for 24 h; otherwise identical content
+        # within the mailbox's window is the same request.
+        slot = None
+        if idempotency_key is not None:
+            slot, ttl = idem.explicit_slot(operation, idempotency_key), idem.EXPLICIT_KEY_TTL_SECONDS
+        elif mailbox["idempotency_window_seconds"] > 0:
+            content = {**_fingerprint_content(draft, override), "parent": parent_id}
+            slot, ttl = idem.implicit_slot(operation, mailbox["id"], content), mailbox["idempotency_window_seconds"]
+        if slot is not None:
+            holder = idem_q.claim(
+                tx,
+                api_key_id=principal.label,
+                slot=slot,
+                request_hash=request_fingerprint,
+                message_id=message_id,
+                now=now,
+                expires_at=now + timedelta(seconds=ttl),
+            )
+            if holder is not None:
+                # The implicit slot is named by the content itself; only an explicit key can
+                # arrive with a different request behind it.
+                if idempotency_key is not None and holder["request_hash"] != request_fingerprint:
+                    raise Conflict(
+                        "This idempotency key was used with a different request.",
+                        code="idempotency_key_reused",
+                        details={"idempotency_key": idempotency_key},
+                    )
+                existing = message_q.by_id(tx, holder["message_id"])
+                if existing is None:
+                    raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
+                return send_result(existing, duplicate=True)
+
+        if parent is not None:
+            thread_id = parent["thread_id"]
+            message_q.touch_thread(tx, thread_id, now)
+            in_reply_to = parent["internet_message_id"]
+            references = reply_references(parent["references"], parent["internet_message_id"])
+        else:
+            thread_id = new_id("thr")
+            message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": draft.subject, "created_at": now, "last_message_at": now})
+            in_reply_to, references = None, []
+
+        held = verdict.outcome is Outcome.HOLD
+        from_display = mailbox["display_name"]
+        row = {
+            "id": message_id,
+            "mailbox_id": mailbox["id"],
+            "thread_id": thread_id,
+            "direction": "outbound",
+            "status": "pending" if held else "queued",
+            "approval_status": "pending" if held else None,
+            "oversight_mode": verdict.mode.value,
+            "kind": "decision" if draft.options else "message",
+            "internet_message_id": new_internet_message_id(message_id, domain_of(mailbox["address"])),
+            "in_reply_to": in_reply_to,
+            "references": references,
+            "parent_id": parent["id"] if parent else None,
+            "is_reply": parent is not None,
+            "from_addr": ParsedAddress(from_display, mailbox["address"]).formatted(),
+            "to_addrs": [a.formatted() for a in draft.to],
+            "cc_addrs": [a.formatted() for a in draft.cc],
+            "bcc_addrs": [a.formatted() for a in draft.bcc],
+            "reply_to": [a.formatted() for a in draft.reply_to],
+            "subject": draft.subject,
+            "body_text": draft.text,
+            "body_html": draft.html,
+            "options": draft.options,
+            "metadata": draft.metadata,
+            "read": True,
+            "created_by": principal.label,
+            "created_at": now,
+        }
+        message_q.insert_message(tx, row)
+        message_q.insert_attachments(tx, message_id, [{"id": new_id("att"), **a} for a in draft.attachments])
+        if not held:
+            outbox_q.enqueue(tx, message_id, now)
+        details = {"operation": operation, "outcome": verdict.outcome.value, "to": row["to_addrs"], "subject": draft.subject}
+        if idempotency_key is not None:
+            details["idempotency_key"] = idempotency_key
+        if draft.metadata:
+            details["metadata"] = draft.metadata
+        event = "message.pending" if held else "message.queued"
+        record(tx, at=now, principal=principal, action=f"message.{operation}", mailbox=mailbox, message=row, details=details,
+               event=event, event_data=send_result(row, duplicate=False))
+    return send_result(row, duplicate=False)
+
+
+def send_email(
+    ctx: Context,
+    *,
+    principal: Principal,
+    sender: str,
+    to: str | list[str],
+    subject: str,
+    body: str,
+    html: str | None = None,
+    cc: str | list[str] | None = None,
+    bcc: str | list[str] | None = None,
+    reply_to: str | list[str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    oversight_mode: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
+) -> dict[str, Any]:
+    parse_address(sender, "from")
+    draft = Draft(
+        to=parse_address_list(to, "to", required=True),
+        cc=parse_address_list(cc, "cc", required=False),
+        bcc=parse_address_list(bcc, "bcc", required=False),
+        reply_to=parse_address_list(reply_to, "reply_to", required=False),
+        subject=_subject(subject, required=True),
+        text=_text(body, "body", required=True),
+        html=_text(html, "html", required=False) or None,
+        attachments=_attachments(attachments),
+        metadata=_metadata(metadata),
+    )
+    return _submit(
+        ctx, principal=principal, operation="send", action=Action.SEND, mailbox_ref=sender, draft=draft,
+        override=oversight_mode, idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint or idem.fingerprint(_fingerprint_content(draft, oversight_mode)),
+    )
+
+
+def reply_email(
+    ctx: Context,
+    *,
+    principal: Principal,
+    message_id: str,
+    body: str,
+    html: str | None = None,
+    reply_all: bool = False,
+    cc: str | list[str] | None = None,
+    bcc: str | list[str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    oversight_mode: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
+) -> dict[str, Any]:
+    with ctx.store.read() as tx:
+        parent, mailbox = find_message(tx, principal, message_id)
+    own = mailbox["address"]
+    if parent["direction"] == "inbound":
+        primary = parent["reply_to"] or [parent["from_addr"]]
+        others = parent["to_addrs"] + parent["cc_addrs"] if reply_all else []
+    else:  # a follow-up to our own message goes to the same people
+        primary = parent["to_addrs"]
+        others = parent["cc_addrs"] if reply_all else []
+    to = _dedupe([a for a in primary if a], exclude=own)
+    extra_cc = _dedupe([a for a in others if a], exclude=own, also_exclude=to)
+    if not to:
+        raise BadRequest("The message has no address to reply to.", code="no_reply_address", details={"message_id": message_id})
+    draft = Draft(
+        to=[parse_address(a, "to") for a in to],
+        cc=[parse_address(a, "cc") for a in extra_cc] + parse_address_list(cc, "cc", required=False),
+        bcc=parse_address_list(bcc, "bcc", required=False),
+        subject=reply_subject(parent["subject"]),
+        text=_text(body, "body", required=True),
+        html=_text(html, "html", required=False) or None,
+        attachments=_attachments(attachments),
+        metadata=_metadata(metadata),
+    )
+    return _submit(
+        ctx, principal=principal, operation="reply", action=Action.REPLY, mailbox_ref=own, draft=draft,
+        override=oversight_mode, idempotency_key=idempotency_key, parent_id=message_id,
+        request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "parent": message_id}),
+    )
+
+
+def _dedupe(addresses: list[str], *, exclude: str, also_exclude: list[str] = ()) -> list[str]:
+    seen = {exclude.lower()} | {parse_address(a, "to").normalized for a in also_exclude}
+    result = []
+    for a in addresses:
+        try:
+            key = parse_address(a, "to").normalized
+        except BadRequest:
+            continue  # a malformed address in received mail is skipped, not fatal
+        if key not in seen:
+            seen.add(key)
+            result.append(a)
+    return result
+
+
+def decision_body(question: str, options: list[str], context: str | None) -> str:
+    lines = []
+    if context:
+        lines += [context.strip(), ""]
+    lines += [question.strip(), "", "Reply with one of these options (the option itself, or its number):", ""]
+    lines += [f"  {i}. {option}" for i, option in enumerate(options, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def _options(value: Any) -> list[str]:
+    if not isinstance(value, list) or not (2 <= len(value) <= MAX_OPTIONS):
+        raise BadRequest(f"options must be a list of 2 to {MAX_OPTIONS} strings.", code="invalid_field", details={"field": "options"})
+    seen = set()
+    result = []
+    for i, option in enumerate(value):
+        option = _text(option, f"options[{i}]", required=True, max_chars=MAX_OPTION_LENGTH).strip()
+        refuse_control_chars(option, f"options[{i}]")
+        if not option or option.casefold() in seen:
+            raise BadRequest("options must be distinct and non-empty.", code="invalid_field", details={"field": f"options[{i}]"})
+        if option.isdigit():
+            raise BadRequest("An option may not be a bare number: numbers pick options by position.", code="invalid_field", details={"field": f"options[{i}]"})
+        seen.add(option.casefold())
+        result.append(option)
+    return result
+
+
+def decide_email(
+    ctx: Context,
+    *,
+    principal: Principal,
+    sender: str,
+    to: str | list[str],
+    question: str,
+    options: list[str],
+    subject: str | None = None,
+    context: str | None = None,
+    cc: str | list[str] | None = None,
+    oversight_mode: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
+) -> dict[str, Any]:
+    parse_address(sender, "from")
+    question = _text(question, "question", required=True).strip()
+    if not question:
+        raise BadRequest("question is required.", code="missing_field", details={"field": "question"})
+    opts = _options(options)
+    subj = _subject(subject, required=False) if subject is not None else ""
+    if not subj:
+        first_line = question.splitlines()[0]
+        subj = first_line if len(first_line) <= 120 else first_line[:119] + "…"
+    draft = Draft(
+        to=parse_address_list(to, "to", required=True),
+        cc=parse_address_list(cc, "cc", required=False),
+        subject=subj,
+        text=decision_body(question, opts, _text(context, "context", required=False)),
+        metadata={**_metadata(metadata), "question": question},
+        options=opts,
+    )
+    return _submit(
+        ctx, principal=principal, operation="decide", action=Action.DECIDE, mailbox_ref=sender, draft=draft,
+        override=oversight_mode, idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint or idem.fingerprint(_fingerprint_content(draft, oversight_mode)),
+    )

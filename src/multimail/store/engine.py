@@ -1,0 +1,114 @@
+"""Engine set-up and transactions.
+
+SQLite: WAL so readers never block the writer, a busy timeout so concurrent writers queue instead
+of failing, and `BEGIN IMMEDIATE` for write transactions so two writers never both read and then
+both try to upgrade their lock (the classic SQLite deadlock). PostgreSQL: READ COMMITTED, with
+uniqueness and `FOR UPDATE SKIP LOCKED` doing the serialising where it matters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+class Store:
+    """A database plus the transaction discipline every service uses."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._after_commit_hooks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction; committed when the block ends, rolled back on any exception."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+        self._run_after_commit()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` after every committed write (used to wake in-process workers)."""
+        with self._lock:
+            self._after_commit_hooks.append(hook)
+
+    def _run_after_commit(self) -> None:
+        for hook in list(self._after_commit_hooks):
+            hook()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url_for(data_dir: str | Path) -> str:
+    path = Path(data_dir).resolve() / "multimail.db"
+    return f"sqlite:///{path}"
+
+
+def normalize_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver for them."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        u = make_url(url)
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Hand transaction control to SQLAlchemy's begin event below.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    store = Store(make_engine(url))
+    if migrate:
+        from .migrate import upgrade
+
+        upgrade(store)
+    return store
+
+
+__all__ = ["Store", "open_store", "make_engine", "sqlite_url_for", "normalize_url"]

@@ -1,0 +1,54 @@
+"""Queries for mailboxes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from . import tables as t
+
+
+def insert_mailbox(tx: Connection, row: dict[str, Any]) -> None:
+    tx.execute(insert(t.mailboxes).values(**row))
+
+
+def by_address(tx: Connection, address: str) -> dict[str, Any] | None:
+    row = tx.execute(select(t.mailboxes).where(t.mailboxes.c.address == address)).mappings().first()
+    return dict(row) if row else None
+
+
+def by_id(tx: Connection, mailbox_id: str) -> dict[str, Any] | None:
+    row = tx.execute(select(t.mailboxes).where(t.mailboxes.c.id == mailbox_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_all(tx: Connection, addresses: frozenset[str] | None) -> list[dict[str, Any]]:
+    q = select(t.mailboxes).order_by(t.mailboxes.c.created_at, t.mailboxes.c.address)
+    if addresses is not None:
+        q = q.where(t.mailboxes.c.address.in_(sorted(addresses)))
+    return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def addresses_in(tx: Connection, addresses: list[str]) -> dict[str, dict[str, Any]]:
+    """The hosted mailboxes among `addresses` (normalized), for local delivery."""
+    if not addresses:
+        return {}
+    rows = tx.execute(select(t.mailboxes).where(t.mailboxes.c.address.in_(addresses))).mappings()
+    return {r["address"]: dict(r) for r in rows}
+
+
+def update_mailbox(tx: Connection, mailbox_id: str, values: dict[str, Any]) -> None:
+    tx.execute(update(t.mailboxes).where(t.mailboxes.c.id == mailbox_id).values(**values))
+
+
+def delete_mailbox(tx: Connection, mailbox_id: str) -> None:
+    """Remove a mailbox and its mail; the audit trail and events stay (they hold no foreign keys)."""
+    msg_ids = select(t.messages.c.id).where(t.messages.c.mailbox_id == mailbox_id).scalar_subquery()
+    tx.execute(delete(t.message_tags).where(t.message_tags.c.message_id.in_(msg_ids)))
+    tx.execute(delete(t.attachments).where(t.attachments.c.message_id.in_(msg_ids)))
+    tx.execute(delete(t.outbox).where(t.outbox.c.message_id.in_(msg_ids)))
+    tx.execute(delete(t.messages).where(t.messages.c.mailbox_id == mailbox_id))
+    tx.execute(delete(t.threads).where(t.threads.c.mailbox_id == mailbox_id))
+    tx.execute(delete(t.webhooks).where(t.webhooks.c.mailbox_id == mailbox_id))
+    tx.execute(delete(t.mailboxes).where(t.mailboxes.c.id == mailbox_id))

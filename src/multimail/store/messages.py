@@ -1,0 +1,144 @@
+"""Queries for threads, messages, attachments and tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, insert, not_, or_, select, update
+
+from . import tables as t
+
+
+def insert_thread(tx: Connection, row: dict[str, Any]) -> None:
+    tx.execute(insert(t.threads).values(**row))
+
+
+def touch_thread(tx: Connection, thread_id: str, at: datetime) -> None:
+    tx.execute(update(t.threads).where(t.threads.c.id == thread_id).values(last_message_at=at))
+
+
+def thread_by_id(tx: Connection, thread_id: str) -> dict[str, Any] | None:
+    row = tx.execute(select(t.threads).where(t.threads.c.id == thread_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def insert_message(tx: Connection, row: dict[str, Any]) -> None:
+    tx.execute(insert(t.messages).values(**row))
+
+
+def insert_attachments(tx: Connection, message_id: str, items: list[dict[str, Any]]) -> None:
+    for position, item in enumerate(items):
+        tx.execute(insert(t.attachments).values(message_id=message_id, position=position, **item))
+
+
+def by_id(tx: Connection, message_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    q = select(t.messages).where(t.messages.c.id == message_id)
+    if lock and tx.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = tx.execute(q).mappings().first()
+    return dict(row) if row else None
+
+
+def by_internet_ids(tx: Connection, mailbox_id: str, internet_ids: list[str]) -> list[dict[str, Any]]:
+    if not internet_ids:
+        return []
+    q = select(t.messages).where(
+        t.messages.c.mailbox_id == mailbox_id, t.messages.c.internet_message_id.in_(internet_ids)
+    )
+    return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def thread_messages(tx: Connection, thread_id: str) -> list[dict[str, Any]]:
+    q = select(t.messages).where(t.messages.c.thread_id == thread_id).order_by(t.messages.c.seq)
+    return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> bool:
+    """Conditional update: `where` names the state the row must still be in (compare-and-set)."""
+    q = update(t.messages).where(t.messages.c.id == message_id)
+    for col, val in (where or {}).items():
+        q = q.where(t.messages.c[col] == val)
+    return tx.execute(q.values(**values)).rowcount == 1
+
+
+def attachments_of(tx: Connection, message_id: str, *, with_content: bool = False) -> list[dict[str, Any]]:
+    cols = [t.attachments.c.id, t.attachments.c.filename, t.attachments.c.content_type, t.attachments.c.size]
+    if with_content:
+        cols.append(t.attachments.c.content)
+    q = select(*cols).where(t.attachments.c.message_id == message_id).order_by(t.attachments.c.position)
+    return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def attachment(tx: Connection, attachment_id: str) -> dict[str, Any] | None:
+    row = tx.execute(select(t.attachments).where(t.attachments.c.id == attachment_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def tags_of(tx: Connection, message_ids: list[str]) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = {m: {} for m in message_ids}
+    if not message_ids:
+        return result
+    q = select(t.message_tags).where(t.message_tags.c.message_id.in_(message_ids)).order_by(t.message_tags.c.key)
+    for row in tx.execute(q).mappings():
+        result[row["message_id"]][row["key"]] = row["value"]
+    return result
+
+
+def set_tags(tx: Connection, message_id: str, tags: dict[str, str], remove: list[str]) -> None:
+    if remove:
+        tx.execute(
+            delete(t.message_tags).where(t.message_tags.c.message_id == message_id, t.message_tags.c.key.in_(remove))
+        )
+    if tags:
+        tx.execute(
+            delete(t.message_tags).where(
+                t.message_tags.c.message_id == message_id, t.message_tags.c.key.in_(list(tags))
+            )
+        )
+        tx.execute(insert(t.message_tags), [{"message_id": message_id, "key": k, "value": v} for k, v in tags.items()])
+
+
+def inbox_page(
+    tx: Connection,
+    *,
+    mailbox_id: str,
+    tag: str | None,
+    exclude_tag: str | None,
+    unread: bool | None,
+    since: datetime | None,
+    before_seq: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Inbound messages newest first; keyset-paginated on `seq`, so inserts never shift a page."""
+    m = t.messages
+    conds = [m.c.mailbox_id == mailbox_id, m.c.direction == "inbound"]
+    if tag is not None:
+        conds.append(exists().where(t.message_tags.c.message_id == m.c.id, t.message_tags.c.key == tag))
+    if exclude_tag is not None:
+        conds.append(not_(exists().where(t.message_tags.c.message_id == m.c.id, t.message_tags.c.key == exclude_tag)))
+    if unread is True:
+        conds.append(m.c.read.is_(False))
+    elif unread is False:
+        conds.append(m.c.read.is_(True))
+    if since is not None:
+        conds.append(m.c.received_at >= since)
+    if before_seq is not None:
+        conds.append(m.c.seq < before_seq)
+    q = select(m).where(and_(*conds)).order_by(m.c.seq.desc()).limit(limit)
+    return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def pending_and_recent(
+    tx: Connection, *, mailbox_ids: list[str] | None, decided_since: datetime
+) -> list[dict[str, Any]]:
+    """Messages awaiting approval, plus those decided since `decided_since` (with their decision)."""
+    m = t.messages
+    conds = [
+        m.c.approval_status.is_not(None),
+        or_(m.c.approval_status == "pending", m.c.decided_at >= decided_since),
+    ]
+    if mailbox_ids is not None:
+        conds.append(m.c.mailbox_id.in_(mailbox_ids))
+    q = select(m).where(and_(*conds)).order_by(m.c.seq)
+    return [dict(r) for r in tx.execute(q).mappings()]

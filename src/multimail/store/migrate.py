@@ -1,0 +1,66 @@
+"""Run Alembic migrations from code, safely when several processes start at once.
+
+`multimail serve` and `multimail keys create` both upgrade the schema on start; on PostgreSQL an
+advisory lock makes concurrent starters take turns, on SQLite a file lock beside the database
+does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from .engine import Store
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_LOCK_ID = 0x6D6D6D6D  # "mmmm"
+
+
+def alembic_config(store: Store) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["store"] = store
+    return cfg
+
+
+@contextlib.contextmanager
+def _migration_lock(store: Store):
+    if store.is_sqlite:
+        db = make_url(str(store.engine.url)).database
+        if not db or db == ":memory:":
+            yield
+            return
+        lock_path = Path(db).with_suffix(".migrate.lock")
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    else:
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_LOCK_ID})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_LOCK_ID})
+                conn.commit()
+
+
+def upgrade(store: Store, revision: str = "head") -> None:
+    with _migration_lock(store):
+        command.upgrade(alembic_config(store), revision)
+
+
+def current_revision(store: Store) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,19 @@
+"""Alembic environment: runs against the Store handed in by `multimail.store.migrate`."""
+
+from alembic import context
+
+from multimail.store.tables import metadata
+
+config = context.config
+store = config.attributes["store"]
+
+with store.engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=store.is_sqlite,  # SQLite alters tables by copy-and-move
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

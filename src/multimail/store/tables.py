@@ -1,0 +1,246 @@
+"""The schema, declared once. Alembic migrations under `migrations/` create and evolve it; a
+test checks that a migrated database and this declaration agree."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+# Stable constraint names so migrations can refer to them on both databases.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to UTCDateTime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# A sequence number that is the primary key: INTEGER PRIMARY KEY on SQLite (rowid), BIGSERIAL-like
+# identity on PostgreSQL. It orders rows by insertion for stable cursors.
+def _seq() -> Column:
+    return Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(20), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("mailboxes", JSON, nullable=True),  # list of addresses; NULL = every mailbox
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(40), nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("address", String(320), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("oversight_mode", String(20), nullable=False),
+    Column("min_oversight", String(20), nullable=False),
+    Column("idempotency_window_seconds", Integer, nullable=False, default=900),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("mailbox_id", String(40), ForeignKey("mailboxes.id"), nullable=False, index=True),
+    Column("subject", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_message_at", UTCDateTime, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("mailbox_id", String(40), ForeignKey("mailboxes.id"), nullable=False),
+    Column("thread_id", String(40), ForeignKey("threads.id"), nullable=False, index=True),
+    Column("direction", String(10), nullable=False),  # inbound | outbound
+    Column("status", String(20), nullable=False),
+    Column("approval_status", String(20), nullable=True),  # pending | approved | rejected | cancelled
+    Column("oversight_mode", String(20), nullable=True),
+    Column("kind", String(20), nullable=False, default="message"),  # message | decision
+    Column("internet_message_id", String(998), nullable=False, index=True),
+    Column("in_reply_to", String(998), nullable=True),
+    Column("references", JSON, nullable=False, default=list),
+    Column("parent_id", String(40), nullable=True),
+    Column("is_reply", Boolean, nullable=False, default=False),
+    Column("from_addr", Text, nullable=False),
+    Column("to_addrs", JSON, nullable=False),
+    Column("cc_addrs", JSON, nullable=False, default=list),
+    Column("bcc_addrs", JSON, nullable=False, default=list),
+    Column("reply_to", JSON, nullable=False, default=list),
+    Column("subject", Text, nullable=False, default=""),
+    Column("body_text", Text, nullable=False, default=""),
+    Column("body_html", Text, nullable=True),
+    Column("options", JSON, nullable=True),  # decide_email: the options asked
+    Column("decision", String(200), nullable=True),  # inbound reply: the option it chose
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("raw", LargeBinary, nullable=True),  # RFC 5322 bytes: as received, or as handed over
+    Column("read", Boolean, nullable=False, default=False),
+    Column("created_by", String(40), nullable=True),  # api key id that queued it
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("decided_by", String(40), nullable=True),
+    Column("decision_note", Text, nullable=True),
+    Column("failure_reason", Text, nullable=True),
+    Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
+    Index("ix_messages_approval", "approval_status", "decided_at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+message_tags = Table(
+    "message_tags",
+    metadata,
+    Column("message_id", String(40), ForeignKey("messages.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False, default=""),
+    Index("ix_message_tags_key", "key"),
+)
+
+# The delivery worker's queue: one row per message to hand over; claimed with a lease so a
+# crashed worker's row is taken over, and so several workers can share one database.
+outbox = Table(
+    "outbox",
+    metadata,
+    _seq(),
+    Column("message_id", String(40), ForeignKey("messages.id"), nullable=False, unique=True),
+    Column("state", String(20), nullable=False),  # ready | done | failed | cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)
+
+# What capture mode would have sent: the exact bytes and envelope, for development and tests.
+captured_mail = Table(
+    "captured_mail",
+    metadata,
+    _seq(),
+    Column("message_id", String(40), nullable=False, index=True),
+    Column("mail_from", Text, nullable=False),
+    Column("rcpt_tos", JSON, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("captured_at", UTCDateTime, nullable=False),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("api_key_id", String(40), primary_key=True),
+    Column("slot", String(400), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("message_id", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor_key_id", String(40), nullable=True),
+    Column("actor_role", String(20), nullable=True),
+    Column("mailbox_id", String(40), nullable=True, index=True),
+    Column("mailbox_address", String(320), nullable=True),
+    Column("action", String(60), nullable=False, index=True),
+    Column("message_id", String(40), nullable=True, index=True),
+    Column("oversight_mode", String(20), nullable=True),
+    Column("approval_status", String(20), nullable=True),
+    Column("details", JSON, nullable=False, default=dict),
+)
+
+# Every state change as an event, written in the same transaction as the change; the webhook
+# worker delivers them (issue "Webhooks that never lose an event").
+events = Table(
+    "events",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("type", String(60), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("mailbox_id", String(40), nullable=True, index=True),
+    Column("message_id", String(40), nullable=True),
+    Column("data", JSON, nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("events", JSON, nullable=True),  # NULL = every event type
+    Column("mailbox_id", String(40), nullable=True, index=True),  # NULL = every mailbox in scope
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_by", String(40), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)

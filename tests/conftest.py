@@ -1,0 +1,189 @@
+"""Shared fixtures: real servers on free loopback ports, and databases for the storage tests.
+
+- `server`: one `multimail serve` process (SQLite, capture mode) for the whole session.
+- `pg_url`: a fresh PostgreSQL database per session when MULTIMAIL_TEST_POSTGRES_URL is set
+  (CI sets it); tests that need it are skipped otherwise.
+- `db_url`: parametrized over SQLite and PostgreSQL for storage tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_ENV = "MULTIMAIL_TEST_POSTGRES_URL"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A real `multimail serve` subprocess; its stdout is kept in a log file for debugging."""
+
+    def __init__(self, data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None, smtp: bool = True):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.http_port = free_port()
+        self.smtp_port = free_port()
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.log_path = self.data_dir / f"server-{self.http_port}.log"
+        cmd = [sys.executable, "-m", "multimail.cli", "serve", "--data-dir", str(self.data_dir),
+               "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port)]
+        if database_url:
+            cmd += ["--database-url", database_url]
+        if not smtp:
+            cmd.append("--no-smtp")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.admin_key = None
+        self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 40.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if requests.get(self.base + "/health", timeout=1).status_code == 200:
+                    m = re.search(r"(mm_live_[A-Za-z0-9_-]+)", self.log())
+                    self.admin_key = m.group(1) if m else None
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not healthy in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+class Api:
+    """`requests` against a server with one key, as a hosted-API client would use it."""
+
+    def __init__(self, base: str, key: str | None):
+        self.base = base
+        self.key = key
+        self.session = requests.Session()
+
+    def headers(self, extra: dict | None = None) -> dict:
+        h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        return {**h, **(extra or {})}
+
+    def get(self, verb: str, **params):
+        return self.session.get(f"{self.base}/v1/{verb}", params=params, headers=self.headers(), timeout=30)
+
+    def post(self, verb: str, body=None, headers: dict | None = None, **kw):
+        return self.session.post(f"{self.base}/v1/{verb}", json=body, headers=self.headers(headers), timeout=30, **kw)
+
+    def ok(self, method: str, verb: str, body=None, **params) -> dict:
+        r = self.post(verb, body) if method == "POST" else self.get(verb, **params)
+        assert r.status_code == 200, f"{method} {verb}: {r.status_code} {r.text}"
+        return r.json()
+
+
+def unique_address(prefix: str = "box", domain: str = "acme.test") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}@{domain}"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = ServerProcess(tmp_path_factory.mktemp("server"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(server) -> Api:
+    return Api(server.base, server.admin_key)
+
+
+@pytest.fixture
+def make_key(admin):
+    """Create a key through the API: make_key("agent", ["a@x.test"]) -> Api."""
+
+    def _make(role: str, mailboxes: list[str] | None = None) -> Api:
+        body = {"role": role, "name": f"test-{role}"}
+        if mailboxes is not None:
+            body["mailboxes"] = mailboxes
+        created = admin.ok("POST", "create_api_key", body)
+        return Api(admin.base, created["api_key"])
+
+    return _make
+
+
+@pytest.fixture
+def mailbox(admin):
+    """Create a mailbox through the API: mailbox(oversight_mode="gated_send", ...) -> address."""
+
+    def _make(**fields) -> str:
+        address = fields.pop("address", None) or unique_address()
+        admin.ok("POST", "create_mailbox", {"address": address, **fields})
+        return address
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set")
+    name = f"mm_test_{uuid.uuid4().hex[:10]}"
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin_engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Storage tests run on both databases (PostgreSQL when configured)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'multimail.db'}"
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set")
+    name = f"mm_test_{uuid.uuid4().hex[:10]}"
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    request.addfinalizer(lambda: _drop(admin_engine, name))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop(engine, name: str) -> None:
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
