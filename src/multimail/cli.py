@@ -40,9 +40,9 @@ def _settings(data_dir: Path | None, database_url: str | None, **extra) -> Setti
 
 
 def _ctx(data_dir: Path | None, database_url: str | None):
-    from .server import build_context
+    from .services.context import Context
 
-    return build_context(_settings(data_dir, database_url))
+    return Context.from_settings(_settings(data_dir, database_url))
 
 
 def _run(fn):

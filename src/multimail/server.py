@@ -16,18 +16,12 @@ from .mail.smtp_server import start_smtp
 from .services import Context
 from .services.delivery import DeliveryWorker
 from .services.keys import ensure_first_admin_key
-from .store import open_store
 
 log = logging.getLogger("multimail")
 
 
-def build_context(settings: Settings) -> Context:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Context(store=open_store(settings.resolved_database_url()), settings=settings)
-
-
 def serve(settings: Settings, *, announce=print) -> None:
-    ctx = build_context(settings)
+    ctx = Context.from_settings(settings)
     first_key = ensure_first_admin_key(ctx)
     if first_key:
         announce("No API keys existed, so an admin key was created. It is shown only this once:")

@@ -22,3 +22,11 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Context":
+        """Open (and migrate) the database the settings name."""
+        from ..store import open_store
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(store=open_store(settings.resolved_database_url()), settings=settings)

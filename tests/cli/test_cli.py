@@ -1,0 +1,93 @@
+"""The `multimail` command against the same data as a running server."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import Api, ServerProcess, unique_address
+
+
+def mm(*args: str, data_dir, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "multimail.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    srv = ServerProcess(tmp_path_factory.mktemp("cli"), smtp=False)
+    yield srv
+    srv.stop()
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line_while_serving(live):
+    address = unique_address("cli")
+    Api(live.base, live.admin_key).ok("POST", "create_mailbox", {"address": address})
+    out = mm("keys", "create", "--role", "agent", "--mailbox", address, "--name", "flows", data_dir=live.data_dir)
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("mm_live_") and " " not in key
+    agent = Api(live.base, key)
+    assert [m["address"] for m in agent.ok("GET", "list_mailboxes")["mailboxes"]] == [address]
+    # The agent key really is an agent key: it cannot approve.
+    r = agent.post("approve_message", {"message_id": "msg_x"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "insufficient_scope"
+
+
+def test_keys_create_refuses_unknown_role_without_creating_anything(live):
+    before = mm("keys", "list", "--json", data_dir=live.data_dir).stdout
+    bad = mm("keys", "create", "--role", "superuser", data_dir=live.data_dir, check=False)
+    assert bad.returncode == 1 and "invalid_role" in bad.stderr
+    assert mm("keys", "list", "--json", data_dir=live.data_dir).stdout == before
+
+
+def test_keys_revoke_takes_effect_on_the_running_server(live):
+    key = mm("keys", "create", "--role", "approver", data_dir=live.data_dir).stdout.strip().splitlines()[-1]
+    api = Api(live.base, key)
+    assert api.get("list_pending").status_code == 200
+    keys = json.loads(mm("keys", "list", "--json", data_dir=live.data_dir).stdout)
+    key_id = next(k["key_id"] for k in keys if k["prefix"] == key[: len(k["prefix"])] and k["role"] == "approver" and not k["revoked_at"])
+    mm("keys", "revoke", key_id, data_dir=live.data_dir)
+    r = api.get("list_pending")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_mailboxes_pending_approve_reject(live):
+    address = unique_address("gate")
+    out = mm("mailboxes", "create", address, "--oversight", "gated_all", data_dir=live.data_dir)
+    assert address in out.stdout
+    listed = json.loads(mm("mailboxes", "list", "--json", data_dir=live.data_dir).stdout)
+    assert any(m["address"] == address and m["oversight_mode"] == "gated_all" for m in listed)
+    admin = Api(live.base, live.admin_key)
+    first = admin.ok("POST", "send_email", {"from": address, "to": "x@partner.test", "subject": "one", "body": "1"})
+    second = admin.ok("POST", "send_email", {"from": address, "to": "x@partner.test", "subject": "two", "body": "2"})
+    pending = json.loads(mm("pending", "--mailbox", address, "--json", data_dir=live.data_dir).stdout)
+    assert {p["message_id"]: p["status"] for p in pending} == {first["message_id"]: "pending", second["message_id"]: "pending"}
+    mm("approve", first["message_id"], "--note", "ok", data_dir=live.data_dir)
+    mm("reject", second["message_id"], "--reason", "no", data_dir=live.data_dir)
+    again = mm("approve", second["message_id"], data_dir=live.data_dir, check=False)
+    assert again.returncode == 1 and "invalid_state" in again.stderr
+    statuses = {m["message_id"]: (m["status"], m["decided_by"]) for m in admin.ok("GET", "list_pending", mailbox=address)["messages"]}
+    assert statuses == {first["message_id"]: ("approved", "cli"), second["message_id"]: ("rejected", "cli")}
+
+
+def test_mailboxes_create_refuses_bad_mode(live):
+    bad = mm("mailboxes", "create", unique_address(), "--oversight", "yolo", data_dir=live.data_dir, check=False)
+    assert bad.returncode == 1 and "invalid_oversight_mode" in bad.stderr
+
+
+def test_serve_prints_first_admin_key_once(tmp_path):
+    first = ServerProcess(tmp_path / "d", smtp=False)
+    first.stop()
+    assert first.admin_key and first.log().count("mm_live_") == 1
+    second = ServerProcess(tmp_path / "d", smtp=False)
+    try:
+        assert "mm_live_" not in second.log()
+        assert Api(second.base, first.admin_key).get("list_mailboxes").status_code == 200
+    finally:
+        second.stop()
