@@ -15,13 +15,32 @@ _QUOTE_HEADER = re.compile(
     r"^\s*(on\s.+wrote:|am\s.+schrieb.*:|le\s.+a\s+écrit\s*:|el\s.+escribió:|-----\s*original message\s*-----|from:\s.+|_{5,})\s*$",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(r"\b(not|no|don'?t|do not|never|nicht|kein|pas|non)\b", re.IGNORECASE)
+# Negation words, matched on normalized text (apostrophes removed: "don't" -> "dont").
+_NEGATION = re.compile(
+    r"\b(not|no|nor|never|neither|cannot|dont|doesnt|didnt|cant|couldnt|wont|wouldnt|shouldnt|isnt|arent|"
+    r"wasnt|werent|havent|hasnt|hadnt|mustnt|neednt|aint|nicht|kein|keine|nein|nie|pas|non)\b"
+)
+# After an option that is itself a negation word ("no"), these make the line mean something else:
+# "no problem", "no objections" are a yes.
+_NOT_A_NO = frozenset(
+    "problem problems worries worry objection objections doubt doubts idea clue issue issues concern "
+    "concerns rush hurry need matter".split()
+)
 _GREETING = re.compile(r"^(hi|hello|hey|dear|thanks|thank you)\b[^a-z0-9]*$", re.IGNORECASE)
+_GREETING_START = re.compile(
+    r"^(hi|hello|hey|dear|thanks|thank you|good (morning|afternoon|evening)|greetings)\b", re.IGNORECASE
+)
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
+_LEADING_NUMBER = re.compile(r"#?\s*(\d+)(\s*[.):]\s*|\s+)\S")
 
 
 def _norm(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s-]", " ", text)).strip()
+    text = _APOSTROPHES.sub("", text)
+    text = re.sub(r"[^\w\s-]", " ", text)
+    # A hyphen joins words ("go-live"); a free-standing one ("approve - with changes") is punctuation.
+    text = re.sub(r"(?<!\w)-|-(?!\w)", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def new_text_lines(body: str) -> list[str]:
@@ -39,34 +58,94 @@ def new_text_lines(body: str) -> list[str]:
 def match_option(body: str, options: list[str]) -> str | None:
     """The option the reply chooses, or None when absent, ambiguous or negated."""
     for line in new_text_lines(body):
-        if _GREETING.match(line):
+        if _is_greeting(line, options):
             continue
         return _match_line(line, options)
     return None
+
+
+def _is_greeting(line: str, options: list[str]) -> bool:
+    """A line like `Hi,` or `Hi Bob,` that is skipped; a line that names an option never is."""
+    if _GREETING.match(line):
+        return True
+    if not _GREETING_START.match(line) or not line.endswith(","):
+        return False
+    norm = _norm(line)
+    return (
+        len(norm.split()) <= 5
+        and not _NEGATION.search(norm)
+        and not re.search(r"\d", norm)
+        and not _spans(norm, options)
+    )
+
+
+def _option_pattern(norm_opt: str) -> re.Pattern[str]:
+    # Inside an option, a hyphen and a space are interchangeable ("go live" names "go-live").
+    words = re.split(r"[- ]", norm_opt)
+    return re.compile(r"(?<![\w-])" + r"[- ]".join(re.escape(w) for w in words) + r"(?![\w-])")
+
+
+def _spans(norm_line: str, options: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """Where each option occurs in the normalized line (options that do not occur are left out)."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for option in options:
+        if not isinstance(option, str) or option in found:
+            continue
+        norm_opt = _norm(option)
+        if norm_opt:
+            spans = [m.span() for m in _option_pattern(norm_opt).finditer(norm_line)]
+            if spans:
+                found[option] = spans
+    return found
 
 
 def _match_line(line: str, options: list[str]) -> str | None:
     norm_line = _norm(line)
     if not norm_line:
         return None
-    # A bare number (optionally "2." or "#2") picks that option.
+    # A bare number (optionally "2." or "#2") picks that option, unless an option is named that
+    # number and it is another one (options "3", "2", "1": is "1" the first or the last?).
     m = re.fullmatch(r"#?\s*(\d+)\s*[.)]?", line.strip())
     if m:
         index = int(m.group(1))
-        return options[index - 1] if 1 <= index <= len(options) else None
-    hits = []
-    for option in options:
-        norm_opt = _norm(option)
-        if norm_opt and re.search(rf"(?<![\w-]){re.escape(norm_opt)}(?![\w-])", norm_line):
-            hits.append(option)
-    if len(hits) > 1:
-        # "approve with changes" also contains "approve": the longer option wins when it
-        # contains every other hit; otherwise the line names two options and is unclear.
-        longest = max(hits, key=lambda o: len(_norm(o)))
-        if all(_norm(h) in _norm(longest) for h in hits):
-            hits = [longest]
+        by_index = options[index - 1] if 1 <= index <= len(options) else None
+        named = {o for o in options if isinstance(o, str) and _norm(o) == _norm(m.group(1))}
+        if named and named != {by_index}:
+            return None
+        return by_index
+    found = _spans(norm_line, options)
+    # "approve with changes" also contains "approve": an option whose every occurrence lies inside
+    # the occurrence of a longer option is not named on its own.
+    def covered(option: str) -> bool:
+        longer = [span for o, spans in found.items() if len(_norm(o)) > len(_norm(option)) for span in spans]
+        return all(any(s2 <= s and e <= e2 for s2, e2 in longer) for s, e in found[option])
+
+    # Two options that read the same once normalized ("C++" and "C") both stay: unclear.
+    hits = [o for o in found if not covered(o)]
     if len(hits) != 1:
         return None
-    if _NEGATION.search(norm_line) and not _NEGATION.search(_norm(hits[0])):
+    chosen = hits[0]
+    norm_chosen = _norm(chosen)
+    # A negation anywhere outside the chosen option's own words makes the line unclear.
+    rest = norm_line
+    for s, e in sorted(found[chosen], reverse=True):
+        rest = rest[:s] + " " + rest[e:]
+    if _NEGATION.search(rest):
         return None
-    return hits[0]
+    if _NEGATION.fullmatch(norm_chosen):
+        # An option that is a negation word ("no") counts only as the line's first word (after
+        # its number, "2. no"), and not in "no problem" or "no objections".
+        first_start, first_end = found[chosen][0]
+        before = norm_line[:first_start].split()
+        following = norm_line[first_end:].split()
+        if before and not (len(before) == 1 and before[0].isdigit()):
+            return None
+        if following and following[0] in _NOT_A_NO:
+            return None
+    # A leading number must agree with the option named after it ("1. reject" is unclear).
+    lead = _LEADING_NUMBER.match(line.strip())
+    if lead and norm_chosen.split()[0] != _norm(lead.group(1)):
+        index = int(lead.group(1))
+        if not (1 <= index <= len(options) and options[index - 1] == chosen):
+            return None
+    return chosen

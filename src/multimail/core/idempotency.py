@@ -35,10 +35,24 @@ def validate_key(key: str) -> str:
     return key
 
 
+def _canonical(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    # A set's iteration order depends on the process's hash seed, so `str(set)` would give two
+    # server processes sharing one database different fingerprints for the same request.
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=_canonical)
+    return str(value)
+
+
 def fingerprint(payload: Any) -> str:
-    """A stable hash of a JSON-like payload (key order and whitespace do not matter)."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """A stable hash of a JSON-like payload (key order and whitespace do not matter).
+
+    Stable across processes too: the slot it names is shared by every server process.
+    """
+    return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
 
 
 def explicit_slot(operation: str, key: str) -> str:

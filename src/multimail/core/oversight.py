@@ -88,6 +88,9 @@ def check_mailbox_modes(default: Mode, floor: Mode) -> None:
 
 def applied_mode(*, default: Mode, floor: Mode, override: Mode | None) -> Mode:
     """The mode a call runs under: the override if it is allowed, else a 403."""
+    # Coerce, so that a plain string from a database row or a request compares like the enum.
+    default, floor = Mode(default), Mode(floor)
+    override = Mode(override) if override is not None else None
     if override is None or override == default:
         return default
     if stricter_or_equal(override, default):
@@ -104,6 +107,8 @@ def applied_mode(*, default: Mode, floor: Mode, override: Mode | None) -> Mode:
 
 def outcome_for(mode: Mode, action: Action) -> Outcome:
     """What happens to an outbound message of `action` under `mode` (read_only refuses)."""
+    # `is` comparisons below would let a plain string like "gated_all" fall through to SEND.
+    mode, action = Mode(mode), Action(action)
     if mode is Mode.READ_ONLY:
         raise Forbidden(
             "This mailbox is read_only: it may read and tag, but not send.",
@@ -116,7 +121,9 @@ def outcome_for(mode: Mode, action: Action) -> Outcome:
         return Outcome.SEND if action is Action.REPLY else Outcome.HOLD
     if mode is Mode.MONITORED:
         return Outcome.SEND_AND_NOTIFY
-    return Outcome.SEND
+    if mode is Mode.AUTONOMOUS:
+        return Outcome.SEND
+    raise AssertionError(f"unhandled oversight mode {mode!r}")  # pragma: no cover - fail closed
 
 
 def decide_outbound(
@@ -128,7 +135,7 @@ def decide_outbound(
     2. the override must not loosen below the floor;
     3. the applied mode decides refuse / hold / send.
     """
-    scopes = ROLE_SCOPES[role] if isinstance(role, Role) else role
+    scopes = ROLE_SCOPES[Role(role)] if isinstance(role, str) else role
     if Scope.SEND not in scopes:
         raise Forbidden(
             "This key may not send mail: it lacks the 'send' scope.",
