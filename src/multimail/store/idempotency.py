@@ -45,7 +45,9 @@ def claim(
         )
         .on_conflict_do_nothing(index_elements=["api_key_id", "slot"])
     )
-    if tx.execute(stmt).rowcount == 1:
+    # `preserve_rowcount`: SQLAlchemy does not keep an INSERT's rowcount by default, and with
+    # psycopg it reads -1, which made every first request look like a duplicate of itself.
+    if tx.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount == 1:
         return None
     row = tx.execute(
         select(idempotency).where(idempotency.c.api_key_id == api_key_id, idempotency.c.slot == slot)

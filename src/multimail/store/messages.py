@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, insert, not_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import tables as t
 
@@ -91,12 +92,14 @@ def set_tags(tx: Connection, message_id: str, tags: dict[str, str], remove: list
             delete(t.message_tags).where(t.message_tags.c.message_id == message_id, t.message_tags.c.key.in_(remove))
         )
     if tags:
-        tx.execute(
-            delete(t.message_tags).where(
-                t.message_tags.c.message_id == message_id, t.message_tags.c.key.in_(list(tags))
-            )
+        # An upsert, not delete-then-insert: two concurrent taggers of one message would both
+        # find nothing to delete and the second insert would fail on the primary key (PostgreSQL).
+        # Keys in sorted order so concurrent upserts of several keys lock rows in the same order.
+        dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
+        stmt = dialect_insert(t.message_tags).values(
+            [{"message_id": message_id, "key": k, "value": tags[k]} for k in sorted(tags)]
         )
-        tx.execute(insert(t.message_tags), [{"message_id": message_id, "key": k, "value": v} for k, v in tags.items()])
+        tx.execute(stmt.on_conflict_do_update(index_elements=["message_id", "key"], set_={"value": stmt.excluded.value}))
 
 
 def inbox_page(

@@ -1,0 +1,109 @@
+"""Service-level fixtures for the storage tests: a migrated store on each database (`db_url` from
+the root conftest), a Context whose clock the test moves, keys and mailboxes made through the
+services, and a few SQL helpers for checking what was (not) written."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from multimail.config import Settings
+from multimail.core.access import Principal
+from multimail.services import Context
+from multimail.services import keys as key_svc
+from multimail.services import mailboxes as mailbox_svc
+from multimail.store import open_store
+from multimail.store import tables as t
+
+
+class Clock:
+    """A clock the test moves by hand: `clock.advance(hours=24)`."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime.now(timezone.utc).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def store(db_url):
+    st = open_store(db_url)
+    yield st
+    st.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ctx(store, clock, tmp_path) -> Context:
+    return Context(store=store, settings=Settings(data_dir=tmp_path), clock=clock)
+
+
+@pytest.fixture
+def operator() -> Principal:
+    return Principal.local_operator()
+
+
+@pytest.fixture
+def new_mailbox(ctx, operator):
+    """new_mailbox(oversight_mode="gated_send", idempotency_window_seconds=900) -> address."""
+
+    def _make(**fields: Any) -> str:
+        address = fields.pop("address", None) or f"box-{secrets.token_hex(4)}@acme.test"
+        mailbox_svc.create_mailbox(ctx, principal=operator, address=address, **fields)
+        return address
+
+    return _make
+
+
+@pytest.fixture
+def principal_for(ctx, operator):
+    """principal_for("agent", [address]) -> the Principal of a freshly created key."""
+
+    def _make(role: str, mailboxes: list[str] | None = None) -> Principal:
+        created = key_svc.create_key(ctx, principal=operator, role=role, mailboxes=mailboxes, name=f"test-{role}")
+        return key_svc.authenticate(ctx, f"Bearer {created['api_key']}")
+
+    return _make
+
+
+class Db:
+    """SQL checks on what a service wrote (or, after a failure, did not write)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def count(self, table, **where: Any) -> int:
+        q = select(func.count()).select_from(table)
+        for col, val in where.items():
+            q = q.where(table.c[col] == val)
+        with self.store.read() as tx:
+            return tx.execute(q).scalar_one()
+
+    def rows(self, table, **where: Any) -> list[dict[str, Any]]:
+        q = select(table)
+        for col, val in where.items():
+            q = q.where(table.c[col] == val)
+        with self.store.read() as tx:
+            return [dict(r) for r in tx.execute(q).mappings()]
+
+    def snapshot(self) -> dict[str, int]:
+        """Row counts of every table."""
+        return {name: self.count(table) for name, table in t.metadata.tables.items()}
+
+
+@pytest.fixture
+def db(store) -> Db:
+    return Db(store)

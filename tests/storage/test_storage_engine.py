@@ -1,0 +1,108 @@
+"""The engine's transaction discipline under concurrency: SQLite writers of one process queue in
+memory (never on SQLite's busy handler), PostgreSQL connections per process stay bounded, and a
+failed write rolls back without waking the workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from multimail.store import Store, open_store
+from multimail.store import tables as t
+from multimail.store.engine import make_engine
+
+
+def slot_row(i: int) -> dict:
+    now = t.utcnow()
+    return {"api_key_id": "k", "slot": f"s{i}", "request_hash": "h", "message_id": f"m{i}", "created_at": now, "expires_at": now}
+
+
+def hammer(store: Store, threads: int, writes_each: int, hold: float) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads)
+
+    def run(n: int):
+        barrier.wait()
+        for j in range(writes_each):
+            try:
+                with store.write() as tx:
+                    tx.execute(t.idempotency.insert().values(**slot_row(n * 1000 + j)))
+                    time.sleep(hold)  # a transaction that takes a moment, as real ones do
+            except Exception as exc:  # collected, so the test reports what went wrong
+                errors.append(exc)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, range(threads)))
+    return errors
+
+
+def test_sqlite_writers_of_one_process_never_see_database_is_locked(tmp_path):
+    """With the busy timeout cut to 1 ms, any writer that had to wait on SQLite's own lock would
+    fail with "database is locked"; the process's writers must queue before they get there."""
+    url = f"sqlite:///{tmp_path / 'multimail.db'}"
+    open_store(url).dispose()  # migrate
+    engine = make_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def impatient(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA busy_timeout=1")
+
+    store = Store(engine)
+    try:
+        errors = hammer(store, threads=16, writes_each=8, hold=0.002)
+        assert errors == [], f"{len(errors)} writes failed, first: {errors[0]!r}"
+        with store.read() as tx:
+            assert tx.execute(select(func.count()).select_from(t.idempotency)).scalar_one() == 16 * 8
+    finally:
+        store.dispose()
+
+
+def test_postgresql_connections_per_process_stay_bounded(pg_url):
+    store = open_store(pg_url)
+    peak = 0
+    stop = threading.Event()
+    monitor = open_store(pg_url, migrate=False)
+
+    def sample():
+        nonlocal peak
+        with monitor.engine.connect() as conn:
+            while not stop.is_set():
+                n = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")).scalar_one()
+                conn.commit()  # pg_stat_activity is a snapshot per transaction
+                peak = max(peak, n - 1)  # minus the monitor's own connection
+                time.sleep(0.005)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
+    try:
+        errors = hammer(store, threads=60, writes_each=3, hold=0.02)
+    finally:
+        stop.set()
+        watcher.join()
+        store.dispose()
+        monitor.dispose()
+    assert errors == []
+    assert 1 < peak <= 20, f"one process held {peak} connections at once"
+
+
+def test_a_failed_write_rolls_back_and_wakes_no_one(db_url):
+    store = open_store(db_url)
+    woken = []
+    store.on_commit(lambda: woken.append(1))
+    try:
+        with pytest.raises(ZeroDivisionError):
+            with store.write() as tx:
+                tx.execute(t.idempotency.insert().values(**slot_row(1)))
+                1 / 0
+        assert woken == []
+        with store.write() as tx:
+            tx.execute(t.idempotency.insert().values(**slot_row(2)))
+        assert woken == [1]
+        with store.read() as tx:
+            assert [r.slot for r in tx.execute(select(t.idempotency.c.slot))] == ["s2"]
+    finally:
+        store.dispose()
