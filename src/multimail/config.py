@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     decided_visible_seconds: int = Field(24 * 3600, description="How long list_pending keeps decided messages.")
     delivery_poll_seconds: float = 1.0
     delivery_lease_seconds: int = 120
+    webhook_retry_schedule: list[float] = Field(
+        [2, 10, 60, 300, 1800, 3600, 7200, 14400, 28800, 28800],
+        description="Seconds before each webhook retry (with ±20% jitter): seconds at first, about a day in all.",
+    )
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool | None = Field(
+        None, description="Allow receivers on loopback/private addresses; default: only while the server listens on loopback."
+    )
+    webhook_disable_after_failures: int = Field(5, description="Disable an endpoint after this many failed deliveries in a row.")
+    webhook_poll_seconds: float = 1.0
     public_url: str | None = Field(None, description="Base URL clients use (attachment links); default from host/port.")
 
     def resolved_database_url(self) -> str:
@@ -32,6 +42,16 @@ class Settings(BaseSettings):
         from .store.engine import sqlite_url_for
 
         return sqlite_url_for(self.data_dir)
+
+    def webhooks_may_reach_private(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        import ipaddress
+
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host == "localhost"
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")

@@ -16,6 +16,7 @@ from .mail.smtp_server import start_smtp
 from .services import Context
 from .services.delivery import DeliveryWorker
 from .services.keys import ensure_first_admin_key
+from .services.webhook_delivery import WebhookWorker
 
 log = logging.getLogger("multimail")
 
@@ -28,6 +29,8 @@ def serve(settings: Settings, *, announce=print) -> None:
         announce(f"  {first_key}")
     worker = DeliveryWorker(ctx)
     worker.start()
+    webhook_worker = WebhookWorker(ctx)
+    webhook_worker.start()
     smtp = None
     if settings.smtp_enabled:
         smtp = start_smtp(ctx, host=settings.host, port=settings.smtp_port)
@@ -40,4 +43,5 @@ def serve(settings: Settings, *, announce=print) -> None:
         if smtp is not None:
             smtp.stop()
         worker.stop()
+        webhook_worker.stop()
         ctx.store.dispose()

@@ -39,3 +39,11 @@ def test_tour_works_when_pasted(tmp_path):
         assert "agent@acme.test" in result.stdout  # the mailbox was created and shown by `pending`
     finally:
         srv.stop()
+
+
+def test_readme_lists_every_event_type():
+    from multimail.core.events import EVENT_TYPES
+
+    text = README.read_text()
+    missing = [t for t in EVENT_TYPES if f"| `{t}` |" not in text]
+    assert not missing, f"README's event table lacks {missing}"

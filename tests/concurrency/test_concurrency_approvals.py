@@ -70,12 +70,8 @@ def test_approve_and_cancel_at_once_resolve_to_one_outcome(deployment, fire_toge
         listed = {m["message_id"]: m["status"] for m in deployment.api(i, agent_key).ok("GET", "list_pending", mailbox=box)["messages"]}
         assert listed == {mid: final[mid]["approval_status"] for mid, *_ in outcomes}
     deployment.assert_clean_logs()
-    if both_won:
-        pytest.xfail(
-            f"{len(both_won)}/{ROUNDS} rounds: the cancel after an approval also succeeded (services/approvals.py "
-            "cancel_message withdraws approved-but-unsent messages; the brief wants the loser to get a 409): "
-            + both_won[0]
-        )
+    # An approval is a decision: a cancellation that loses the race gets a 409, never a second 200.
+    assert not both_won, both_won
 
 
 def test_concurrent_approvals_of_one_message_have_one_winner(deployment, fire_together):

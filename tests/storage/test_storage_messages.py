@@ -177,11 +177,6 @@ def test_a_cancel_after_approval_never_leaves_an_approval_that_never_goes_out(ct
     assert listed[mid] == "cancelled"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open question for the lead: services/approvals.py cancel_message lets the agent withdraw an "
-    "approved message that no worker has started on (approval_status becomes 'cancelled'), so "
-    "approve-then-cancel answers 200 twice; the brief and approvals.py's docstring say the loser "
-    "of approve vs cancel gets a 409"))
 def test_cancel_after_approval_is_refused(ctx, new_mailbox, principal_for):
     box = new_mailbox(oversight_mode="gated_send")
     agent, approver = principal_for("agent", [box]), principal_for("approver", [box])

@@ -5,26 +5,92 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select
+import json
 
+from sqlalchemy import Connection, and_, insert, or_, select, text, update
+
+from ..core.audit_chain import GENESIS, canonical_details, event_hash
 from ..core.ids import new_id
-from .tables import audit_events, events
+from .tables import audit_events, audit_head, events, webhook_deliveries, webhooks
+
+
+_AUDIT_CHAIN_LOCK = 0x6D6D6175  # "mmau": one appender at a time across processes (PostgreSQL)
 
 
 def insert_audit(tx: Connection, row: dict[str, Any]) -> str:
-    row = {"id": new_id("aud"), **row}
-    tx.execute(insert(audit_events).values(**row))
+    """Append an audit event to the hash chain.
+
+    The chain needs one appender at a time: on PostgreSQL a transaction-scoped advisory lock
+    (held until this transaction commits, so the next appender reads this head); on SQLite the
+    write transaction already is the only writer."""
+    row = {"id": new_id("aud"), **row, "details": canonical_details(row.get("details"))}
+    if tx.dialect.name == "postgresql":
+        tx.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_CHAIN_LOCK})
+    head = tx.execute(select(audit_head).where(audit_head.c.id == 1)).mappings().first()
+    prev = head["hash"] if head else GENESIS
+    row["prev_hash"] = prev
+    row["hash"] = event_hash(prev, row)
+    seq = tx.execute(insert(audit_events).values(**row).returning(audit_events.c.seq)).scalar_one()
+    if head:
+        tx.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=row["hash"], count=audit_head.c.count + 1))
+    else:
+        tx.execute(insert(audit_head).values(id=1, seq=seq, hash=row["hash"], count=1))
     return row["id"]
 
 
+def chain_rows(tx: Connection, *, batch: int = 1000):
+    """Every audit event in chain order, streamed in batches (for `audit verify` and export)."""
+    after = 0
+    while True:
+        rows = [dict(r) for r in tx.execute(
+            select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(batch)
+        ).mappings()]
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1]["seq"]
+
+
+def chain_head(tx: Connection) -> dict[str, Any] | None:
+    row = tx.execute(select(audit_head).where(audit_head.c.id == 1)).mappings().first()
+    return dict(row) if row else None
+
+
+def envelope(*, event_id: str, type: str, at: datetime, data: dict) -> str:
+    """The one payload shape of every webhook: {"id", "type", "created_at", "data"}."""
+    body = {"id": event_id, "type": type, "created_at": at.isoformat().replace("+00:00", "Z"), "data": data}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | None, message_id: str | None, data: dict) -> str:
+    """Record an event and, in the same transaction, one delivery per matching subscription."""
     event_id = new_id("evt")
+    data = canonical_details(data)
     tx.execute(
         insert(events).values(
             id=event_id, type=type, created_at=at, mailbox_id=mailbox_id, message_id=message_id, data=data
         )
     )
+    subs = [
+        w for w in tx.execute(select(webhooks).where(webhooks.c.enabled.is_(True))).mappings()
+        if (w["mailbox_id"] is None or w["mailbox_id"] == mailbox_id) and (w["events"] is None or type in w["events"])
+    ]
+    if subs:
+        payload = envelope(event_id=event_id, type=type, at=at, data=data)
+        for w in subs:
+            insert_delivery(tx, webhook_id=w["id"], event_id=event_id, event_type=type, payload=payload, now=at)
     return event_id
+
+
+def insert_delivery(tx: Connection, *, webhook_id: str, event_id: str, event_type: str, payload: str, now: datetime) -> str:
+    delivery_id = new_id("whd")
+    tx.execute(
+        insert(webhook_deliveries).values(
+            id=delivery_id, webhook_id=webhook_id, event_id=event_id, event_type=event_type, payload=payload,
+            status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+        )
+    )
+    return delivery_id
 
 
 def list_audit(

@@ -216,6 +216,20 @@ audit_events = Table(
     Column("oversight_mode", String(20), nullable=True),
     Column("approval_status", String(20), nullable=True),
     Column("details", JSON, nullable=False, default=dict),
+    # The hash chain (core/audit_chain.py): the previous event's hash and this event's own.
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
+)
+
+# The chain's head: the last event's hash and the number of events, updated with every append,
+# so removing events from the end of the chain is detected too.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("count", BigInteger, nullable=False),
 )
 
 # Every state change as an event, written in the same transaction as the change; the webhook
@@ -243,4 +257,48 @@ webhooks = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_by", String(40), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("description", Text, nullable=False, default="", server_default=""),
+    # After a rotation the old secret also signs for a day, so receivers can switch over.
+    Column("previous_secret", String(100), nullable=True),
+    Column("secret_rotated_at", UTCDateTime, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+)
+
+# One row per (event, subscription), created in the same transaction as the event; the webhook
+# worker claims due rows with a lease, like the outbox. `payload` is the exact body sent, so every
+# retry carries the same bytes and the same `webhook-id`.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("webhook_id", String(40), nullable=False, index=True),
+    Column("event_id", String(40), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | succeeded | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _seq(),
+    Column("delivery_id", String(40), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
 )

@@ -1,0 +1,129 @@
+"""The webhook worker: delivers each stored delivery to its endpoint, signed, with retries.
+
+Deliveries are rows written with their event, so nothing is lost across a crash: a claimed row's
+lease outlives the request timeout, and a worker that dies mid-attempt leaves the row to be taken
+again. Retries follow the configured schedule with jitter, wait at least what a receiver's
+`Retry-After` asks, and stop after about a day; then the delivery fails and, after enough failed
+deliveries in a row, the endpoint is disabled with a `webhook.disabled` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import timedelta
+from typing import Any
+
+from ..store import webhook_deliveries as delivery_q
+from ..store import webhooks as webhook_q
+from ..store import mailboxes as mailbox_q
+from ..webhooks.sender import AttemptResult, post_event
+from ..webhooks.ssrf import Resolver, system_resolver
+from .common import record
+from .context import Context
+
+log = logging.getLogger("multimail.webhooks")
+
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+ROTATION_GRACE = timedelta(hours=24)
+
+
+def retryable(result: AttemptResult) -> bool:
+    """Timeouts, connection errors, 408, 429 and 5xx are worth another try; other answers are final."""
+    if result.refused:
+        return False
+    code = result.status_code
+    return code is None or code in (408, 429) or code >= 500
+
+
+def next_delay(schedule: list[float], attempt: int, retry_after: float | None, rng: random.Random) -> float | None:
+    """Seconds until the next attempt after failed attempt number `attempt`, or None when done."""
+    if attempt > len(schedule):
+        return None
+    delay = schedule[attempt - 1] * rng.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+    return delay
+
+
+class WebhookWorker:
+    def __init__(self, ctx: Context, *, resolver: Resolver = system_resolver, rng: random.Random | None = None):
+        self.ctx = ctx
+        self.resolver = resolver
+        self.rng = rng or random.Random()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self.ctx.store.on_commit(self.wake)
+        self._thread = threading.Thread(target=self._run, name="multimail-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=self.ctx.settings.webhook_timeout_seconds + 5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                while self.run_once() and not self._stop.is_set():
+                    pass
+            except Exception:
+                log.exception("webhook pass failed")
+            self._wake.wait(self.ctx.settings.webhook_poll_seconds)
+
+    def run_once(self, limit: int = 10) -> int:
+        settings = self.ctx.settings
+        with self.ctx.store.write() as tx:
+            rows = delivery_q.claim_due(tx, self.ctx.now(), lease_seconds=settings.webhook_timeout_seconds + 10, limit=limit)
+        for row in rows:
+            self._attempt(row)
+        return len(rows)
+
+    def _attempt(self, row: dict[str, Any]) -> None:
+        ctx = self.ctx
+        with ctx.store.read() as tx:
+            hook = webhook_q.by_id(tx, row["webhook_id"])
+        if hook is None or not hook["enabled"]:
+            with ctx.store.write() as tx:
+                why = "the endpoint was deleted" if hook is None else "the endpoint is disabled"
+                delivery_q.settle(tx, row["seq"], status="failed", now=ctx.now(), status_code=None, error=why)
+            return
+        secrets = [hook["secret"]]
+        if hook["previous_secret"] and hook["secret_rotated_at"] and ctx.now() - hook["secret_rotated_at"] < ROTATION_GRACE:
+            secrets.append(hook["previous_secret"])
+        result = post_event(
+            url=hook["url"], secrets=secrets, msg_id=row["event_id"], body=row["payload"],
+            allow_private=ctx.settings.webhooks_may_reach_private(), timeout=ctx.settings.webhook_timeout_seconds,
+            resolver=self.resolver, now=ctx.now(),
+        )
+        now = ctx.now()
+        with ctx.store.write() as tx:
+            delivery_q.record_attempt(tx, delivery_id=row["id"], at=now, status_code=result.status_code, error=result.error,
+                                      response_body=result.body, duration_ms=result.duration_ms)
+            if result.ok:
+                delivery_q.settle(tx, row["seq"], status="succeeded", now=now, status_code=result.status_code, error=None)
+                delivery_q.note_success(tx, hook["id"])
+                return
+            delay = next_delay(ctx.settings.webhook_retry_schedule, row["attempts"], result.retry_after, self.rng) if retryable(result) else None
+            if delay is not None:
+                delivery_q.settle(tx, row["seq"], status="pending", now=now, status_code=result.status_code,
+                                  error=result.error, next_attempt_at=now + timedelta(seconds=delay))
+                return
+            delivery_q.settle(tx, row["seq"], status="failed", now=now, status_code=result.status_code, error=result.error)
+            failures = delivery_q.note_failure(tx, hook["id"])
+            if failures >= ctx.settings.webhook_disable_after_failures:
+                reason = f"{failures} deliveries in a row failed; the last: {result.error}"
+                if delivery_q.disable(tx, hook["id"], now=now, reason=reason):
+                    box = mailbox_q.by_id(tx, hook["mailbox_id"]) if hook["mailbox_id"] else None
+                    record(tx, at=now, principal=None, action="webhook.disabled", mailbox=box,
+                           details={"webhook_id": hook["id"], "url": hook["url"], "reason": reason},
+                           event="webhook.disabled", event_data={"webhook_id": hook["id"], "url": hook["url"], "reason": reason})

@@ -1,0 +1,1 @@
+"""Webhooks: Standard Webhooks signing, the receiver-address guard and the delivery worker."""

@@ -1,0 +1,112 @@
+"""One signed POST to a webhook receiver, per the Standard Webhooks spec.
+
+Headers `webhook-id` (the same on every retry, so receivers de-duplicate), `webhook-timestamp`
+and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`), made by the
+`standardwebhooks` package so any Standard Webhooks library verifies them. Redirects are not
+followed (a 3xx is a failed attempt), the response body is read only up to a cap, and the request
+goes to the address the SSRF guard checked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import httpx
+from standardwebhooks import Webhook
+
+from .. import __version__
+from .ssrf import RefusedAddress, Resolver, check_url, system_resolver
+
+MAX_RESPONSE_BYTES = 64 * 1024
+STORED_RESPONSE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    ok: bool
+    status_code: int | None
+    body: str
+    error: str | None
+    retry_after: float | None  # seconds, when the receiver asked (429/503 Retry-After)
+    duration_ms: int
+    refused: bool = False  # the address guard refused the receiver: retrying will not help
+
+
+def sign_headers(secrets: list[str], msg_id: str, body: str, now: datetime) -> dict[str, str]:
+    """Standard Webhooks headers; several secrets (during a rotation) give space-separated signatures."""
+    stamp = datetime.fromtimestamp(int(now.timestamp()), tz=timezone.utc)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(stamp.timestamp())),
+        "webhook-signature": " ".join(Webhook(s).sign(msg_id, stamp, body) for s in secrets),
+    }
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def post_event(
+    *,
+    url: str,
+    secrets: list[str],
+    msg_id: str,
+    body: str,
+    allow_private: bool,
+    timeout: float = 10.0,
+    resolver: Resolver = system_resolver,
+    now: datetime | None = None,
+) -> AttemptResult:
+    started = time.monotonic()
+    now = now or datetime.now(timezone.utc)
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        target = check_url(url, allow_private=allow_private, resolver=resolver)
+    except RefusedAddress as exc:
+        return AttemptResult(False, None, "", f"refused: {exc}", None, elapsed(), refused=True)
+    parts = httpx.URL(url)
+    host_for_url = f"[{target.address}]" if ":" in target.address else target.address
+    pinned = parts.copy_with(host=host_for_url)
+    host_header = parts.host if parts.port is None else f"{parts.host}:{parts.port}"
+    headers = {
+        **sign_headers(secrets, msg_id, body, now),
+        "content-type": "application/json",
+        "user-agent": f"MultiMail-Webhooks/{__version__}",
+        "host": host_header,
+    }
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    try:
+        with httpx.Client(follow_redirects=False, timeout=timeout) as client:
+            with client.stream("POST", pinned, content=body.encode("utf-8"), headers=headers, extensions=extensions) as resp:
+                chunks, size = [], 0
+                for chunk in resp.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= MAX_RESPONSE_BYTES:
+                        break
+                text = b"".join(chunks)[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")[:STORED_RESPONSE_CHARS]
+                ok = 200 <= resp.status_code < 300
+                retry_after = parse_retry_after(resp.headers.get("retry-after"), now) if not ok else None
+                error = None if ok else f"HTTP {resp.status_code}"
+                return AttemptResult(ok, resp.status_code, text, error, retry_after, elapsed())
+    except httpx.TimeoutException:
+        return AttemptResult(False, None, "", f"timeout after {timeout:g}s", None, elapsed())
+    except httpx.HTTPError as exc:
+        return AttemptResult(False, None, "", f"{type(exc).__name__}: {exc}"[:500], None, elapsed())
