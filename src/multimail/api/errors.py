@@ -31,9 +31,29 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers)
 
 
+_SOURCES = ("body", "query", "header", "path")
+# pydantic names the member of a union it tried in the error location ("to", "str"); those tags
+# are not fields. Our field names never contain brackets.
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "bytes", "dict", "list"}
+
+
+def _is_type_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part in _TYPE_TAGS or "[" in part)
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    parts = list(loc)
+    if parts and parts[0] in _SOURCES:
+        parts = parts[1:]
+    return tuple(p for p in parts if not _is_type_tag(p))
+
+
 def _field(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "header")]
-    return ".".join(parts) or "body"
+    """`("body", "attachments", 0, "filename")` -> `attachments[0].filename`, as the services name fields."""
+    out = ""
+    for p in _clean_loc(loc):
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
 
 
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -43,14 +63,17 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     field = _field(tuple(first.get("loc", ())))
     if kind == "json_invalid":
         return error_response(400, "invalid_json", "The request body is not valid JSON.", {"position": first.get("ctx", {}).get("error")})
+    # Every error about the same field (one per member of a union such as `str | list[str]`).
+    same = [e for e in errors if _field(tuple(e.get("loc", ()))) == field]
     if kind == "missing":
         code, message = "missing_field", f"{field} is required."
     elif kind == "extra_forbidden":
         code, message = "unknown_field", f"{field} is not a field of this request."
-    elif kind in ("model_attributes_type", "dict_type") and field == "body":
+    elif kind in ("model_attributes_type", "dict_type", "model_type") and field == "body":
         code, message = "invalid_body", "The request body must be a JSON object."
     else:
-        code, message = "invalid_field", f"{field}: {first.get('msg', 'invalid value')}."
+        reasons = list(dict.fromkeys(str(e.get("msg", "invalid value")) for e in same))
+        code, message = "invalid_field", f"{field}: {' or '.join(r[:1].lower() + r[1:] for r in reasons)}."
     details = {
         "field": field,
         "errors": [{"field": _field(tuple(e.get("loc", ()))), "type": e.get("type"), "message": e.get("msg")} for e in errors],
@@ -73,6 +96,9 @@ def install(app: FastAPI) -> None:
             return error_response(404, "route_not_found", f"No endpoint {request.method} {request.url.path}.")
         if exc.status_code == 405:
             return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.", headers=exc.headers)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # The framework could not decode the body at all (not UTF-8, or nested too deeply).
+            return error_response(400, "invalid_json", "The request body is not valid JSON (or is nested too deeply).")
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -81,8 +107,9 @@ def install(app: FastAPI) -> None:
         return error_response(500, "internal_error", "The server failed unexpectedly; this is a bug and it was logged.")
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the error statuses a route can answer with."""
+def responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can answer with; `body=True` for routes
+    that take a JSON body (which may also be too large, 413, or not JSON, 415)."""
     text = {
         400: "Malformed input (which field, why).",
         401: "No or unknown API key.",
@@ -93,4 +120,5 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         415: "The body is not JSON.",
         422: "Semantically invalid.",
     }
-    return {s: {"model": ErrorBody, "description": text[s]} for s in (400, 401, *statuses)}
+    every = (400, 401, *statuses, *((413, 415) if body else ()))
+    return {s: {"model": ErrorBody, "description": text[s]} for s in sorted(set(every))}

@@ -1,20 +1,92 @@
-"""Request gatekeeping before any route runs: body size (413) and JSON content type (415).
+"""Request gatekeeping before any route runs: body size (413), JSON content type (415), and JSON
+that parses but could never be stored or sent (400).
 
 A plain ASGI middleware reads the body once, up to the limit, and replays it to the app; a larger
 body is refused without being read further.
+
+What "could never be stored or sent" means: `NaN` / `Infinity` (not JSON, and not storable in a
+JSON column), lone UTF-16 surrogates such as `"\\ud800"` (no UTF-8 encoding exists, so the database
+driver or the MIME encoder would fail later), and NUL characters (PostgreSQL text cannot hold
+them). All three can only reach the server as escapes or bare constants in the JSON text, so the
+body is fully inspected only when it contains `\\u`, `NaN` or `Infinity`.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _WITH_BODY = {"POST", "PUT", "PATCH"}
+_SUSPECT = (b"\\u", b"NaN", b"Infinity")
 
 
 def _error(status: int, code: str, message: str, details: dict | None = None) -> bytes:
     return json.dumps({"error": {"code": code, "message": message, "details": details or {}}}).encode()
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def _unstorable(value: str) -> str | None:
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate (not valid Unicode text)"
+    return None
+
+
+def _path(parts: list[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+def find_unstorable(data: Any) -> tuple[str, str] | None:
+    """The first string (key or value) that cannot be stored or sent: (field path, why)."""
+    stack: list[tuple[list[Any], Any]] = [([], data)]
+    while stack:
+        parts, value = stack.pop()
+        if isinstance(value, str):
+            why = _unstorable(value)
+            if why:
+                return _path(parts), why
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                why = _unstorable(k)
+                if why:
+                    return _path(parts + [k]), f"has a key that {why}"
+                stack.append((parts + [k], v))
+        elif isinstance(value, list):
+            stack.extend((parts + [i], v) for i, v in enumerate(value))
+    return None
+
+
+def check_json(body: bytes) -> tuple[int, bytes] | None:
+    """A 400 answer for JSON that parses but cannot be accepted, else None (malformed JSON is left
+    to the framework, which answers `invalid_json` with the position)."""
+    if not any(s in body for s in _SUSPECT):
+        return None
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except _NonFinite as exc:
+        return 400, _error(400, "invalid_json", f"The request body is not valid JSON: {exc} is not a JSON number.", {"constant": str(exc)})
+    except (ValueError, RecursionError):
+        return None
+    found = find_unstorable(data)
+    if found:
+        field, why = found
+        return 400, _error(400, "invalid_string", f"{field} {why}.", {"field": field})
+    return None
 
 
 class RequestLimits:
@@ -30,7 +102,13 @@ class RequestLimits:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            await self._send_error(send, 400, _error(400, "invalid_string", "The query string contains a NUL character.", {"field": "query"}))
+            return
+        if scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -58,6 +136,10 @@ class RequestLimits:
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != "application/json" and not ctype.endswith("+json"):
                 await self._send_error(send, 415, _error(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.", {"content_type": ctype or None}))
+                return
+            refused = check_json(body)
+            if refused:
+                await self._send_error(send, *refused)
                 return
         sent = False
 

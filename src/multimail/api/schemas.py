@@ -6,12 +6,30 @@ message silently sent without its recipient.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 Addresses = str | list[str]
 OversightMode = Literal["read_only", "gated_all", "gated_send", "monitored", "autonomous"]
+MAX_METADATA_DEPTH = 16
+
+
+def _not_too_deep(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form metadata may nest, but not without end (deep nesting exhausts the stack later)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_METADATA_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_not_too_deep)]
 
 
 class Request(BaseModel):
@@ -29,7 +47,7 @@ class CreateMailbox(Request):
     oversight_mode: OversightMode | None = None
     min_oversight: OversightMode | None = None
     display_name: str = ""
-    idempotency_window_seconds: int = 900
+    idempotency_window_seconds: StrictInt = 900
 
 
 class MailboxRef(Request):
@@ -45,7 +63,7 @@ class UpdateMailbox(MailboxRef):
     oversight_mode: OversightMode | None = None
     min_oversight: OversightMode | None = None
     display_name: str | None = None
-    idempotency_window_seconds: int | None = None
+    idempotency_window_seconds: StrictInt | None = None
 
 
 class SendEmail(Request):
@@ -59,7 +77,7 @@ class SendEmail(Request):
     reply_to: Addresses | None = None
     attachments: list[Attachment] | None = None
     oversight_mode: OversightMode | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     idempotency_key: str | None = None
 
 
@@ -67,12 +85,12 @@ class ReplyEmail(Request):
     message_id: str
     body: str
     html: str | None = None
-    reply_all: bool = False
+    reply_all: StrictBool = False
     cc: Addresses | None = None
     bcc: Addresses | None = None
     attachments: list[Attachment] | None = None
     oversight_mode: OversightMode | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     idempotency_key: str | None = None
 
 
@@ -85,7 +103,7 @@ class DecideEmail(Request):
     context: str | None = None
     cc: Addresses | None = None
     oversight_mode: OversightMode | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     idempotency_key: str | None = None
 
 

@@ -112,8 +112,11 @@ def reject_message(ctx: Context, *, principal: Principal, message_id: str, reaso
 
 
 def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reason: str | None = None) -> dict[str, Any]:
-    """Withdraw a message that has not gone out: held ones always, queued ones before a worker
-    has started on them. The agent key that queued it may cancel it, as may an approver."""
+    """Withdraw a message that has not gone out: held ones always, never-held queued ones before a
+    worker has started on them. An approved message is not withdrawn: approval is a decision, and
+    an approval racing a cancellation must leave exactly one winner (the other gets a 409), so a
+    poller never sees "approved" for mail that does not go out. The agent key that queued the
+    message may cancel it, as may an approver."""
     reason = _note(reason, "reason")
     now = ctx.now()
     with ctx.store.write() as tx:
@@ -126,15 +129,17 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
         if msg["approval_status"] == "pending":
             values["approval_status"] = "cancelled"
             ok = message_q.update_message(tx, message_id, values, where={"approval_status": "pending"})
-        elif msg["status"] == "queued" and outbox_q.withdraw(tx, message_id, now):
+        elif msg["approval_status"] is None and msg["status"] == "queued" and outbox_q.withdraw(tx, message_id, now):
+            # Never held (its mode let it go out at once) and no worker has started on it yet.
             values.pop("decided_at"), values.pop("decided_by")
-            ok = message_q.update_message(tx, message_id, values, where={"status": "queued"})
+            ok = message_q.update_message(tx, message_id, values, where={"status": "queued", "approval_status": None})
         else:
             ok = False
         if not ok:
             fresh = message_q.by_id(tx, message_id)
+            state = "approved and on its way out" if fresh["approval_status"] == "approved" and fresh["status"] == "queued" else fresh["status"]
             raise Conflict(
-                f"Message {message_id} can no longer be cancelled (it is {fresh['status']}).",
+                f"Message {message_id} can no longer be cancelled (it is {state}).",
                 code="already_sent" if fresh["status"] in ("sending", "sent") else "invalid_state",
                 details={"message_id": message_id, "status": fresh["status"], "approval_status": fresh["approval_status"]},
             )

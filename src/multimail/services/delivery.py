@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..core.addresses import parse_address
 from ..core.errors import BadRequest
 from ..mail.compose import build_message
 from ..mail.transports import PermanentFailure, TemporaryFailure, make_transport
+from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
@@ -27,6 +29,7 @@ from .receiving import store_inbound
 log = logging.getLogger("multimail.delivery")
 
 RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
+PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the worker is idle
 
 
 def compose(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> bytes:
@@ -77,11 +80,16 @@ class DeliveryWorker:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        last_purge = 0.0
         while not self._stop.is_set():
             self._wake.clear()  # before the pass: a wake during it makes the next wait return at once
             try:
                 while self.run_once() and not self._stop.is_set():
                     pass
+                if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                    last_purge = time.monotonic()
+                    with self.ctx.store.write() as tx:
+                        idem_q.purge_expired(tx, self.ctx.now())
             except Exception:  # keep the worker alive; the row's lease lets it be retried
                 log.exception("delivery pass failed")
             self._wake.wait(self.ctx.settings.delivery_poll_seconds)
@@ -100,9 +108,12 @@ class DeliveryWorker:
         try:
             with ctx.store.write() as tx:
                 now = ctx.now()
-                msg = message_q.by_id(tx, row["message_id"])
+                # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
+                # over never both hand the message on: the second waits, then sees it sent.
+                msg = message_q.by_id(tx, row["message_id"], lock=True)
                 if msg is None or msg["status"] != "queued":
-                    outbox_q.finish(tx, row["seq"], state="cancelled", now=now)
+                    state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
+                    outbox_q.finish(tx, row["seq"], state=state, now=now)
                     return
                 mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
                 raw = msg["raw"]
@@ -122,7 +133,8 @@ class DeliveryWorker:
                 result = None
                 if remote:
                     result = self.transport.deliver(tx, message_id=msg["id"], mail_from=mailbox["address"], rcpt_tos=remote, raw=raw, now=now)
-                message_q.update_message(tx, msg["id"], {"status": "sent", "sent_at": now, "raw": raw})
+                if not message_q.update_message(tx, msg["id"], {"status": "sent", "sent_at": now, "raw": raw}, where={"status": "queued"}):
+                    raise RuntimeError(f"message {msg['id']} changed state during delivery")  # rolls back the whole delivery
                 outbox_q.finish(tx, row["seq"], state="done", now=now)
                 msg = {**msg, "status": "sent", "sent_at": now}
                 data = {"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "sent",

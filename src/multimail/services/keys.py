@@ -38,7 +38,14 @@ def create_key(
             ) from None
     else:
         granted = validate_scopes(scopes or [])
-    addresses = sorted({normalize_mailbox_address(a) for a in mailboxes}) if mailboxes else None
+    if mailboxes is not None and not mailboxes:
+        # An empty list must not fall through to "every mailbox" (None).
+        raise BadRequest(
+            "mailboxes must name at least one mailbox; leave it out for a key that acts for every mailbox.",
+            code="invalid_field",
+            details={"field": "mailboxes"},
+        )
+    addresses = sorted({normalize_mailbox_address(a) for a in mailboxes}) if mailboxes is not None else None
     if principal.mailboxes is not None:
         # A scoped admin can only hand out what it has itself.
         if addresses is None or not set(addresses) <= principal.mailboxes:

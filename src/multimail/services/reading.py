@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..core.access import Principal
@@ -19,6 +19,7 @@ MAX_LIMIT = 100
 MAX_TAGS = 50
 MAX_TAG_KEY = 200
 MAX_TAG_VALUE = 2000
+MAX_SEQ = 2**63 - 1  # sequence numbers are 64-bit integers in both databases
 
 
 def encode_cursor(seq: int) -> str:
@@ -30,11 +31,23 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
+        if not raw.startswith("s") or not raw[1:].isdigit():
             raise ValueError
-        return int(raw[1:])
+        seq = int(raw[1:])
+        if not 0 < seq <= MAX_SEQ:
+            raise ValueError
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest("cursor is not one this server handed out.", code="invalid_cursor", details={"field": "cursor"}) from None
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time filter from a client: one without a zone is UTC (API.md's times are all UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise BadRequest("Times are ISO 8601 date-times.", code="invalid_field")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def check_limit(limit: int | None, default: int = 50) -> int:
@@ -59,6 +72,7 @@ def check_inbox(
 ) -> dict[str, Any]:
     limit = check_limit(limit)
     before = decode_cursor(cursor)
+    since = as_utc(since)
     with ctx.store.read() as tx:
         box = find_mailbox(tx, principal, mailbox)
         rows = message_q.inbox_page(

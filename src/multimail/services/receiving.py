@@ -43,7 +43,10 @@ def store_inbound(
     mail = parsed or parse_message(raw)
     message_id = new_id("msg")
     internet_id = mail.message_id or f"<{message_id}@multimail.invalid>"
-    if mail.message_id and message_q.by_internet_ids(tx, mailbox["id"], [mail.message_id]):
+    # A retried delivery is stored once; the mailbox's own outbound copy (mail to itself) does not count.
+    if mail.message_id and any(
+        m["direction"] == "inbound" for m in message_q.by_internet_ids(tx, mailbox["id"], [mail.message_id])
+    ):
         return None
 
     # Thread by In-Reply-To first, then References from newest to oldest.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from ..mail.compose import new_internet_message_id
 from ..store import idempotency as idem_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from .common import find_mailbox, find_message, record
+from .common import find_mailbox, find_message, header_safe, record, refuse_line_breaks
 from .context import Context
 from .views import send_result
 
@@ -32,6 +34,12 @@ MAX_SUBJECT = 998
 MAX_METADATA_BYTES = 16 * 1024
 MAX_OPTIONS = 20
 MAX_OPTION_LENGTH = 200
+MAX_METADATA_DEPTH = 16
+# RFC 2045 section 5.1: type "/" subtype, each a token; parameters are not taken from clients.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_CONTENT_TYPE = re.compile(rf"^{_TOKEN}/{_TOKEN}$")
+# Statuses of an outbound message that has gone out, or is on its way (approved or never held).
+_ON_ITS_WAY = ("queued", "sending", "sent")
 
 
 @dataclass
@@ -67,7 +75,27 @@ def _text(value: Any, field_name: str, *, required: bool, max_chars: int | None 
 def _subject(value: Any, *, required: bool) -> str:
     subject = _text(value, "subject", required=required, max_chars=MAX_SUBJECT)
     refuse_control_chars(subject, "subject")
+    refuse_line_breaks(subject, "subject")
     return subject
+
+
+def _address(value: Any, field: str) -> ParsedAddress:
+    if isinstance(value, str):
+        refuse_line_breaks(value, field)
+    return parse_address(value, field)
+
+
+def _address_list(value: Any, field: str, *, required: bool) -> list[ParsedAddress]:
+    """One address or a list (API.md), refusing anything that could break the header it goes in."""
+    if isinstance(value, str):
+        refuse_line_breaks(value, field)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                refuse_line_breaks(item, f"{field}[{i}]")
+    elif value is not None:
+        raise BadRequest(f"{field} must be an address or a list of addresses.", code="invalid_field", details={"field": field})
+    return parse_address_list(value, field, required=required)
 
 
 def _attachments(items: Any) -> list[dict[str, Any]]:
@@ -82,8 +110,11 @@ def _attachments(items: Any) -> list[dict[str, Any]]:
             raise BadRequest(f"{where} must be an object.", code="invalid_field", details={"field": where})
         filename = _text(item.get("filename"), f"{where}.filename", required=True, max_chars=255)
         refuse_control_chars(filename, f"{where}.filename")
+        refuse_line_breaks(filename, f"{where}.filename")
+        if not filename.strip():
+            raise BadRequest(f"{where}.filename is empty.", code="invalid_field", details={"field": f"{where}.filename"})
         content_type = _text(item.get("content_type") or "application/octet-stream", f"{where}.content_type", required=True, max_chars=255)
-        if "/" not in content_type or any(c in content_type for c in "\r\n\x00;"):
+        if not _CONTENT_TYPE.match(content_type):
             raise BadRequest(f"{where}.content_type must be type/subtype.", code="invalid_field", details={"field": f"{where}.content_type"})
         encoded = _text(item.get("content_base64"), f"{where}.content_base64", required=True)
         try:
@@ -99,8 +130,15 @@ def _metadata(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise BadRequest("metadata must be an object.", code="invalid_field", details={"field": "metadata"})
-    import json
-
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise BadRequest(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels.", code="invalid_field", details={"field": "metadata"})
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
     if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
         raise BadRequest("metadata is larger than 16 KiB.", code="invalid_field", details={"field": "metadata"})
     return value
@@ -131,6 +169,38 @@ def _fingerprint_content(draft: Draft, mode: str | None) -> dict[str, Any]:
     }
 
 
+def _normalized(address: str) -> str | None:
+    try:
+        return parse_address(address, "to").normalized
+    except BadRequest:
+        return None
+
+
+def _reached(msg: dict[str, Any]) -> bool:
+    """Whether a message of the thread reached (or is on its way to) its recipients."""
+    return msg["direction"] == "inbound" or msg["status"] in _ON_ITS_WAY
+
+
+def _reply_action(tx, parent: dict[str, Any], draft: Draft) -> Action:
+    """What a reply is for oversight. `gated_send` lets a reply in an existing conversation go out
+    at once, so a reply counts as one only when that conversation exists: its parent reached its
+    recipients, and everyone it goes to (to, cc, bcc) is already in the conversation. A follow-up
+    to a message that is still held (or was rejected or cancelled), or a reply that copies in a
+    new person, starts a conversation and is held like send_email."""
+    if not _reached(parent):
+        return Action.SEND
+    people: set[str] = set()
+    for msg in message_q.thread_messages(tx, parent["thread_id"]):
+        if _reached(msg):
+            for address in [msg["from_addr"], *msg["to_addrs"], *msg["cc_addrs"], *msg["bcc_addrs"], *msg["reply_to"]]:
+                normalized = _normalized(address) if address else None
+                if normalized:
+                    people.add(normalized)
+    if any(a.normalized not in people for a in [*draft.to, *draft.cc, *draft.bcc]):
+        return Action.SEND
+    return Action.REPLY
+
+
 def _submit(
     ctx: Context,
     *,
@@ -154,13 +224,6 @@ def _submit(
         else:
             parent = None
             mailbox = find_mailbox(tx, principal, mailbox_ref, "from")
-        verdict = decide_outbound(
-            role=principal.scopes,
-            default=Mode(mailbox["oversight_mode"]),
-            floor=Mode(mailbox["min_oversight"]),
-            override=override_mode,
-            action=action,
-        )
         # Idempotency: an explicit key pins the answer for 24 h; otherwise identical content
         # within the mailbox's window is the same request.
         slot = None
@@ -192,6 +255,18 @@ def _submit(
                 if existing is None:
                     raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
                 return send_result(existing, duplicate=True)
+
+        # Oversight after the idempotency slot: a replay returns the message its first request
+        # created even if the mailbox's mode has changed since; a refusal rolls the slot back.
+        if parent is not None:
+            action = _reply_action(tx, parent, draft)
+        verdict = decide_outbound(
+            role=principal.scopes,
+            default=Mode(mailbox["oversight_mode"]),
+            floor=Mode(mailbox["min_oversight"]),
+            override=override_mode,
+            action=action,
+        )
 
         if parent is not None:
             thread_id = parent["thread_id"]
@@ -238,6 +313,8 @@ def _submit(
         if not held:
             outbox_q.enqueue(tx, message_id, now)
         details = {"operation": operation, "outcome": verdict.outcome.value, "to": row["to_addrs"], "subject": draft.subject}
+        if parent is not None and action is not Action.REPLY:
+            details["reply_treated_as"] = action.value  # see _reply_action
         if idempotency_key is not None:
             details["idempotency_key"] = idempotency_key
         if draft.metadata:
@@ -266,12 +343,12 @@ def send_email(
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    parse_address(sender, "from")
+    _address(sender, "from")
     draft = Draft(
-        to=parse_address_list(to, "to", required=True),
-        cc=parse_address_list(cc, "cc", required=False),
-        bcc=parse_address_list(bcc, "bcc", required=False),
-        reply_to=parse_address_list(reply_to, "reply_to", required=False),
+        to=_address_list(to, "to", required=True),
+        cc=_address_list(cc, "cc", required=False),
+        bcc=_address_list(bcc, "bcc", required=False),
+        reply_to=_address_list(reply_to, "reply_to", required=False),
         subject=_subject(subject, required=True),
         text=_text(body, "body", required=True),
         html=_text(html, "html", required=False) or None,
@@ -316,9 +393,9 @@ def reply_email(
         raise BadRequest("The message has no address to reply to.", code="no_reply_address", details={"message_id": message_id})
     draft = Draft(
         to=[parse_address(a, "to") for a in to],
-        cc=[parse_address(a, "cc") for a in extra_cc] + parse_address_list(cc, "cc", required=False),
-        bcc=parse_address_list(bcc, "bcc", required=False),
-        subject=reply_subject(parent["subject"]),
+        cc=[parse_address(a, "cc") for a in extra_cc] + _address_list(cc, "cc", required=False),
+        bcc=_address_list(bcc, "bcc", required=False),
+        subject=header_safe(reply_subject(parent["subject"]))[:MAX_SUBJECT],
         text=_text(body, "body", required=True),
         html=_text(html, "html", required=False) or None,
         attachments=_attachments(attachments),
@@ -387,7 +464,7 @@ def decide_email(
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    parse_address(sender, "from")
+    _address(sender, "from")
     question = _text(question, "question", required=True).strip()
     if not question:
         raise BadRequest("question is required.", code="missing_field", details={"field": "question"})
@@ -395,10 +472,10 @@ def decide_email(
     subj = _subject(subject, required=False) if subject is not None else ""
     if not subj:
         first_line = question.splitlines()[0]
-        subj = first_line if len(first_line) <= 120 else first_line[:119] + "…"
+        subj = _subject(first_line if len(first_line) <= 120 else first_line[:119] + "…", required=True)
     draft = Draft(
-        to=parse_address_list(to, "to", required=True),
-        cc=parse_address_list(cc, "cc", required=False),
+        to=_address_list(to, "to", required=True),
+        cc=_address_list(cc, "cc", required=False),
         subject=subj,
         text=decision_body(question, opts, _text(context, "context", required=False)),
         metadata={**_metadata(metadata), "question": question},

@@ -32,7 +32,7 @@ def audit_log(
                                since=since, until=until, limit=limit, cursor=cursor)
 
 
-@router.post("/create_webhook", operation_id="create_webhook", responses=responses(403, 404, 415))
+@router.post("/create_webhook", operation_id="create_webhook", responses=responses(403, 404, body=True))
 def create_webhook(body: CreateWebhook, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Subscribe a URL to events (admin); returns the signing secret once."""
     return webhook_svc.create_webhook(ctx, principal=who, **body.model_dump())
@@ -43,12 +43,12 @@ def list_webhooks(ctx: CtxDep, who: PrincipalDep) -> dict:
     return webhook_svc.list_webhooks(ctx, principal=who)
 
 
-@router.post("/delete_webhook", operation_id="delete_webhook", responses=responses(403, 404, 415))
+@router.post("/delete_webhook", operation_id="delete_webhook", responses=responses(403, 404, body=True))
 def delete_webhook(body: WebhookRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     return webhook_svc.delete_webhook(ctx, principal=who, webhook_id=body.webhook_id)
 
 
-@router.post("/create_api_key", operation_id="create_api_key", responses=responses(403, 415))
+@router.post("/create_api_key", operation_id="create_api_key", responses=responses(403, body=True))
 def create_api_key(body: CreateApiKey, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Create a key by role or scopes (admin); the secret is in the answer, once."""
     return key_svc.create_key(ctx, principal=who, **body.model_dump())
@@ -59,6 +59,6 @@ def list_api_keys(ctx: CtxDep, who: PrincipalDep) -> dict:
     return {"keys": key_svc.list_keys(ctx, principal=who)}
 
 
-@router.post("/revoke_api_key", operation_id="revoke_api_key", responses=responses(403, 404, 415))
+@router.post("/revoke_api_key", operation_id="revoke_api_key", responses=responses(403, 404, body=True))
 def revoke_api_key(body: ApiKeyRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     return key_svc.revoke_key(ctx, principal=who, key_id=body.key_id)

@@ -18,7 +18,7 @@ def _ref(body: MailboxRef) -> str:
     return ref
 
 
-@router.post("/create_mailbox", operation_id="create_mailbox", status_code=200, responses=responses(403, 409, 415, 422))
+@router.post("/create_mailbox", operation_id="create_mailbox", status_code=200, responses=responses(403, 409, 422, body=True))
 def create_mailbox(body: CreateMailbox, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Create a hosted mailbox (admin). Default oversight `gated_send`; the floor defaults to the mode."""
     return svc.create_mailbox(ctx, principal=who, **body.model_dump())
@@ -30,14 +30,14 @@ def list_mailboxes(ctx: CtxDep, who: PrincipalDep) -> dict:
     return {"mailboxes": svc.list_mailboxes(ctx, principal=who)}
 
 
-@router.post("/update_mailbox", operation_id="update_mailbox", responses=responses(403, 404, 415, 422))
+@router.post("/update_mailbox", operation_id="update_mailbox", responses=responses(403, 404, 422, body=True))
 def update_mailbox(body: UpdateMailbox, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Change a mailbox's oversight mode, floor, display name or idempotency window (admin)."""
     fields = body.model_dump(exclude={"mailbox", "mailbox_id", "address"}, exclude_none=True)
     return svc.update_mailbox(ctx, principal=who, mailbox=_ref(body), **fields)
 
 
-@router.post("/delete_mailbox", operation_id="delete_mailbox", responses=responses(403, 404, 415))
+@router.post("/delete_mailbox", operation_id="delete_mailbox", responses=responses(403, 404, body=True))
 def delete_mailbox(body: MailboxRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Delete a mailbox and its mail (admin); the audit trail keeps its history."""
     return svc.delete_mailbox(ctx, principal=who, mailbox=_ref(body))

@@ -1,6 +1,7 @@
 """check_inbox, read_email, get_thread, tag_email, get_attachment."""
 
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -42,7 +43,7 @@ def get_thread(ctx: CtxDep, who: PrincipalDep, thread_id: str = Query(...)) -> d
     return svc.get_thread(ctx, principal=who, thread_id=thread_id)
 
 
-@router.post("/tag_email", operation_id="tag_email", responses=responses(404, 415))
+@router.post("/tag_email", operation_id="tag_email", responses=responses(404, body=True))
 def tag_email(body: TagEmail, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Set tags (a list sets empty values; an object sets key: value) and remove others."""
     return svc.tag_email(ctx, principal=who, message_id=body.message_id, tags=body.tags, remove=body.remove)
@@ -53,5 +54,7 @@ def tag_email(body: TagEmail, ctx: CtxDep, who: PrincipalDep) -> dict:
 def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...), attachment_id: str = Query(...)) -> Response:
     """Download one attachment of a message."""
     att = svc.get_attachment(ctx, principal=who, message_id=message_id, attachment_id=attachment_id)
-    disposition = "attachment; filename*=UTF-8''" + __import__("urllib.parse").parse.quote(att["filename"])
-    return Response(att["content"], media_type=att["content_type"], headers={"Content-Disposition": disposition})
+    disposition = "attachment; filename*=UTF-8''" + quote(att["filename"])
+    # Always a download, never rendered: received attachments come from strangers.
+    return Response(att["content"], media_type=att["content_type"],
+                    headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})

@@ -9,7 +9,7 @@ from ..errors import responses
 from ..schemas import DecideEmail, ReplyEmail, SendEmail, SendResult
 
 router = APIRouter(prefix="/v1", tags=["sending"])
-ERRORS = responses(403, 404, 409, 413, 415)
+ERRORS = responses(403, 404, 409, body=True)
 
 
 def _common(body, header_key: str | None) -> dict:
