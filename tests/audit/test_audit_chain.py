@@ -165,3 +165,12 @@ def test_events_written_before_the_chain_existed_are_chained_by_the_migration(db
     mailboxes.create_mailbox(ctx, principal=OP, address="new@acme.test")
     assert audit_chain.verify(ctx) == {"ok": True, "events": 4}
     store.dispose()
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_the_api_refuses_every_change_to_the_audit_log(admin, method):
+    before = admin.ok("GET", "audit_log", limit=5)
+    r = admin.session.request(method, f"{admin.base}/v1/audit_log", headers=admin.headers({"Content-Type": "application/json"}),
+                              data='{"action": "x"}', timeout=10)
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert admin.ok("GET", "audit_log", limit=5) == before

@@ -6,6 +6,7 @@ message silently sent without its recipient.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -137,8 +138,25 @@ class TagEmail(Request):
 
 class CreateWebhook(Request):
     url: str
+    events: list[str] | None = Field(None, description="Event types to receive; all when omitted.")
+    mailbox: str | None = Field(None, description="Only this mailbox's events; all in scope when omitted.")
+    description: str = ""
+
+
+class UpdateWebhook(Request):
+    webhook_id: str
+    url: str | None = None
     events: list[str] | None = None
-    mailbox: str | None = None
+    enabled: StrictBool | None = None
+    description: str | None = None
+
+
+class Redeliver(Request):
+    delivery_id: str | None = Field(None, description="One delivery to send again.")
+    webhook_id: str | None = Field(None, description="Or: this webhook's finished deliveries in a time range.")
+    since: datetime | None = None
+    until: datetime | None = None
+    status: Literal["succeeded", "failed"] | None = None
 
 
 class WebhookRef(Request):

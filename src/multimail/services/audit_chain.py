@@ -15,7 +15,15 @@ from .views import audit_item
 def verify(ctx: Context) -> dict[str, Any]:
     """Walk the whole chain; `ok` false names the first event where it breaks."""
     with ctx.store.read() as tx:
-        count, broken = verify_chain(records.chain_rows(tx), records.chain_head(tx))
+        # The head first: every event up to it is committed (appends are serialised), and events
+        # other processes append while we walk are simply not part of this check.
+        head = records.chain_head(tx)
+        upto = head["seq"] if head else None
+        count, broken = verify_chain(records.chain_rows(tx, upto_seq=upto), head)
+        stray = records.first_beyond_head(tx) if broken is None else None
+    if stray is not None:
+        return {"ok": False, "events_checked": count, "first_bad_seq": stray["seq"], "first_bad_event_id": stray["id"],
+                "reason": "it is not part of the chain (written without moving the recorded head: inserted)"}
     if broken is None:
         return {"ok": True, "events": count}
     return {"ok": False, "events_checked": count, "first_bad_seq": broken.seq, "first_bad_event_id": broken.event_id,

@@ -7,7 +7,7 @@ from typing import Any
 
 import json
 
-from sqlalchemy import Connection, and_, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
 from ..core.audit_chain import GENESIS, canonical_details, event_hash
 from ..core.ids import new_id
@@ -38,17 +38,28 @@ def insert_audit(tx: Connection, row: dict[str, Any]) -> str:
     return row["id"]
 
 
-def chain_rows(tx: Connection, *, batch: int = 1000):
-    """Every audit event in chain order, streamed in batches (for `audit verify` and export)."""
+def chain_rows(tx: Connection, *, upto_seq: int | None = None, batch: int = 1000):
+    """Audit events in chain order, streamed in batches (for `audit verify` and export);
+    `upto_seq` stops at a head read earlier, so events appended meanwhile are left out."""
     after = 0
     while True:
-        rows = [dict(r) for r in tx.execute(
-            select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(batch)
-        ).mappings()]
+        q = select(audit_events).where(audit_events.c.seq > after)
+        if upto_seq is not None:
+            q = q.where(audit_events.c.seq <= upto_seq)
+        rows = [dict(r) for r in tx.execute(q.order_by(audit_events.c.seq).limit(batch)).mappings()]
         if not rows:
             return
         yield from rows
         after = rows[-1]["seq"]
+
+
+def first_beyond_head(tx: Connection) -> dict[str, Any] | None:
+    """The first event past the recorded head, in one statement (one snapshot): legitimate
+    appends move the head in the same transaction, so such an event was written around it."""
+    head_seq = select(audit_head.c.seq).where(audit_head.c.id == 1).scalar_subquery()
+    q = select(audit_events).where(audit_events.c.seq > func.coalesce(head_seq, 0)).order_by(audit_events.c.seq).limit(1)
+    row = tx.execute(q).mappings().first()
+    return dict(row) if row else None
 
 
 def chain_head(tx: Connection) -> dict[str, Any] | None:

@@ -27,3 +27,9 @@ def list_webhooks(tx: Connection, mailbox_ids: list[str] | None) -> list[dict[st
 
 def delete_webhook(tx: Connection, webhook_id: str) -> None:
     tx.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
+
+
+def update_webhook(tx: Connection, webhook_id: str, values: dict[str, Any]) -> None:
+    from sqlalchemy import update
+
+    tx.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))

@@ -25,6 +25,10 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 class RefusedAddress(Exception):
     """The receiver's address is not one this server may call."""
 
+    def __init__(self, message: str, *, unresolvable: bool = False):
+        super().__init__(message)
+        self.unresolvable = unresolvable
+
 
 @dataclass(frozen=True)
 class Target:
@@ -68,9 +72,9 @@ def check_url(url: str, *, allow_private: bool, resolver: Resolver = system_reso
     try:
         addresses = resolver(parts.hostname, port)
     except OSError as exc:
-        raise RefusedAddress(f"cannot resolve {parts.hostname}: {exc}") from None
+        raise RefusedAddress(f"cannot resolve {parts.hostname}: {exc}", unresolvable=True) from None
     if not addresses:
-        raise RefusedAddress(f"{parts.hostname} has no address")
+        raise RefusedAddress(f"{parts.hostname} has no address", unresolvable=True)
     for address in addresses:
         reason = classify(address, allow_private=allow_private)
         if reason:

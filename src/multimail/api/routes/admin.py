@@ -9,7 +9,7 @@ from ...services import keys as key_svc
 from ...services import webhooks as webhook_svc
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
-from ..schemas import ApiKeyRef, CreateApiKey, CreateWebhook, WebhookRef
+from ..schemas import ApiKeyRef, CreateApiKey, CreateWebhook, Redeliver, UpdateWebhook, WebhookRef
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -46,6 +46,51 @@ def list_webhooks(ctx: CtxDep, who: PrincipalDep) -> dict:
 @router.post("/delete_webhook", operation_id="delete_webhook", responses=responses(403, 404, body=True))
 def delete_webhook(body: WebhookRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     return webhook_svc.delete_webhook(ctx, principal=who, webhook_id=body.webhook_id)
+
+
+@router.post("/update_webhook", operation_id="update_webhook", responses=responses(403, 404, body=True))
+def update_webhook(body: UpdateWebhook, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Change URL, event filter or description; `enabled: true` re-enables a disabled endpoint."""
+    return webhook_svc.update_webhook(ctx, principal=who, **body.model_dump(exclude_none=True))
+
+
+@router.post("/rotate_webhook_secret", operation_id="rotate_webhook_secret", responses=responses(403, 404, body=True))
+def rotate_webhook_secret(body: WebhookRef, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """A new signing secret; the old one also signs for 24 hours."""
+    return webhook_svc.rotate_webhook_secret(ctx, principal=who, webhook_id=body.webhook_id)
+
+
+@router.post("/test_webhook", operation_id="test_webhook", responses=responses(403, 404, body=True))
+def test_webhook(body: WebhookRef, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Queue a `webhook.test` event for this endpoint only."""
+    return webhook_svc.send_test_event(ctx, principal=who, webhook_id=body.webhook_id)
+
+
+@router.get("/list_webhook_deliveries", operation_id="list_webhook_deliveries", responses=responses(403, 404))
+def list_webhook_deliveries(
+    ctx: CtxDep,
+    who: PrincipalDep,
+    webhook_id: str = Query(...),
+    status: str | None = Query(None, description="pending, succeeded or failed"),
+    limit: int | None = Query(None, ge=1, le=100),
+    cursor: str | None = None,
+) -> dict:
+    """Deliveries of one webhook, newest first, each with its attempts (status, code, truncated body)."""
+    return webhook_svc.list_webhook_deliveries(ctx, principal=who, webhook_id=webhook_id, status=status, limit=limit, cursor=cursor)
+
+
+@router.post("/redeliver", operation_id="redeliver", responses=responses(403, 404, body=True))
+def redeliver(body: Redeliver, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Send one delivery, or a webhook's finished deliveries in a time range, again (same webhook-id)."""
+    return webhook_svc.redeliver(ctx, principal=who, **body.model_dump(exclude_none=True))
+
+
+@router.get("/list_event_types", operation_id="list_event_types", responses=responses())
+def list_event_types(who: PrincipalDep) -> dict:
+    """Every event type a webhook can subscribe to, with what it means."""
+    from ...core.events import EVENT_TYPES
+
+    return {"event_types": [{"type": k, "description": v} for k, v in EVENT_TYPES.items()]}
 
 
 @router.post("/create_api_key", operation_id="create_api_key", responses=responses(403, body=True))
