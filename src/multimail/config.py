@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     smtp_enabled: bool = True
     hostname: str = Field("localhost", description="Name this server gives itself in SMTP and Message-IDs.")
     outbound: str = Field("capture", description="capture: store what would be sent; nothing leaves the machine.")
+    smtp_relay: str | None = Field(
+        None, description="Outbound relay, smtp://user:pass@host:port (STARTTLS) or smtps:// (TLS); sets outbound=smtp."
+    )
+    smtp_tls_cert: Path | None = Field(None, description="Certificate (PEM) for inbound STARTTLS.")
+    smtp_tls_key: Path | None = Field(None, description="Private key (PEM) for inbound STARTTLS.")
+    smtp_auth_required: bool = Field(False, description="Require SMTP AUTH (an API key as password) for inbound submission.")
+    decision_link_ttl_seconds: int = Field(7 * 24 * 3600, description="How long one-click decision links stay valid.")
     max_request_bytes: int = Field(35 * 1024 * 1024, description="Largest HTTP request body (base64 attachments included).")
     max_message_bytes: int = Field(25 * 1024 * 1024, description="Largest message: body plus decoded attachments.")
     decided_visible_seconds: int = Field(24 * 3600, description="How long list_pending keeps decided messages.")

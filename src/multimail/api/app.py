@@ -11,7 +11,7 @@ from .. import __version__
 from ..services import Context
 from . import errors
 from .limits import RequestLimits
-from .routes import admin, approvals, mailboxes, reading, sending
+from .routes import admin, approvals, identity, links, mailboxes, reading, sending
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -23,7 +23,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (mailboxes, sending, approvals, reading, admin):
+    for module in (mailboxes, sending, approvals, reading, admin, identity, links):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"], operation_id="health")
@@ -36,7 +36,8 @@ def create_app(ctx: Context) -> FastAPI:
             return errors.error_response(503, "unavailable", f"Database unavailable: {type(exc).__name__}.")
         return JSONResponse({"status": "ok", "version": __version__})
 
-    app.add_middleware(RequestLimits, max_bytes=ctx.settings.max_request_bytes)
+    # verify_message takes a raw RFC 5322 message, not JSON.
+    app.add_middleware(RequestLimits, max_bytes=ctx.settings.max_request_bytes, exempt=("/v1/verify_message",))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..core.addresses import parse_address
 from ..core.errors import BadRequest
 from ..mail.compose import build_message
+from ..mail.signing import finalize_outbound
 from ..mail.transports import PermanentFailure, TemporaryFailure, make_transport
 from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
@@ -119,6 +120,7 @@ class DeliveryWorker:
                 raw = msg["raw"]
                 if raw is None:
                     raw = compose(msg, message_q.attachments_of(tx, msg["id"], with_content=True))
+                    raw = finalize_outbound(tx, raw=raw, message=msg, mailbox=mailbox)
                 recipients = []
                 for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
                     spec = _addr_spec(a)

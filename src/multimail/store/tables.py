@@ -161,6 +161,40 @@ message_tags = Table(
     Index("ix_message_tags_key", "key"),
 )
 
+# Signing domains: each hosted domain's DKIM key (`multimail domains add`).
+domains = Table(
+    "domains",
+    metadata,
+    Column("domain", String(255), primary_key=True),
+    Column("dkim_selector", String(63), nullable=False),
+    Column("dkim_private_key", Text, nullable=False),  # PEM
+    Column("dkim_public_key", Text, nullable=False),  # base64 of the DER SubjectPublicKeyInfo, as in the DNS record
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The server's own keys, e.g. the ECDSA P-256 key that signs X-MultiMail-Identity claims.
+server_keys = Table(
+    "server_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the key id (kid) published with the public key
+    Column("kind", String(30), nullable=False, index=True),
+    Column("private_key", Text, nullable=False),  # PEM
+    Column("public_key", Text, nullable=False),  # PEM
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One-click decision links: each link is single use; a row records its use.
+decision_links = Table(
+    "decision_links",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the link's nonce
+    Column("message_id", String(40), nullable=False, index=True),  # the decide_email question
+    Column("option", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("used_message_id", String(40), nullable=True),  # the decision it recorded
+)
+
 # The delivery worker's queue: one row per message to hand over; claimed with a lease so a
 # crashed worker's row is taken over, and so several workers can share one database.
 outbox = Table(
@@ -173,6 +207,10 @@ outbox = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("locked_until", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    # A hand-over to a non-transactional transport (an SMTP relay) is recorded before it starts
+    # and its answer after, so a restart in between is known and a 250 is never repeated.
+    Column("handoff_started_at", UTCDateTime, nullable=True),
+    Column("handoff_result", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
