@@ -16,6 +16,7 @@ from email.policy import default as default_policy
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import BadRequest
+from .headers import refuse_control_chars
 
 MAX_ADDRESS_LENGTH = 998  # RFC 5322 section 2.1.1: a header line is at most 998 characters
 MAX_RECIPIENTS = 100
@@ -39,22 +40,6 @@ class ParsedAddress:
             local, _, domain = self.addr_spec.rpartition("@")
             return str(Address(display_name=self.display_name, username=local, domain=domain))
         return self.addr_spec
-
-
-# Every character `str.splitlines()` breaks a line at, plus NUL. CR and LF are how header injection
-# starts; the stdlib's email policies also refuse a header value containing any of the others
-# (VT, FF, FS, GS, RS, NEL, U+2028, U+2029), so a value holding one would be accepted here and
-# then fail when the message is composed.
-LINE_BREAKS_AND_NUL = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00"
-
-
-def refuse_control_chars(value: str, field: str) -> None:
-    if any(c in value for c in LINE_BREAKS_AND_NUL):
-        raise BadRequest(
-            f"{field} contains a line break or NUL character.",
-            code="header_injection",
-            details={"field": field},
-        )
 
 
 def parse_address(value: str, field: str) -> ParsedAddress:

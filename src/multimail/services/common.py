@@ -5,7 +5,6 @@ event write that accompanies every change in the same transaction."""
 from __future__ import annotations
 
 from datetime import datetime
-from email.policy import default as default_policy
 from typing import Any
 
 from sqlalchemy import Connection
@@ -16,46 +15,6 @@ from ..core.errors import BadRequest, NotFound
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import records
-
-
-# Every character `str.splitlines()` breaks on, plus NUL. The stdlib MIME encoder refuses a header
-# value containing any of them (and an SMTP peer could read CR or LF as the end of a header), so
-# they are refused where they would end up in a header: subjects, names, addresses, filenames.
-LINE_BREAKS = frozenset("\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-
-
-def as_header_text(value: str) -> str:
-    """What the MIME encoder makes of a header value: it decodes RFC 2047 encoded-words it finds
-    in the text, so `=?utf-8?q?x=0D=0ABcc:_y?=` would come out as a line break and a Bcc header."""
-    if "=?" not in value:
-        return value
-    try:
-        return str(default_policy.header_factory("subject", value))
-    except Exception:  # the parser raises on some input; then the value is suspicious anyway
-        return value + "\n"
-
-
-def header_safe(text: str) -> str:
-    """A header value taken from received mail (a reply's subject), made safe to send: encoded
-    words are decoded and every line break becomes a space."""
-    for _ in range(3):  # an encoded-word may itself decode to another encoded-word
-        decoded = as_header_text(text)
-        text = " ".join("".join(" " if c in LINE_BREAKS else c for c in decoded).split())
-        if "=?" not in text:
-            break
-    return text.replace("=?", "= ?")
-
-
-def refuse_line_breaks(value: str, field: str) -> str:
-    """400 `header_injection` when a value meant for a mail header could break the header, also
-    once encoded-words in it are decoded (as the MIME encoder would)."""
-    if isinstance(value, str) and not (LINE_BREAKS.isdisjoint(value) and LINE_BREAKS.isdisjoint(as_header_text(value))):
-        raise BadRequest(
-            f"{field} contains a line break or control character that cannot appear in a mail header.",
-            code="header_injection",
-            details={"field": field},
-        )
-    return value
 
 
 def find_mailbox(tx: Connection, principal: Principal, ref: str, field: str = "mailbox") -> dict[str, Any]:

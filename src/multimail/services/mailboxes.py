@@ -12,7 +12,7 @@ from ..core.errors import BadRequest, Conflict, Forbidden
 from ..core.ids import new_id
 from ..core.oversight import DEFAULT_MODE, check_mailbox_modes, parse_mode
 from ..store import mailboxes as mailbox_q
-from .common import find_mailbox, record, refuse_line_breaks
+from .common import find_mailbox, record
 from .context import Context
 from .views import mailbox_view
 
@@ -33,7 +33,6 @@ def _check_display_name(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 200:
         raise BadRequest("display_name must be at most 200 characters.", code="invalid_field", details={"field": "display_name"})
     refuse_control_chars(value, "display_name")
-    refuse_line_breaks(value, "display_name")  # it becomes the From header's display name
     return value
 
 

@@ -26,7 +26,8 @@ from ..mail.compose import new_internet_message_id
 from ..store import idempotency as idem_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from .common import find_mailbox, find_message, header_safe, record, refuse_line_breaks
+from ..core.headers import header_safe
+from .common import find_mailbox, find_message, record
 from .context import Context
 from .views import send_result
 
@@ -75,27 +76,7 @@ def _text(value: Any, field_name: str, *, required: bool, max_chars: int | None 
 def _subject(value: Any, *, required: bool) -> str:
     subject = _text(value, "subject", required=required, max_chars=MAX_SUBJECT)
     refuse_control_chars(subject, "subject")
-    refuse_line_breaks(subject, "subject")
     return subject
-
-
-def _address(value: Any, field: str) -> ParsedAddress:
-    if isinstance(value, str):
-        refuse_line_breaks(value, field)
-    return parse_address(value, field)
-
-
-def _address_list(value: Any, field: str, *, required: bool) -> list[ParsedAddress]:
-    """One address or a list (API.md), refusing anything that could break the header it goes in."""
-    if isinstance(value, str):
-        refuse_line_breaks(value, field)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                refuse_line_breaks(item, f"{field}[{i}]")
-    elif value is not None:
-        raise BadRequest(f"{field} must be an address or a list of addresses.", code="invalid_field", details={"field": field})
-    return parse_address_list(value, field, required=required)
 
 
 def _attachments(items: Any) -> list[dict[str, Any]]:
@@ -110,7 +91,6 @@ def _attachments(items: Any) -> list[dict[str, Any]]:
             raise BadRequest(f"{where} must be an object.", code="invalid_field", details={"field": where})
         filename = _text(item.get("filename"), f"{where}.filename", required=True, max_chars=255)
         refuse_control_chars(filename, f"{where}.filename")
-        refuse_line_breaks(filename, f"{where}.filename")
         if not filename.strip():
             raise BadRequest(f"{where}.filename is empty.", code="invalid_field", details={"field": f"{where}.filename"})
         content_type = _text(item.get("content_type") or "application/octet-stream", f"{where}.content_type", required=True, max_chars=255)
@@ -343,12 +323,12 @@ def send_email(
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    _address(sender, "from")
+    parse_address(sender, "from")
     draft = Draft(
-        to=_address_list(to, "to", required=True),
-        cc=_address_list(cc, "cc", required=False),
-        bcc=_address_list(bcc, "bcc", required=False),
-        reply_to=_address_list(reply_to, "reply_to", required=False),
+        to=parse_address_list(to, "to", required=True),
+        cc=parse_address_list(cc, "cc", required=False),
+        bcc=parse_address_list(bcc, "bcc", required=False),
+        reply_to=parse_address_list(reply_to, "reply_to", required=False),
         subject=_subject(subject, required=True),
         text=_text(body, "body", required=True),
         html=_text(html, "html", required=False) or None,
@@ -393,8 +373,8 @@ def reply_email(
         raise BadRequest("The message has no address to reply to.", code="no_reply_address", details={"message_id": message_id})
     draft = Draft(
         to=[parse_address(a, "to") for a in to],
-        cc=[parse_address(a, "cc") for a in extra_cc] + _address_list(cc, "cc", required=False),
-        bcc=_address_list(bcc, "bcc", required=False),
+        cc=[parse_address(a, "cc") for a in extra_cc] + parse_address_list(cc, "cc", required=False),
+        bcc=parse_address_list(bcc, "bcc", required=False),
         subject=header_safe(reply_subject(parent["subject"]))[:MAX_SUBJECT],
         text=_text(body, "body", required=True),
         html=_text(html, "html", required=False) or None,
@@ -464,7 +444,7 @@ def decide_email(
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    _address(sender, "from")
+    parse_address(sender, "from")
     question = _text(question, "question", required=True).strip()
     if not question:
         raise BadRequest("question is required.", code="missing_field", details={"field": "question"})
@@ -474,8 +454,8 @@ def decide_email(
         first_line = question.splitlines()[0]
         subj = _subject(first_line if len(first_line) <= 120 else first_line[:119] + "…", required=True)
     draft = Draft(
-        to=_address_list(to, "to", required=True),
-        cc=_address_list(cc, "cc", required=False),
+        to=parse_address_list(to, "to", required=True),
+        cc=parse_address_list(cc, "cc", required=False),
         subject=subj,
         text=decision_body(question, opts, _text(context, "context", required=False)),
         metadata={**_metadata(metadata), "question": question},
