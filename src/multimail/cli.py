@@ -28,6 +28,10 @@ app.add_typer(mailboxes_app, name="mailboxes")
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
+from .cli_domains import domains_app  # noqa: E402  (its own module: DKIM keys and DNS records)
+
+app.add_typer(domains_app, name="domains")
+
 out = Console()
 err = Console(stderr=True)
 
@@ -64,6 +68,11 @@ def serve(
     http_port: Annotated[Optional[int], typer.Option("--http-port", help="API port (default 8025).")] = None,
     smtp_port: Annotated[Optional[int], typer.Option("--smtp-port", help="Inbound SMTP port (default 2525).")] = None,
     no_smtp: Annotated[bool, typer.Option("--no-smtp", help="Do not start the inbound SMTP server.")] = False,
+    smtp_relay: Annotated[Optional[str], typer.Option(
+        "--smtp-relay", metavar="URL", show_default=False,
+        help="Send outbound mail through this relay: smtp://user:pass@host:587 (STARTTLS required; add "
+             "?starttls=optional to use it only when offered) or smtps://user:pass@host:465 (TLS). "
+             "Env MULTIMAIL_SMTP_RELAY. Default: capture (nothing leaves the machine).")] = None,
 ) -> None:
     """Run the API, inbound SMTP and the delivery worker in one process."""
     import logging
@@ -74,7 +83,17 @@ def serve(
     for noisy in ("alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _settings(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
-                         smtp_enabled=False if no_smtp else None)
+                         smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay)
+    if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay
+        from .mail.transports import RelayConfig
+
+        try:
+            relay = RelayConfig.from_url(settings.smtp_relay)
+        except ValueError as exc:
+            err.print(f"[red]error[/red] --smtp-relay: {exc}")
+            raise typer.Exit(2) from None
+        settings.outbound = "smtp"
+        print(f"Outbound mail goes through {relay.redacted()}", flush=True)  # never the password
     run_server(settings, announce=lambda line: print(line, flush=True))
 
 

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     webhook_disable_after_failures: int = Field(5, description="Disable an endpoint after this many failed deliveries in a row.")
     webhook_poll_seconds: float = 1.0
     public_url: str | None = Field(None, description="Base URL clients use (attachment links); default from host/port.")
+    dns_overrides: Path | None = Field(
+        None,
+        description="Testing/offline only: a JSON file of DNS answers ({name: [TXT, ...]} or {name: {TXT|A|AAAA|MX: [...]}}) "
+        "used instead of real DNS for inbound SPF/DKIM/DMARC checks; names not listed do not exist.",
+    )
+    delivery_retry_schedule: list[float] = Field(
+        [5, 30, 120, 600, 1800, 3600, 7200, 14400],
+        description="Seconds before each outbound delivery retry after a temporary failure; the message fails after the last.",
+    )
+    smtp_relay_ca_file: Path | None = Field(None, description="CA bundle (PEM) to verify the outbound relay's TLS certificate; default: system CAs.")
+    smtp_relay_timeout_seconds: float = Field(60.0, description="Timeout for each command to the outbound SMTP relay.")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

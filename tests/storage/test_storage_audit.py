@@ -83,8 +83,7 @@ def test_a_delivery_that_fails_at_the_end_captures_nothing(ctx, monkeypatch, new
     box = new_mailbox(oversight_mode="autonomous")
     mid = sending.send_email(ctx, principal=operator, sender=box, to="x@partner.test", subject="s", body="b")["message_id"]
     fail_after_recording(monkeypatch, delivery)
-    with pytest.raises(Boom):
-        DeliveryWorker(ctx).run_once()
+    assert DeliveryWorker(ctx).run_once() == 1  # the row's error is caught and the row retried later
     [row] = db.rows(t.messages, id=mid)
     assert row["status"] == "queued" and row["sent_at"] is None
     assert db.count(t.captured_mail) == 0

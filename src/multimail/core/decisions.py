@@ -12,7 +12,13 @@ import re
 import unicodedata
 
 _QUOTE_HEADER = re.compile(
-    r"^\s*(on\s.+wrote:|am\s.+schrieb.*:|le\s.+a\s+écrit\s*:|el\s.+escribió:|-----\s*original message\s*-----|from:\s.+|_{5,})\s*$",
+    r"^\s*("
+    r"on\s.+wrote\s*:|am\s.+schrieb.*:|le\s.+a\s+écrit\s*:|el\s.+escribió\s*:|op\s.+schreef.*:|il\s.+ha\s+scritto\s*:|"
+    r"den\s.+skrev.*:|.+\sskrev\s.*:|.+\s(wrote|schrieb|a écrit|escribió|schreef|ha scritto)\s*:|"
+    r"-{3,}\s*(original message|ursprüngliche nachricht|message d.origine|mensaje original|oorspronkelijk bericht|"
+    r"messaggio originale|originalmeddelande|forwarded message|weitergeleitete nachricht)\s*-{3,}|"
+    r"(from|von|de|van|da|från|fra|od)\s?:\s.+|_{5,}|-{5,}"
+    r")\s*$",
     re.IGNORECASE,
 )
 # Negation words, matched on normalized text (apostrophes removed: "don't" -> "dont").

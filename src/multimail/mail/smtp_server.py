@@ -1,40 +1,113 @@
 """The inbound SMTP server (aiosmtpd): accepts mail for hosted mailboxes only.
 
-The protocol lives in aiosmtpd; this handler implements the two hooks that matter. RCPT refuses
+The protocol lives in aiosmtpd; this handler implements the hooks that matter. RCPT refuses
 unknown recipients with 550 (RFC 5321 section 3.3), so nothing is accepted that cannot be
-stored; DATA answers 250 only after the message is committed to the database.
+stored; DATA checks the sender (SPF/DKIM/DMARC, off the event loop), stamps an
+Authentication-Results header and answers 250 only after the message is committed to the
+database. Malformed mail is stored raw and flagged, never refused with a 5xx after DATA; a
+storage failure is a 451, so the sender retries.
+
+Hardening: a size limit (SIZE in EHLO, 552 above it), STARTTLS when `smtp_tls_cert`/`smtp_tls_key`
+are configured, and optional AUTH (`smtp_auth_required`): PLAIN/LOGIN with a MultiMail API key
+with `send` scope as the password. AUTH is only offered over TLS (aiosmtpd's `auth_require_tls`),
+except to loopback clients when no certificate is configured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import ssl
+from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from ..core.access import Scope
+from ..core.addresses import normalize_mailbox_address
+from ..core.errors import BadRequest, Unauthorized
 from ..services.context import Context
+from ..services.keys import authenticate as authenticate_key
 from ..services.receiving import is_hosted, receive
+from .authentication import DNSResolver, Resolver, StaticResolver, authenticate_inbound, strip_authentication_results
 
 log = logging.getLogger("multimail.smtp")
 
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # advertised with EHLO SIZE (RFC 1870)
 
 
+def _is_loopback(peer: Any) -> bool:
+    try:
+        return ipaddress.ip_address(peer[0]).is_loopback
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def resolver_for(settings) -> Resolver:
+    """The DNS used for sender authentication: real DNS, or the offline answers file."""
+    path = getattr(settings, "dns_overrides", None)
+    return StaticResolver.from_file(path) if path else DNSResolver()
+
+
 class InboundHandler:
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, resolver: Resolver | None = None):
         self.ctx = ctx
+        self.resolver = resolver or resolver_for(ctx.settings)
+
+    # AUTH: the password is an API key with `send` scope (the user name is not checked).
+    def authenticator(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        key = auth_data.password.decode("utf-8", "replace").strip()
+        try:
+            principal = authenticate_key(self.ctx, "Bearer " + key)
+        except Unauthorized:
+            return AuthResult(success=False, handled=False)
+        except Exception:
+            log.exception("AUTH lookup failed")
+            return AuthResult(success=False, handled=False)
+        if Scope.SEND not in principal.scopes:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=principal)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
         if not await asyncio.to_thread(is_hosted, self.ctx, address):
             return "550 5.1.1 No such mailbox here"
+        principal = getattr(session, "auth_data", None)
+        if self.ctx.settings.smtp_auth_required and principal is not None and getattr(principal, "mailboxes", None) is not None:
+            try:
+                normalized = normalize_mailbox_address(address)
+            except BadRequest:
+                normalized = None
+            if normalized not in principal.mailboxes:
+                return "550 5.7.1 This key may not submit mail for that mailbox"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> tuple[dict[str, Any] | None, bytes]:
+        peer = session.peer
+        ip = peer[0] if isinstance(peer, (tuple, list)) and peer else None
+        hostname = self.ctx.settings.hostname
+        try:
+            return authenticate_inbound(raw, ip=ip, helo=session.host_name, mail_from=envelope.mail_from,
+                                        authserv_id=hostname, resolver=self.resolver)
+        except Exception:  # the checks never raise by design; if they do, store unverified
+            log.exception("sender authentication failed")
+            try:
+                raw = strip_authentication_results(raw, hostname)
+            except Exception:
+                pass
+            return {"spf": None, "dkim": [], "dmarc": None, "verified_sender": False, "from_domain": None, "error": "check failed"}, raw
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        authentication, stored_raw = await asyncio.to_thread(self._authenticate, raw, session, envelope)
         try:
-            ids = await asyncio.to_thread(receive, self.ctx, raw=raw, mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos))
+            ids = await asyncio.to_thread(receive, self.ctx, raw=stored_raw, mail_from=envelope.mail_from,
+                                          rcpt_tos=list(envelope.rcpt_tos), authentication=authentication)
         except Exception:
             log.exception("could not store inbound message")
             return "451 4.3.0 Could not store the message; try again later"
@@ -42,14 +115,66 @@ class InboundHandler:
         return "250 OK: queued as " + (",".join(ids) or "duplicate")
 
 
-def start_smtp(ctx: Context, *, host: str, port: int) -> Controller:
-    controller = Controller(
-        InboundHandler(ctx),
+class _SMTP(SMTP):
+    """aiosmtpd's SMTP with two adjustments: long lines in DATA are not a 5xx (only size is),
+    and AUTH may be offered without TLS to loopback clients when no certificate is configured."""
+
+    def __init__(self, handler: Any, *, plain_auth_on_loopback: bool, **kw: Any):
+        limit = kw.get("data_size_limit")
+        # A long line is malformed, not a reason to refuse: the stream may hold a line as long as
+        # the whole message; beyond that the message is too big anyway (552, see push()).
+        self.line_length_limit = max(SMTP.line_length_limit, (limit or DEFAULT_MAX_MESSAGE_BYTES) + 1024)
+        super().__init__(handler, **kw)
+        self._plain_auth_on_loopback = plain_auth_on_loopback
+        self._configured_auth_require_tls = self._auth_require_tls
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        if self._plain_auth_on_loopback and self.tls_context is None and self.session is not None:
+            self._auth_require_tls = self._configured_auth_require_tls and not _is_loopback(self.session.peer)
+
+    async def push(self, status: Any) -> None:
+        if isinstance(status, str) and status.startswith("500 Line too long"):
+            status = "552 5.3.4 Message too big for this server"
+        await super().push(status)
+
+
+class _Controller(Controller):
+    def __init__(self, handler: Any, *, plain_auth_on_loopback: bool, **kw: Any):
+        self._plain_auth_on_loopback = plain_auth_on_loopback
+        super().__init__(handler, **kw)
+
+    def factory(self) -> SMTP:
+        return _SMTP(self.handler, plain_auth_on_loopback=self._plain_auth_on_loopback, **self.SMTP_kwargs)
+
+
+def tls_context_for(settings) -> ssl.SSLContext | None:
+    if not (settings.smtp_tls_cert and settings.smtp_tls_key):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(settings.smtp_tls_cert), str(settings.smtp_tls_key))
+    return context
+
+
+def start_smtp(ctx: Context, *, host: str, port: int, resolver: Resolver | None = None) -> Controller:
+    settings = ctx.settings
+    handler = InboundHandler(ctx, resolver)
+    tls_context = tls_context_for(settings)
+    if settings.smtp_auth_required and tls_context is None:
+        log.warning("SMTP AUTH is required but no TLS certificate is configured: only loopback clients can authenticate")
+    controller = _Controller(
+        handler,
+        plain_auth_on_loopback=True,
         hostname=host,
         port=port,
-        server_hostname=ctx.settings.hostname,
-        data_size_limit=ctx.settings.max_message_bytes,
+        server_hostname=settings.hostname,
+        data_size_limit=settings.max_message_bytes,
         decode_data=False,
+        enable_SMTPUTF8=True,
+        tls_context=tls_context,
+        auth_required=settings.smtp_auth_required,
+        auth_require_tls=True,
+        authenticator=handler.authenticator,
     )
     controller.start()
     return controller

@@ -1,13 +1,52 @@
 """The delivery worker: drains the outbox into local mailboxes and the configured transport.
 
 Rows are claimed with a lease, so a crash mid-delivery loses nothing: the lease expires and the
-row is taken again. For the capture transport and local delivery, everything a delivery changes
-(captured bytes, the recipient mailbox's copy, the sender's status, events, audit) is one
+row is taken again (every claim increments `attempts`).
+
+Transactional transports (capture) and mail for hosted mailboxes only: everything a delivery
+changes (captured bytes, the recipient mailbox's copy, the sender's status, events, audit) is one
 transaction, so it happens exactly once.
+
+A non-transactional transport (the SMTP relay) cannot be part of a transaction, so a hand-over
+is recorded in three steps, in `outbox.handoff_result` (JSON; `handoff_started_at` is when the
+latest one started):
+
+1. *started* — one transaction locks the message, stores the composed bytes on it (so every
+   attempt sends the same bytes, Message-ID and signature), delivers to hosted recipients (once:
+   `local_delivered`), and records `phase: started` for this attempt.
+2. *data* — outside any transaction the relay is given MAIL and RCPT; once it has accepted
+   recipients, and before the DATA command, a small transaction records `phase: data` — only
+   if the row is still this attempt's (compare-and-set on `attempts`). If another worker has
+   claimed the row since, the session is abandoned without DATA.
+3. *result* — a second transaction records the relay's answer per recipient (`accepted`,
+   `refused`, `deferred`), the message's status, the `message.sent` / `message.failed` event and
+   the audit event; or schedules a retry.
+
+Restart in between (the row is claimed again once its lease expired and finds a hand-over of an
+earlier attempt without a result):
+- `phase: started`: the relay was never sent DATA, and an SMTP relay accepts a message only by
+  answering 250 to the end of its DATA, so nothing can have been accepted: the hand-over is
+  repeated (audited as `message.handoff_interrupted`).
+- `phase: data`: the relay may have answered 250 before the crash. The worker never repeats it:
+  those recipients are recorded as `uncertain` (audit `message.delivery_uncertain`, a
+  `message.failed` event with `uncertain: true`, and a failure_reason saying the message may have
+  been delivered), for a human to check. The same applies when the connection drops after the
+  content was sent (`UncertainDelivery`).
+Hence a message goes to the relay at most once per attempt (one session per attempt, DATA at most
+once in it), and never twice after a 250: a 250 can only follow a committed `phase: data` record
+of that attempt, and a row with such a record is never handed over again; recipients accepted in
+an earlier attempt are never sent to again either.
+
+Temporary failures (4xx, connection errors, timeouts, any unexpected exception in a row) are
+retried after `settings.delivery_retry_schedule` (RETRY_SCHEDULE_SECONDS by default); once that is
+used up, or on a permanent failure (5xx), the message fails with the server's answer and a
+`message.failed` event. A message some recipients got (hosted mailboxes, or recipients the relay
+accepted) ends `sent`, with the recipients that failed named in `failure_reason`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,7 +57,7 @@ from ..core.addresses import parse_address
 from ..core.errors import BadRequest
 from ..mail.compose import build_message
 from ..mail.signing import finalize_outbound
-from ..mail.transports import PermanentFailure, TemporaryFailure, make_transport
+from ..mail.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
 from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
@@ -58,13 +97,40 @@ def _addr_spec(address: str) -> str | None:
         return None
 
 
+class LeaseLost(Exception):
+    """Another worker claimed the row (our lease ran out): leave it to that worker."""
+
+
+def _progress(row: dict[str, Any]) -> dict[str, Any]:
+    p: dict[str, Any] = {}
+    if row.get("handoff_result"):
+        try:
+            p = json.loads(row["handoff_result"])
+        except ValueError:
+            p = {"legacy_result": row["handoff_result"]}
+    for key in ("accepted", "refused", "deferred", "uncertain"):
+        p.setdefault(key, {})
+    p.setdefault("attempt", 0)
+    p.setdefault("phase", None)
+    p.setdefault("in_flight", [])
+    p.setdefault("local_delivered", False)
+    p.setdefault("local", [])
+    return p
+
+
 class DeliveryWorker:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.transport = make_transport(ctx.settings.outbound)
+        self.transport = make_transport(ctx.settings)
+        if not getattr(self.transport, "transactional", True):
+            log.info("outbound mail goes through %s", getattr(self.transport, "config").redacted())
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def retry_schedule(self) -> list[float]:
+        return list(getattr(self.ctx.settings, "delivery_retry_schedule", None) or RETRY_SCHEDULE_SECONDS)
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,70 +171,262 @@ class DeliveryWorker:
         return len(rows)
 
     def _deliver(self, row: dict[str, Any]) -> None:
-        ctx = self.ctx
+        """One row; nothing that goes wrong here stops the rows after it. An unexpected error is
+        retried on the schedule like a temporary failure, so a row never stays stuck."""
         try:
-            with ctx.store.write() as tx:
-                now = ctx.now()
-                # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
-                # over never both hand the message on: the second waits, then sees it sent.
-                msg = message_q.by_id(tx, row["message_id"], lock=True)
-                if msg is None or msg["status"] != "queued":
-                    state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
-                    outbox_q.finish(tx, row["seq"], state=state, now=now)
-                    return
-                mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
-                raw = msg["raw"]
-                if raw is None:
-                    raw = compose(msg, message_q.attachments_of(tx, msg["id"], with_content=True))
-                    raw = finalize_outbound(tx, raw=raw, message=msg, mailbox=mailbox)
-                recipients = []
-                for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
-                    spec = _addr_spec(a)
-                    if spec and spec not in recipients:
-                        recipients.append(spec)
-                local = mailbox_q.addresses_in(tx, recipients)
-                remote = [r for r in recipients if r not in local]
-                for address in recipients:
-                    if address in local:
-                        store_inbound(tx, mailbox=local[address], raw=raw, now=now,
-                                      authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": mailbox["address"]})
-                result = None
-                if remote:
-                    result = self.transport.deliver(tx, message_id=msg["id"], mail_from=mailbox["address"], rcpt_tos=remote, raw=raw, now=now)
-                if not message_q.update_message(tx, msg["id"], {"status": "sent", "sent_at": now, "raw": raw}, where={"status": "queued"}):
-                    raise RuntimeError(f"message {msg['id']} changed state during delivery")  # rolls back the whole delivery
-                outbox_q.finish(tx, row["seq"], state="done", now=now)
-                msg = {**msg, "status": "sent", "sent_at": now}
-                data = {"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "sent",
-                        "oversight_mode": msg["oversight_mode"], "local_recipients": sorted(local), "remote_recipients": remote}
-                record(tx, at=now, principal=None, action="message.sent", mailbox=mailbox, message=msg,
-                       details={"transport": self.transport.name if remote else "local", "result": result, **data},
-                       event="message.sent", event_data=data)
-                if msg["oversight_mode"] == "monitored":
-                    record(tx, at=now, principal=None, action="message.review_requested", mailbox=mailbox, message=msg,
-                           event="message.review_requested", event_data=data)
+            plan = self._prepare(row)
+            if plan is not None:
+                self._hand_over(row, plan)
+        except LeaseLost:
+            log.warning("outbox row %s was taken over by another worker", row["seq"])
         except TemporaryFailure as exc:
-            self._retry(row, str(exc))
+            self._safely(self._retry, row, str(exc))
         except PermanentFailure as exc:
-            self._fail(row, str(exc))
+            self._safely(self._fail, row, str(exc))
+        except Exception as exc:
+            log.exception("delivering message %s failed unexpectedly", row["message_id"])
+            self._safely(self._retry, row, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _safely(self, fn, row: dict[str, Any], error: str) -> None:
+        try:
+            fn(row, error)
+        except Exception:  # the lease expires and the row is claimed again (attempts counts on)
+            log.exception("recording the outcome for message %s failed", row["message_id"])
+
+    # -- step 1: one transaction; the whole delivery for transactional transports -------------
+
+    def _prepare(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Returns a hand-over plan for the relay, or None when the row is finished."""
+        ctx = self.ctx
+        with ctx.store.write() as tx:
+            now = ctx.now()
+            # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
+            # over never both hand the message on: the second waits, then sees it sent.
+            msg = message_q.by_id(tx, row["message_id"], lock=True)
+            if msg is None or msg["status"] != "queued":
+                state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
+                outbox_q.finish(tx, row["seq"], state=state, now=now)
+                return None
+            mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+            current = outbox_q.by_seq(tx, row["seq"], lock=True) or row
+            if current["attempts"] != row["attempts"] or current["state"] != "ready":
+                raise LeaseLost()
+            progress = _progress(current)
+            if progress["phase"] == "data" and progress["attempt"] != row["attempts"]:
+                # An earlier attempt may have been accepted (see the module docstring): never resend.
+                error = ("uncertain: the worker stopped after handing the message to the relay and before its answer "
+                         "was recorded; it may have been delivered and is not resent automatically to avoid a duplicate")
+                progress["uncertain"].update({r: error for r in progress["in_flight"]})
+                progress["in_flight"], progress["phase"] = [], "uncertain"
+                self._conclude(tx, row, msg, mailbox, progress, now, error=error, uncertain=True)
+                return None
+            if progress["phase"] == "started" and progress["attempt"] != row["attempts"]:
+                record(tx, at=now, principal=None, action="message.handoff_interrupted", mailbox=mailbox, message=msg,
+                       details={"attempt": progress["attempt"], "recipients": progress["in_flight"], "uncertain": False,
+                                "why_safe": "the relay was never sent DATA, so it cannot have accepted the message"})
+            raw = msg["raw"]
+            if raw is None:
+                raw = compose(msg, message_q.attachments_of(tx, msg["id"], with_content=True))
+                raw = finalize_outbound(tx, raw=raw, message=msg, mailbox=mailbox, now=now, issuer=ctx.settings.base_url())
+            recipients = []
+            for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
+                spec = _addr_spec(a)
+                if spec and spec not in recipients:
+                    recipients.append(spec)
+            local = mailbox_q.addresses_in(tx, recipients)
+            remote = [r for r in recipients if r not in local]
+            if remote and not getattr(self.transport, "transactional", True):
+                return self._start_handoff(tx, row, msg, mailbox, progress, raw, local, remote, now)
+            for address in recipients:
+                if address in local:
+                    store_inbound(tx, mailbox=local[address], raw=raw, now=now,
+                                  authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": mailbox["address"]})
+            result = None
+            if remote:
+                result = self.transport.deliver(tx, message_id=msg["id"], mail_from=mailbox["address"], rcpt_tos=remote, raw=raw, now=now)
+            if not message_q.update_message(tx, msg["id"], {"status": "sent", "sent_at": now, "raw": raw}, where={"status": "queued"}):
+                raise RuntimeError(f"message {msg['id']} changed state during delivery")  # rolls back the whole delivery
+            outbox_q.finish(tx, row["seq"], state="done", now=now)
+            msg = {**msg, "status": "sent", "sent_at": now}
+            data = {"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "sent",
+                    "oversight_mode": msg["oversight_mode"], "local_recipients": sorted(local), "remote_recipients": remote}
+            record(tx, at=now, principal=None, action="message.sent", mailbox=mailbox, message=msg,
+                   details={"transport": self.transport.name if remote else "local", "result": result, **data},
+                   event="message.sent", event_data=data)
+            if msg["oversight_mode"] == "monitored":
+                record(tx, at=now, principal=None, action="message.review_requested", mailbox=mailbox, message=msg,
+                       event="message.review_requested", event_data=data)
+            return None
+
+    def _start_handoff(self, tx, row, msg, mailbox, progress, raw, local, remote, now) -> dict[str, Any] | None:
+        """Step 1 for the relay: keep the bytes, deliver locally once, record `phase: started`."""
+        if msg["raw"] is None:
+            message_q.update_message(tx, msg["id"], {"raw": raw})
+        if not progress["local_delivered"]:
+            for address, box in local.items():
+                store_inbound(tx, mailbox=box, raw=raw, now=now,
+                              authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": mailbox["address"]})
+            progress["local_delivered"], progress["local"] = True, sorted(local)
+        done = set(progress["accepted"]) | set(progress["refused"]) | set(progress["uncertain"])
+        rcpts = [r for r in remote if r not in done]
+        if not rcpts:  # nothing left to hand over (e.g. a result recorded, then a crash before finishing)
+            progress["phase"] = "done"
+            self._conclude(tx, row, msg, mailbox, progress, now, error=None)
+            return None
+        progress.update(attempt=row["attempts"], phase="started", in_flight=rcpts, deferred={})
+        if not outbox_q.record_handoff(tx, row["seq"], attempt=row["attempts"], progress=json.dumps(progress), now=now, started=True):
+            raise LeaseLost()
+        return {"raw": raw, "mail_from": mailbox["address"], "rcpts": rcpts, "progress": progress}
+
+    # -- step 2: the relay, outside any transaction ----------------------------------------
+
+    def _hand_over(self, row: dict[str, Any], plan: dict[str, Any]) -> None:
+        progress = plan["progress"]
+
+        def before_data(accepted: list[str]) -> None:
+            checkpoint = {**progress, "phase": "data", "in_flight": accepted}
+            with self.ctx.store.write() as tx:
+                if not outbox_q.record_handoff(tx, row["seq"], attempt=row["attempts"], progress=json.dumps(checkpoint), now=self.ctx.now()):
+                    raise LeaseLost()
+            progress.update(phase="data", in_flight=accepted)  # committed: from here on a 250 may come
+
+        kind, error, outcome = "ok", None, None
+        try:
+            outcome = self.transport.send(mail_from=plan["mail_from"], rcpt_tos=plan["rcpts"], raw=plan["raw"], before_data=before_data)
+        except LeaseLost:
+            raise
+        except TemporaryFailure as exc:
+            kind, error = "temporary", str(exc)
+        except PermanentFailure as exc:
+            kind, error = "permanent", str(exc)
+        except UncertainDelivery as exc:
+            kind, error = "uncertain", f"uncertain: {exc}; it may have been delivered and is not resent automatically to avoid a duplicate"
+        except Exception as exc:  # a bug or an unexpected library error before DATA was sent
+            if progress["phase"] == "data":
+                kind, error = "uncertain", f"uncertain: {type(exc).__name__}: {exc}"
+            else:
+                log.exception("relay hand-over of %s failed unexpectedly", row["message_id"])
+                kind, error = "temporary", f"internal error: {type(exc).__name__}: {exc}"
+        self._record_result(row, plan, kind, error, outcome)
+
+    # -- step 3: the result, in one transaction ---------------------------------------------
+
+    def _record_result(self, row, plan, kind: str, error: str | None, outcome) -> None:
+        ctx = self.ctx
+        with ctx.store.write() as tx:
+            now = ctx.now()
+            msg = message_q.by_id(tx, row["message_id"], lock=True)
+            current = outbox_q.by_seq(tx, row["seq"], lock=True)
+            progress = _progress(current) if current else {}
+            if (msg is None or current is None or current["state"] != "ready" or progress.get("attempt") != row["attempts"]
+                    or progress.get("phase") not in ("started", "data")):
+                # Someone else resolved this hand-over meanwhile (our lease ran out): keep the truth in the audit.
+                log.warning("relay result for %s arrived after the hand-over was resolved elsewhere: %s", row["message_id"], kind)
+                if msg is not None:
+                    record(tx, at=now, principal=None, action="message.handoff_late_result", message=msg,
+                           details={"attempt": row["attempts"], "result": kind, "error": error,
+                                    "accepted": outcome.accepted if outcome else [], "reply": outcome.reply if outcome else None})
+                return
+            mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+            in_flight = plan["rcpts"] if progress["phase"] == "started" else progress["in_flight"]
+            if kind == "ok":
+                progress["accepted"].update({r: outcome.reply for r in outcome.accepted})
+                progress["refused"].update(outcome.refused)
+                progress["deferred"] = dict(outcome.deferred)
+                if outcome.accepted:
+                    progress["last_reply"] = outcome.reply
+            elif kind == "temporary":
+                progress["deferred"] = {r: error for r in in_flight}
+            elif kind == "permanent":
+                progress["refused"].update({r: error for r in in_flight})
+            else:
+                progress["uncertain"].update({r: error for r in in_flight})
+            progress["phase"], progress["in_flight"] = "done", []
+            deferred = progress["deferred"]
+            if deferred and row["attempts"] <= len(self.retry_schedule):
+                outbox_q.set_handoff_result(tx, row["seq"], progress=json.dumps(progress), now=now)
+                delay = self.retry_schedule[row["attempts"] - 1]
+                reason = "; ".join(f"{r}: {a}" for r, a in deferred.items()) if kind == "ok" else error
+                outbox_q.retry_later(tx, row["seq"], at=now + timedelta(seconds=delay), now=now, error=reason)
+                record(tx, at=now, principal=None, action="message.delivery_deferred", mailbox=mailbox, message=msg,
+                       details={"attempt": row["attempts"], "retry_in_seconds": delay, "deferred": deferred,
+                                "accepted": sorted(progress["accepted"])})
+                return
+            if deferred:
+                progress["refused"].update({r: f"gave up after {row['attempts']} attempts: {a}" for r, a in deferred.items()})
+                progress["deferred"] = {}
+            self._conclude(tx, row, msg, mailbox, progress, now, error=error, uncertain=kind == "uncertain")
+
+    def _conclude(self, tx, row, msg, mailbox, progress, now, *, error: str | None, uncertain: bool = False) -> None:
+        """The message's final state: `sent` when anyone got it, else `failed`; event and audit."""
+        accepted = sorted(progress["accepted"])
+        failed = {**progress["refused"], **progress["uncertain"]}
+        reason = "; ".join(f"{r}: {a}" for r, a in failed.items()) or error
+        got_it = bool(accepted or progress["local"])
+        outbox_q.set_handoff_result(tx, row["seq"], progress=json.dumps(progress), now=now)
+        base = {"message_id": msg["id"], "thread_id": msg["thread_id"], "oversight_mode": msg["oversight_mode"],
+                "local_recipients": progress["local"], "remote_recipients": accepted}
+        if got_it:
+            values = {"status": "sent", "sent_at": now, "failure_reason": reason if failed else None}
+            if not message_q.update_message(tx, msg["id"], values, where={"status": "queued"}):
+                outbox_q.finish(tx, row["seq"], state="cancelled", now=now)
+                return
+            outbox_q.finish(tx, row["seq"], state="done", now=now, error=reason if failed else None)
+            msg = {**msg, **values}
+            data = {**base, "status": "sent", "failed_recipients": failed}
+            record(tx, at=now, principal=None, action="message.sent", mailbox=mailbox, message=msg,
+                   details={"transport": self.transport.name, "result": progress.get("last_reply"), "uncertain": uncertain, **data},
+                   event="message.sent", event_data=data)
+            if msg["oversight_mode"] == "monitored":
+                record(tx, at=now, principal=None, action="message.review_requested", mailbox=mailbox, message=msg,
+                       event="message.review_requested", event_data=data)
+            return
+        self._mark_failed(tx, row, msg, mailbox, reason or "delivery failed", now, uncertain=uncertain, failed=failed)
+
+    def _mark_failed(self, tx, row, msg, mailbox, error: str, now, *, uncertain: bool = False, failed: dict | None = None) -> None:
+        outbox_q.finish(tx, row["seq"], state="failed", now=now, error=error)
+        if not message_q.update_message(tx, msg["id"], {"status": "failed", "failure_reason": error}, where={"status": "queued"}):
+            return  # cancelled or otherwise finished meanwhile
+        msg = {**msg, "status": "failed", "failure_reason": error}
+        data = {"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "failed", "error": error}
+        if uncertain:
+            data["uncertain"] = True
+        if failed:
+            data["failed_recipients"] = failed
+        record(tx, at=now, principal=None, action="message.delivery_uncertain" if uncertain else "message.failed",
+               mailbox=mailbox, message=msg, details={"error": error, "uncertain": uncertain, "failed_recipients": failed or {}},
+               event="message.failed", event_data=data)
+
+    # -- temporary and permanent failures outside a relay hand-over ---------------------------
 
     def _retry(self, row: dict[str, Any], error: str) -> None:
         now = self.ctx.now()
         attempt = row["attempts"]
-        if attempt > len(RETRY_SCHEDULE_SECONDS):
+        schedule = self.retry_schedule
+        if attempt > len(schedule):
             self._fail(row, f"gave up after {attempt} attempts: {error}")
             return
         with self.ctx.store.write() as tx:
-            outbox_q.retry_later(tx, row["seq"], at=now + timedelta(seconds=RETRY_SCHEDULE_SECONDS[attempt - 1]), now=now, error=error)
+            outbox_q.retry_later(tx, row["seq"], at=now + timedelta(seconds=schedule[attempt - 1]), now=now, error=error)
 
     def _fail(self, row: dict[str, Any], error: str) -> None:
         now = self.ctx.now()
         with self.ctx.store.write() as tx:
-            msg = message_q.by_id(tx, row["message_id"])
+            msg = message_q.by_id(tx, row["message_id"], lock=True)
+            if msg is None:
+                outbox_q.finish(tx, row["seq"], state="failed", now=now, error=error)
+                return
             mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
-            message_q.update_message(tx, msg["id"], {"status": "failed", "failure_reason": error})
-            outbox_q.finish(tx, row["seq"], state="failed", now=now, error=error)
-            msg = {**msg, "status": "failed"}
-            record(tx, at=now, principal=None, action="message.failed", mailbox=mailbox, message=msg,
-                   details={"error": error}, event="message.failed",
-                   event_data={"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "failed", "error": error})
+            current = outbox_q.by_seq(tx, row["seq"], lock=True)
+            progress = _progress(current) if current else _progress({})
+            if progress["phase"] == "data" and progress["in_flight"]:  # handed over, answer unknown
+                progress["uncertain"].update({r: f"uncertain: {error}" for r in progress["in_flight"]})
+                progress["in_flight"], progress["phase"] = [], "uncertain"
+                self._conclude(tx, row, msg, mailbox, progress, now, error=f"uncertain: {error}", uncertain=True)
+                return
+            if progress["accepted"] or progress["local"]:  # some recipients already have it
+                progress["refused"].update({r: error for r in list(progress["deferred"]) + list(progress["in_flight"])})
+                progress["deferred"], progress["in_flight"], progress["phase"] = {}, [], "done"
+                self._conclude(tx, row, msg, mailbox, progress, now, error=error)
+                return
+            self._mark_failed(tx, row, msg, mailbox, error, now)

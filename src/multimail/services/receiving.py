@@ -7,16 +7,18 @@ audit and event rows or not at all.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from email.header import Header, decode_header, make_header
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ..core.addresses import parse_address
-from ..core.decisions import match_option
 from ..core.errors import BadRequest
 from ..core.ids import new_id
 from ..mail.parse import ParsedMail, parse_message
+from ..mail.replies import decision_of
 from ..store import messages as message_q
 from .common import record
 from .views import inbox_item
@@ -69,9 +71,11 @@ def store_inbound(
     if question is not None:
         sender = _normalized(mail.from_addr)
         asked = {_normalized(a) for a in question["to_addrs"] + question["cc_addrs"]}
-        # Only a person the question went to decides; auto-replies never do.
+        # Only a person the question went to decides; auto-replies (Auto-Submitted, X-Autoreply,
+        # Precedence, out-of-office subjects) never do. The reply's new text (quoted history and
+        # signatures stripped by mail-parser-reply) is matched conservatively.
         if sender and sender in asked and not mail.auto_submitted:
-            decision = match_option(mail.text, question["options"] or [])
+            decision = decision_of(mail, question["options"] or [])
 
     row = {
         "id": message_id,
@@ -132,12 +136,52 @@ def is_hosted(ctx, address: str) -> bool:
         return mailbox_q.by_address(tx, normalized) is not None
 
 
+_ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
+
+
+def _defuse_encoded_words(raw: bytes) -> bytes:
+    """`raw` with encoded-words in the header block that decode to CR/LF (or NUL) re-encoded
+    without them: the stdlib refuses such addresses, and they are header injection anyway."""
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+
+    def fix(m: re.Match) -> bytes:
+        try:
+            text = str(make_header(decode_header(m.group(0).decode("ascii"))))
+        except Exception:
+            return b"=?utf-8?q?_?="
+        if not any(c in text for c in "\r\n\0"):
+            return m.group(0)
+        return Header(re.sub(r"[\r\n\0]+", " ", text), "utf-8").encode().encode("ascii")
+
+    return _ENCODED_WORD.sub(fix, raw[:end]) + raw[end:]
+
+
+def _parse_inbound(raw: bytes) -> ParsedMail:
+    """Parse for storage; never raises. Mail the parser chokes on is parsed again with dangerous
+    encoded-words defused, and failing that stored raw with a minimal parsed form, flagged."""
+    try:
+        return parse_message(raw)
+    except Exception as first:
+        problem = f"unparseable: {type(first).__name__}: {first}"[:300]
+    try:
+        mail = parse_message(_defuse_encoded_words(raw))
+        mail.defects = [*mail.defects, "sanitised: " + problem]
+        return mail
+    except Exception:
+        pass
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    return ParsedMail(
+        from_addr="", to=[], cc=[], reply_to=[], subject="", text=body.decode("utf-8", "replace"), html=None,
+        message_id=None, in_reply_to=None, references=[], date=None, defects=[problem],
+    )
+
+
 def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authentication: dict[str, Any] | None = None) -> list[str]:
     """Store one message for each hosted recipient in one transaction; returns the new ids.
     Called by the SMTP receiver before it answers 250, so an accepted message is durable."""
     from ..store import mailboxes as mailbox_q
 
-    mail = parse_message(raw)
+    mail = _parse_inbound(raw)
     now = ctx.now()
     stored = []
     with ctx.store.write() as tx:

@@ -13,7 +13,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
+
+from sqlalchemy import Connection
 
 from ..core import idempotency as idem
 from ..core.access import Principal
@@ -193,7 +195,10 @@ def _submit(
     idempotency_key: str | None,
     request_fingerprint: str,
     parent_id: str | None = None,
+    render: Callable[[Connection, str], None] | None = None,
 ) -> dict[str, Any]:
+    """`render(tx, message_id)`, when given, completes the draft inside the transaction once the
+    request is known to be new and allowed (decide_email adds its decision links there)."""
     override_mode = parse_mode(override) if override is not None else None
     _check_size(ctx, draft)
     now = ctx.now()
@@ -258,6 +263,8 @@ def _submit(
             message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": draft.subject, "created_at": now, "last_message_at": now})
             in_reply_to, references = None, []
 
+        if render is not None:
+            render(tx, message_id)
         held = verdict.outcome is Outcome.HOLD
         from_display = mailbox["display_name"]
         row = {
@@ -402,13 +409,33 @@ def _dedupe(addresses: list[str], *, exclude: str, also_exclude: list[str] = ())
     return result
 
 
-def decision_body(question: str, options: list[str], context: str | None) -> str:
+def decision_body(question: str, options: list[str], context: str | None, links: list[str] | None = None) -> str:
     lines = []
     if context:
         lines += [context.strip(), ""]
     lines += [question.strip(), "", "Reply with one of these options (the option itself, or its number):", ""]
     lines += [f"  {i}. {option}" for i, option in enumerate(options, 1)]
+    if links:
+        # One signed, single-use link per option (services/decision_links.py); opening it asks
+        # for a confirmation, so a mail scanner that prefetches links decides nothing.
+        lines += ["", "Or choose with one click:", ""]
+        lines += [f"  {i}. {option}: {url}" for i, (option, url) in enumerate(zip(options, links), 1)]
     return "\n".join(lines) + "\n"
+
+
+def decision_html(question: str, options: list[str], context: str | None, links: list[str]) -> str:
+    """The HTML alternative of a decide_email message: the same text, and one link per option."""
+    from html import escape
+
+    parts = []
+    if context:
+        parts.append("<p>" + escape(context.strip()).replace("\n", "<br>") + "</p>")
+    parts.append("<p>" + escape(question.strip()).replace("\n", "<br>") + "</p>")
+    parts.append("<p>Reply with one of these options (the option itself, or its number), or choose with one click:</p><ol>")
+    for option, url in zip(options, links):
+        parts.append(f'<li>{escape(option)} &mdash; <a href="{escape(url, quote=True)}">choose &ldquo;{escape(option)}&rdquo;</a></li>')
+    parts.append("</ol>")
+    return "<!DOCTYPE html><html><body>" + "".join(parts) + "</body></html>\n"
 
 
 def _options(value: Any) -> list[str]:
@@ -461,8 +488,21 @@ def decide_email(
         metadata={**_metadata(metadata), "question": question},
         options=opts,
     )
+    fingerprint = request_fingerprint or idem.fingerprint(_fingerprint_content(draft, oversight_mode))
+    # One signed, single-use link per option, created with the question in its transaction (after
+    # the idempotency slot is taken, so a retry gets the first question and its links).
+    from . import decision_links
+
+    key = decision_links.secret(ctx)
+    context_text = _text(context, "context", required=False)
+
+    def add_links(tx, message_id: str) -> None:
+        urls = decision_links.create(tx, key=key, message_id=message_id, options=opts, base_url=ctx.settings.base_url(),
+                                     now=ctx.now(), ttl_seconds=ctx.settings.decision_link_ttl_seconds)
+        draft.text = decision_body(question, opts, context_text, urls)
+        draft.html = decision_html(question, opts, context_text, urls)
+
     return _submit(
         ctx, principal=principal, operation="decide", action=Action.DECIDE, mailbox_ref=sender, draft=draft,
-        override=oversight_mode, idempotency_key=idempotency_key,
-        request_fingerprint=request_fingerprint or idem.fingerprint(_fingerprint_content(draft, oversight_mode)),
+        override=oversight_mode, idempotency_key=idempotency_key, request_fingerprint=fingerprint, render=add_links,
     )

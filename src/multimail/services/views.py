@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..mail.parse import sanitize_html
 from .common import iso
 
 SNIPPET_LENGTH = 200
@@ -71,7 +72,7 @@ def full_message(
         "reply_to": msg["reply_to"],
         "subject": msg["subject"],
         "body": msg["body_text"],
-        "html": msg["body_html"],
+        "html": sanitize_html(msg["body_html"]),  # shown HTML is sanitised (nh3)
         "attachments": [
             {
                 "attachment_id": a["id"],

@@ -71,3 +71,29 @@ def withdraw(tx: Connection, message_id: str, now: datetime) -> bool:
 def next_due_at(tx: Connection) -> datetime | None:
     q = select(outbox.c.next_attempt_at).where(outbox.c.state == "ready").order_by(outbox.c.next_attempt_at).limit(1)
     return tx.execute(q).scalar()
+
+
+def by_seq(tx: Connection, seq: int, *, lock: bool = False) -> dict[str, Any] | None:
+    q = select(outbox).where(outbox.c.seq == seq)
+    if lock and tx.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = tx.execute(q).mappings().first()
+    return dict(row) if row else None
+
+
+def record_handoff(tx: Connection, seq: int, *, attempt: int, progress: str, now: datetime,
+                   started: bool = False) -> bool:
+    """Record the state of a hand-over to a non-transactional transport (JSON in
+    `handoff_result`), only while the row is still this attempt's (compare-and-set on
+    `attempts`, which every claim increments): False means another worker took the row over."""
+    values: dict[str, Any] = {"handoff_result": progress, "updated_at": now}
+    if started:
+        values["handoff_started_at"] = now
+    res = tx.execute(
+        update(outbox).where(outbox.c.seq == seq, outbox.c.attempts == attempt, outbox.c.state == "ready").values(**values)
+    )
+    return res.rowcount == 1
+
+
+def set_handoff_result(tx: Connection, seq: int, *, progress: str, now: datetime) -> None:
+    tx.execute(update(outbox).where(outbox.c.seq == seq).values(handoff_result=progress, updated_at=now))

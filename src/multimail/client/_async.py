@@ -1,0 +1,677 @@
+"""The asynchronous client: :class:`AsyncMultiMail` (generated once from _sync.py, then kept by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, AsyncIterator, Mapping, Sequence
+
+import httpx
+
+from ._base import BaseClient, Call, compact
+from .types import (
+    Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Health, InboxMessage, InboxPage, Mailbox,
+    MailboxList, Message, OversightMode, PendingList, SendResult, TagResult, TagValue, Thread, Webhook, WebhookList,
+)
+
+
+class AsyncMultiMail(BaseClient):
+    """Asynchronous client for the MultiMail HTTP API (one method per API verb).
+
+    Args:
+        api_key: An API key (``mm_live_…``). Defaults to the ``MULTIMAIL_API_KEY`` environment variable.
+        base_url: The server, e.g. ``http://127.0.0.1:8025``. Defaults to ``MULTIMAIL_BASE_URL``,
+            then ``http://127.0.0.1:8025``. A trailing ``/v1`` is accepted.
+        timeout: Seconds (or an ``httpx.Timeout``) per HTTP request.
+        transport: An ``httpx.AsyncBaseTransport`` to send requests through (tests, proxies).
+        max_retries: Retries after a failed attempt. Calls are retried only when that is safe:
+            GETs, and sends/replies/decisions (which always carry an idempotency key), after a
+            transport error, a 5xx or a 429; any call when the connection could not be opened or
+            the server answered 429 (a refused request changes nothing). ``0`` disables retries.
+        retry_backoff: Seconds before the first retry; doubles per retry (with jitter, at most 8 s).
+            A ``Retry-After`` answer header is honoured instead when present (up to 60 s).
+        auto_idempotency: Give every send/reply/decide call that has no ``idempotency_key`` a
+            fresh one, so the client may retry it after a dropped connection. Off by default: a
+            fresh key per call turns off the server's window for identical requests, which is
+            what makes a repeated call (a Prefect task retry) safe without a key of your own.
+            Best of all, pass an ``idempotency_key`` derived from the work being done.
+        headers: Extra headers for every request.
+
+    Example:
+        >>> from multimail.client import AsyncMultiMail
+        >>> async with AsyncMultiMail(api_key="mm_live_...", base_url="http://127.0.0.1:8025") as client:
+        ...     result = await client.send_email(sender="agent@acme.test", to="bob@example.com",
+        ...                                subject="Hello", body="Hi Bob")
+        ...     print(result.message_id, result.status)
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_retries: int = 2,
+        retry_backoff: float = 0.5,
+        auto_idempotency: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ):
+        super().__init__(api_key, base_url, timeout, transport, max_retries=max_retries, retry_backoff=retry_backoff,
+                         auto_idempotency=auto_idempotency, headers=headers)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout, transport=transport, headers=self._headers)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncMultiMail":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    # -- transport ----------------------------------------------------------------------------
+
+    async def _request(self, call: Call) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, params=call.params, json=call.json, headers=call.headers)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay_for_error(call, exc, attempt)
+                if delay is None:
+                    raise self._connection_error(call, exc) from exc
+            else:
+                delay = self._retry_delay_for_response(call, response, attempt)
+                if delay is None:
+                    return self._result(call, response)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    # -- health -------------------------------------------------------------------------------
+
+    async def health(self) -> Health:
+        """Whether the server can serve (no API key needed).
+
+        Returns:
+            ``{"status": "ok", "version": ...}``.
+
+        Raises:
+            ServerError: 503 when the server's database does not answer.
+
+        Example:
+            >>> (await client.health())["status"]
+            'ok'
+        """
+        return await self._request(Call("GET", "/health", idempotent=True))
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send_email(
+        self,
+        *,
+        sender: str,
+        to: Addresses,
+        subject: str,
+        body: str,
+        html: str | None = None,
+        cc: Addresses | None = None,
+        bcc: Addresses | None = None,
+        reply_to: Addresses | None = None,
+        attachments: Sequence[Attachment] | None = None,
+        oversight_mode: OversightMode | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Send a new message from a hosted mailbox (``POST /v1/send_email``).
+
+        Under ``gated_send`` / ``gated_all`` oversight the message is held as ``pending`` until a
+        human approves it.
+
+        Args:
+            sender: The sending mailbox's address (sent as the JSON field ``from``).
+            to: One address or a list.
+            subject: The subject.
+            body: The plain-text body.
+            html: An HTML body, optional.
+            cc: Carbon-copy recipients.
+            bcc: Blind-copy recipients.
+            reply_to: Reply-To address(es).
+            attachments: Items from :func:`multimail.client.attachment`.
+            oversight_mode: Override the mailbox's mode for this call (stricter always; looser
+                only down to the mailbox's floor).
+            metadata: Free-form JSON kept with the message (e.g. the Prefect run ids).
+            idempotency_key: Sent as the ``Idempotency-Key`` header: the same key with the same
+                request returns the first answer for 24 h. Generated per call when omitted.
+
+        Returns:
+            SendResult: ids, status and the oversight mode applied.
+
+        Raises:
+            PermissionDenied: The key may not send from this mailbox, or oversight forbids it.
+            Conflict: ``idempotency_key`` was used before with another request.
+
+        Example:
+            >>> await client.send_email(sender="agent@acme.test", to=["bob@x.test"], subject="Hi", body="Hello")
+            SendResult(message_id='msg_…', thread_id='thr_…', status='pending', ...)
+        """
+        payload = {"from": sender, **compact(to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
+                                             attachments=list(attachments) if attachments is not None else None,
+                                             oversight_mode=oversight_mode, metadata=dict(metadata) if metadata is not None else None)}
+        return SendResult.from_dict(await self._request(self._sending_call("send_email", payload, idempotency_key)))
+
+    async def reply_email(
+        self,
+        message_id: str,
+        *,
+        body: str,
+        html: str | None = None,
+        reply_all: bool | None = None,
+        cc: Addresses | None = None,
+        bcc: Addresses | None = None,
+        attachments: Sequence[Attachment] | None = None,
+        oversight_mode: OversightMode | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Reply in a message's thread (``POST /v1/reply_email``): In-Reply-To, References, ``Re:`` subject.
+
+        Args:
+            message_id: The message replied to.
+            body: The plain-text body.
+            html: An HTML body, optional.
+            reply_all: Also address the original's other recipients.
+            cc: Extra carbon-copy recipients.
+            bcc: Blind-copy recipients.
+            attachments: Items from :func:`multimail.client.attachment`.
+            oversight_mode: Per-call oversight override (see :meth:`send_email`).
+            metadata: Free-form JSON kept with the message.
+            idempotency_key: As for :meth:`send_email`; generated per call when omitted.
+
+        Returns:
+            SendResult: ids, status and the oversight mode applied.
+
+        Raises:
+            NotFound: Unknown message (or outside the key's scope).
+
+        Example:
+            >>> (await client.reply_email("msg_…", body="Thanks, received.")).status
+            'queued'
+        """
+        payload = {"message_id": message_id, **compact(body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
+                                                       attachments=list(attachments) if attachments is not None else None,
+                                                       oversight_mode=oversight_mode,
+                                                       metadata=dict(metadata) if metadata is not None else None)}
+        return SendResult.from_dict(await self._request(self._sending_call("reply_email", payload, idempotency_key)))
+
+    async def decide_email(
+        self,
+        *,
+        sender: str,
+        to: Addresses,
+        question: str,
+        options: Sequence[str],
+        subject: str | None = None,
+        context: str | None = None,
+        cc: Addresses | None = None,
+        oversight_mode: OversightMode | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Ask a human to choose one of ``options`` by email (``POST /v1/decide_email``).
+
+        The answer (a reply, or a one-click link) shows up in :meth:`get_thread` as a message
+        with ``is_reply`` true and ``decision`` set to the chosen option.
+
+        Args:
+            sender: The sending mailbox's address (the JSON field ``from``).
+            to: One address or a list.
+            question: The question.
+            options: The possible answers.
+            subject: The subject; derived from the question when omitted.
+            context: Text shown above the question.
+            cc: Carbon-copy recipients.
+            oversight_mode: Per-call oversight override (see :meth:`send_email`).
+            metadata: Free-form JSON kept with the message.
+            idempotency_key: As for :meth:`send_email`; generated per call when omitted.
+
+        Returns:
+            SendResult: use ``thread_id`` to look for the decision.
+
+        Example:
+            >>> r = await client.decide_email(sender="agent@acme.test", to="boss@acme.test",
+            ...                         question="Ship the release?", options=["yes", "no"])
+            >>> (await client.get_thread(r.thread_id))["messages"][-1].get("decision")
+        """
+        payload = {"from": sender, **compact(to=to, question=question, options=list(options), subject=subject, context=context,
+                                             cc=cc, oversight_mode=oversight_mode,
+                                             metadata=dict(metadata) if metadata is not None else None)}
+        return SendResult.from_dict(await self._request(self._sending_call("decide_email", payload, idempotency_key)))
+
+    # -- approvals ----------------------------------------------------------------------------
+
+    async def list_pending(self, mailbox: str | None = None) -> PendingList:
+        """Messages awaiting approval, and those decided in the last 24 h with their decision.
+
+        Any key may list (an agent polls its own); only approver/admin keys may act on them.
+
+        Args:
+            mailbox: Only this mailbox (address or id); all in the key's scope when omitted.
+
+        Returns:
+            ``{"messages": [...]}``, each item's ``status`` being the approval status.
+
+        Example:
+            >>> [m["message_id"] for m in (await client.list_pending("agent@acme.test"))["messages"] if m["status"] == "pending"]
+        """
+        return await self._request(self._get_call("list_pending", mailbox=mailbox))
+
+    async def approve_message(self, message_id: str, *, note: str | None = None, subject: str | None = None,
+                        body: str | None = None, html: str | None = None) -> dict[str, Any]:
+        """Approve a held message (approver/admin key); it then goes out.
+
+        Args:
+            message_id: The pending message.
+            note: Why, for the audit trail.
+            subject: The approver's edit of the subject, optional.
+            body: The approver's edit of the text body, optional.
+            html: The approver's edit of the HTML body, optional.
+
+        Returns:
+            The message's new state, as the server answers it.
+
+        Raises:
+            PermissionDenied: The key is an agent key (agents never approve).
+            Conflict: The message is no longer pending.
+
+        Example:
+            >>> await client.approve_message("msg_…", note="Looks good")
+        """
+        return await self._request(self._post_call("approve_message", {"message_id": message_id,
+                                                                  **compact(note=note, subject=subject, body=body, html=html)}))
+
+    async def reject_message(self, message_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        """Reject a held message (approver/admin key); it never goes out.
+
+        Args:
+            message_id: The pending message.
+            reason: Why, for the audit trail and the agent.
+
+        Returns:
+            The message's new state.
+
+        Example:
+            >>> await client.reject_message("msg_…", reason="Wrong recipient")
+        """
+        return await self._request(self._post_call("reject_message", {"message_id": message_id, **compact(reason=reason)}))
+
+    async def cancel_message(self, message_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        """Withdraw a message that has not gone out (the key that queued it, or an approver).
+
+        Args:
+            message_id: The pending message.
+            reason: Why, for the audit trail.
+
+        Returns:
+            The message's new state.
+
+        Raises:
+            Conflict: The message already went out.
+
+        Example:
+            >>> await client.cancel_message("msg_…", reason="Flow cancelled")
+        """
+        return await self._request(self._post_call("cancel_message", {"message_id": message_id, **compact(reason=reason)}))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def check_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
+                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None) -> InboxPage:
+        """One page of a mailbox's inbound messages, newest first.
+
+        Args:
+            mailbox: Address or mailbox id.
+            tag: Only messages with this tag key.
+            exclude_tag: Only messages without this tag key.
+            unread: ``True`` for unread only, ``False`` for read only.
+            since: Only messages received at or after this time.
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"messages": [...], "next_cursor": str | None}``.
+
+        Example:
+            >>> page = await client.check_inbox("agent@acme.test", exclude_tag="processed", limit=20)
+            >>> [m["subject"] for m in page["messages"]]
+        """
+        return await self._request(self._get_call("check_inbox", mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
+                                            since=since, limit=limit, cursor=cursor))
+
+    async def iter_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
+                   since: datetime | str | None = None, page_size: int | None = None) -> AsyncIterator[InboxMessage]:
+        """Every inbound message of a mailbox, newest first, fetching pages as needed (follows ``next_cursor``).
+
+        Args:
+            mailbox: Address or mailbox id.
+            tag: Only messages with this tag key.
+            exclude_tag: Only messages without this tag key.
+            unread: ``True`` for unread only, ``False`` for read only.
+            since: Only messages received at or after this time.
+            page_size: Messages per request (1–100); the server's default when omitted.
+
+        Yields:
+            Inbox items, as in :meth:`check_inbox`.
+
+        Example:
+            >>> async for msg in client.iter_inbox("agent@acme.test", exclude_tag="processed"):
+            ...     await client.tag_email(msg["message_id"], tags=["processed"])
+        """
+        cursor: str | None = None
+        while True:
+            page = await self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
+                                    limit=page_size, cursor=cursor)
+            for message in page["messages"]:
+                yield message
+            previous, cursor = cursor, page.get("next_cursor")
+            if not cursor or not page["messages"] or cursor == previous:  # a repeated cursor would loop forever
+                return
+
+    async def read_email(self, message_id: str) -> Message:
+        """The full message (marks it read).
+
+        Args:
+            message_id: The message.
+
+        Returns:
+            The message: ``from``, ``to``, ``subject``, ``body``, ``html``, ``attachments``,
+            ``tags``, ``direction``, ``status``, and ``authentication`` for inbound mail.
+
+        Raises:
+            NotFound: Unknown id, or outside the key's scope.
+
+        Example:
+            >>> (await client.read_email("msg_…"))["body"]
+        """
+        return await self._request(self._get_call("read_email", message_id=message_id))
+
+    async def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
+        """Download one attachment's bytes (ids from :meth:`read_email`'s ``attachments``).
+
+        Args:
+            message_id: The message.
+            attachment_id: The attachment.
+
+        Returns:
+            The content.
+
+        Example:
+            >>> msg = await client.read_email("msg_…")
+            >>> data = await client.get_attachment(msg["message_id"], msg["attachments"][0]["attachment_id"])
+        """
+        call = self._get_call("get_attachment", message_id=message_id, attachment_id=attachment_id)
+        call.raw = True
+        return await self._request(call)
+
+    async def tag_email(self, message_id: str, tags: Sequence[str] | Mapping[str, TagValue] | None = None, *,
+                  remove: Sequence[str] | None = None) -> TagResult:
+        """Set and remove tags (key → value memory on a message); idempotent.
+
+        Args:
+            message_id: The message.
+            tags: A list of keys (each set with an empty value) or a mapping of key → value.
+            remove: Keys to delete.
+
+        Returns:
+            ``{"message_id", "tags"}`` with all the message's tags after the change.
+
+        Example:
+            >>> (await client.tag_email("msg_…", ["processed"], remove=["todo"]))["tags"]
+            {'processed': ''}
+        """
+        value: Any = None if tags is None else (dict(tags) if isinstance(tags, Mapping) else list(tags))
+        return await self._request(self._post_call("tag_email", {"message_id": message_id,
+                                                           **compact(tags=value, remove=list(remove) if remove is not None else None)}))
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        """Every message of a thread, oldest first (replies to decide_email carry ``decision``).
+
+        Args:
+            thread_id: The thread (from a :class:`SendResult` or a message).
+
+        Returns:
+            ``{"thread_id", "subject", "messages": [...]}``.
+
+        Example:
+            >>> [m.get("decision") for m in (await client.get_thread("thr_…"))["messages"] if m["is_reply"]]
+        """
+        return await self._request(self._get_call("get_thread", thread_id=thread_id))
+
+    # -- mailboxes ----------------------------------------------------------------------------
+
+    async def create_mailbox(self, address: str, *, oversight_mode: OversightMode | None = None, min_oversight: OversightMode | None = None,
+                       display_name: str | None = None, idempotency_window_seconds: int | None = None) -> Mailbox:
+        """Create a hosted mailbox (admin key).
+
+        Args:
+            address: The address, e.g. ``agent@acme.test``.
+            oversight_mode: Default oversight; ``gated_send`` when omitted.
+            min_oversight: The floor a per-call override may not go below; the mode when omitted.
+            display_name: The name shown in From headers.
+            idempotency_window_seconds: Window for recognising identical requests without a key
+                (default 900; 0 turns it off).
+
+        Returns:
+            The mailbox, with its ``mailbox_id``.
+
+        Raises:
+            Conflict: The address exists.
+
+        Example:
+            >>> (await client.create_mailbox("agent@acme.test", oversight_mode="gated_send"))["mailbox_id"]
+        """
+        return await self._request(self._post_call("create_mailbox", {"address": address, **compact(
+            oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
+            idempotency_window_seconds=idempotency_window_seconds)}))
+
+    async def list_mailboxes(self) -> MailboxList:
+        """The mailboxes this key may act for.
+
+        Returns:
+            ``{"mailboxes": [...]}``.
+
+        Example:
+            >>> [m["address"] for m in (await client.list_mailboxes())["mailboxes"]]
+        """
+        return await self._request(self._get_call("list_mailboxes"))
+
+    async def update_mailbox(self, mailbox: str, *, oversight_mode: OversightMode | None = None, min_oversight: OversightMode | None = None,
+                       display_name: str | None = None, idempotency_window_seconds: int | None = None) -> Mailbox:
+        """Change a mailbox's oversight mode, floor, display name or idempotency window (admin key).
+
+        Args:
+            mailbox: Address or mailbox id.
+            oversight_mode: New default mode.
+            min_oversight: New floor.
+            display_name: New display name.
+            idempotency_window_seconds: New window (0 turns it off).
+
+        Returns:
+            The updated mailbox.
+
+        Example:
+            >>> (await client.update_mailbox("agent@acme.test", oversight_mode="gated_all"))["oversight_mode"]
+            'gated_all'
+        """
+        return await self._request(self._post_call("update_mailbox", {"mailbox": mailbox, **compact(
+            oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
+            idempotency_window_seconds=idempotency_window_seconds)}))
+
+    async def delete_mailbox(self, mailbox: str) -> dict[str, Any]:
+        """Delete a mailbox and its mail (admin key); the audit trail keeps its history.
+
+        Args:
+            mailbox: Address or mailbox id.
+
+        Returns:
+            ``{"mailbox_id", "address", "deleted": True}``.
+
+        Example:
+            >>> (await client.delete_mailbox("old@acme.test"))["deleted"]
+            True
+        """
+        return await self._request(self._post_call("delete_mailbox", {"mailbox": mailbox}))
+
+    # -- audit --------------------------------------------------------------------------------
+
+    async def audit_log(self, *, mailbox: str | None = None, actor: str | None = None, action: str | None = None,
+                  message_id: str | None = None, since: datetime | str | None = None, until: datetime | str | None = None,
+                  limit: int | None = None, cursor: str | None = None) -> AuditPage:
+        """One page of audit events in the key's scope, newest first.
+
+        Args:
+            mailbox: Only this mailbox (address or id).
+            actor: Only this key id.
+            action: Only this action, e.g. ``message.approved``.
+            message_id: Only this message.
+            since: At or after this time.
+            until: Before this time.
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"events": [...], "next_cursor": str | None}``.
+
+        Example:
+            >>> [e["action"] for e in (await client.audit_log(message_id="msg_…"))["events"]]
+        """
+        return await self._request(self._get_call("audit_log", mailbox=mailbox, actor=actor, action=action, message_id=message_id,
+                                            since=since, until=until, limit=limit, cursor=cursor))
+
+    async def iter_audit_log(self, *, mailbox: str | None = None, actor: str | None = None, action: str | None = None,
+                       message_id: str | None = None, since: datetime | str | None = None,
+                       until: datetime | str | None = None, page_size: int | None = None) -> AsyncIterator[AuditEvent]:
+        """Every audit event matching the filters, newest first, following ``next_cursor``.
+
+        Args:
+            mailbox: Only this mailbox.
+            actor: Only this key id.
+            action: Only this action.
+            message_id: Only this message.
+            since: At or after this time.
+            until: Before this time.
+            page_size: Events per request (1–100).
+
+        Yields:
+            Audit events, as in :meth:`audit_log`.
+
+        Example:
+            >>> [e async for e in client.iter_audit_log(mailbox="agent@acme.test")]
+        """
+        cursor: str | None = None
+        while True:
+            page = await self.audit_log(mailbox=mailbox, actor=actor, action=action, message_id=message_id, since=since,
+                                  until=until, limit=page_size, cursor=cursor)
+            for event in page["events"]:
+                yield event
+            previous, cursor = cursor, page.get("next_cursor")
+            if not cursor or not page["events"] or cursor == previous:  # a repeated cursor would loop forever
+                return
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    async def create_webhook(self, url: str, *, events: Sequence[str] | None = None, mailbox: str | None = None,
+                       description: str | None = None) -> Webhook:
+        """Subscribe a URL to events (admin key). The signing ``secret`` is in this answer only.
+
+        Args:
+            url: Where to POST the signed events.
+            events: Event types (e.g. ``["message.received"]``); all when omitted.
+            mailbox: Only this mailbox's events; all in scope when omitted.
+            description: A note for humans.
+
+        Returns:
+            The webhook, with ``webhook_id`` and ``secret``.
+
+        Example:
+            >>> hook = await client.create_webhook("https://example.com/hooks/mail", events=["message.received"])
+            >>> hook["secret"]
+        """
+        return await self._request(self._post_call("create_webhook", {"url": url, **compact(
+            events=list(events) if events is not None else None, mailbox=mailbox, description=description)}))
+
+    async def list_webhooks(self) -> WebhookList:
+        """The webhook subscriptions (admin key).
+
+        Returns:
+            ``{"webhooks": [...]}`` (without secrets).
+
+        Example:
+            >>> [w["url"] for w in (await client.list_webhooks())["webhooks"]]
+        """
+        return await self._request(self._get_call("list_webhooks"))
+
+    async def delete_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """Remove a webhook subscription (admin key).
+
+        Args:
+            webhook_id: The webhook.
+
+        Returns:
+            ``{"webhook_id", "deleted": True}``.
+
+        Example:
+            >>> (await client.delete_webhook("whk_…"))["deleted"]
+            True
+        """
+        return await self._request(self._post_call("delete_webhook", {"webhook_id": webhook_id}))
+
+    # -- API keys -----------------------------------------------------------------------------
+
+    async def create_api_key(self, *, role: str | None = None, scopes: Sequence[str] | None = None,
+                       mailboxes: Sequence[str] | None = None, name: str | None = None) -> ApiKey:
+        """Create an API key by role or scopes (admin key). The secret ``api_key`` is in this answer only.
+
+        Args:
+            role: ``agent``, ``approver`` or ``admin``.
+            scopes: Instead of a role: ``read``, ``send``, ``oversight``, ``admin``.
+            mailboxes: The mailboxes the key may act for; all when omitted.
+            name: A label.
+
+        Returns:
+            The key's record with ``key_id`` and the secret ``api_key``.
+
+        Example:
+            >>> agent_key = (await client.create_api_key(role="agent", mailboxes=["agent@acme.test"]))["api_key"]
+        """
+        return await self._request(self._post_call("create_api_key", compact(
+            role=role, scopes=list(scopes) if scopes is not None else None,
+            mailboxes=list(mailboxes) if mailboxes is not None else None, name=name)))
+
+    async def list_api_keys(self) -> ApiKeyList:
+        """The API keys (admin key), without secrets.
+
+        Returns:
+            ``{"keys": [...]}``.
+
+        Example:
+            >>> [k["name"] for k in (await client.list_api_keys())["keys"] if not k["revoked_at"]]
+        """
+        return await self._request(self._get_call("list_api_keys"))
+
+    async def revoke_api_key(self, key_id: str) -> dict[str, Any]:
+        """Revoke an API key (admin key); it answers 401 from then on.
+
+        Args:
+            key_id: The key's id (not its secret).
+
+        Returns:
+            The key's record with ``revoked_at`` set.
+
+        Example:
+            >>> await client.revoke_api_key("key_…")
+        """
+        return await self._request(self._post_call("revoke_api_key", {"key_id": key_id}))

@@ -1,0 +1,92 @@
+"""Sender verification for anyone, without an API key: the identity signing key (public part) and
+verify_message, which checks a raw message's DKIM signature and X-MultiMail-Identity claim and
+says, in words, what that proves and what it does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import BadRequest
+from ..mail import dkim, identity
+from ..mail.signing import ensure_identity_key
+from ..store import domains as domain_q
+from .context import Context
+
+_DEFAULT_DNS = object()
+
+
+def public_keys(ctx: Context) -> dict[str, Any]:
+    """The identity keys as a JWK set (RFC 7517), newest use first; the key is created if this
+    server has never signed anything yet, so the document is never empty."""
+    with ctx.store.read() as tx:
+        rows = domain_q.server_keys_of_kind(tx, identity.KEY_KIND)
+    if not rows:
+        with ctx.store.write() as tx:
+            ensure_identity_key(tx, ctx.now())
+            rows = domain_q.server_keys_of_kind(tx, identity.KEY_KIND)
+    keys = []
+    for row in rows:
+        keys.append({**identity.public_jwk(row["public_key"], row["id"]), "pem": row["public_key"],
+                     "created_at": row["created_at"].isoformat().replace("+00:00", "Z")})
+    return {"keys": keys, "kid": rows[0]["id"], "header": identity.HEADER, "alg": identity.ALG}
+
+
+def verify_message(ctx: Context, *, raw: bytes, dnsfunc: Any = _DEFAULT_DNS) -> dict[str, Any]:
+    """Check DKIM and the identity claim of `raw`. Keys of domains hosted here are taken from the
+    database, others from DNS through `dnsfunc` (dkimpy's interface; None: no DNS at all)."""
+    if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
+        raise BadRequest("Send the raw RFC 5322 message as the request body.", code="empty_message")
+    raw = bytes(raw)
+    try:
+        headers, _ = dkim.parse(raw)
+    except dkim.MessageFormatError as exc:
+        raise BadRequest(f"The body is not an RFC 5322 message: {exc}"[:300], code="invalid_message") from None
+    if not any(bytes(name).lower() == b"from" for name, _ in headers):
+        raise BadRequest("The body is not an RFC 5322 message: it has no From header field.", code="invalid_message")
+
+    with ctx.store.read() as tx:
+        stored_domains = {r["domain"]: r for r in domain_q.list_domains(tx)}
+        identity_keys = {r["id"]: r["public_key"] for r in domain_q.server_keys_of_kind(tx, identity.KEY_KIND)}
+
+    def local_key(domain: str, selector: str) -> str | None:
+        row = stored_domains.get(domain)
+        return row["dkim_public_key"] if row and row["dkim_selector"] == selector else None
+
+    dns = dkim.dns_txt if dnsfunc is _DEFAULT_DNS else dnsfunc
+    dkim_result = dkim.verify(raw, local_key=local_key, dnsfunc=dns)
+    claim = identity.verify(raw, key_lookup=identity_keys.get)
+    proves, not_proven = explain(dkim_result, claim)
+    return {"dkim": dkim_result, "identity": claim, "proves": proves, "does_not_prove": not_proven}
+
+
+def explain(dkim_result: dict[str, Any], claim: dict[str, Any]) -> tuple[list[str], list[str]]:
+    proves: list[str] = []
+    not_proven: list[str] = []
+    if dkim_result["valid"]:
+        where = ("this server's stored key for the domain (no DNS lookup)" if dkim_result["key_source"] == "local"
+                 else "the key published in DNS")
+        proves.append(f"DKIM: the domain {dkim_result['domain']} signed this message (verified with {where}), and the "
+                      f"signed headers ({', '.join(dkim_result['signed_headers'])}) and the body have not changed since.")
+        if dkim_result["key_source"] == "local":
+            not_proven.append("That the DKIM key published in DNS for the domain is the one this server stores: it was "
+                              "checked against the stored key, not DNS.")
+    else:
+        not_proven.append("That the message comes from the domain in its From header: "
+                          + ("it has no DKIM signature." if not dkim_result["present"] else "its DKIM signature does not verify."))
+    if claim["valid"]:
+        approval = (f"approved by {claim['approved_by']}" if claim["approved_by"]
+                    else "sent without a human approval")
+        proves.append(f"Identity: this MultiMail server sent it from the mailbox {claim['mailbox']} under oversight mode "
+                      f"{claim['oversight_mode']}, {approval}, marked AI-generated, at {claim['issued_at']}.")
+        proves.append("The identity claim belongs to this message: its Message-ID, From, To, Cc, Subject, Date, "
+                      "In-Reply-To and References headers and its body are the ones the claim was signed over.")
+        not_proven.append("Who the person or agent behind the mailbox or the approving key is, beyond this server's records.")
+        if not claim["approved_by"]:
+            not_proven.append("That any human reviewed the message before it was sent.")
+    else:
+        reason = claim["error"] or "it is not valid"
+        not_proven.append(f"Which mailbox sent it, under which oversight, or whether a human approved it: the identity claim "
+                          f"cannot be trusted ({reason}).")
+    not_proven.append("That what the message says is true, or that it reached or was read by its recipients.")
+    not_proven.append("Anything about headers outside the signed ones (e.g. Reply-To, Received).")
+    return proves, not_proven

@@ -1,0 +1,183 @@
+"""Every client method, sync and async, over real HTTP against the session's `multimail serve`."""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+from typing import Any
+
+import pytest
+
+import multimail.client as mm
+from multimail.client import AsyncMultiMail, MultiMail
+
+from .conftest import collect, new_address, run_client, v, wait_inbox
+
+
+class Recorder:
+    """Wraps a client and records which of its methods a test used."""
+
+    def __init__(self, client: Any):
+        self._client = client
+        self.used: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        self.used.add(name)
+        return getattr(self._client, name)
+
+
+def public_methods(cls: type) -> set[str]:
+    return {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")} - {"close", "aclose"}
+
+
+async def every_method(c: Any) -> None:
+    health = await v(c.health())
+    assert health["status"] == "ok"
+
+    gated, outside = new_address("gated"), new_address("outside")
+    box = await v(c.create_mailbox(gated, oversight_mode="gated_send", display_name="Gated"))
+    assert box["address"] == gated and box["oversight_mode"] == "gated_send" and box["mailbox_id"].startswith("mbx_")
+    await v(c.create_mailbox(outside, oversight_mode="autonomous", display_name="Ana Outside"))
+    assert {gated, outside} <= {m["address"] for m in (await v(c.list_mailboxes()))["mailboxes"]}
+    updated = await v(c.update_mailbox(gated, display_name="Gated Box"))
+    assert updated["display_name"] == "Gated Box" and updated["oversight_mode"] == "gated_send"
+
+    # Inbound mail for `gated`: an autonomous hosted mailbox's message goes out at once.
+    subject = f"Inbound {secrets.token_hex(3)}"
+    sent = await v(c.send_email(sender=outside, to=gated, subject=subject, body="Hello from outside.",
+                                attachments=[mm.attachment("notes.txt", b"attached bytes")], metadata={"source": "sdk-test"}))
+    assert isinstance(sent, mm.SendResult)
+    assert sent.status in ("queued", "sent") and sent.oversight_mode == "autonomous" and sent.duplicate is False
+    assert sent.message_id.startswith("msg_") and sent.thread_id.startswith("thr_")
+    [item] = await wait_inbox(c, gated, 1)
+    assert item["subject"] == subject and outside in item["from"] and item["read"] is False
+    assert [m["message_id"] for m in await collect(c.iter_inbox(gated))] == [item["message_id"]]
+
+    full = await v(c.read_email(item["message_id"]))
+    assert full["direction"] == "inbound" and full["body"].strip() == "Hello from outside." and full["read"] is True
+    [att] = full["attachments"]
+    assert att["filename"] == "notes.txt"
+    assert await v(c.get_attachment(full["message_id"], att["attachment_id"])) == b"attached bytes"
+
+    assert (await v(c.tag_email(item["message_id"], ["processed"]))) == {"message_id": item["message_id"], "tags": {"processed": ""}}
+    tagged = await v(c.tag_email(item["message_id"], {"priority": "high"}, remove=["processed"]))
+    assert tagged["tags"] == {"priority": "high"}
+    assert (await v(c.check_inbox(gated, tag="priority")))["messages"][0]["message_id"] == item["message_id"]
+    assert (await v(c.check_inbox(gated, exclude_tag="priority")))["messages"] == []
+
+    # gated_send: a reply in an existing thread goes out; a new conversation is held.
+    reply = await v(c.reply_email(item["message_id"], body="Thanks, got it."))
+    assert reply.status in ("queued", "sent") and reply.thread_id == item["thread_id"]
+    thread = await v(c.get_thread(reply.thread_id))
+    assert [m["message_id"] for m in thread["messages"]][-1] == reply.message_id
+    assert item["message_id"] in [m["message_id"] for m in thread["messages"]]
+    assert thread["messages"][-1]["is_reply"] is True and thread["messages"][-1]["subject"].startswith("Re:")
+
+    held = await v(c.send_email(sender=gated, to=outside, subject="Needs approval", body="Please approve."))
+    assert held.status == "pending" and held.approval_status == "pending" and held.is_pending
+    approved = await v(c.approve_message(held.message_id, note="fine"))
+    assert approved["message_id"] == held.message_id
+    rejected_msg = await v(c.send_email(sender=gated, to=outside, subject="To reject", body="No."))
+    await v(c.reject_message(rejected_msg.message_id, reason="not today"))
+    decision = await v(c.decide_email(sender=gated, to=outside, question="Ship it?", options=["yes", "no"]))
+    assert decision.status == "pending" and decision.thread_id.startswith("thr_")
+    await v(c.cancel_message(decision.message_id, reason="changed my mind"))
+    statuses = {m["message_id"]: m["status"] for m in (await v(c.list_pending(gated)))["messages"]}
+    assert statuses == {held.message_id: "approved", rejected_msg.message_id: "rejected", decision.message_id: "cancelled"}
+
+    page = await v(c.audit_log(mailbox=gated, limit=2))
+    assert len(page["events"]) == 2 and page["next_cursor"]
+    events = await collect(c.iter_audit_log(mailbox=gated, page_size=3))
+    assert len({e["event_id"] for e in events}) == len(events) > 3
+    assert page["events"][0]["event_id"] == events[0]["event_id"]
+    assert {"message.approved", "message.rejected", "message.cancelled"} <= {e["action"] for e in events}
+
+    hook = await v(c.create_webhook("http://127.0.0.1:9/hook", events=["message.received"], mailbox=gated, description="sdk"))
+    assert hook["webhook_id"] and hook["secret"]
+    assert hook["webhook_id"] in [w["webhook_id"] for w in (await v(c.list_webhooks()))["webhooks"]]
+    assert (await v(c.delete_webhook(hook["webhook_id"])))["deleted"] is True
+    assert hook["webhook_id"] not in [w["webhook_id"] for w in (await v(c.list_webhooks()))["webhooks"]]
+
+    key = await v(c.create_api_key(role="agent", mailboxes=[gated], name="sdk-agent"))
+    assert key["api_key"].startswith("mm_live_") and key["role"] == "agent"
+    assert key["key_id"] in [k["key_id"] for k in (await v(c.list_api_keys()))["keys"]]
+    revoked = await v(c.revoke_api_key(key["key_id"]))
+    assert revoked["key_id"] == key["key_id"] and revoked["revoked_at"]
+
+    assert (await v(c.delete_mailbox(outside)))["deleted"] is True
+    assert outside not in {m["address"] for m in (await v(c.list_mailboxes()))["mailboxes"]}
+
+
+@pytest.mark.parametrize("cls", [MultiMail, AsyncMultiMail], ids=["sync", "async"])
+def test_every_method_against_the_server(cls, conn):
+    flavor = "sync" if cls is MultiMail else "async"
+    recorders: list[Recorder] = []
+
+    async def go(client):
+        rec = Recorder(client)
+        recorders.append(rec)
+        await every_method(rec)
+
+    run_client(flavor, go, **conn)
+    missing = public_methods(cls) - recorders[0].used
+    assert not missing, f"methods not exercised: {sorted(missing)}"
+
+
+def test_errors_map_to_typed_exceptions(flavor, conn, server, mailbox):
+    box = mailbox(oversight_mode="gated_send")
+    other = mailbox(oversight_mode="autonomous")
+
+    async def go(c):
+        with pytest.raises(mm.NotFound) as info:
+            await v(c.read_email("msg_doesnotexist"))
+        assert (info.value.status, info.value.code) == (404, "message_not_found") and info.value.message
+        with pytest.raises(mm.NotFound):
+            await v(c.get_thread("thr_doesnotexist"))
+
+        with pytest.raises(mm.BadRequest) as info:
+            await v(c.send_email(sender=box, to=other, subject="s", body="b", oversight_mode="sometimes"))  # type: ignore[arg-type]
+        assert info.value.status == 400 and info.value.details.get("field") == "oversight_mode"
+
+        key = f"sdk-{secrets.token_hex(6)}"
+        first = await v(c.send_email(sender=box, to=other, subject="Pinned", body="one", idempotency_key=key))
+        again = await v(c.send_email(sender=box, to=other, subject="Pinned", body="one", idempotency_key=key))
+        assert again.message_id == first.message_id and again.duplicate is True and first.duplicate is False
+        with pytest.raises(mm.Conflict) as info:
+            await v(c.send_email(sender=box, to=other, subject="Pinned", body="two", idempotency_key=key))
+        assert (info.value.status, info.value.code) == (409, "idempotency_key_reused")
+
+        agent_key = (await v(c.create_api_key(role="agent", mailboxes=[box], name="sdk-agent")))["api_key"]
+        return first.message_id, agent_key
+
+    message_id, agent_key = run_client(flavor, go, **conn)
+
+    async def as_agent(c):
+        with pytest.raises(mm.PermissionDenied) as info:
+            await v(c.approve_message(message_id))
+        assert info.value.status == 403
+        pending = {m["message_id"]: m["status"] for m in (await v(c.list_pending(box)))["messages"]}
+        assert pending[message_id] == "pending"  # the refusal changed nothing
+
+    run_client(flavor, as_agent, api_key=agent_key, base_url=server.base)
+
+    async def bad_key(c):
+        with pytest.raises(mm.AuthenticationError) as info:
+            await v(c.list_mailboxes())
+        assert info.value.status == 401 and isinstance(info.value, mm.MultiMailError)
+
+    run_client(flavor, bad_key, api_key="mm_live_not-a-real-key", base_url=server.base)
+
+
+def test_connection_refused_is_connection_error(flavor):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def go(c):
+        with pytest.raises(mm.ConnectionError) as info:
+            await v(c.health())
+        assert info.value.status is None and info.value.code == "connection_error"
+
+    run_client(flavor, go, base_url=f"http://127.0.0.1:{port}", max_retries=1, retry_backoff=0)

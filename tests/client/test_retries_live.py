@@ -1,0 +1,123 @@
+"""Automatic idempotency over real HTTP: a send whose answer is lost is retried and creates one message.
+
+The transports below forward each request to the real server and then, once, throw the answer
+away and raise `httpx.ReadError` — the connection dropped after the server did the work. The
+mailboxes have `idempotency_window_seconds=0`, so the server's implicit window cannot hide a
+second send: only the client's idempotency key can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import httpx
+import pytest
+
+import multimail.client as mm
+from multimail.client import AsyncMultiMail, MultiMail
+
+
+class DropFirstAnswer(httpx.BaseTransport):
+    def __init__(self, path: str):
+        self.inner = httpx.HTTPTransport()
+        self.path = path
+        self.seen: list[tuple[str, str | None]] = []
+        self.dropped = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.seen.append((request.url.path, request.headers.get("Idempotency-Key")))
+        if request.url.path == self.path and not self.dropped:
+            response.read()
+            response.close()
+            self.dropped += 1
+            raise httpx.ReadError("connection dropped after the server answered", request=request)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncDropFirstAnswer(httpx.AsyncBaseTransport):
+    def __init__(self, path: str):
+        self.inner = httpx.AsyncHTTPTransport()
+        self.path = path
+        self.seen: list[tuple[str, str | None]] = []
+        self.dropped = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.seen.append((request.url.path, request.headers.get("Idempotency-Key")))
+        if request.url.path == self.path and not self.dropped:
+            await response.aread()
+            await response.aclose()
+            self.dropped += 1
+            raise httpx.ReadError("connection dropped after the server answered", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+def boxes(mailbox):
+    return mailbox(oversight_mode="gated_send", idempotency_window_seconds=0), mailbox(oversight_mode="autonomous")
+
+
+def held_with_subject(admin_client, box: str, subject: str) -> list[dict]:
+    return [m for m in admin_client.list_pending(box)["messages"] if m["subject"] == subject]
+
+
+def test_sync_send_retried_after_dropped_answer_creates_one_message(server, admin_client, boxes):
+    box, other = boxes
+    subject = f"Once {secrets.token_hex(3)}"
+    transport = DropFirstAnswer("/v1/send_email")
+    with MultiMail(api_key=server.admin_key, base_url=server.base, transport=transport, retry_backoff=0, auto_idempotency=True) as c:
+        result = c.send_email(sender=box, to=other, subject=subject, body="Exactly once.")
+    assert transport.dropped == 1 and len(transport.seen) == 2
+    (_, key1), (_, key2) = transport.seen
+    assert key1 and key1 == key2
+    assert result.duplicate is True and result.status == "pending"
+    held = held_with_subject(admin_client, box, subject)
+    assert [m["message_id"] for m in held] == [result.message_id]
+
+
+def test_async_reply_retried_after_dropped_answer_creates_one_message(server, admin_client, boxes):
+    box, other = boxes
+    first = admin_client.send_email(sender=box, to=other, subject=f"Thread {secrets.token_hex(3)}", body="start")
+    admin_client.approve_message(first.message_id)
+
+    async def main():
+        transport = AsyncDropFirstAnswer("/v1/reply_email")
+        async with AsyncMultiMail(api_key=server.admin_key, base_url=server.base, transport=transport, retry_backoff=0, auto_idempotency=True) as c:
+            result = await c.reply_email(first.message_id, body="A reply sent once.", oversight_mode="gated_all")
+        return transport, result
+
+    transport, result = asyncio.run(main())
+    assert transport.dropped == 1 and [p for p, _ in transport.seen] == ["/v1/reply_email"] * 2
+    assert transport.seen[0][1] and transport.seen[0][1] == transport.seen[1][1]
+    assert result.duplicate is True
+    replies = [m for m in admin_client.get_thread(first.thread_id)["messages"] if m["message_id"] != first.message_id]
+    assert [m["message_id"] for m in replies] == [result.message_id]
+
+
+def test_without_a_key_a_dropped_post_is_not_retried(server, admin_client, boxes):
+    """The control: with auto_idempotency off, the client must not retry (it could send twice)."""
+    box, other = boxes
+    subject = f"NoKey {secrets.token_hex(3)}"
+    transport = DropFirstAnswer("/v1/send_email")
+    with MultiMail(api_key=server.admin_key, base_url=server.base, transport=transport, retry_backoff=0,
+                   auto_idempotency=False) as c:
+        with pytest.raises(mm.ConnectionError):
+            c.send_email(sender=box, to=other, subject=subject, body="Maybe sent.")
+    assert len(transport.seen) == 1 and transport.seen[0][1] is None
+    assert len(held_with_subject(admin_client, box, subject)) == 1  # the server did send it, once
+
+
+def test_get_retried_after_dropped_answer(server, admin_client, boxes):
+    box, _ = boxes
+    transport = DropFirstAnswer("/v1/list_pending")
+    with MultiMail(api_key=server.admin_key, base_url=server.base, transport=transport, retry_backoff=0, auto_idempotency=True) as c:
+        assert c.list_pending(box) == {"messages": []}
+    assert [p for p, _ in transport.seen] == ["/v1/list_pending"] * 2
