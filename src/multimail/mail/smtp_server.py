@@ -30,6 +30,7 @@ from ..core.errors import BadRequest, Unauthorized
 from ..services.context import Context
 from ..services.keys import authenticate as authenticate_key
 from ..services.receiving import is_hosted, receive
+from ..services.identity import inbound_claim
 from .authentication import DNSResolver, Resolver, StaticResolver, authenticate_inbound, strip_authentication_results
 
 log = logging.getLogger("multimail.smtp")
@@ -90,8 +91,14 @@ class InboundHandler:
         ip = peer[0] if isinstance(peer, (tuple, list)) and peer else None
         hostname = self.ctx.settings.hostname
         try:
-            return authenticate_inbound(raw, ip=ip, helo=session.host_name, mail_from=envelope.mail_from,
-                                        authserv_id=hostname, resolver=self.resolver)
+            auth, stored = authenticate_inbound(raw, ip=ip, helo=session.host_name, mail_from=envelope.mail_from,
+                                                authserv_id=hostname, resolver=self.resolver)
+            # Mail from another MultiMail server: its signed identity claim, checked with the
+            # issuer's published key.
+            claim = inbound_claim(self.ctx, raw)
+            if claim is not None:
+                auth["multimail_identity"] = claim
+            return auth, stored
         except Exception:  # the checks never raise by design; if they do, store unverified
             log.exception("sender authentication failed")
             try:

@@ -90,3 +90,69 @@ def explain(dkim_result: dict[str, Any], claim: dict[str, Any]) -> tuple[list[st
     not_proven.append("That what the message says is true, or that it reached or was read by its recipients.")
     not_proven.append("Anything about headers outside the signed ones (e.g. Reply-To, Received).")
     return proves, not_proven
+
+
+# Other servers' identity keys, fetched from the claim's issuer: {issuer: (fetched at, {kid: pem})}.
+_ISSUER_KEYS: dict[str, tuple[float, dict[str, str]]] = {}
+ISSUER_KEYS_TTL_SECONDS = 3600
+
+
+def _issuer_keys(ctx: Context, issuer: str) -> dict[str, str]:
+    import json
+    import time
+
+    from ..webhooks.sender import get_checked
+
+    cached = _ISSUER_KEYS.get(issuer)
+    if cached and time.monotonic() - cached[0] < ISSUER_KEYS_TTL_SECONDS:
+        return cached[1]
+    keys: dict[str, str] = {}
+    if issuer.startswith(("http://", "https://")) and len(issuer) < 500:
+        body = get_checked(issuer.rstrip("/") + "/.well-known/multimail-signing-key",
+                           allow_private=ctx.settings.webhooks_may_reach_private(), timeout=3.0)
+        try:
+            doc = json.loads(body) if body else {}
+            for key in doc.get("keys", []):
+                if isinstance(key, dict) and isinstance(key.get("kid"), str) and isinstance(key.get("pem"), str):
+                    keys[key["kid"]] = key["pem"]
+        except (ValueError, AttributeError):
+            keys = {}
+    _ISSUER_KEYS[issuer] = (time.monotonic(), keys)
+    return keys
+
+
+def inbound_claim(ctx: Context, raw: bytes) -> dict[str, Any] | None:
+    """Verify the X-MultiMail-Identity claim of a message that arrived, if it carries one: with
+    this server's own keys, else with the keys its issuer publishes (fetched through the same
+    address guard as webhooks, cached for an hour). None when there is no claim."""
+    try:
+        headers, _ = dkim.parse(raw)
+    except Exception:
+        return None
+    values = [v for name, v in headers if bytes(name).lower() == identity.HEADER.lower().encode()]
+    if not values:
+        return None
+    with ctx.store.read() as tx:
+        local = {r["id"]: r["public_key"] for r in domain_q.server_keys_of_kind(tx, identity.KEY_KIND)}
+    issuer = None
+    try:
+        _, payload, _, _ = identity.decode(values[0].decode("ascii"))
+        issuer = payload.get("iss") if isinstance(payload.get("iss"), str) else None
+    except Exception:
+        pass
+    source = {"kid": None}
+
+    def lookup(kid: str) -> str | None:
+        if kid in local:
+            source["kid"] = "local"
+            return local[kid]
+        if issuer:
+            pem = _issuer_keys(ctx, issuer).get(kid)
+            if pem:
+                source["kid"] = "issuer"
+                return pem
+        return None
+
+    result = identity.verify(raw, key_lookup=lookup)
+    result["key_source"] = source["kid"]
+    return result

@@ -45,6 +45,40 @@ def sign_headers(secrets: list[str], msg_id: str, body: str, now: datetime) -> d
     }
 
 
+def _pinned(url: str, target) -> tuple[httpx.URL, str, dict]:
+    """The URL rewritten to the checked address, the Host header and the TLS SNI to keep the name."""
+    parts = httpx.URL(url)
+    host_for_url = f"[{target.address}]" if ":" in target.address else target.address
+    host_header = parts.host if parts.port is None else f"{parts.host}:{parts.port}"
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return parts.copy_with(host=host_for_url), host_header, extensions
+
+
+def get_checked(url: str, *, allow_private: bool, timeout: float = 5.0, max_bytes: int = MAX_RESPONSE_BYTES,
+                resolver: Resolver = system_resolver) -> bytes | None:
+    """GET a URL through the same address guard as webhooks (no redirects, capped body);
+    None when refused, unreachable or not a 200."""
+    try:
+        target = check_url(url, allow_private=allow_private, resolver=resolver)
+    except RefusedAddress:
+        return None
+    pinned, host_header, extensions = _pinned(url, target)
+    headers = {"host": host_header, "user-agent": f"MultiMail/{__version__}", "accept": "application/json"}
+    try:
+        with httpx.Client(follow_redirects=False, timeout=timeout) as client:
+            with client.stream("GET", pinned, headers=headers, extensions=extensions) as resp:
+                if resp.status_code != 200:
+                    return None
+                data = b""
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        return None
+                return data
+    except httpx.HTTPError:
+        return None
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
@@ -81,17 +115,13 @@ def post_event(
         target = check_url(url, allow_private=allow_private, resolver=resolver)
     except RefusedAddress as exc:
         return AttemptResult(False, None, "", f"refused: {exc}", None, elapsed(), refused=True)
-    parts = httpx.URL(url)
-    host_for_url = f"[{target.address}]" if ":" in target.address else target.address
-    pinned = parts.copy_with(host=host_for_url)
-    host_header = parts.host if parts.port is None else f"{parts.host}:{parts.port}"
+    pinned, host_header, extensions = _pinned(url, target)
     headers = {
         **sign_headers(secrets, msg_id, body, now),
         "content-type": "application/json",
         "user-agent": f"MultiMail-Webhooks/{__version__}",
         "host": host_header,
     }
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
         with httpx.Client(follow_redirects=False, timeout=timeout) as client:
             with client.stream("POST", pinned, content=body.encode("utf-8"), headers=headers, extensions=extensions) as resp:
