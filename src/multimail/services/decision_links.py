@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..core import idempotency as idem
 from ..core.ids import domain_of, new_id
 from ..core.threading import reply_subject
 from ..store import mailboxes as mailbox_q

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -64,6 +63,7 @@ from ..store import messages as message_q
 from ..store import outbox as outbox_q
 from .common import record
 from .context import Context
+from .workers import PollingWorker
 from .receiving import store_inbound
 
 log = logging.getLogger("multimail.delivery")
@@ -118,48 +118,29 @@ def _progress(row: dict[str, Any]) -> dict[str, Any]:
     return p
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
+    name = "delivery"
+
     def __init__(self, ctx: Context):
-        self.ctx = ctx
+        super().__init__(ctx)
         self.transport = make_transport(ctx.settings)
         if not getattr(self.transport, "transactional", True):
             log.info("outbound mail goes through %s", getattr(self.transport, "config").redacted())
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._last_purge = 0.0
 
     @property
     def retry_schedule(self) -> list[float]:
         return list(getattr(self.ctx.settings, "delivery_retry_schedule", None) or RETRY_SCHEDULE_SECONDS)
 
-    def wake(self) -> None:
-        self._wake.set()
+    @property
+    def poll_seconds(self) -> float:
+        return self.ctx.settings.delivery_poll_seconds
 
-    def start(self) -> None:
-        self.ctx.store.on_commit(self.wake)
-        self._thread = threading.Thread(target=self._run, name="multimail-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        last_purge = 0.0
-        while not self._stop.is_set():
-            self._wake.clear()  # before the pass: a wake during it makes the next wait return at once
-            try:
-                while self.run_once() and not self._stop.is_set():
-                    pass
-                if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
-                    last_purge = time.monotonic()
-                    with self.ctx.store.write() as tx:
-                        idem_q.purge_expired(tx, self.ctx.now())
-            except Exception:  # keep the worker alive; the row's lease lets it be retried
-                log.exception("delivery pass failed")
-            self._wake.wait(self.ctx.settings.delivery_poll_seconds)
+    def idle(self) -> None:
+        if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            with self.ctx.store.write() as tx:
+                idem_q.purge_expired(tx, self.ctx.now())
 
     def run_once(self, limit: int = 20) -> int:
         """Deliver what is due now; returns how many rows were worked on."""

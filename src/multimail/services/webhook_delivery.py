@@ -9,9 +9,7 @@ deliveries in a row, the endpoint is disabled with a `webhook.disabled` event.
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -22,8 +20,8 @@ from ..webhooks.sender import AttemptResult, post_event
 from ..webhooks.ssrf import Resolver, system_resolver
 from .common import record
 from .context import Context
+from .workers import PollingWorker
 
-log = logging.getLogger("multimail.webhooks")
 
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 ROTATION_GRACE = timedelta(hours=24)
@@ -47,38 +45,21 @@ def next_delay(schedule: list[float], attempt: int, retry_after: float | None, r
     return delay
 
 
-class WebhookWorker:
+class WebhookWorker(PollingWorker):
+    name = "webhooks"
+
     def __init__(self, ctx: Context, *, resolver: Resolver = system_resolver, rng: random.Random | None = None):
-        self.ctx = ctx
+        super().__init__(ctx)
         self.resolver = resolver
         self.rng = rng or random.Random()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
+    @property
+    def poll_seconds(self) -> float:
+        return self.ctx.settings.webhook_poll_seconds
 
-    def start(self) -> None:
-        self.ctx.store.on_commit(self.wake)
-        self._thread = threading.Thread(target=self._run, name="multimail-webhooks", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=self.ctx.settings.webhook_timeout_seconds + 5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                while self.run_once() and not self._stop.is_set():
-                    pass
-            except Exception:
-                log.exception("webhook pass failed")
-            self._wake.wait(self.ctx.settings.webhook_poll_seconds)
+    @property
+    def stop_timeout(self) -> float:
+        return self.ctx.settings.webhook_timeout_seconds + 5
 
     def run_once(self, limit: int = 10) -> int:
         settings = self.ctx.settings
