@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -112,9 +113,21 @@ def unique_address(prefix: str = "box", domain: str = "acme.test") -> str:
     return f"{prefix}-{secrets.token_hex(4)}@{domain}"
 
 
+# DNS answers for the session server's sender checks (no network here): partner.test sends from
+# loopback with SPF and a DMARC policy, so its mail is authenticated (replies to decide_email
+# from it may decide); any other domain is not.
+SESSION_DNS = {
+    "partner.test": ["v=spf1 ip4:127.0.0.1 ip6:::1 -all"],
+    "_dmarc.partner.test": ["v=DMARC1; p=reject"],
+}
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    srv = ServerProcess(tmp_path_factory.mktemp("server"))
+    data = tmp_path_factory.mktemp("server")
+    dns = data / "dns.json"
+    dns.write_text(json.dumps(SESSION_DNS))
+    srv = ServerProcess(data, env={"MULTIMAIL_DNS_OVERRIDES": str(dns)})
     yield srv
     srv.stop()
 

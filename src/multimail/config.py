@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     smtp_tls_cert: Path | None = Field(None, description="Certificate (PEM) for inbound STARTTLS.")
     smtp_tls_key: Path | None = Field(None, description="Private key (PEM) for inbound STARTTLS.")
     smtp_auth_required: bool = Field(False, description="Require SMTP AUTH (an API key as password) for inbound submission.")
+    decisions_require_verified_sender: bool = Field(
+        True, description="A reply to decide_email decides only when SPF or DKIM authenticated its sender (DMARC pass)."
+    )
     decision_link_ttl_seconds: int = Field(7 * 24 * 3600, description="How long one-click decision links stay valid.")
     max_request_bytes: int = Field(35 * 1024 * 1024, description="Largest HTTP request body (base64 attachments included).")
     max_message_bytes: int = Field(25 * 1024 * 1024, description="Largest message: body plus decoded attachments.")

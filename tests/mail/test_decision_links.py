@@ -6,8 +6,11 @@ single use (409), tamper-proof (404), expiring (410)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 import uuid
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import pytest
 import requests
@@ -27,15 +30,28 @@ def wait_for(fn, timeout=15.0):
         time.sleep(0.1)
 
 
-def ask(api: Api, box: str, question: str = "Ship the release today?", options=("Ship it", "Wait", "Cancel")) -> tuple[dict, dict[str, str]]:
+def sent_parts(srv: ServerProcess, message_id: str) -> tuple[str, str]:
+    """Text and HTML of the mail as the recipients got it (captured by the server)."""
+    with sqlite3.connect(srv.data_dir / "multimail.db") as db:
+        (raw,) = db.execute("select raw from captured_mail where message_id = ?", (message_id,)).fetchone()
+    mail = message_from_bytes(raw, policy=default_policy)
+    return mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
+
+
+def ask(srv: ServerProcess, api: Api, box: str, question: str = "Ship the release today?",
+        options=("Ship it", "Wait", "Cancel")) -> tuple[dict, dict[str, str]]:
     asked = api.ok("POST", "decide_email", {"from": box, "to": "Boss <boss@partner.test>", "question": question, "options": list(options)})
     msg = wait_for(lambda: (m := api.ok("GET", "read_email", message_id=asked["message_id"]))["status"] == "sent" and m)
+    # API clients (the agent that asked, too) never see a usable link: only the recipients do.
+    assert not LINK.search(msg["body"]) and not LINK.search(msg["html"] or "")
+    assert "one-click link" in msg["body"]
+    text, html = sent_parts(srv, asked["message_id"])
     # One link per option, in the text and in the HTML alternative, in option order.
-    text_links = [m.group(2) for m in LINK.finditer(msg["body"])]
-    html_links = [m.group(2) for m in LINK.finditer(msg["html"] or "")]
+    text_links = [m.group(2) for m in LINK.finditer(text)]
+    html_links = [m.group(2) for m in LINK.finditer(html)]
     assert len(text_links) == len(options) and len(set(text_links)) == len(options)
     assert html_links == text_links
-    for option, line in zip(options, [l for l in msg["body"].splitlines() if "/d/" in l]):
+    for option, line in zip(options, [l for l in text.splitlines() if "/d/" in l]):
         assert option in line
     return asked, dict(zip(options, text_links))
 
@@ -48,7 +64,7 @@ def box_for(admin: Api) -> str:
 
 def test_get_never_decides_post_decides_once(server, admin):
     box = box_for(admin)
-    asked, links = ask(admin, box)
+    asked, links = ask(server, admin, box)
     url = server.base + links["Wait"]
     # A scanner's prefetch (GET, HEAD, twice) changes nothing.
     for _ in range(2):
@@ -83,7 +99,7 @@ def test_get_never_decides_post_decides_once(server, admin):
 
 def test_tampered_or_unknown_tokens_are_refused(server, admin):
     box = box_for(admin)
-    asked, links = ask(admin, box)
+    asked, links = ask(server, admin, box)
     nonce, sig = links["Ship it"].removeprefix("/d/").split(".")
     other_nonce = links["Wait"].removeprefix("/d/").split(".")[0]
     flipped = sig[:-1] + ("A" if sig[-1] != "A" else "B")
@@ -99,7 +115,7 @@ def test_tampered_or_unknown_tokens_are_refused(server, admin):
 
 def test_confirmation_page_escapes_the_question_and_option(server, admin):
     box = box_for(admin)
-    _, links = ask(admin, box, question="Deploy <script>alert(1)</script> & \"friends\"?",
+    _, links = ask(server, admin, box, question="Deploy <script>alert(1)</script> & \"friends\"?",
                    options=("<b>Yes</b>", "No <img src=x onerror=alert(2)>"))
     page = requests.get(server.base + links["<b>Yes</b>"], timeout=10)
     assert page.status_code == 200
@@ -121,8 +137,8 @@ def test_an_identical_later_question_gets_its_own_links(server, admin):
     that question's own link."""
     box = box_for(admin)
     admin.ok("POST", "update_mailbox", {"mailbox": box, "idempotency_window_seconds": 0})
-    asked1, links1 = ask(admin, box, question="Same question?", options=("Yes", "No"))
-    asked2, links2 = ask(admin, box, question="Same question?", options=("Yes", "No"))
+    asked1, links1 = ask(server, admin, box, question="Same question?", options=("Yes", "No"))
+    asked2, links2 = ask(server, admin, box, question="Same question?", options=("Yes", "No"))
     assert asked1["message_id"] != asked2["message_id"]
     assert set(links1.values()).isdisjoint(links2.values())
     assert requests.post(server.base + links2["No"], timeout=10).status_code == 200
@@ -140,9 +156,28 @@ def short_ttl_server(tmp_path_factory):
 def test_expired_links_answer_410(short_ttl_server):
     admin = Api(short_ttl_server.base, short_ttl_server.admin_key)
     box = box_for(admin)
-    asked, links = ask(admin, box)
+    asked, links = ask(short_ttl_server, admin, box)
     time.sleep(2.5)
     page = requests.get(short_ttl_server.base + links["Ship it"], timeout=10)
     assert page.status_code == 410 and "expired" in page.text.lower()
     assert requests.post(short_ttl_server.base + links["Ship it"], timeout=10).status_code == 410
+    assert admin.ok("GET", "get_thread", thread_id=asked["thread_id"])["decision"] is None
+
+
+def test_links_of_a_question_that_was_not_sent_decide_nothing(server, admin, make_key):
+    """An agent must never answer its own question: links are closed until the question went out
+    (and API clients never see them anyway)."""
+    box = f"held-{uuid.uuid4().hex[:8]}@acme.test"
+    admin.ok("POST", "create_mailbox", {"address": box, "oversight_mode": "gated_send"})
+    asked = admin.ok("POST", "decide_email", {"from": box, "to": "boss@partner.test", "question": "Pay?", "options": ["Yes", "No"]})
+    assert asked["status"] == "pending"
+    with sqlite3.connect(server.data_dir / "multimail.db") as db:
+        nonces = [r[0] for r in db.execute("select id from decision_links where message_id = ?", (asked["message_id"],))]
+    assert len(nonces) == 2
+    # Forge nothing: take a real token by recomputing it is impossible; use the stored body instead.
+    with sqlite3.connect(server.data_dir / "multimail.db") as db:
+        (body,) = db.execute("select body_text from messages where id = ?", (asked["message_id"],)).fetchone()
+    token_path = LINK.search(body).group(2)
+    page = requests.post(server.base + token_path, timeout=10)
+    assert page.status_code == 410
     assert admin.ok("GET", "get_thread", thread_id=asked["thread_id"])["decision"] is None

@@ -3,6 +3,7 @@ claim with the key the sending server publishes, and reports it in `authenticati
 
 from __future__ import annotations
 
+import json
 import smtplib
 import sqlite3
 import time
@@ -28,7 +29,11 @@ def deliver(srv: ServerProcess, raw: bytes, rcpt: str) -> None:
 
 def test_receiver_verifies_the_senders_claim_and_catches_tampering(tmp_path):
     a = ServerProcess(tmp_path / "a")
-    b = ServerProcess(tmp_path / "b")
+    # b's view of DNS: a.test sends from loopback (SPF) under a DMARC policy, so mail from it
+    # authenticates; other.test publishes nothing.
+    dns = tmp_path / "dns.json"
+    dns.write_text(json.dumps({"a.test": ["v=spf1 ip4:127.0.0.1 -all"], "_dmarc.a.test": ["v=DMARC1; p=reject"]}))
+    b = ServerProcess(tmp_path / "b", env={"MULTIMAIL_DNS_OVERRIDES": str(dns)})
     try:
         api_a, api_b = Api(a.base, a.admin_key), Api(b.base, b.admin_key)
         api_a.ok("POST", "create_mailbox", {"address": "agent@a.test", "oversight_mode": "gated_send"})
@@ -52,6 +57,16 @@ def test_receiver_verifies_the_senders_claim_and_catches_tampering(tmp_path):
         assert newest["subject"] == "Invoice 43"
         claim = api_b.ok("GET", "read_email", message_id=newest["message_id"])["authentication"]["multimail_identity"]
         assert claim["valid"] is False and claim["error"]
+
+        # The genuine bytes again, but from a sender whose domain does not authenticate them:
+        # a claim checked with a key the message itself points to proves nothing then.
+        relabelled = raw.replace(b"Message-ID: <", b"Message-ID: <y", 1)
+        with smtplib.SMTP("127.0.0.1", b.smtp_port, timeout=10) as s:
+            s.sendmail("someone@other.test", ["ops@b.test"], relabelled)
+        newest = api_b.ok("GET", "check_inbox", mailbox="ops@b.test")["messages"][0]
+        auth = api_b.ok("GET", "read_email", message_id=newest["message_id"])["authentication"]
+        assert auth["verified_sender"] is False
+        assert auth["multimail_identity"]["valid"] is False and auth["multimail_identity"]["key_source"] is None
     finally:
         a.stop()
         b.stop()
@@ -59,7 +74,7 @@ def test_receiver_verifies_the_senders_claim_and_catches_tampering(tmp_path):
 
 def test_mail_without_a_claim_reports_none(server, admin, mailbox):
     box = mailbox()
-    deliver(server, b"From: ana@partner.test\r\nTo: " + box.encode() + b"\r\nSubject: plain\r\nMessage-ID: <p1@partner.test>\r\n\r\nhi\r\n", box)
+    deliver(server, b"From: ana@elsewhere.test\r\nTo: " + box.encode() + b"\r\nSubject: plain\r\nMessage-ID: <p1@elsewhere.test>\r\n\r\nhi\r\n", box)
     [item] = admin.ok("GET", "check_inbox", mailbox=box)["messages"]
     auth = admin.ok("GET", "read_email", message_id=item["message_id"])["authentication"]
     assert "multimail_identity" not in auth and auth["verified_sender"] is False

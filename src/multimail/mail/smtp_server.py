@@ -95,7 +95,7 @@ class InboundHandler:
                                                 authserv_id=hostname, resolver=self.resolver)
             # Mail from another MultiMail server: its signed identity claim, checked with the
             # issuer's published key.
-            claim = inbound_claim(self.ctx, raw)
+            claim = inbound_claim(self.ctx, raw, sender_authenticated=bool(auth.get("verified_sender")))
             if claim is not None:
                 auth["multimail_identity"] = claim
             return auth, stored

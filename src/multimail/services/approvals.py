@@ -72,6 +72,10 @@ def approve_message(
         edits["subject"] = _subject(subject, required=True)
     if body is not None:
         edits["body_text"] = _text(body, "body", required=True)
+        if html is None:
+            # Mail clients show the HTML part: keeping the agent's HTML beside the approver's
+            # text would send what the approver meant to change. The edited text goes out alone.
+            edits["body_html"] = None
     if html is not None:
         edits["body_html"] = _text(html, "html", required=False) or None
     now = ctx.now()

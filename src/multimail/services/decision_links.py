@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -137,7 +138,9 @@ def _state(tx: Connection, nonce: str | None, now: datetime) -> tuple[LinkState,
         return LinkState("used", decision=used["option"], **info), dict(row), question
     if row["expires_at"] <= now:
         return LinkState("expired", **info), dict(row), question
-    if question["status"] in ("rejected", "cancelled", "failed") or question["approval_status"] in ("rejected", "cancelled"):
+    if question["status"] != "sent":
+        # Held, rejected, cancelled, failed or not yet handed over: nobody outside has the
+        # links, so nobody may use them (an agent reading its own pending question cannot).
         return LinkState("closed", **info), dict(row), question
     return LinkState("open", **info), dict(row), question
 
@@ -209,3 +212,15 @@ def use(ctx: Context, token: str) -> LinkState:
                            "question_message_id": question["id"], "via": "decision_link"})
     return LinkState("recorded", option=option, question=state.question, subject=state.subject, decision=option)
 
+
+
+_LINK = re.compile(r"(/d/)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def redact_links(text: str | None) -> str | None:
+    """The message as API clients see it: link tokens replaced, so an agent key reading its own
+    question (read_email, get_thread, list_pending) never holds a link that records a decision.
+    The recipients get the real links in the mail itself."""
+    if not text or "/d/" not in text:
+        return text
+    return _LINK.sub(r"\1[one-click link, sent to the recipients only]", text)

@@ -4,6 +4,7 @@ says, in words, what that proves and what it does not."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from ..core.errors import BadRequest
@@ -92,9 +93,11 @@ def explain(dkim_result: dict[str, Any], claim: dict[str, Any]) -> tuple[list[st
     return proves, not_proven
 
 
-# Other servers' identity keys, fetched from the claim's issuer: {issuer: (fetched at, {kid: pem})}.
-_ISSUER_KEYS: dict[str, tuple[float, dict[str, str]]] = {}
+# Other servers' identity keys, fetched from the claim's issuer: {issuer: (fetched at, {kid: pem})},
+# bounded (oldest entries go first), failures cached too.
+_ISSUER_KEYS: "OrderedDict[str, tuple[float, dict[str, str]]]" = OrderedDict()
 ISSUER_KEYS_TTL_SECONDS = 3600
+ISSUER_KEYS_MAX = 256
 
 
 def _issuer_keys(ctx: Context, issuer: str) -> dict[str, str]:
@@ -118,13 +121,20 @@ def _issuer_keys(ctx: Context, issuer: str) -> dict[str, str]:
         except (ValueError, AttributeError):
             keys = {}
     _ISSUER_KEYS[issuer] = (time.monotonic(), keys)
+    _ISSUER_KEYS.move_to_end(issuer)
+    while len(_ISSUER_KEYS) > ISSUER_KEYS_MAX:
+        _ISSUER_KEYS.popitem(last=False)
     return keys
 
 
-def inbound_claim(ctx: Context, raw: bytes) -> dict[str, Any] | None:
+def inbound_claim(ctx: Context, raw: bytes, *, sender_authenticated: bool) -> dict[str, Any] | None:
     """Verify the X-MultiMail-Identity claim of a message that arrived, if it carries one: with
     this server's own keys, else with the keys its issuer publishes (fetched through the same
-    address guard as webhooks, cached for an hour). None when there is no claim."""
+    address guard as webhooks, cached for an hour). None when there is no claim.
+
+    A key fetched from the claim's own `iss` proves only that whoever runs that URL signed it;
+    it counts only when the sender's domain authenticated the message (DMARC pass), so the
+    claim speaks for the domain it names."""
     try:
         headers, _ = dkim.parse(raw)
     except Exception:
@@ -146,7 +156,7 @@ def inbound_claim(ctx: Context, raw: bytes) -> dict[str, Any] | None:
         if kid in local:
             source["kid"] = "local"
             return local[kid]
-        if issuer:
+        if issuer and sender_authenticated:  # unauthenticated mail may name any issuer: fetch nothing
             pem = _issuer_keys(ctx, issuer).get(kid)
             if pem:
                 source["kid"] = "issuer"
@@ -155,4 +165,9 @@ def inbound_claim(ctx: Context, raw: bytes) -> dict[str, Any] | None:
 
     result = identity.verify(raw, key_lookup=lookup)
     result["key_source"] = source["kid"]
+    result["sender_authenticated"] = sender_authenticated
+    if not sender_authenticated and source["kid"] != "local":
+        result["valid"] = False
+        result["error"] = ("the sender's domain did not authenticate this message (no DMARC pass), so a claim "
+                           "checked with a key named by the message itself proves nothing")
     return result

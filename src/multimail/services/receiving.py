@@ -39,9 +39,14 @@ def store_inbound(
     now: datetime,
     authentication: dict[str, Any] | None = None,
     parsed: ParsedMail | None = None,
+    require_verified_sender: bool = False,
 ) -> dict[str, Any] | None:
     """Store `raw` in `mailbox`; returns the new row, or None when this mailbox already has a
-    message with the same Message-ID (a retried delivery is stored once)."""
+    message with the same Message-ID (a retried delivery is stored once).
+
+    With `require_verified_sender`, a reply decides only when its sender was authenticated
+    (DMARC-aligned SPF or DKIM): a From header alone is trivially forged, and a wrong decision
+    is far worse than none."""
     mail = parsed or parse_message(raw)
     message_id = new_id("msg")
     internet_id = mail.message_id or f"<{message_id}@multimail.invalid>"
@@ -74,7 +79,8 @@ def store_inbound(
         # Only a person the question went to decides; auto-replies (Auto-Submitted, X-Autoreply,
         # Precedence, out-of-office subjects) never do. The reply's new text (quoted history and
         # signatures stripped by mail-parser-reply) is matched conservatively.
-        if sender and sender in asked and not mail.auto_submitted:
+        verified = bool((authentication or {}).get("verified_sender"))
+        if sender and sender in asked and not mail.auto_submitted and (verified or not require_verified_sender):
             decision = decision_of(mail, question["options"] or [])
 
     row = {
@@ -187,7 +193,8 @@ def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authenticat
     with ctx.store.write() as tx:
         boxes = mailbox_q.addresses_in(tx, sorted({n for n in (_normalized(r) for r in rcpt_tos) if n}))
         for box in boxes.values():
-            row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=authentication, parsed=mail)
+            row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=authentication, parsed=mail,
+                                require_verified_sender=ctx.settings.decisions_require_verified_sender)
             if row is not None:
                 stored.append(row["id"])
     return stored

@@ -345,7 +345,7 @@ def send_email(
     return _submit(
         ctx, principal=principal, operation="send", action=Action.SEND, mailbox_ref=sender, draft=draft,
         override=oversight_mode, idempotency_key=idempotency_key,
-        request_fingerprint=request_fingerprint or idem.fingerprint(_fingerprint_content(draft, oversight_mode)),
+        request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "from": sender}),
     )
 
 
@@ -488,7 +488,7 @@ def decide_email(
         metadata={**_metadata(metadata), "question": question},
         options=opts,
     )
-    fingerprint = request_fingerprint or idem.fingerprint(_fingerprint_content(draft, oversight_mode))
+    fingerprint = request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "from": sender})
     # One signed, single-use link per option, created with the question in its transaction (after
     # the idempotency slot is taken, so a retry gets the first question and its links).
     from . import decision_links

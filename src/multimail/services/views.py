@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..mail.parse import sanitize_html
+from .decision_links import redact_links
 from .common import iso
 
 SNIPPET_LENGTH = 200
@@ -13,6 +14,18 @@ SNIPPET_LENGTH = 200
 def snippet(text: str) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= SNIPPET_LENGTH else flat[: SNIPPET_LENGTH - 1] + "…"
+
+
+def shown_text(msg: dict[str, Any]) -> str:
+    """The text body as clients see it: a question's decision-link tokens are not shown."""
+    return redact_links(msg["body_text"]) if msg.get("kind") == "decision" else msg["body_text"]
+
+
+def shown_html(msg: dict[str, Any]) -> str | None:
+    """HTML as clients see it: sanitised (nh3), since dashboards and approvers' screens render
+    it, and without a question's decision-link tokens."""
+    html = sanitize_html(msg["body_html"])
+    return redact_links(html) if msg.get("kind") == "decision" else html
 
 
 def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +84,8 @@ def full_message(
         "cc": msg["cc_addrs"],
         "reply_to": msg["reply_to"],
         "subject": msg["subject"],
-        "body": msg["body_text"],
-        "html": sanitize_html(msg["body_html"]),  # shown HTML is sanitised (nh3)
+        "body": shown_text(msg),
+        "html": shown_html(msg),
         "attachments": [
             {
                 "attachment_id": a["id"],
@@ -114,7 +127,7 @@ def thread_item(msg: dict[str, Any]) -> dict[str, Any]:
         "to": msg["to_addrs"],
         "cc": msg["cc_addrs"],
         "subject": msg["subject"],
-        "body": msg["body_text"],
+        "body": shown_text(msg),
         "direction": msg["direction"],
         "is_reply": msg["is_reply"],
         "decision": msg["decision"],
@@ -137,8 +150,8 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any]) -> dict[str, Any]
         "cc": msg["cc_addrs"],
         "bcc": msg["bcc_addrs"],
         "subject": msg["subject"],
-        "body": msg["body_text"],
-        "html": msg["body_html"],
+        "body": shown_text(msg),
+        "html": shown_html(msg),
         "options": msg["options"],
         "metadata": msg["metadata"],
         "created_by": msg["created_by"],

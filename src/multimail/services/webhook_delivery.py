@@ -20,6 +20,7 @@ from ..webhooks.sender import AttemptResult, post_event
 from ..webhooks.ssrf import Resolver, system_resolver
 from .common import record
 from .context import Context
+from .webhooks import redact_url
 from .workers import PollingWorker
 
 
@@ -106,5 +107,5 @@ class WebhookWorker(PollingWorker):
                 if delivery_q.disable(tx, hook["id"], now=now, reason=reason):
                     box = mailbox_q.by_id(tx, hook["mailbox_id"]) if hook["mailbox_id"] else None
                     record(tx, at=now, principal=None, action="webhook.disabled", mailbox=box,
-                           details={"webhook_id": hook["id"], "url": hook["url"], "reason": reason},
-                           event="webhook.disabled", event_data={"webhook_id": hook["id"], "url": hook["url"], "reason": reason})
+                           details={"webhook_id": hook["id"], "url": redact_url(hook["url"]), "reason": reason},
+                           event="webhook.disabled", event_data={"webhook_id": hook["id"], "url": redact_url(hook["url"]), "reason": reason})

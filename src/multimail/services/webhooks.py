@@ -49,6 +49,20 @@ def _check_url(ctx: Context, url: Any) -> str:
     return url
 
 
+def redact_url(url: str) -> str:
+    """A receiver URL for the audit trail and events: no credentials, query or fragment, which
+    often carry a receiver's token (the full URL is only shown to admins, by list_webhooks)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def _check_events(events: Any) -> list[str] | None:
     if events is None:
         return None
@@ -94,7 +108,7 @@ def create_webhook(ctx: Context, *, principal: Principal, url: str, events: list
                "mailbox_id": box["id"] if box else None, "enabled": True, "created_by": principal.label,
                "created_at": now, "updated_at": now, "description": description, "consecutive_failures": 0}
         webhook_q.insert_webhook(tx, row)
-        record(tx, at=now, principal=principal, action="webhook.created", mailbox=box, details={"webhook_id": row["id"], "url": url, "events": types})
+        record(tx, at=now, principal=principal, action="webhook.created", mailbox=box, details={"webhook_id": row["id"], "url": redact_url(url), "events": types})
     return {**webhook_view(row, box["address"] if box else None), "secret": row["secret"]}
 
 
@@ -167,6 +181,9 @@ def send_test_event(ctx: Context, *, principal: Principal, webhook_id: str) -> d
         data = {"webhook_id": row["id"], "message": "A test event from MultiMail."}
         payload = records.envelope(event_id=event_id, type="webhook.test", at=now, data=data)
         delivery_id = records.insert_delivery(tx, webhook_id=row["id"], event_id=event_id, event_type="webhook.test", payload=payload, now=now)
+        box = mailbox_q.by_id(tx, row["mailbox_id"]) if row["mailbox_id"] else None
+        record(tx, at=now, principal=principal, action="webhook.tested", mailbox=box,
+               details={"webhook_id": row["id"], "delivery_id": delivery_id, "event_id": event_id})
     return {"webhook_id": row["id"], "delivery_id": delivery_id, "event_id": event_id, "status": "pending"}
 
 

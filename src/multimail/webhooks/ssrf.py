@@ -49,8 +49,14 @@ def system_resolver(host: str, port: int) -> list[str]:
 def classify(address: str, *, allow_private: bool) -> str | None:
     """None when the address may be called, else the reason it may not."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4 addresses carried inside IPv6 (mapped, 6to4, Teredo) are judged as what they carry.
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip.teredo is not None:
+            ip = ip.teredo[1]
     if ip in METADATA_ADDRESSES:
         return "cloud metadata address"
     if ip.is_link_local:
