@@ -122,12 +122,15 @@ SESSION_DNS = {
 }
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("server")
+def start_session_server(data: Path, database_url: str | None = None) -> ServerProcess:
     dns = data / "dns.json"
     dns.write_text(json.dumps(SESSION_DNS))
-    srv = ServerProcess(data, env={"MULTIMAIL_DNS_OVERRIDES": str(dns)})
+    return ServerProcess(data, database_url=database_url, env={"MULTIMAIL_DNS_OVERRIDES": str(dns)})
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = start_session_server(tmp_path_factory.mktemp("server"))
     yield srv
     srv.stop()
 

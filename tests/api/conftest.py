@@ -83,10 +83,8 @@ if os.environ.get("MULTIMAIL_TEST_API_DATABASE") == "postgresql":
     # Opt-in: the same HTTP suite against a server on PostgreSQL (needs MULTIMAIL_TEST_POSTGRES_URL).
     @pytest.fixture(scope="session")
     def server(tmp_path_factory, pg_url):
-        import sys
+        from tests.conftest import start_session_server
 
-        # tests/conftest.py's ServerProcess, whatever name pytest imported that conftest under.
-        server_process = next(m.ServerProcess for m in list(sys.modules.values()) if hasattr(m, "ServerProcess") and hasattr(m, "unique_address"))
-        srv = server_process(tmp_path_factory.mktemp("server-pg"), database_url=pg_url)
+        srv = start_session_server(tmp_path_factory.mktemp("server-pg"), database_url=pg_url)
         yield srv
         srv.stop()

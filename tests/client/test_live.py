@@ -65,6 +65,13 @@ async def every_method(c: Any) -> None:
     assert (await v(c.check_inbox(gated, tag="priority")))["messages"][0]["message_id"] == item["message_id"]
     assert (await v(c.check_inbox(gated, exclude_tag="priority")))["messages"] == []
 
+    # Claims (tests/client/test_claims_client.py covers them in depth).
+    claim = await v(c.claim_messages(gated, limit=5, lease_seconds=60))
+    assert [m["message_id"] for m in claim["messages"]] == [item["message_id"]]
+    assert (await v(c.release_messages(claim["claim_id"])))["released"] == [item["message_id"]]
+    claim = await v(c.claim_messages(gated))
+    assert (await v(c.ack_messages(claim["claim_id"])))["acked"] == [item["message_id"]]
+
     # gated_send: a reply in an existing thread goes out; a new conversation is held.
     reply = await v(c.reply_email(item["message_id"], body="Thanks, got it."))
     assert reply.status in ("queued", "sent") and reply.thread_id == item["thread_id"]

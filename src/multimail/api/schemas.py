@@ -172,3 +172,16 @@ class CreateApiKey(Request):
 
 class ApiKeyRef(Request):
     key_id: str
+
+
+class ClaimMessages(Request):
+    mailbox: str = Field(description="Address or mailbox id.")
+    limit: StrictInt = Field(10, ge=1, le=100, description="At most this many messages (oldest first).")
+    lease_seconds: StrictInt = Field(300, ge=5, le=3600, description="How long the claim holds them without an ack.")
+    tag: str | None = Field(None, description="Only messages with this tag key.")
+    exclude_tag: str | None = Field(None, description="Only messages without this tag key.")
+
+
+class ClaimRef(Request):
+    claim_id: str
+    message_ids: list[str] | None = Field(None, max_length=100, description="Some of the claim's messages; all when omitted.")

@@ -39,6 +39,7 @@ from .types import (
     ApiKey,
     Attachment,
     AuditEvent,
+    Claim,
     InboxMessage,
     InboxPage,
     Mailbox,
@@ -55,7 +56,7 @@ __all__ = [
     "MultiMail", "AsyncMultiMail",
     "MultiMailError", "BadRequest", "AuthenticationError", "PermissionDenied", "NotFound", "Conflict",
     "PayloadTooLarge", "UnprocessableEntity", "RateLimited", "ServerError", "ConnectionError", "APIConnectionError",
-    "SendResult", "Attachment", "attachment", "InboxMessage", "InboxPage", "Message", "Thread", "PendingMessage",
+    "SendResult", "Attachment", "attachment", "Claim", "InboxMessage", "InboxPage", "Message", "Thread", "PendingMessage",
     "Mailbox", "AuditEvent", "Webhook", "ApiKey", "OversightMode",
     "DEFAULT_BASE_URL", "ENV_API_KEY", "ENV_BASE_URL", "new_idempotency_key",
 ]

@@ -28,6 +28,7 @@ DEFAULT_RETRY_BACKOFF = 0.5  # seconds before the first retry; doubles each time
 MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 60.0  # a Retry-After longer than this is raised, not slept through
 USER_AGENT = f"multimail-python/{__version__}"
+LONG_POLL_MARGIN = 10.0  # seconds a long-poll's read timeout exceeds its `wait`
 
 # The request never reached the server: retrying is safe for any call.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -87,6 +88,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     idempotent: bool = False
     raw: bool = False  # return the bytes instead of decoded JSON
+    timeout: Any = None  # this call's own timeout (a long-poll's); the client's when None
 
 
 class BaseClient:
@@ -134,6 +136,25 @@ class BaseClient:
     @staticmethod
     def _post_call(verb: str, body: dict[str, Any]) -> Call:
         return Call("POST", f"/v1/{verb}", json=body)
+
+    def _waiting_get_call(self, verb: str, wait: float | None, **params: Any) -> Call:
+        """A GET the server may hold for up to ``wait`` seconds (long-poll): its read timeout is
+        stretched past ``wait`` so the client never gives up before the server answers."""
+        call = self._get_call(verb, wait=wait, **params)
+        if wait:
+            call.timeout = self._timeout_beyond(float(wait))
+        return call
+
+    def _timeout_beyond(self, wait: float) -> Any:
+        floor = wait + LONG_POLL_MARGIN
+        current = self._timeout
+        if current is None:
+            return None
+        if isinstance(current, httpx.Timeout):
+            if current.read is None or current.read >= floor:
+                return current
+            return httpx.Timeout(connect=current.connect, read=floor, write=current.write, pool=current.pool)
+        return max(float(current), floor)
 
     def _sending_call(self, verb: str, body: dict[str, Any], idempotency_key: str | None) -> Call:
         """send/reply/decide: with an idempotency key (the caller's, or a fresh one per call when

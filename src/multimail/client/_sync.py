@@ -10,7 +10,8 @@ import httpx
 
 from ._base import BaseClient, Call, compact
 from .types import (
-    Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Health, InboxMessage, InboxPage, Mailbox,
+    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, Health, InboxMessage, InboxPage,
+    Mailbox, ReleaseResult,
     MailboxList, Message, OversightMode, PendingList, SendResult, TagResult, TagValue, Thread, Webhook, WebhookList,
 )
 
@@ -79,7 +80,8 @@ class MultiMail(BaseClient):
         attempt = 0
         while True:
             try:
-                response = self._http.request(call.method, call.path, params=call.params, json=call.json, headers=call.headers)
+                response = self._http.request(call.method, call.path, params=call.params, json=call.json, headers=call.headers,
+                                                  **({} if call.timeout is None else {"timeout": call.timeout}))
             except httpx.TransportError as exc:
                 delay = self._retry_delay_for_error(call, exc, attempt)
                 if delay is None:
@@ -253,21 +255,31 @@ class MultiMail(BaseClient):
 
     # -- approvals ----------------------------------------------------------------------------
 
-    def list_pending(self, mailbox: str | None = None) -> PendingList:
+    def list_pending(self, mailbox: str | None = None, *, message_id: str | None = None,
+                     wait: float | None = None) -> PendingList:
         """Messages awaiting approval, and those decided in the last 24 h with their decision.
 
         Any key may list (an agent polls its own); only approver/admin keys may act on them.
+        With ``wait`` the server long-polls: it answers as soon as the answer changes (with
+        ``message_id``: as soon as that message is approved, rejected or cancelled) or after
+        ``wait`` seconds, so waiting for a human costs one request instead of a polling loop.
 
         Args:
             mailbox: Only this mailbox (address or id); all in the key's scope when omitted.
+            message_id: Only this message (its approval item whatever its age; no item when it
+                was never held).
+            wait: Seconds (0–60) the server may hold the answer until it changes. The request's
+                read timeout is raised above it automatically.
 
         Returns:
             ``{"messages": [...]}``, each item's ``status`` being the approval status.
 
         Example:
             >>> [m["message_id"] for m in client.list_pending("agent@acme.test")["messages"] if m["status"] == "pending"]
+            >>> client.list_pending(message_id="msg_…", wait=30)["messages"][0]["status"]
+            'approved'
         """
-        return self._request(self._get_call("list_pending", mailbox=mailbox))
+        return self._request(self._waiting_get_call("list_pending", wait, mailbox=mailbox, message_id=message_id))
 
     def approve_message(self, message_id: str, *, note: str | None = None, subject: str | None = None,
                         body: str | None = None, html: str | None = None) -> dict[str, Any]:
@@ -435,19 +447,104 @@ class MultiMail(BaseClient):
         return self._request(self._post_call("tag_email", {"message_id": message_id,
                                                            **compact(tags=value, remove=list(remove) if remove is not None else None)}))
 
-    def get_thread(self, thread_id: str) -> Thread:
+    def get_thread(self, thread_id: str, *, wait: float | None = None, after_message_id: str | None = None,
+                   min_messages: int | None = None) -> Thread:
         """Every message of a thread, oldest first (replies to decide_email carry ``decision``).
+
+        With ``wait`` the server long-polls until the thread has news: a message after
+        ``after_message_id``, or at least ``min_messages`` messages; with neither, a decision
+        (the thread's ``decision`` set) or any new message. After ``wait`` seconds it answers
+        with the thread as it is.
 
         Args:
             thread_id: The thread (from a :class:`SendResult` or a message).
+            wait: Seconds (0–60) the server may hold the answer; the read timeout is raised above it.
+            after_message_id: With ``wait``: the last message already seen.
+            min_messages: With ``wait``: answer once the thread has this many messages.
 
         Returns:
-            ``{"thread_id", "subject", "messages": [...]}``.
+            ``{"thread_id", "subject", "decision", "messages": [...]}``.
 
         Example:
             >>> [m.get("decision") for m in client.get_thread("thr_…")["messages"] if m["is_reply"]]
+            >>> client.get_thread("thr_…", wait=30)["decision"]
         """
-        return self._request(self._get_call("get_thread", thread_id=thread_id))
+        return self._request(self._waiting_get_call("get_thread", wait, thread_id=thread_id,
+                                                           after_message_id=after_message_id, min_messages=min_messages))
+
+    # -- claims -------------------------------------------------------------------------------
+
+    def claim_messages(self, mailbox: str, *, limit: int | None = None, lease_seconds: int | None = None,
+                       tag: str | None = None, exclude_tag: str | None = None) -> Claim:
+        """Lease unprocessed inbound messages of a mailbox to this caller (oldest first).
+
+        Concurrent callers (flow runs, agents) never get the same message. Acknowledge each
+        processed message with :meth:`ack_messages` before the lease ends; messages not
+        acknowledged in time become claimable again (a crashed worker loses nothing).
+
+        Args:
+            mailbox: Address or mailbox id.
+            limit: At most this many messages (1–100, default 10).
+            lease_seconds: How long the claim holds them (5–3600, default 300).
+            tag: Only messages with this tag key.
+            exclude_tag: Only messages without this tag key.
+
+        Returns:
+            ``{"claim_id", "mailbox", "messages": [...], "lease_expires_at"}``; ``claim_id`` is
+            ``None`` and ``messages`` empty when there was nothing to claim.
+
+        Example:
+            >>> claim = client.claim_messages("agent@acme.test", limit=5, lease_seconds=600)
+            >>> for msg in claim["messages"]:
+            ...     handle(msg)
+            >>> if claim["claim_id"]:
+            ...     client.ack_messages(claim["claim_id"])
+        """
+        # Not retried after a dropped answer: a retry would lease other messages; the first
+        # claim's messages come back when its lease runs out.
+        return self._request(self._post_call("claim_messages", {"mailbox": mailbox, **compact(
+            limit=limit, lease_seconds=lease_seconds, tag=tag, exclude_tag=exclude_tag)}))
+
+    def ack_messages(self, claim_id: str, message_ids: Sequence[str] | None = None) -> AckResult:
+        """Mark claimed messages processed, so they are never claimed again (the claiming key only).
+
+        Args:
+            claim_id: From :meth:`claim_messages`.
+            message_ids: Some of the claim's messages; all of them when omitted.
+
+        Returns:
+            ``{"claim_id", "acked": [...], "processed_at"}``.
+
+        Raises:
+            Conflict: The lease ran out (``lease_expired``: another caller may have the messages
+                now), or a message was released.
+            NotFound: Unknown claim, or outside the key's scope.
+
+        Example:
+            >>> client.ack_messages(claim["claim_id"], [msg["message_id"]])
+        """
+        call = self._post_call("ack_messages", {"claim_id": claim_id, **compact(
+            message_ids=list(message_ids) if message_ids is not None else None)})
+        call.idempotent = True  # acknowledging twice is harmless
+        return self._request(call)
+
+    def release_messages(self, claim_id: str, message_ids: Sequence[str] | None = None) -> ReleaseResult:
+        """Give claimed, unacknowledged messages back early, so they can be claimed again at once.
+
+        Args:
+            claim_id: From :meth:`claim_messages`.
+            message_ids: Some of the claim's messages; all of them when omitted.
+
+        Returns:
+            ``{"claim_id", "released": [...]}`` (what this call gave back).
+
+        Example:
+            >>> client.release_messages(claim["claim_id"])
+        """
+        call = self._post_call("release_messages", {"claim_id": claim_id, **compact(
+            message_ids=list(message_ids) if message_ids is not None else None)})
+        call.idempotent = True
+        return self._request(call)
 
     # -- mailboxes ----------------------------------------------------------------------------
 

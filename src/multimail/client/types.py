@@ -193,7 +193,9 @@ class Thread(TypedDict, total=False):
     """The answer of ``get_thread``: messages oldest first; a human's answer to decide_email has ``decision``."""
 
     thread_id: str
+    mailbox: str
     subject: str
+    decision: str | None
     messages: list[ThreadMessage]
 
 
@@ -222,6 +224,27 @@ class PendingMessage(TypedDict, total=False):
 
 class PendingList(TypedDict):
     messages: list[PendingMessage]
+
+
+class Claim(TypedDict):
+    """The answer of ``claim_messages``: ``claim_id`` is ``None`` (and ``messages`` empty) when
+    nothing was there to claim."""
+
+    claim_id: str | None
+    mailbox: str
+    messages: list[InboxMessage]
+    lease_expires_at: str | None
+
+
+class AckResult(TypedDict):
+    claim_id: str
+    acked: list[str]
+    processed_at: str
+
+
+class ReleaseResult(TypedDict):
+    claim_id: str
+    released: list[str]
 
 
 class Mailbox(TypedDict, total=False):

@@ -104,6 +104,15 @@ def _addr_spec_problem(spec: str) -> str | None:
     return problem
 
 
+def normalized_or_none(value: str) -> str | None:
+    """The comparable form of an address found in mail (lower-case domain), or None when it is
+    not a valid address: received mail may carry anything, and that must not raise."""
+    try:
+        return parse_address(value, "address").normalized
+    except BadRequest:
+        return None
+
+
 def parse_address_list(value: str | list[str] | None, field: str, *, required: bool) -> list[ParsedAddress]:
     """One address or a list of them (API.md: `to`, `cc`, `bcc`)."""
     if value is None:

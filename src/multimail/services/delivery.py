@@ -52,8 +52,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from ..core.addresses import parse_address
-from ..core.errors import BadRequest
+from ..core.addresses import normalized_or_none
 from ..mail.compose import build_message
 from ..mail.signing import finalize_outbound
 from ..mail.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
@@ -88,13 +87,6 @@ def compose(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> bytes:
         attachments=attachments,
         extra_headers={"X-MultiMail-Message-Id": msg["id"]},
     )
-
-
-def _addr_spec(address: str) -> str | None:
-    try:
-        return parse_address(address, "to").normalized
-    except BadRequest:
-        return None
 
 
 class LeaseLost(Exception):
@@ -211,7 +203,7 @@ class DeliveryWorker(PollingWorker):
                 raw = finalize_outbound(tx, raw=raw, message=msg, mailbox=mailbox, now=now, issuer=ctx.settings.base_url())
             recipients = []
             for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
-                spec = _addr_spec(a)
+                spec = normalized_or_none(a)
                 if spec and spec not in recipients:
                     recipients.append(spec)
             local = mailbox_q.addresses_in(tx, recipients)

@@ -14,21 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ..core.addresses import parse_address
-from ..core.errors import BadRequest
+from ..core.addresses import normalized_or_none
 from ..core.ids import new_id
 from ..mail.parse import ParsedMail, parse_message
 from ..mail.replies import decision_of
 from ..store import messages as message_q
 from .common import record
 from .views import inbox_item
-
-
-def _normalized(address: str) -> str | None:
-    try:
-        return parse_address(address, "from").normalized
-    except BadRequest:
-        return None
 
 
 def store_inbound(
@@ -74,8 +66,8 @@ def store_inbound(
             None,
         )
     if question is not None:
-        sender = _normalized(mail.from_addr)
-        asked = {_normalized(a) for a in question["to_addrs"] + question["cc_addrs"]}
+        sender = normalized_or_none(mail.from_addr)
+        asked = {normalized_or_none(a) for a in question["to_addrs"] + question["cc_addrs"]}
         # Only a person the question went to decides; auto-replies (Auto-Submitted, X-Autoreply,
         # Precedence, out-of-office subjects) never do. The reply's new text (quoted history and
         # signatures stripped by mail-parser-reply) is matched conservatively.
@@ -135,7 +127,7 @@ def is_hosted(ctx, address: str) -> bool:
     """Whether the server accepts mail for `address` (the SMTP RCPT check)."""
     from ..store import mailboxes as mailbox_q
 
-    normalized = _normalized(address)
+    normalized = normalized_or_none(address)
     if normalized is None:
         return False
     with ctx.store.read() as tx:
@@ -191,7 +183,7 @@ def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authenticat
     now = ctx.now()
     stored = []
     with ctx.store.write() as tx:
-        boxes = mailbox_q.addresses_in(tx, sorted({n for n in (_normalized(r) for r in rcpt_tos) if n}))
+        boxes = mailbox_q.addresses_in(tx, sorted({n for n in (normalized_or_none(r) for r in rcpt_tos) if n}))
         for box in boxes.values():
             row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=authentication, parsed=mail,
                                 require_verified_sender=ctx.settings.decisions_require_verified_sender)

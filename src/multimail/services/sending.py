@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from ..core import idempotency as idem
 from ..core.access import Principal
-from ..core.addresses import ParsedAddress, parse_address, parse_address_list, refuse_control_chars
+from ..core.addresses import ParsedAddress, normalized_or_none, parse_address, parse_address_list, refuse_control_chars
 from ..core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from ..core.ids import domain_of, new_id
 from ..core.oversight import Action, Outcome, decide_outbound, parse_mode, Mode
@@ -151,13 +151,6 @@ def _fingerprint_content(draft: Draft, mode: str | None) -> dict[str, Any]:
     }
 
 
-def _normalized(address: str) -> str | None:
-    try:
-        return parse_address(address, "to").normalized
-    except BadRequest:
-        return None
-
-
 def _reached(msg: dict[str, Any]) -> bool:
     """Whether a message of the thread reached (or is on its way to) its recipients."""
     return msg["direction"] == "inbound" or msg["status"] in _ON_ITS_WAY
@@ -175,7 +168,7 @@ def _reply_action(tx, parent: dict[str, Any], draft: Draft) -> Action:
     for msg in message_q.thread_messages(tx, parent["thread_id"]):
         if _reached(msg):
             for address in [msg["from_addr"], *msg["to_addrs"], *msg["cc_addrs"], *msg["bcc_addrs"], *msg["reply_to"]]:
-                normalized = _normalized(address) if address else None
+                normalized = normalized_or_none(address) if address else None
                 if normalized:
                     people.add(normalized)
     if any(a.normalized not in people for a in [*draft.to, *draft.cc, *draft.bcc]):

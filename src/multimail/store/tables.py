@@ -136,8 +136,29 @@ messages = Table(
     Column("decided_by", String(40), nullable=True),
     Column("decision_note", Text, nullable=True),
     Column("failure_reason", Text, nullable=True),
+    # claim_messages (store/claims.py): the lease an inbound message is held under, and when a
+    # claimer acknowledged it as processed (processed messages are never claimed again).
+    Column("claim_id", String(40), nullable=True, index=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("processed_at", UTCDateTime, nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
+    Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
+)
+
+# One row per claim_messages call that leased something: who holds it, until when, and which
+# messages it covered (so an ack after the lease ran out is a 409 even once another caller has
+# claimed the same messages again).
+message_claims = Table(
+    "message_claims",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    # No foreign key: delete_mailbox removes mail, and a claim left behind simply answers 404.
+    Column("mailbox_id", String(40), nullable=False, index=True),
+    Column("claimed_by", String(40), nullable=False),
+    Column("message_ids", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("lease_expires_at", UTCDateTime, nullable=False),
 )
 
 attachments = Table(

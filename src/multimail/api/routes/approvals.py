@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Query
 
 from ...services import approvals as svc
+from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
 from ..schemas import ApproveMessage, RejectMessage
@@ -10,10 +11,45 @@ from ..schemas import ApproveMessage, RejectMessage
 router = APIRouter(prefix="/v1", tags=["approvals"])
 
 
-@router.get("/list_pending", operation_id="list_pending", responses=responses(404))
-def list_pending(ctx: CtxDep, who: PrincipalDep, mailbox: str | None = Query(None, description="Address or mailbox id.")) -> dict:
-    """Messages awaiting approval, and those decided in the last 24 h with their decision."""
-    return svc.list_pending(ctx, principal=who, mailbox=mailbox)
+@router.get("/list_pending", operation_id="list_pending", responses=responses(400, 404))
+async def list_pending(
+    ctx: CtxDep,
+    who: PrincipalDep,
+    mailbox: str | None = Query(None, description="Address or mailbox id."),
+    message_id: str | None = Query(None, description="Only this message (its approval item whatever its age; "
+                                   "no item when it was never held). `mailbox` is then ignored."),
+    wait: float = Query(0, ge=0, le=60, description="Long-poll: hold the answer up to this many seconds until it "
+                        "changes. With `message_id`: until that message is no longer `pending` (at once if it "
+                        "already is). Without: until the list differs from what it was when the request arrived "
+                        "(a new held message, or a decision). 0 (the default) answers at once."),
+) -> dict:
+    """Messages awaiting approval, and those decided in the last 24 h with their decision.
+
+    With `wait`, the server answers as soon as the list changes (or the message named by
+    `message_id` is approved, rejected or cancelled) instead of the client polling: typically
+    within milliseconds of the decision, within about a second when another server process
+    sharing the database made it, and with the unchanged list when `wait` seconds pass.
+    Set the client's read timeout above `wait`.
+    """
+    if message_id is not None:
+        def fetch() -> dict:
+            return waiting.pending_of_message(ctx, principal=who, message_id=message_id)
+
+        def done(answer: dict) -> bool:
+            return not answer["messages"] or waiting.pending_settled(answer)
+    else:
+        first: list = []
+
+        def fetch() -> dict:
+            return svc.list_pending(ctx, principal=who, mailbox=mailbox)
+
+        def done(answer: dict) -> bool:
+            signature = waiting.pending_signature(answer)
+            if not first:
+                first.append(signature)
+                return False
+            return signature != first[0]
+    return await waiting.wait_until(ctx.store, fetch, done, wait)
 
 
 @router.post("/approve_message", operation_id="approve_message", responses=responses(403, 404, 409, body=True))

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ...services import reading as svc
+from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
 from ..schemas import TagEmail
@@ -37,10 +38,44 @@ def read_email(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> 
     return svc.read_email(ctx, principal=who, message_id=message_id)
 
 
-@router.get("/get_thread", operation_id="get_thread", responses=responses(404))
-def get_thread(ctx: CtxDep, who: PrincipalDep, thread_id: str = Query(...)) -> dict:
-    """Every message of a thread, oldest first, with decisions on replies to decide_email."""
-    return svc.get_thread(ctx, principal=who, thread_id=thread_id)
+@router.get("/get_thread", operation_id="get_thread", responses=responses(400, 404))
+async def get_thread(
+    ctx: CtxDep,
+    who: PrincipalDep,
+    thread_id: str = Query(...),
+    wait: float = Query(0, ge=0, le=60, description="Long-poll: hold the answer up to this many seconds until the "
+                        "thread has news (see below). 0 (the default) answers at once."),
+    after_message_id: str | None = Query(None, description="With `wait`: news is a message after this one "
+                                         "(the last one the caller has seen)."),
+    min_messages: int | None = Query(None, ge=1, le=100000, description="With `wait`: news is the thread holding at "
+                                     "least this many messages."),
+) -> dict:
+    """Every message of a thread, oldest first, with decisions on replies to decide_email.
+
+    With `wait`, the answer is held until the thread has news, or `wait` seconds pass (then the
+    thread as it is). News is a message after `after_message_id`, or at least `min_messages`
+    messages; with neither, a decision (`decision` set: at once if there already is one) or any
+    message newer than those present when the request arrived. A decision arriving by SMTP reply
+    or one-click link wakes the waiter at once. Set the client's read timeout above `wait`.
+    """
+    seen: list[int] = []
+
+    def fetch() -> dict:
+        return svc.get_thread(ctx, principal=who, thread_id=thread_id)
+
+    def done(thread: dict) -> bool:
+        if not seen:
+            if after_message_id is not None:
+                seen.append(waiting.thread_position(thread, after_message_id))
+            elif min_messages is not None:
+                seen.append(min_messages - 1)
+            else:
+                seen.append(len(thread["messages"]))
+        if after_message_id is None and min_messages is None and thread["decision"] is not None:
+            return True
+        return len(thread["messages"]) > seen[0]
+
+    return await waiting.wait_until(ctx.store, fetch, done, wait)
 
 
 @router.post("/tag_email", operation_id="tag_email", responses=responses(404, body=True))
