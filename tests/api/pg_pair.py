@@ -6,16 +6,16 @@ Built like tests/concurrency/conftest.py's `pg2` deployment."""
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from pathlib import Path
 from typing import Iterator
 
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from multimail.config import Settings
+from multimail.core.access import Principal
+from multimail.services import Context
+from multimail.services import keys as key_svc
+from multimail.store import open_store
 
-from ..conftest import PG_ENV, Api, ServerProcess
+from ..conftest import Api, ServerProcess, fresh_pg_database
 
 
 class Pair:
@@ -34,37 +34,20 @@ class Pair:
 
 @contextlib.contextmanager
 def pg_pair(tmp_path_factory) -> Iterator[Pair]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    from multimail.config import Settings
-    from multimail.core.access import Principal
-    from multimail.services import Context
-    from multimail.services import keys as key_svc
-    from multimail.store import open_store
-
-    name = f"mm_pair_{uuid.uuid4().hex[:10]}"
-    admin_url = make_url(base).set(drivername="postgresql+psycopg")
-    admin_engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    servers: list[ServerProcess] = []
-    store = None
-    try:
-        # The first server migrates the empty database; the second starts on the migrated one.
-        dirs = [tmp_path_factory.mktemp(f"pair-pg-{i}") for i in range(2)]
-        servers.append(ServerProcess(dirs[0], database_url=url))
-        servers.append(ServerProcess(dirs[1], database_url=url))
-        store = open_store(url, migrate=False)
-        ctx = Context(store=store, settings=Settings(data_dir=Path(dirs[0])))
-        key = key_svc.create_key(ctx, principal=Principal.local_operator(), role="admin", name="pair admin")["api_key"]
-        yield Pair(servers, key)
-    finally:
-        for s in servers:
-            s.stop()
-        if store is not None:
-            store.dispose()
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
+    with fresh_pg_database("mm_pair") as url:
+        servers: list[ServerProcess] = []
+        store = None
+        try:
+            # The first server migrates the empty database; the second starts on the migrated one.
+            dirs = [tmp_path_factory.mktemp(f"pair-pg-{i}") for i in range(2)]
+            servers.append(ServerProcess(dirs[0], database_url=url))
+            servers.append(ServerProcess(dirs[1], database_url=url))
+            store = open_store(url, migrate=False)
+            ctx = Context(store=store, settings=Settings(data_dir=Path(dirs[0])))
+            key = key_svc.create_key(ctx, principal=Principal.local_operator(), role="admin", name="pair admin")["api_key"]
+            yield Pair(servers, key)
+        finally:
+            for s in servers:
+                s.stop()
+            if store is not None:
+                store.dispose()

@@ -9,7 +9,6 @@ import smtplib
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests

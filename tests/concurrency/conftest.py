@@ -10,18 +10,15 @@ A `Deployment` hands out API clients round-robin over its servers and reads the 
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from multimail.config import Settings
 from multimail.core.access import Principal
@@ -30,7 +27,7 @@ from multimail.services import keys as key_svc
 from multimail.store import open_store
 from multimail.store.engine import sqlite_url_for
 
-from ..conftest import PG_ENV, Api, ServerProcess
+from ..conftest import Api, ServerProcess, fresh_pg_database
 
 
 class Deployment:
@@ -129,42 +126,31 @@ def sqlite_deployment(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pg2_deployment(tmp_path_factory):
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    name = f"mm_conc_{uuid.uuid4().hex[:10]}"
-    admin_url = make_url(base).set(drivername="postgresql+psycopg")
-    admin_engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    servers: list[ServerProcess] = []
-    store = None
-    try:
-        # Both servers start on the empty database at once: they migrate it concurrently.
-        dirs = [tmp_path_factory.mktemp(f"concurrency-pg-{i}") for i in range(2)]
-        with ThreadPoolExecutor(2) as pool:
-            futures = [pool.submit(ServerProcess, d, database_url=url, smtp=False) for d in dirs]
-            errors = []
-            for f in futures:
-                try:
-                    servers.append(f.result())
-                except Exception as exc:  # keep the one that started so it is stopped below
-                    errors.append(exc)
-            if errors:
-                raise errors[0]
-        store = open_store(url, migrate=False)
-        ctx = Context(store=store, settings=Settings(data_dir=Path(dirs[0])))
-        admin_key = key_svc.create_key(ctx, principal=Principal.local_operator(), role="admin", name="concurrency admin")["api_key"]
-        yield Deployment("pg2", servers, store, admin_key)
-    finally:
-        for s in servers:
-            s.stop()
-        if store is not None:
-            store.dispose()
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
+    with fresh_pg_database("mm_conc") as url:
+        servers: list[ServerProcess] = []
+        store = None
+        try:
+            # Both servers start on the empty database at once: they migrate it concurrently.
+            dirs = [tmp_path_factory.mktemp(f"concurrency-pg-{i}") for i in range(2)]
+            with ThreadPoolExecutor(2) as pool:
+                futures = [pool.submit(ServerProcess, d, database_url=url, smtp=False) for d in dirs]
+                errors = []
+                for f in futures:
+                    try:
+                        servers.append(f.result())
+                    except Exception as exc:  # keep the one that started so it is stopped below
+                        errors.append(exc)
+                if errors:
+                    raise errors[0]
+            store = open_store(url, migrate=False)
+            ctx = Context(store=store, settings=Settings(data_dir=Path(dirs[0])))
+            admin_key = key_svc.create_key(ctx, principal=Principal.local_operator(), role="admin", name="concurrency admin")["api_key"]
+            yield Deployment("pg2", servers, store, admin_key)
+        finally:
+            for s in servers:
+                s.stop()
+            if store is not None:
+                store.dispose()
 
 
 @pytest.fixture(params=["sqlite", "pg2"])
