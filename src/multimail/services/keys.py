@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+
 from ..core.access import ROLE_SCOPES, Principal, Role, Scope, require_scope, validate_scopes
 from ..core.addresses import normalize_mailbox_address
 from ..core.errors import BadRequest, NotFound, Unauthorized
@@ -22,8 +24,11 @@ def create_key(
     scopes: list[str] | None = None,
     mailboxes: list[str] | None = None,
     name: str = "",
-) -> dict[str, Any]:
-    """Create a key by role (agent/approver/admin) or by explicit scopes; returns the secret once."""
+    only_if_none_exist: bool = False,
+) -> dict[str, Any] | None:
+    """Create a key by role (agent/approver/admin) or by explicit scopes; returns the secret once.
+    With `only_if_none_exist`, nothing is created (None) when any active key exists, decided in
+    the same transaction, so servers starting together create one first key between them."""
     require_scope(principal.scopes, Scope.ADMIN, "create API keys")
     if (role is None) == (scopes is None):
         raise BadRequest("Give either role or scopes.", code="invalid_request", details={"field": "role"})
@@ -70,6 +75,11 @@ def create_key(
         "revoked_at": None,
     }
     with ctx.store.write() as tx:
+        if only_if_none_exist:
+            if tx.dialect.name == "postgresql":  # serialise the check with other starters
+                tx.execute(text("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE"))
+            if key_q.count_active(tx) > 0:
+                return None
         key_q.insert_key(tx, row)
         record(tx, at=now, principal=principal, action="api_key.created", details=key_view(row))
     return {**key_view(row), "api_key": secret}
@@ -124,5 +134,6 @@ def ensure_first_admin_key(ctx: Context) -> str | None:
     with ctx.store.read() as tx:
         if key_q.count_active(tx) > 0:
             return None
-    created = create_key(ctx, principal=Principal.local_operator(), role=Role.ADMIN.value, name="first admin key")
-    return created["api_key"]
+    created = create_key(ctx, principal=Principal.local_operator(), role=Role.ADMIN.value, name="first admin key",
+                         only_if_none_exist=True)
+    return created["api_key"] if created else None
