@@ -7,11 +7,12 @@ LOCKED` so several workers never block on or take the same row; SQLite serialise
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from . import leases
 from .tables import outbox
 
 
@@ -24,24 +25,7 @@ def enqueue(tx: Connection, message_id: str, now: datetime) -> None:
 
 
 def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int) -> list[dict[str, Any]]:
-    due = and_(
-        outbox.c.state == "ready",
-        outbox.c.next_attempt_at <= now,
-        or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= now),
-    )
-    q = select(outbox).where(due).order_by(outbox.c.next_attempt_at, outbox.c.seq).limit(limit)
-    if tx.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    rows = [dict(r) for r in tx.execute(q).mappings()]
-    lease = now + timedelta(seconds=lease_seconds)
-    for row in rows:
-        tx.execute(
-            update(outbox)
-            .where(outbox.c.seq == row["seq"])
-            .values(locked_until=lease, attempts=outbox.c.attempts + 1, updated_at=now)
-        )
-        row["attempts"] += 1
-    return rows
+    return leases.claim_due(tx, outbox, outbox.c.state, "ready", now, lease_seconds=lease_seconds, limit=limit)
 
 
 def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None) -> None:

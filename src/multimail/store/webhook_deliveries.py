@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from . import leases
 from .tables import webhook_attempts, webhook_deliveries, webhooks
 
 
 def claim_due(tx: Connection, now: datetime, *, lease_seconds: float, limit: int) -> list[dict[str, Any]]:
     d = webhook_deliveries
-    due = and_(d.c.status == "pending", d.c.next_attempt_at <= now, or_(d.c.locked_until.is_(None), d.c.locked_until <= now))
-    q = select(d).where(due).order_by(d.c.next_attempt_at, d.c.seq).limit(limit)
-    if tx.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    rows = [dict(r) for r in tx.execute(q).mappings()]
-    lease = now + timedelta(seconds=lease_seconds)
-    for row in rows:
-        tx.execute(update(d).where(d.c.seq == row["seq"]).values(locked_until=lease, attempts=d.c.attempts + 1, updated_at=now))
-        row["attempts"] += 1
-    return rows
+    return leases.claim_due(tx, d, d.c.status, "pending", now, lease_seconds=lease_seconds, limit=limit)
 
 
 def record_attempt(tx: Connection, *, delivery_id: str, at: datetime, status_code: int | None, error: str | None,

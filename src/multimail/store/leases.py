@@ -1,0 +1,31 @@
+"""Claiming queued work with a lease: the one mechanism behind the outbox and webhook deliveries.
+
+A row is due when it is in its waiting state, its next attempt time has come and no live lease
+holds it. Claiming sets a lease and counts the attempt; a worker that dies leaves the lease to
+expire and the row is claimed again. PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so workers
+in several processes never take the same row nor wait on each other; SQLite's single writer
+already serialises claims.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, and_, or_, select, update
+
+
+def claim_due(tx: Connection, table: Table, state_column: Column, waiting_state: str, now: datetime, *,
+              lease_seconds: float, limit: int) -> list[dict[str, Any]]:
+    c = table.c
+    due = and_(state_column == waiting_state, c.next_attempt_at <= now,
+               or_(c.locked_until.is_(None), c.locked_until <= now))
+    q = select(table).where(due).order_by(c.next_attempt_at, c.seq).limit(limit)
+    if tx.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    rows = [dict(r) for r in tx.execute(q).mappings()]
+    lease = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        tx.execute(update(table).where(c.seq == row["seq"]).values(locked_until=lease, attempts=c.attempts + 1, updated_at=now))
+        row["attempts"] += 1
+    return rows
