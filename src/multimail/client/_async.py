@@ -26,7 +26,7 @@ class AsyncMultiMail(BaseClient):
         timeout: Seconds (or an ``httpx.Timeout``) per HTTP request.
         transport: An ``httpx.AsyncBaseTransport`` to send requests through (tests, proxies).
         max_retries: Retries after a failed attempt. Calls are retried only when that is safe:
-            GETs, and sends/replies/decisions (which always carry an idempotency key), after a
+            GETs, and sends/replies/decisions that carry an idempotency key, after a
             transport error, a 5xx or a 429; any call when the connection could not be opened or
             the server answered 429 (a refused request changes nothing). ``0`` disables retries.
         retry_backoff: Seconds before the first retry; doubles per retry (with jitter, at most 8 s).
@@ -147,7 +147,8 @@ class AsyncMultiMail(BaseClient):
                 only down to the mailbox's floor).
             metadata: Free-form JSON kept with the message (e.g. the Prefect run ids).
             idempotency_key: Sent as the ``Idempotency-Key`` header: the same key with the same
-                request returns the first answer for 24 h. Generated per call when omitted.
+                request returns the first answer for 24 h. Without one, the server treats an
+                identical request within the mailbox's window as the same (see ``auto_idempotency``).
 
         Returns:
             SendResult: ids, status and the oversight mode applied.
@@ -191,7 +192,7 @@ class AsyncMultiMail(BaseClient):
             attachments: Items from :func:`multimail.client.attachment`.
             oversight_mode: Per-call oversight override (see :meth:`send_email`).
             metadata: Free-form JSON kept with the message.
-            idempotency_key: As for :meth:`send_email`; generated per call when omitted.
+            idempotency_key: As for :meth:`send_email`.
 
         Returns:
             SendResult: ids, status and the oversight mode applied.
@@ -238,7 +239,7 @@ class AsyncMultiMail(BaseClient):
             cc: Carbon-copy recipients.
             oversight_mode: Per-call oversight override (see :meth:`send_email`).
             metadata: Free-form JSON kept with the message.
-            idempotency_key: As for :meth:`send_email`; generated per call when omitted.
+            idempotency_key: As for :meth:`send_email`.
 
         Returns:
             SendResult: use ``thread_id`` to look for the decision.
