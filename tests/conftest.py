@@ -19,12 +19,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+
+from multimail.store import tables as store_tables
 
 PG_ENV = "MULTIMAIL_TEST_POSTGRES_URL"
 
@@ -85,6 +87,31 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self._log.close()
+
+
+class Db:
+    """SQL checks on what a service wrote (or, after a failure, did not write)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def count(self, table, **where: Any) -> int:
+        q = select(func.count()).select_from(table)
+        for col, val in where.items():
+            q = q.where(table.c[col] == val)
+        with self.store.read() as tx:
+            return tx.execute(q).scalar_one()
+
+    def rows(self, table, **where: Any) -> list[dict[str, Any]]:
+        q = select(table)
+        for col, val in where.items():
+            q = q.where(table.c[col] == val)
+        with self.store.read() as tx:
+            return [dict(r) for r in tx.execute(q).mappings()]
+
+    def snapshot(self) -> dict[str, int]:
+        """Row counts of every table."""
+        return {name: self.count(table) for name, table in store_tables.metadata.tables.items()}
 
 
 class Api:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import func, select
 
 from multimail.config import Settings
 from multimail.core.access import Principal
@@ -27,14 +26,14 @@ from multimail.services import keys as key_svc
 from multimail.store import open_store
 from multimail.store.engine import sqlite_url_for
 
-from ..conftest import Api, ServerProcess, fresh_pg_database
+from ..conftest import Api, Db, ServerProcess, fresh_pg_database
 
 
-class Deployment:
+class Deployment(Db):
     def __init__(self, name: str, servers: list[ServerProcess], store, admin_key: str):
+        super().__init__(store)
         self.name = name
         self.servers = servers
-        self.store = store
         self.admin = Api(servers[0].base, admin_key)
         self._log_marks = {id(s): 0 for s in servers}
 
@@ -55,20 +54,6 @@ class Deployment:
         return self.admin.ok("POST", "create_api_key", body)["api_key"]
 
     # -- database checks -------------------------------------------------------------------------
-    def count(self, table, **where: Any) -> int:
-        q = select(func.count()).select_from(table)
-        for col, val in where.items():
-            q = q.where(table.c[col] == val)
-        with self.store.read() as tx:
-            return tx.execute(q).scalar_one()
-
-    def rows(self, table, **where: Any) -> list[dict[str, Any]]:
-        q = select(table)
-        for col, val in where.items():
-            q = q.where(table.c[col] == val)
-        with self.store.read() as tx:
-            return [dict(r) for r in tx.execute(q).mappings()]
-
     def mailbox_id(self, address: str) -> str:
         from multimail.store import tables as t
 

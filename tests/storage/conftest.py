@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from multimail.config import Settings
 from multimail.core.access import Principal
@@ -17,7 +16,8 @@ from multimail.services import Context
 from multimail.services import keys as key_svc
 from multimail.services import mailboxes as mailbox_svc
 from multimail.store import open_store
-from multimail.store import tables as t
+
+from ..conftest import Db
 
 
 class Clock:
@@ -77,31 +77,6 @@ def principal_for(ctx, operator):
         return key_svc.authenticate(ctx, f"Bearer {created['api_key']}")
 
     return _make
-
-
-class Db:
-    """SQL checks on what a service wrote (or, after a failure, did not write)."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def count(self, table, **where: Any) -> int:
-        q = select(func.count()).select_from(table)
-        for col, val in where.items():
-            q = q.where(table.c[col] == val)
-        with self.store.read() as tx:
-            return tx.execute(q).scalar_one()
-
-    def rows(self, table, **where: Any) -> list[dict[str, Any]]:
-        q = select(table)
-        for col, val in where.items():
-            q = q.where(table.c[col] == val)
-        with self.store.read() as tx:
-            return [dict(r) for r in tx.execute(q).mappings()]
-
-    def snapshot(self) -> dict[str, int]:
-        """Row counts of every table."""
-        return {name: self.count(table) for name, table in t.metadata.tables.items()}
 
 
 @pytest.fixture
