@@ -114,6 +114,17 @@ class Db:
         return {name: self.count(table) for name, table in store_tables.metadata.tables.items()}
 
 
+def wait_for(fn, timeout: float = 15.0):
+    """Call `fn` until it returns something truthy (returned), failing the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
 class Api:
     """`requests` against a server with one key, as a hosted-API client would use it."""
 

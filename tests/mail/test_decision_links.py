@@ -15,19 +15,9 @@ from email.policy import default as default_policy
 import pytest
 import requests
 
-from ..conftest import Api, ServerProcess
+from ..conftest import Api, ServerProcess, wait_for
 
 LINK = re.compile(r"(https?://[^\s\"<>]+)?(/d/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
-
-
-def wait_for(fn, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def sent_parts(srv: ServerProcess, message_id: str) -> tuple[str, str]:

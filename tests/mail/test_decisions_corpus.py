@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import time
 import uuid
 from pathlib import Path
 
@@ -18,20 +17,12 @@ import pytest
 from multimail.mail.parse import parse_message
 from multimail.mail.replies import decision_of
 
+from ..conftest import wait_for
+
 CORPUS = Path(__file__).parent / "corpus" / "replies"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
 OPTIONS = ["Approve", "Reject", "Postpone"]
 ASKED = "bob.boss@partner.test"
-
-
-def wait_for(fn, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def rewrite(raw: bytes, *, question_id: str, mailbox: str, asked: str) -> bytes:

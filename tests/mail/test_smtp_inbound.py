@@ -2,25 +2,16 @@
 before 250, threaded onto the mailbox's own mail, decisions read from replies."""
 
 import smtplib
-import time
 from email.message import EmailMessage
 
 import pytest
+
+from ..conftest import wait_for
 
 
 def smtp_send(server, msg: EmailMessage, rcpt: list[str] | None = None) -> dict:
     with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as s:
         return s.send_message(msg, to_addrs=rcpt)
-
-
-def wait_for(fn, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_mail_for_a_hosted_mailbox_is_stored(server, admin, mailbox):
@@ -62,7 +53,7 @@ def test_reply_to_decide_email_is_threaded_and_decides(server, admin, mailbox):
     box = mailbox(oversight_mode="autonomous")
     asked = admin.ok("POST", "decide_email", {"from": box, "to": "Boss <boss@partner.test>", "question": "Ship the release today?",
                                               "options": ["Ship it", "Wait"]})
-    question = wait_for(lambda: (m := admin.ok("GET", "read_email", message_id=asked["message_id"]))["status"] == "sent" and m)
+    question = wait_for(lambda: (m := admin.ok("GET", "read_email", message_id=asked["message_id"]))["status"] == "sent" and m, timeout=10.0)
     reply = EmailMessage()
     reply["From"] = "Boss <boss@partner.test>"
     reply["To"] = box
@@ -82,7 +73,7 @@ def test_reply_from_someone_not_asked_never_decides(server, admin, mailbox):
     box = mailbox(oversight_mode="autonomous")
     asked = admin.ok("POST", "decide_email", {"from": box, "to": "boss@partner.test", "question": "Refund the customer?",
                                               "options": ["Yes", "No"]})
-    question = wait_for(lambda: (m := admin.ok("GET", "read_email", message_id=asked["message_id"]))["status"] == "sent" and m)
+    question = wait_for(lambda: (m := admin.ok("GET", "read_email", message_id=asked["message_id"]))["status"] == "sent" and m, timeout=10.0)
     reply = EmailMessage()
     reply["From"] = "intruder@elsewhere.test"
     reply["To"] = box
