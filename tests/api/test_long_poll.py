@@ -80,11 +80,11 @@ def test_wait_runs_out_when_nothing_happens(mailbox, agent):
     start = time.monotonic()
     answer = api.ok("GET", "list_pending", message_id=sent["message_id"], wait=1)
     elapsed = time.monotonic() - start
-    assert 0.95 <= elapsed < 2.0, elapsed
+    assert 0.95 <= elapsed < 5.0, elapsed
     assert answer["messages"][0]["status"] == "pending"
     thread_start = time.monotonic()
     thread = api.ok("GET", "get_thread", thread_id=sent["thread_id"], wait=1)
-    assert 0.95 <= time.monotonic() - thread_start < 2.0
+    assert 0.95 <= time.monotonic() - thread_start < 5.0
     assert [m["message_id"] for m in thread["messages"]] == [sent["message_id"]]
 
 
@@ -99,7 +99,7 @@ def test_already_decided_answers_at_once(mailbox, agent, approver):
     free = mailbox(oversight_mode="autonomous")
     direct = agent(free).ok("POST", "send_email", {"from": free, "to": "x@partner.test", "subject": "s", "body": "b"})
     assert agent(free).ok("GET", "list_pending", message_id=direct["message_id"], wait=20) == {"messages": []}
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5.0  # far below the 20 s wait: it answered at once
 
 
 def test_list_pending_without_message_id_waits_for_any_change(mailbox, agent):
@@ -130,7 +130,7 @@ def test_wait_input_and_scope_are_checked(mailbox, agent):
     start = time.monotonic()
     assert_error(stranger.get("list_pending", message_id=sent["message_id"], wait=20), 404, "message_not_found")
     assert_error(stranger.get("get_thread", thread_id=sent["thread_id"], wait=20), 404, "thread_not_found")
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5.0  # far below the 20 s wait: it answered at once
 
 
 def test_parked_waiters_do_not_starve_other_requests(server, mailbox, agent):
@@ -177,7 +177,7 @@ def test_smtp_decision_wakes_get_thread_waiters(server, admin, mailbox):
     # The thread has its decision now: a plain waiter answers at once; one that saw the reply waits.
     start = time.monotonic()
     assert admin.ok("GET", "get_thread", thread_id=q["thread_id"], wait=20)["decision"] == "Approve"
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5.0  # far below the 20 s wait: it answered at once
     last = thread["messages"][-1]["message_id"]
     start = time.monotonic()
     admin.ok("GET", "get_thread", thread_id=q["thread_id"], wait=1, after_message_id=last)

@@ -65,7 +65,10 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, "invalid_json", "The request body is not valid JSON.", {"position": first.get("ctx", {}).get("error")})
     # Every error about the same field (one per member of a union such as `str | list[str]`).
     same = [e for e in errors if _field(tuple(e.get("loc", ()))) == field]
-    if kind == "missing":
+    whole_body = tuple(first.get("loc", ())) == ("body",)
+    if kind == "missing" and whole_body:  # `null` or no body at all (FastAPI < 0.160 says so this way)
+        code, message = "invalid_body", "The request body must be a JSON object."
+    elif kind == "missing":
         code, message = "missing_field", f"{field} is required."
     elif kind == "extra_forbidden":
         code, message = "unknown_field", f"{field} is not a field of this request."
