@@ -206,6 +206,31 @@ def mailbox(admin):
     return _make
 
 
+@pytest.fixture(scope="session")
+def prefect_api_url():
+    """A real, temporary Prefect server for the session (Prefect's own `prefect_test_harness`,
+    SQLite-backed): its API URL. Flows run in the test process report to it."""
+    pytest.importorskip("prefect")
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls (no network here)
+    with prefect_test_harness(server_startup_timeout=90):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory, prefect_api_url) -> ServerProcess:
+    """A MultiMail server that resumes flow runs through that Prefect API (with the session's
+    DNS answers, so replies from partner.test may decide)."""
+    data = tmp_path_factory.mktemp("prefect-server")
+    dns = data / "dns.json"
+    dns.write_text(json.dumps(SESSION_DNS))
+    srv = ServerProcess(data, env={"MULTIMAIL_DNS_OVERRIDES": str(dns), "MULTIMAIL_PREFECT_API_URL": prefect_api_url})
+    yield srv
+    srv.stop()
+
+
 @contextlib.contextmanager
 def fresh_pg_database(prefix: str = "mm_test") -> Iterator[str]:
     """A new, empty PostgreSQL database (skips the test when none is configured), dropped after."""

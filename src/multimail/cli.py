@@ -73,6 +73,13 @@ def serve(
         help="Send outbound mail through this relay: smtp://user:pass@host:587 (STARTTLS required; add "
              "?starttls=optional to use it only when offered) or smtps://user:pass@host:465 (TLS). "
              "Env MULTIMAIL_SMTP_RELAY. Default: capture (nothing leaves the machine).")] = None,
+    prefect_api_url: Annotated[Optional[str], typer.Option(
+        "--prefect-api-url", metavar="URL", show_default=False,
+        help="The Prefect API to resume paused flow runs on and start deployment runs through, e.g. "
+             "http://127.0.0.1:4200/api. Env MULTIMAIL_PREFECT_API_URL (and MULTIMAIL_PREFECT_API_KEY for Prefect Cloud).")] = None,
+    prefect_events: Annotated[bool, typer.Option(
+        "--prefect-events", help="Also emit every event into that Prefect API's event stream (multimail.message.received, "
+                                 "multimail.message.approved, ...). Env MULTIMAIL_PREFECT_EVENTS.")] = False,
 ) -> None:
     """Run the API, inbound SMTP and the delivery worker in one process."""
     import logging
@@ -80,10 +87,11 @@ def serve(
     from .server import serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "mail.log"):
+    for noisy in ("alembic", "mail.log", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = _settings(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
-                         smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay)
+                         smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
+                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None)
     if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay
         from .mail.transports import RelayConfig
 

@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     smtp_relay_ca_file: Path | None = Field(None, description="CA bundle (PEM) to verify the outbound relay's TLS certificate; default: system CAs.")
     smtp_relay_timeout_seconds: float = Field(60.0, description="Timeout for each command to the outbound SMTP relay.")
 
+    prefect_api_url: str | None = Field(
+        None, description="The Prefect API this server calls to resume paused flow runs and start deployment runs "
+        "(e.g. http://127.0.0.1:4200/api, or a Prefect Cloud workspace URL). Clients never choose it.",
+    )
+    prefect_api_key: str | None = Field(None, description="API key for prefect_api_url (Prefect Cloud); sent as a Bearer token.")
+    prefect_events: bool = Field(False, description="Emit every event into the Prefect API's event stream "
+                                 "(multimail.message.received, ...), for automations and deployment triggers.")
+    prefect_timeout_seconds: float = Field(10.0, description="Timeout of each call to the Prefect API.")
+    prefect_resume_retry_schedule: list[float] = Field(
+        [0.1, 0.2, 0.4, 0.8, 1.5, 3, 5, 10, 30, 60, 300, 900, 1800, 3600, 3600, 3600],
+        description="Seconds before each retry of a resume the flow run was not ready for (not paused yet, Prefect "
+        "unreachable): quick at first, since a run registers its wait just before pausing; about 4 h in all.",
+    )
+    prefect_poll_seconds: float = 1.0
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

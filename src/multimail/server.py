@@ -15,6 +15,8 @@ from .config import Settings
 from .mail.smtp_server import start_smtp
 from .services import Context
 from .services.delivery import DeliveryWorker
+from .services.flow_run_waits import FlowRunResumeWorker
+from .services.webhooks import ensure_prefect_events
 from .services.keys import ensure_first_admin_key
 from .services.webhook_delivery import WebhookWorker
 
@@ -31,6 +33,16 @@ def serve(settings: Settings, *, announce=print) -> None:
     worker.start()
     webhook_worker = WebhookWorker(ctx)
     webhook_worker.start()
+    resume_worker = None
+    if ctx.prefect_api() is not None:
+        resume_worker = FlowRunResumeWorker(ctx, ctx.prefect_api())
+        resume_worker.start()
+        announce(f"Prefect API at {settings.prefect_api_url}: paused flow runs are resumed from here")
+        if settings.prefect_events:
+            ensure_prefect_events(ctx)
+            announce("Every event is also emitted into Prefect's event stream")
+    elif settings.prefect_events:
+        announce("--prefect-events needs --prefect-api-url; no events are emitted to Prefect")
     smtp = None
     if settings.smtp_enabled:
         smtp = start_smtp(ctx, host=settings.host, port=settings.smtp_port)
@@ -44,4 +56,6 @@ def serve(settings: Settings, *, announce=print) -> None:
             smtp.stop()
         worker.stop()
         webhook_worker.stop()
+        if resume_worker is not None:
+            resume_worker.stop()
         ctx.store.dispose()

@@ -6,6 +6,8 @@ import inspect
 import secrets
 from typing import Any
 
+import uuid
+
 import pytest
 
 import multimail.client as mm
@@ -91,6 +93,9 @@ async def every_method(c: Any) -> None:
     await v(c.cancel_message(decision.message_id, reason="changed my mind"))
     statuses = {m["message_id"]: m["status"] for m in (await v(c.list_pending(gated)))["messages"]}
     assert statuses == {held.message_id: "approved", rejected_msg.message_id: "rejected", decision.message_id: "cancelled"}
+    wait = await v(c.register_wait(str(uuid.uuid4()), message_id=rejected_msg.message_id))
+    assert wait["resume"] == "none" and wait["status"] == "resolved"  # the session server has no Prefect API
+    assert wait["outcome"]["status"] == "rejected" and wait["outcome"]["reason"] == "not today"
 
     page = await v(c.audit_log(mailbox=gated, limit=2))
     assert len(page["events"]) == 2 and page["next_cursor"]

@@ -11,7 +11,7 @@ from .. import __version__
 from ..services import Context
 from . import errors
 from .limits import RequestLimits
-from .routes import admin, approvals, claims, identity, links, mailboxes, reading, sending
+from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, reading, sending
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -23,7 +23,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (mailboxes, sending, approvals, reading, claims, admin, identity, links):
+    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"], operation_id="health")

@@ -137,7 +137,12 @@ class TagEmail(Request):
 
 
 class CreateWebhook(Request):
-    url: str
+    url: str | None = Field(None, description="The receiver (kind http).")
+    kind: str = Field("http", description="http: signed POSTs to url. prefect_deployment: a flow run of `deployment` "
+                      "on the server's Prefect API per event. prefect_events: the events into Prefect's event stream.")
+    deployment: str | None = Field(None, description="prefect_deployment: a deployment id or \"flow-name/deployment-name\".")
+    parameter: str | None = Field(None, description="prefect_deployment: the flow parameter that receives the event's data "
+                                  "(default \"message\").")
     events: list[str] | None = Field(None, description="Event types to receive; all when omitted.")
     mailbox: str | None = Field(None, description="Only this mailbox's events; all in scope when omitted.")
     description: str = ""
@@ -185,3 +190,9 @@ class ClaimMessages(Request):
 class ClaimRef(Request):
     claim_id: str
     message_ids: list[str] | None = Field(None, max_length=100, description="Some of the claim's messages; all when omitted.")
+
+
+class RegisterWait(Request):
+    flow_run_id: str = Field(description="The Prefect flow run that is about to pause (a UUID).")
+    message_id: str | None = Field(None, description="Wait for this held message's approval, rejection or cancellation.")
+    thread_id: str | None = Field(None, description="Wait for the answer to the decide_email question of this thread.")

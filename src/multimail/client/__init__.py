@@ -37,9 +37,12 @@ from .errors import (
 )
 from .types import (
     ApiKey,
+    ApprovalOutcome,
     Attachment,
     AuditEvent,
     Claim,
+    DecisionOutcome,
+    FlowRunWait,
     InboxMessage,
     InboxPage,
     Mailbox,
@@ -57,6 +60,6 @@ __all__ = [
     "MultiMailError", "BadRequest", "AuthenticationError", "PermissionDenied", "NotFound", "Conflict",
     "PayloadTooLarge", "UnprocessableEntity", "RateLimited", "ServerError", "ConnectionError", "APIConnectionError",
     "SendResult", "Attachment", "attachment", "Claim", "InboxMessage", "InboxPage", "Message", "Thread", "PendingMessage",
-    "Mailbox", "AuditEvent", "Webhook", "ApiKey", "OversightMode",
+    "Mailbox", "AuditEvent", "Webhook", "ApiKey", "OversightMode", "FlowRunWait", "ApprovalOutcome", "DecisionOutcome",
     "DEFAULT_BASE_URL", "ENV_API_KEY", "ENV_BASE_URL", "new_idempotency_key",
 ]

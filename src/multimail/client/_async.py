@@ -11,7 +11,7 @@ import httpx
 from ._base import BaseClient, Call, compact
 from .types import (
     AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, Health, InboxMessage, InboxPage,
-    Mailbox, ReleaseResult,
+    FlowRunWait, Mailbox, ReleaseResult,
     MailboxList, Message, OversightMode, PendingList, SendResult, TagResult, TagValue, Thread, Webhook, WebhookList,
 )
 
@@ -257,7 +257,7 @@ class AsyncMultiMail(BaseClient):
     # -- approvals ----------------------------------------------------------------------------
 
     async def list_pending(self, mailbox: str | None = None, *, message_id: str | None = None,
-                     wait: float | None = None) -> PendingList:
+                     flow_run_id: str | None = None, wait: float | None = None) -> PendingList:
         """Messages awaiting approval, and those decided in the last 24 h with their decision.
 
         Any key may list (an agent polls its own); only approver/admin keys may act on them.
@@ -269,6 +269,9 @@ class AsyncMultiMail(BaseClient):
             mailbox: Only this mailbox (address or id); all in the key's scope when omitted.
             message_id: Only this message (its approval item whatever its age; no item when it
                 was never held).
+            flow_run_id: Only messages queued by this Prefect flow run (the server matches the
+                ``metadata.prefect.flow_run_id`` that prefect-multimail's tasks attach), e.g. to
+                withdraw what a cancelled run left pending.
             wait: Seconds (0–60) the server may hold the answer until it changes. The request's
                 read timeout is raised above it automatically.
 
@@ -280,7 +283,8 @@ class AsyncMultiMail(BaseClient):
             >>> (await client.list_pending(message_id="msg_…", wait=30))["messages"][0]["status"]
             'approved'
         """
-        return await self._request(self._waiting_get_call("list_pending", wait, mailbox=mailbox, message_id=message_id))
+        return await self._request(self._waiting_get_call("list_pending", wait, mailbox=mailbox, message_id=message_id,
+                                                          flow_run_id=None if flow_run_id is None else str(flow_run_id)))
 
     async def approve_message(self, message_id: str, *, note: str | None = None, subject: str | None = None,
                         body: str | None = None, html: str | None = None) -> dict[str, Any]:
@@ -338,6 +342,45 @@ class AsyncMultiMail(BaseClient):
             >>> await client.cancel_message("msg_…", reason="Flow cancelled")
         """
         return await self._request(self._post_call("cancel_message", {"message_id": message_id, **compact(reason=reason)}))
+
+    async def register_wait(self, flow_run_id: str, *, message_id: str | None = None,
+                      thread_id: str | None = None) -> FlowRunWait:
+        """Tell the server a Prefect flow run waits for a message's approval or a thread's decision.
+
+        Give exactly one of ``message_id`` (wait for the approval of a held message) and
+        ``thread_id`` (wait for the answer to a decide_email question). When the server has a
+        Prefect API configured (``resume == "prefect"``) it resumes the paused run itself, with
+        the outcome as the run input, the moment the approval or the answer happens; otherwise
+        (``resume == "none"``) the caller polls (:meth:`list_pending` / :meth:`get_thread` with
+        ``wait``). Registering the same run and target again is harmless: it returns the same
+        wait with its current ``status`` and ``outcome``, which makes this call also the way to
+        confirm an outcome with the server (the source of truth) after a resume.
+
+        Args:
+            flow_run_id: The waiting flow run's id (a UUID).
+            message_id: The held message whose approval is awaited.
+            thread_id: The decide_email thread whose answer is awaited.
+
+        Returns:
+            ``{"wait_id", "kind", "flow_run_id", "resume", "status", "outcome"}``; ``outcome``
+            is ``None`` while waiting, else an approval outcome (``status`` ``approved``,
+            ``rejected``, ``cancelled`` or ``not_required``, with ``decided_by``, ``decided_at``,
+            ``reason``) or a decision outcome (``decision``, ``message_id`` of the reply, ``from``).
+
+        Raises:
+            BadRequest: ``flow_run_id`` is not a UUID, or not exactly one target was given.
+            NotFound: Unknown message or thread (or outside the key's scope).
+            Conflict: ``not_a_decision``: the thread has no decide_email question.
+
+        Example:
+            >>> wait = (await client.register_wait("0b6c7c8e-…", message_id="msg_…"))
+            >>> wait["status"], wait["resume"]
+            ('waiting', 'prefect')
+        """
+        body = {"flow_run_id": str(flow_run_id), **compact(message_id=message_id, thread_id=thread_id)}
+        call = self._post_call("register_wait", body)
+        call.idempotent = True  # registering twice returns the same wait
+        return await self._request(call)
 
     # -- reading ------------------------------------------------------------------------------
 

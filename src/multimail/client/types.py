@@ -25,6 +25,7 @@ __all__ = [
     "InboxMessage", "InboxPage", "AttachmentInfo", "Message", "ThreadMessage", "Thread",
     "PendingMessage", "PendingList", "Mailbox", "MailboxList", "AuditEvent", "AuditPage",
     "Webhook", "WebhookList", "ApiKey", "ApiKeyList", "Health", "TagResult",
+    "ApprovalOutcome", "DecisionOutcome", "FlowRunWait",
 ]
 
 
@@ -224,6 +225,53 @@ class PendingMessage(TypedDict, total=False):
 
 class PendingList(TypedDict):
     messages: list[PendingMessage]
+
+
+class ApprovalOutcome(TypedDict, total=False):
+    """How a held message's approval ended (the ``outcome`` of a :class:`FlowRunWait` of kind ``approval``).
+
+    ``status`` is ``not_required`` when the message was never held for approval (it went
+    straight out), so a flow waiting for it may carry on.
+    """
+
+    kind: Literal["approval"]
+    message_id: str
+    status: Literal["approved", "rejected", "cancelled", "not_required"]
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+
+
+class DecisionOutcome(TypedDict, total=False):
+    """The answer to a decide_email question (the ``outcome`` of a :class:`FlowRunWait` of kind
+    ``decision``): ``decision`` is the chosen option, ``message_id`` the reply that chose it and
+    ``from`` its sender (a key too: ``outcome["from"]``)."""
+
+    kind: Literal["decision"]
+    thread_id: str
+    question_message_id: str
+    message_id: str
+    decision: str
+
+
+class FlowRunWait(TypedDict, total=False):
+    """The answer of ``register_wait``: a Prefect flow run waiting for an approval or a decision.
+
+    ``resume`` is ``prefect`` when the server will resume the paused run itself (it calls the
+    Prefect API's ``POST /flow_runs/{id}/resume`` with ``{"run_input": outcome}`` the moment the
+    outcome happens), ``none`` when it has no Prefect API configured and the caller must poll
+    (``wait_id`` is then ``None``: nothing was recorded). ``outcome`` is ``None`` while
+    ``status`` is ``waiting``. ``message_id`` or ``thread_id`` names what is awaited.
+    """
+
+    wait_id: str | None
+    kind: Literal["approval", "decision"]
+    flow_run_id: str
+    message_id: str
+    thread_id: str
+    resume: Literal["prefect", "none"]
+    status: Literal["waiting", "resolved"]
+    outcome: ApprovalOutcome | DecisionOutcome | None
 
 
 class Claim(TypedDict):

@@ -55,6 +55,20 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
 
 
+def request_fingerprint(request: dict[str, Any]) -> str:
+    """What an explicit idempotency key pins: the request, less `metadata.prefect`.
+
+    That part is bookkeeping about the attempt, not about the message: a Prefect flow run that is
+    retried sends the same message under the same key from a new task run, so its
+    `metadata.prefect.task_run_id` differs. Counting it would turn the retry into a 409 instead
+    of the first answer. Everything else, the rest of the metadata included, still counts."""
+    meta = request.get("metadata")
+    if isinstance(meta, dict) and "prefect" in meta:
+        rest = {k: v for k, v in meta.items() if k != "prefect"}
+        request = {**request, "metadata": rest} if rest else {k: v for k, v in request.items() if k != "metadata"}
+    return fingerprint(request)
+
+
 def explicit_slot(operation: str, key: str) -> str:
     return f"key:{operation}:{key}"
 

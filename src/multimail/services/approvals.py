@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..core.access import Principal, Scope, require_scope
+from ..core import flow_run_waits
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
@@ -22,15 +23,20 @@ from .views import pending_item
 MAX_NOTE = 2000
 
 
-def list_pending(ctx: Context, *, principal: Principal, mailbox: str | None = None) -> dict[str, Any]:
-    """Pending messages plus those decided in the last 24 h (API.md), oldest first."""
+def list_pending(ctx: Context, *, principal: Principal, mailbox: str | None = None,
+                 flow_run_id: str | None = None) -> dict[str, Any]:
+    """Pending messages plus those decided in the last 24 h (API.md), oldest first; with
+    `flow_run_id`, the held messages that Prefect flow run queued (its cancellation hook
+    withdraws the pending ones)."""
     since = ctx.now() - timedelta(seconds=ctx.settings.decided_visible_seconds)
+    if flow_run_id is not None:
+        flow_run_id = flow_run_waits.flow_run_id(flow_run_id)
     with ctx.store.read() as tx:
         if mailbox is not None:
             ids = [find_mailbox(tx, principal, mailbox)["id"]]
         else:
             ids = scoped_mailbox_ids(tx, principal)
-        rows = message_q.pending_and_recent(tx, mailbox_ids=ids, decided_since=since)
+        rows = message_q.pending_and_recent(tx, mailbox_ids=ids, decided_since=since, flow_run_id=flow_run_id)
         boxes = {m["id"]: m for m in mailbox_q.list_all(tx, principal.mailboxes)}
     return {"messages": [pending_item(r, boxes[r["mailbox_id"]]) for r in rows if r["mailbox_id"] in boxes]}
 

@@ -82,7 +82,8 @@ def record(
             at=at,
             mailbox_id=mailbox["id"] if mailbox else None,
             message_id=message["id"] if message else None,
-            data=event_data or {},
+            # every event about a mailbox names it, so a receiver (or Prefect) can route on it
+            data={"mailbox": mailbox["address"], **(event_data or {})} if mailbox else (event_data or {}),
         )
 
 

@@ -20,8 +20,19 @@ class Context:
     settings: Settings
     clock: Callable[[], datetime] = field(default=_utcnow)
 
+    _prefect: object = field(default=None, repr=False)
+
     def now(self) -> datetime:
         return self.clock()
+
+    def prefect_api(self):
+        """The client for the configured Prefect API (`--prefect-api-url`), or None."""
+        if self._prefect is None and self.settings.prefect_api_url:
+            from ..prefect_api import PrefectApi
+
+            self._prefect = PrefectApi(self.settings.prefect_api_url, self.settings.prefect_api_key,
+                                       timeout=self.settings.prefect_timeout_seconds)
+        return self._prefect
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Context":

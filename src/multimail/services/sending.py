@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from ..core import idempotency as idem
 from ..core.access import Principal
 from ..core.addresses import ParsedAddress, normalized_or_none, parse_address, parse_address_list, refuse_control_chars
+from ..core.flow_run_waits import flow_run_id_from_metadata
 from ..core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from ..core.ids import domain_of, new_id
 from ..core.oversight import Action, Outcome, decide_outbound, parse_mode, Mode
@@ -123,6 +124,7 @@ def _metadata(value: Any) -> dict[str, Any]:
             stack.extend((v, depth + 1) for v in item)
     if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
         raise BadRequest("metadata is larger than 16 KiB.", code="invalid_field", details={"field": "metadata"})
+    flow_run_id_from_metadata(value)  # a malformed Prefect run id is a 400 now, not a silent miss later
     return value
 
 
@@ -284,6 +286,7 @@ def _submit(
             "body_html": draft.html,
             "options": draft.options,
             "metadata": draft.metadata,
+            "flow_run_id": flow_run_id_from_metadata(draft.metadata),
             "read": True,
             "created_by": principal.label,
             "created_at": now,

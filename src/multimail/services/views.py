@@ -195,9 +195,13 @@ def key_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def webhook_view(row: dict[str, Any], mailbox_address: str | None) -> dict[str, Any]:
+    kind = row.get("kind") or "http"
+    target = row.get("target") or {}
     return {
         "webhook_id": row["id"],
-        "url": row["url"],
+        "kind": kind,
+        "url": row["url"] if kind == "http" else None,
+        **({"deployment": target.get("deployment"), "parameter": target.get("parameter")} if kind == "prefect_deployment" else {}),
         "events": row["events"],
         "mailbox": mailbox_address,
         "enabled": row["enabled"],

@@ -18,6 +18,7 @@ from ..store import webhooks as webhook_q
 from ..store import mailboxes as mailbox_q
 from ..webhooks.sender import AttemptResult, post_event
 from ..webhooks.ssrf import Resolver, system_resolver
+from . import prefect_targets
 from .common import record
 from .context import Context
 from .webhooks import redact_url
@@ -79,14 +80,19 @@ class WebhookWorker(PollingWorker):
                 why = "the endpoint was deleted" if hook is None else "the endpoint is disabled"
                 delivery_q.settle(tx, row["seq"], status="failed", now=ctx.now(), status_code=None, error=why)
             return
-        secrets = [hook["secret"]]
-        if hook["previous_secret"] and hook["secret_rotated_at"] and ctx.now() - hook["secret_rotated_at"] < ROTATION_GRACE:
-            secrets.append(hook["previous_secret"])
-        result = post_event(
-            url=hook["url"], secrets=secrets, msg_id=row["event_id"], body=row["payload"],
-            allow_private=ctx.settings.webhooks_may_reach_private(), timeout=ctx.settings.webhook_timeout_seconds,
-            resolver=self.resolver, now=ctx.now(),
-        )
+        kind = hook.get("kind") or "http"
+        flow_run = None
+        if kind == "http":
+            secrets = [hook["secret"]]
+            if hook["previous_secret"] and hook["secret_rotated_at"] and ctx.now() - hook["secret_rotated_at"] < ROTATION_GRACE:
+                secrets.append(hook["previous_secret"])
+            result = post_event(
+                url=hook["url"], secrets=secrets, msg_id=row["event_id"], body=row["payload"],
+                allow_private=ctx.settings.webhooks_may_reach_private(), timeout=ctx.settings.webhook_timeout_seconds,
+                resolver=self.resolver, now=ctx.now(),
+            )
+        else:
+            result, flow_run = prefect_targets.deliver(ctx.prefect_api(), kind, hook.get("target") or {}, row)
         now = ctx.now()
         with ctx.store.write() as tx:
             delivery_q.record_attempt(tx, delivery_id=row["id"], at=now, status_code=result.status_code, error=result.error,
@@ -94,6 +100,8 @@ class WebhookWorker(PollingWorker):
             if result.ok:
                 delivery_q.settle(tx, row["seq"], status="succeeded", now=now, status_code=result.status_code, error=None)
                 delivery_q.note_success(tx, hook["id"])
+                if flow_run is not None:
+                    prefect_targets.note_flow_run(tx, ctx, hook=hook, delivery=row, flow_run=flow_run, now=now)
                 return
             delay = next_delay(ctx.settings.webhook_retry_schedule, row["attempts"], result.retry_after, self.rng) if retryable(result) else None
             if delay is not None:

@@ -7,12 +7,13 @@ addresses are a 400) and again by the worker before every attempt, since DNS ans
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.access import Principal, Scope, require_scope
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import BadRequest, NotFound, Unprocessable
 from ..core.events import EVENT_TYPES
 from ..core.ids import new_id, new_webhook_secret
 from ..store import mailboxes as mailbox_q
@@ -26,6 +27,8 @@ from .reading import check_limit, decode_cursor, encode_cursor
 from .views import webhook_view
 
 MAX_REDELIVER = 1000
+KINDS = ("http", "prefect_deployment", "prefect_events")
+_PARAMETER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
 def _check_url(ctx: Context, url: Any) -> str:
@@ -93,10 +96,59 @@ def _address(tx, row: dict[str, Any]) -> str | None:
     return box["address"] if box else None
 
 
-def create_webhook(ctx: Context, *, principal: Principal, url: str, events: list[str] | None = None,
-                   mailbox: str | None = None, description: str = "") -> dict[str, Any]:
+def _prefect_target(ctx: Context, kind: str, deployment: Any, parameter: Any) -> dict[str, Any]:
+    """The target of a Prefect webhook, checked against the server's Prefect API: the deployment
+    must exist, and the parameter must be one of its flow's parameters."""
+    api = ctx.prefect_api()
+    if api is None:
+        raise Unprocessable(f"A {kind} webhook needs the server started with --prefect-api-url (MULTIMAIL_PREFECT_API_URL).",
+                            code="prefect_not_configured", details={"field": "kind"})
+    if kind == "prefect_events":
+        if deployment is not None or parameter is not None:
+            raise BadRequest("A prefect_events webhook takes no deployment or parameter.", code="invalid_field",
+                             details={"field": "deployment" if deployment is not None else "parameter"})
+        return {}
+    if not isinstance(deployment, str) or not deployment.strip() or len(deployment) > 300:
+        raise BadRequest("deployment is required: a deployment id or \"flow-name/deployment-name\".", code="missing_field",
+                         details={"field": "deployment"})
+    parameter = "message" if parameter is None else parameter
+    if not isinstance(parameter, str) or not _PARAMETER.match(parameter):
+        raise BadRequest("parameter must be the name of a flow parameter (letters, digits, underscore).", code="invalid_field",
+                         details={"field": "parameter"})
+    found = api.deployment(deployment.strip())
+    if not found.ok:
+        if found.status_code == 404:
+            raise Unprocessable(f"Prefect has no deployment {deployment!r}.", code="deployment_not_found", details={"field": "deployment"})
+        raise Unprocessable(f"The Prefect API could not be asked about the deployment: {found.error}", code="prefect_unavailable",
+                            details={"field": "deployment"})
+    params = api.parameters_of(found.body)
+    if params is not None and parameter not in params:
+        raise Unprocessable(f"The deployment's flow has no parameter {parameter!r}.", code="unknown_parameter",
+                            details={"field": "parameter", "parameters": sorted(params)})
+    return {"deployment": deployment.strip(), "deployment_id": found.body["id"], "parameter": parameter}
+
+
+def create_webhook(ctx: Context, *, principal: Principal, url: str | None = None, events: list[str] | None = None,
+                   mailbox: str | None = None, description: str = "", kind: str = "http", deployment: str | None = None,
+                   parameter: str | None = None) -> dict[str, Any]:
+    """Subscribe to events. `kind` http (default) POSTs signed events to `url`; prefect_deployment
+    creates a flow run of `deployment` on the server's Prefect API with the event's data as the
+    flow parameter `parameter` (default "message"); prefect_events emits them as Prefect events."""
     require_scope(principal.scopes, Scope.ADMIN, "manage webhooks")
-    url = _check_url(ctx, url)
+    if kind not in KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(KINDS)}.", code="invalid_field", details={"field": "kind", "allowed": list(KINDS)})
+    if kind == "http":
+        if deployment is not None or parameter is not None:
+            raise BadRequest("deployment and parameter are for prefect_deployment webhooks.", code="invalid_field",
+                             details={"field": "deployment" if deployment is not None else "parameter"})
+        if url is None:
+            raise BadRequest("url is required.", code="missing_field", details={"field": "url"})
+        url, target = _check_url(ctx, url), None
+    else:
+        if url is not None:
+            raise BadRequest(f"A {kind} webhook calls the server's configured Prefect API; it takes no url.",
+                             code="invalid_field", details={"field": "url"})
+        url, target = "", _prefect_target(ctx, kind, deployment, parameter)
     types = _check_events(events)
     description = _check_description(description)
     now = ctx.now()
@@ -106,10 +158,36 @@ def create_webhook(ctx: Context, *, principal: Principal, url: str, events: list
             raise BadRequest("A key scoped to mailboxes must name the mailbox.", code="missing_field", details={"field": "mailbox"})
         row = {"id": new_id("wh"), "url": url, "secret": new_webhook_secret(), "events": types,
                "mailbox_id": box["id"] if box else None, "enabled": True, "created_by": principal.label,
-               "created_at": now, "updated_at": now, "description": description, "consecutive_failures": 0}
+               "created_at": now, "updated_at": now, "description": description, "consecutive_failures": 0,
+               "kind": kind, "target": target}
         webhook_q.insert_webhook(tx, row)
-        record(tx, at=now, principal=principal, action="webhook.created", mailbox=box, details={"webhook_id": row["id"], "url": redact_url(url), "events": types})
-    return {**webhook_view(row, box["address"] if box else None), "secret": row["secret"]}
+        record(tx, at=now, principal=principal, action="webhook.created", mailbox=box,
+               details={"webhook_id": row["id"], "kind": kind, "events": types,
+                        **({"url": redact_url(url)} if kind == "http" else {"target": target})})
+    view = webhook_view(row, box["address"] if box else None)
+    return {**view, "secret": row["secret"]} if kind == "http" else view
+
+
+def ensure_prefect_events(ctx: Context) -> str | None:
+    """`--prefect-events`: make sure one subscription sends every event into Prefect's event
+    stream, so automations and deployment triggers can react to mail with no webhook set up.
+    Returns the id of the subscription it created, or None when one already existed. (Two
+    servers starting at once may create two; Prefect keeps one copy of each event, since its id
+    derives from MultiMail's event id.)"""
+    now = ctx.now()
+    with ctx.store.write() as tx:
+        existing = [w for w in webhook_q.list_webhooks(tx, None)
+                    if w.get("kind") == "prefect_events" and w["enabled"] and w["mailbox_id"] is None and w["events"] is None]
+        if existing:
+            return None
+        row = {"id": new_id("wh"), "url": "", "secret": new_webhook_secret(), "events": None, "mailbox_id": None,
+               "enabled": True, "created_by": "system", "created_at": now, "updated_at": now,
+               "description": "Every event into Prefect's event stream (--prefect-events)", "consecutive_failures": 0,
+               "kind": "prefect_events", "target": {}}
+        webhook_q.insert_webhook(tx, row)
+        record(tx, at=now, principal=None, action="webhook.created", details={"webhook_id": row["id"], "kind": "prefect_events",
+                                                                             "events": None, "target": {}})
+    return row["id"]
 
 
 def list_webhooks(ctx: Context, *, principal: Principal) -> dict[str, Any]:
@@ -127,6 +205,10 @@ def update_webhook(ctx: Context, *, principal: Principal, webhook_id: str, url: 
     require_scope(principal.scopes, Scope.ADMIN, "manage webhooks")
     changes: dict[str, Any] = {}
     if url is not None:
+        with ctx.store.read() as tx:
+            if _find(tx, principal, webhook_id).get("kind", "http") != "http":
+                raise BadRequest("This webhook calls the server's Prefect API; it has no url to change.", code="invalid_field",
+                                 details={"field": "url"})
         changes["url"] = _check_url(ctx, url)
     if events is not None:
         changes["events"] = _check_events(events)

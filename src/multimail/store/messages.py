@@ -133,14 +133,16 @@ def inbox_page(
 
 
 def pending_and_recent(
-    tx: Connection, *, mailbox_ids: list[str] | None, decided_since: datetime
+    tx: Connection, *, mailbox_ids: list[str] | None, decided_since: datetime, flow_run_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Messages awaiting approval, plus those decided since `decided_since` (with their decision)."""
+    """Messages awaiting approval, plus those decided since `decided_since` (with their decision);
+    with `flow_run_id`, every held message that Prefect flow run queued, whatever its age."""
     m = t.messages
-    conds = [
-        m.c.approval_status.is_not(None),
-        or_(m.c.approval_status == "pending", m.c.decided_at >= decided_since),
-    ]
+    conds = [m.c.approval_status.is_not(None)]
+    if flow_run_id is not None:
+        conds.append(m.c.flow_run_id == flow_run_id)
+    else:
+        conds.append(or_(m.c.approval_status == "pending", m.c.decided_at >= decided_since))
     if mailbox_ids is not None:
         conds.append(m.c.mailbox_id.in_(mailbox_ids))
     q = select(m).where(and_(*conds)).order_by(m.c.seq)

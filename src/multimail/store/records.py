@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
 from ..core.audit_chain import GENESIS, canonical_details, event_hash
 from ..core.ids import new_id
+from . import flow_run_waits
 from .tables import audit_events, audit_head, events, webhook_deliveries, webhooks
 
 
@@ -74,7 +75,8 @@ def envelope(*, event_id: str, type: str, at: datetime, data: dict) -> str:
 
 
 def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | None, message_id: str | None, data: dict) -> str:
-    """Record an event and, in the same transaction, one delivery per matching subscription."""
+    """Record an event and, in the same transaction, one delivery per matching subscription and
+    the resume owed to every Prefect flow run the event settles."""
     event_id = new_id("evt")
     data = canonical_details(data)
     tx.execute(
@@ -90,6 +92,7 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
         payload = envelope(event_id=event_id, type=type, at=at, data=data)
         for w in subs:
             insert_delivery(tx, webhook_id=w["id"], event_id=event_id, event_type=type, payload=payload, now=at)
+    flow_run_waits.settle_for_event(tx, type=type, message_id=message_id, data=data, now=at)
     return event_id
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -141,6 +142,9 @@ messages = Table(
     Column("claim_id", String(40), nullable=True, index=True),
     Column("claimed_until", UTCDateTime, nullable=True),
     Column("processed_at", UTCDateTime, nullable=True),
+    # The Prefect flow run that queued this message (from metadata.prefect.flow_run_id), so a
+    # cancelled run's hook can find and withdraw its pending mail.
+    Column("flow_run_id", String(36), nullable=True, index=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -324,6 +328,11 @@ webhooks = Table(
     Column("disabled_at", UTCDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=True),
+    # http: a signed POST to `url`. prefect_deployment: create a flow run of a deployment on the
+    # server's configured Prefect API (`target`: {"deployment", "parameter"}). prefect_events:
+    # emit the event into Prefect's event stream. The Prefect kinds never take a URL from a client.
+    Column("kind", String(30), nullable=False, default="http", server_default="http"),
+    Column("target", JSON, nullable=True),
 )
 
 # One row per (event, subscription), created in the same transaction as the event; the webhook
@@ -360,4 +369,34 @@ webhook_attempts = Table(
     Column("error", Text, nullable=True),
     Column("response_body", Text, nullable=True),
     Column("duration_ms", Integer, nullable=False),
+)
+
+
+# A Prefect flow run paused until a held message is decided (kind approval) or a decide_email
+# question is answered (kind decision). The row is its own outbox: the transaction that records
+# the outcome marks it `due`, and the resume worker calls the configured Prefect API's
+# `POST /flow_runs/{id}/resume` with the outcome as run input, with leases and retries, so an
+# approval is never lost across a crash.
+flow_run_waits = Table(
+    "flow_run_waits",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("flow_run_id", String(36), nullable=False),
+    Column("kind", String(20), nullable=False),  # approval | decision
+    Column("target_id", String(40), nullable=False),  # the message (approval) or the thread (decision)
+    Column("mailbox_id", String(40), nullable=False, index=True),
+    Column("created_by", String(40), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),  # waiting | due | resumed | failed
+    Column("outcome", JSON, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("flow_run_id", "kind", "target_id", name="uq_flow_run_waits_target"),
+    Index("ix_flow_run_waits_target", "target_id", "status"),
+    Index("ix_flow_run_waits_status_next", "status", "next_attempt_at"),
 )

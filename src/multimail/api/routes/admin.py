@@ -34,7 +34,10 @@ def audit_log(
 
 @router.post("/create_webhook", operation_id="create_webhook", responses=responses(403, 404, body=True))
 def create_webhook(body: CreateWebhook, ctx: CtxDep, who: PrincipalDep) -> dict:
-    """Subscribe a URL to events (admin); returns the signing secret once."""
+    """Subscribe to events (admin): a URL (`kind` http, the default; returns the signing secret once),
+    a Prefect deployment that gets a flow run per event (`kind` prefect_deployment, `deployment`,
+    `parameter`), or Prefect's event stream (`kind` prefect_events). The Prefect kinds call only
+    the Prefect API the server was started with."""
     return webhook_svc.create_webhook(ctx, principal=who, **body.model_dump())
 
 

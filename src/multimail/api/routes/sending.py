@@ -15,7 +15,7 @@ ERRORS = responses(403, 404, 409, body=True)
 def _common(body, header_key: str | None) -> dict:
     key = idem.resolve_key(header_key, body.idempotency_key)
     request = body.model_dump(by_alias=True, exclude={"idempotency_key"}, exclude_unset=True, mode="json")
-    return {"idempotency_key": key, "request_fingerprint": idem.fingerprint(request)}
+    return {"idempotency_key": key, "request_fingerprint": idem.request_fingerprint(request)}
 
 
 def _attachments(body) -> list[dict] | None:

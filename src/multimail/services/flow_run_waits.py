@@ -1,0 +1,172 @@
+"""Paused Prefect flow runs: `register_wait`, and the worker that resumes them.
+
+A flow run about to pause on `wait_for_approval` / `wait_for_decision` registers what it waits
+for. When the server has a Prefect API configured, the transaction that records the approval,
+rejection, cancellation or decision also marks the wait `due` (store/flow_run_waits), and the
+resume worker calls `POST /flow_runs/{id}/resume` with the outcome as run input — within
+milliseconds of the human acting, instead of the run polling. The registration answers with the
+outcome at once when it is already known, so a human who acted before the run paused is never
+missed; registering again after the resume is how the run confirms the outcome with the server
+(the source of truth: anyone with access to Prefect could resume a run with made-up input).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ..core import flow_run_waits as rules
+from ..core.access import Principal
+from ..core.errors import BadRequest, Conflict, NotFound
+from ..prefect_api import PrefectApi
+from ..store import flow_run_waits as wait_q
+from ..store import mailboxes as mailbox_q
+from ..store import messages as message_q
+from .common import find_message, record
+from .context import Context
+from .workers import PollingWorker
+
+# internal status -> what the client sees
+_CLIENT_STATUS = {"waiting": "waiting", "due": "resolved", "resumed": "resolved", "failed": "resolved", "answered": "resolved"}
+
+
+def _view(row: dict[str, Any], resume: str) -> dict[str, Any]:
+    target = "message_id" if row["kind"] == rules.APPROVAL else "thread_id"
+    return {
+        "wait_id": row.get("id"),
+        "kind": row["kind"],
+        "flow_run_id": row["flow_run_id"],
+        target: row["target_id"],
+        "resume": resume,
+        # the key to pause under: the server resumes the run only from this pause
+        "pause_key": pause_key(row["id"]) if row.get("id") else None,
+        "status": _CLIENT_STATUS[row["status"]],
+        "outcome": row.get("outcome"),
+        "resume_status": row["status"] if row.get("id") else None,
+        "resume_error": row.get("last_error"),
+    }
+
+
+def _find_thread(tx, principal: Principal, thread_id: Any) -> tuple[dict, dict]:
+    if not isinstance(thread_id, str) or not thread_id:
+        raise BadRequest("thread_id must be a thread id.", code="invalid_field", details={"field": "thread_id"})
+    thread = message_q.thread_by_id(tx, thread_id)
+    box = mailbox_q.by_id(tx, thread["mailbox_id"]) if thread else None
+    if thread is None or box is None or not principal.sees_mailbox(box["address"]):
+        raise NotFound(f"No thread {thread_id!r}.", code="thread_not_found", details={"thread_id": thread_id})
+    return thread, box
+
+
+def _decision_state(tx, thread_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The thread's decide_email question and the outcome, once a reply chose an option."""
+    msgs = message_q.thread_messages(tx, thread_id)
+    question = next((m for m in msgs if m["kind"] == "decision" and m["direction"] == "outbound"), None)
+    if question is None:
+        raise Conflict(f"Thread {thread_id} has no decide_email question to wait for.", code="not_a_decision",
+                       details={"thread_id": thread_id})
+    reply = next((m for m in msgs if m["decision"] and m["seq"] > question["seq"]), None)
+    if reply is not None:
+        return question, rules.decision_outcome(thread_id=thread_id, question_message_id=question["id"], reply=reply)
+    return question, rules.refused_question_outcome(question)
+
+
+def register_wait(ctx: Context, *, principal: Principal, flow_run_id: Any, message_id: Any = None,
+                  thread_id: Any = None) -> dict[str, Any]:
+    """Record that a flow run waits for a message's approval or a thread's decision.
+
+    Answers `resume: "prefect"` when this server will resume the run itself, `"none"` when it has
+    no Prefect API (the caller then long-polls), and the outcome when it is already known.
+    Registering the same (run, target) again returns the same wait: that is also how a resumed
+    run confirms its outcome."""
+    run_id = rules.flow_run_id(flow_run_id)
+    if (message_id is None) == (thread_id is None):
+        raise BadRequest("Give message_id (to wait for its approval) or thread_id (to wait for the decision), not both.",
+                         code="invalid_body", details={"fields": ["message_id", "thread_id"]})
+    resume = "prefect" if ctx.settings.prefect_api_url else "none"
+    now = ctx.now()
+    with ctx.store.write() as tx:
+        if message_id is not None:
+            msg, box = find_message(tx, principal, message_id)
+            if msg["direction"] != "outbound":
+                raise Conflict(f"Message {msg['id']} is inbound: only outbound mail waits for approval.",
+                               code="invalid_state", details={"message_id": msg["id"], "direction": msg["direction"]})
+            kind, target, outcome = rules.APPROVAL, msg["id"], rules.approval_outcome(msg)
+        else:
+            thread, box = _find_thread(tx, principal, thread_id)
+            _, outcome = _decision_state(tx, thread["id"])
+            kind, target = rules.DECISION, thread["id"]
+        if resume == "none":
+            return _view({"kind": kind, "flow_run_id": run_id, "target_id": target,
+                          "status": "waiting" if outcome is None else "answered", "outcome": outcome}, resume)
+        existing = wait_q.find(tx, flow_run_id=run_id, kind=kind, target_id=target)
+        if existing:
+            return _view(existing, resume)
+        row = wait_q.insert_wait(tx, flow_run_id=run_id, kind=kind, target_id=target, mailbox_id=box["id"],
+                                 created_by=principal.key_id, now=now, outcome=outcome)
+        record(tx, at=now, principal=principal, action="flow_run.wait_registered", mailbox=box,
+               message=msg if kind == rules.APPROVAL else None,
+               details={"wait_id": row["id"], "flow_run_id": run_id, "kind": kind, "target_id": target,
+                        "already_resolved": outcome is not None})
+    return _view(row, resume)
+
+
+def pause_key(wait_id: str) -> str:
+    """The pause key a run waiting on `wait_id` pauses under (register_wait hands it out; Prefect
+    allows lowercase letters, digits and dashes); the server resumes a run only from that pause."""
+    return "multimail-" + wait_id.lower().replace("_", "-")
+
+
+class FlowRunResumeWorker(PollingWorker):
+    """Resumes flow runs whose wait an event settled, retrying what Prefect was not ready for."""
+
+    name = "prefect-resume"
+
+    def __init__(self, ctx: Context, api: PrefectApi):
+        super().__init__(ctx)
+        self.api = api
+        self._sleep = ctx.settings.prefect_poll_seconds
+
+    @property
+    def poll_seconds(self) -> float:
+        return self._sleep
+
+    @property
+    def stop_timeout(self) -> float:
+        return self.ctx.settings.prefect_timeout_seconds * 2 + 5
+
+    def run_once(self, limit: int = 10) -> int:
+        lease = self.ctx.settings.prefect_timeout_seconds * 2 + 10  # resume + a state read
+        with self.ctx.store.write() as tx:
+            rows = wait_q.claim_due(tx, self.ctx.now(), lease_seconds=lease, limit=limit)
+        for row in rows:
+            self._attempt(row)
+        return len(rows)
+
+    def idle(self) -> None:
+        """Sleep until the earliest scheduled retry (the first ones come within a second)."""
+        with self.ctx.store.read() as tx:
+            nxt = wait_q.next_due_at(tx)
+        poll = self.ctx.settings.prefect_poll_seconds
+        self._sleep = poll if nxt is None else min(poll, max(0.02, (nxt - self.ctx.now()).total_seconds()))
+
+    def _attempt(self, row: dict[str, Any]) -> None:
+        ctx = self.ctx
+        result = self.api.resume(row["flow_run_id"], row["outcome"], pause_key=pause_key(row["id"]))
+        now = ctx.now()
+        schedule = ctx.settings.prefect_resume_retry_schedule
+        with ctx.store.write() as tx:
+            box = mailbox_q.by_id(tx, row["mailbox_id"])
+            msg = message_q.by_id(tx, row["target_id"]) if row["kind"] == rules.APPROVAL else None
+            details = {"wait_id": row["id"], "flow_run_id": row["flow_run_id"], "kind": row["kind"],
+                       "target_id": row["target_id"], "attempts": row["attempts"]}
+            if result.ok:
+                wait_q.settle(tx, row["seq"], status="resumed", now=now, error=None)
+                record(tx, at=now, principal=None, action="flow_run.resumed", mailbox=box, message=msg,
+                       details={**details, "outcome": row["outcome"]})
+            elif result.retryable and row["attempts"] <= len(schedule):
+                wait_q.settle(tx, row["seq"], status="due", now=now, error=result.error,
+                              next_attempt_at=now + timedelta(seconds=schedule[row["attempts"] - 1]))
+            else:
+                wait_q.settle(tx, row["seq"], status="failed", now=now, error=result.error)
+                record(tx, at=now, principal=None, action="flow_run.resume_failed", mailbox=box, message=msg,
+                       details={**details, "error": result.error})

@@ -1,0 +1,95 @@
+"""Queries for flow runs waiting on an approval or a decision (see tables.flow_run_waits).
+
+`settle_for_event` runs inside the transaction that records the settling event, so the outcome
+and the duty to resume the run commit together: an approval can never commit without its
+resume being owed, and a crash after the commit leaves a `due` row the worker picks up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ..core import flow_run_waits as rules
+from ..core.ids import new_id
+from . import leases
+from .tables import flow_run_waits as w
+from .tables import messages
+
+
+def find(tx: Connection, *, flow_run_id: str, kind: str, target_id: str) -> dict[str, Any] | None:
+    row = tx.execute(select(w).where(w.c.flow_run_id == flow_run_id, w.c.kind == kind, w.c.target_id == target_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def by_id(tx: Connection, wait_id: str) -> dict[str, Any] | None:
+    row = tx.execute(select(w).where(w.c.id == wait_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def insert_wait(tx: Connection, *, flow_run_id: str, kind: str, target_id: str, mailbox_id: str, created_by: str | None,
+                now: datetime, outcome: dict[str, Any] | None) -> dict[str, Any]:
+    """A new wait: `waiting`, or `answered` when its outcome is already known (the registration
+    answers with it, so the run does not pause and there is nothing to resume)."""
+    row = {"id": new_id("frw"), "flow_run_id": flow_run_id, "kind": kind, "target_id": target_id, "mailbox_id": mailbox_id,
+           "created_by": created_by, "created_at": now, "updated_at": now, "attempts": 0,
+           "status": "answered" if outcome is not None else "waiting", "outcome": outcome,
+           "finished_at": now if outcome is not None else None}
+    tx.execute(insert(w).values(**row))
+    return row
+
+
+def settle_for_event(tx: Connection, *, type: str, message_id: str | None, data: dict[str, Any], now: datetime) -> int:
+    """Mark every wait this event settles `due`, with its outcome; the number marked."""
+    if type not in rules.SETTLING_EVENTS:
+        return 0
+    marked = 0
+    if type == rules.DECISION_EVENT:
+        if data.get("thread_id"):
+            reply = tx.execute(select(messages.c.from_addr).where(messages.c.id == data.get("message_id"))).first()
+            outcome = rules.decision_outcome_from_event({**data, "from": reply[0] if reply else None})
+            marked += _mark(tx, rules.DECISION, data["thread_id"], outcome, now)
+        return marked
+    row = tx.execute(select(messages).where(messages.c.id == message_id)).mappings().first() if message_id else None
+    if row is None:
+        return 0
+    outcome = rules.approval_outcome(dict(row))
+    if outcome is not None:
+        marked += _mark(tx, rules.APPROVAL, row["id"], outcome, now)
+    if row["kind"] == "decision":  # a decide_email question refused: its decision waits learn so at once
+        refused = rules.refused_question_outcome(dict(row))
+        if refused is not None:
+            marked += _mark(tx, rules.DECISION, row["thread_id"], refused, now)
+    return marked
+
+
+def _mark(tx: Connection, kind: str, target: str, outcome: dict[str, Any], now: datetime) -> int:
+    res = tx.execute(update(w).where(w.c.target_id == target, w.c.kind == kind, w.c.status == "waiting")
+                     .values(status="due", outcome=outcome, next_attempt_at=now, updated_at=now),
+                     execution_options={"preserve_rowcount": True})
+    return res.rowcount
+
+
+def claim_due(tx: Connection, now: datetime, *, lease_seconds: float, limit: int) -> list[dict[str, Any]]:
+    return leases.claim_due(tx, w, w.c.status, "due", now, lease_seconds=lease_seconds, limit=limit)
+
+
+def settle(tx: Connection, seq: int, *, status: str, now: datetime, error: str | None,
+           next_attempt_at: datetime | None = None) -> None:
+    values: dict[str, Any] = {"status": status, "locked_until": None, "last_error": error, "updated_at": now}
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    if status in ("resumed", "failed"):
+        values["finished_at"] = now
+    # only from `due`: a worker whose lease ran out must not undo another's `resumed`
+    tx.execute(update(w).where(w.c.seq == seq, w.c.status == "due").values(**values))
+
+
+def next_due_at(tx: Connection) -> datetime | None:
+    return tx.execute(select(func.min(w.c.next_attempt_at)).where(w.c.status == "due")).scalar()
+
+
+def of_flow_run(tx: Connection, flow_run_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in tx.execute(select(w).where(w.c.flow_run_id == flow_run_id).order_by(w.c.seq)).mappings()]
