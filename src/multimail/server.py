@@ -50,7 +50,10 @@ def serve(settings: Settings, *, announce=print) -> None:
     announce(f"API on http://{settings.host}:{settings.http_port} (data: {settings.resolved_database_url().split('@')[-1]})")
     app = create_app(ctx)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.http_port, log_level="warning", access_log=False)
+        # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a
+        # connection the server is closing at that moment (a reset on a non-idempotent call)
+        uvicorn.run(app, host=settings.host, port=settings.http_port, log_level="warning", access_log=False,
+                    timeout_keep_alive=65)
     finally:
         if smtp is not None:
             smtp.stop()

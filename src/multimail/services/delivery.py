@@ -131,13 +131,13 @@ class DeliveryWorker(PollingWorker):
     def idle(self) -> None:
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
-            with self.ctx.store.write() as tx:
+            with self.ctx.store.write(notify=False) as tx:
                 idem_q.purge_expired(tx, self.ctx.now())
 
     def run_once(self, limit: int = 20) -> int:
         """Deliver what is due now; returns how many rows were worked on."""
         now = self.ctx.now()
-        with self.ctx.store.write() as tx:
+        with self.ctx.store.write(notify=False) as tx:
             rows = outbox_q.claim_due(tx, now, lease_seconds=self.ctx.settings.delivery_lease_seconds, limit=limit)
         for row in rows:
             self._deliver(row)

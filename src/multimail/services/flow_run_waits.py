@@ -136,7 +136,7 @@ class FlowRunResumeWorker(PollingWorker):
 
     def run_once(self, limit: int = 10) -> int:
         lease = self.ctx.settings.prefect_timeout_seconds * 2 + 10  # resume + a state read
-        with self.ctx.store.write() as tx:
+        with self.ctx.store.write(notify=False) as tx:
             rows = wait_q.claim_due(tx, self.ctx.now(), lease_seconds=lease, limit=limit)
         for row in rows:
             self._attempt(row)

@@ -65,7 +65,7 @@ class WebhookWorker(PollingWorker):
 
     def run_once(self, limit: int = 10) -> int:
         settings = self.ctx.settings
-        with self.ctx.store.write() as tx:
+        with self.ctx.store.write(notify=False) as tx:
             rows = delivery_q.claim_due(tx, self.ctx.now(), lease_seconds=settings.webhook_timeout_seconds + 10, limit=limit)
         for row in rows:
             self._attempt(row)

@@ -34,8 +34,12 @@ class Store:
         return self.dialect == "sqlite"
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction; committed when the block ends, rolled back on any exception."""
+    def write(self, *, notify: bool = True) -> Iterator[Connection]:
+        """One write transaction; committed when the block ends, rolled back on any exception.
+
+        After the commit the in-process workers are woken (`on_commit`), unless `notify` is
+        False: a worker claiming its own rows creates no work for the others, and waking them
+        would have each worker's empty claim wake the rest, so an idle server would spin."""
         # SQLite has one writer at a time. Writers of this process queue on a lock, which hands
         # over at once, instead of on SQLite's busy handler, which polls with sleeps of up to
         # 100 ms: under 50 concurrent requests that polling made some wait for seconds. Other
@@ -46,7 +50,8 @@ class Store:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
                     yield conn
-        self._run_after_commit()
+        if notify:
+            self._run_after_commit()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
