@@ -74,7 +74,7 @@ __all__ = ["wait_for_approval", "wait_for_decision", "await_approval", "await_de
 ApprovalResult = Literal["approved", "not_required"]
 
 LONG_POLL_SECONDS = 55.0  # one long-poll request; the server holds at most 60 s
-WATCH_POLL_SECONDS = 15.0  # the watcher's long-polls (it may outlive its wait by this much)
+WATCH_POLL_SECONDS = 55.0  # the watcher's long-polls: the server answers at once on a change, so long is cheap
 RESUME_GRACE_SECONDS = 3.0  # how long the watcher leaves the MultiMail server to resume the run
 PAUSE_TIMEOUT_MARGIN = 30.0  # the Prefect pause outlives the wait; the watcher ends it at the deadline
 NUDGE_SOURCE = "prefect-multimail"  # marks the run inputs the watcher resumes with
