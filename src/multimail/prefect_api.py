@@ -21,6 +21,11 @@ import httpx
 TERMINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED", "CANCELLING"}
 
 
+def valid_name(name: str) -> bool:
+    """A flow or deployment name that stays one path segment (no '.', '..', slashes, controls)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and not any(ord(c) < 32 for c in name)
+
+
 @dataclass
 class CallResult:
     ok: bool
@@ -97,11 +102,12 @@ class PrefectApi:
         kind = state.get("type")
         key = (state.get("state_details") or {}).get("pause_key") or ""
         if kind in TERMINAL_STATES:
-            return CallResult(ok=False, error=f"The flow run can no longer be resumed (state {kind}).")
+            return CallResult(ok=False, error="The flow run has finished; it can no longer be resumed.")
         if kind != "PAUSED":
-            return CallResult(ok=False, retryable=True, error=f"The flow run is not paused yet (state {kind}).")
+            return CallResult(ok=False, retryable=True, error="The flow run is not paused yet.")
         if key != pause_key and not key.startswith(pause_key + "-"):
-            return CallResult(ok=False, retryable=True, error=f"The flow run is paused for something else (pause key {key!r}).")
+            # (the other pause's key is not repeated: a client could read it in the audit trail)
+            return CallResult(ok=False, retryable=True, error="The flow run is paused for something else.")
         res = self._call("POST", f"/flow_runs/{flow_run_id}/resume", json={"run_input": run_input})
         if not res.ok:
             return res
@@ -123,6 +129,8 @@ class PrefectApi:
             res = self._call("GET", f"/deployments/{uuid.UUID(ref)}")
         except ValueError:
             flow_name, _, deployment_name = ref.partition("/")
+            if not valid_name(flow_name) or not valid_name(deployment_name):
+                return CallResult(ok=False, status_code=404, error=f"{ref!r} is not a deployment id nor flow-name/deployment-name.")
             res = self._call("GET", f"/deployments/name/{quote(flow_name, safe='')}/{quote(deployment_name, safe='')}")
         if res.ok and not (isinstance(res.body, dict) and res.body.get("id")):
             return CallResult(ok=False, retryable=True, status_code=res.status_code, error="Prefect answered without a deployment.",

@@ -18,6 +18,7 @@ from prefect_multimail import (
     MessageCancelled,
     MessageRejected,
     MultiMailCredentials,
+    MultiMailWaitError,
     WaitTimeout,
     await_approval,
     await_decision,
@@ -73,7 +74,17 @@ def test_approval_long_polls_until_approved(fake):
 
 def test_a_message_that_was_never_held_needs_no_approval(fake):
     fake.routes["list_pending"] = script({"messages": []})
+    fake.routes["read_email"] = script({"message_id": "msg_1", "approval_status": None, "status": "sent"})
     assert wait_for_approval(CREDS, "msg_1") == "not_required"
+
+
+def test_no_approval_item_for_a_held_message_is_not_taken_for_no_approval_needed(fake):
+    """A server that ignores `message_id` (API.md's list_pending has no such filter) lists
+    nothing for it: the message itself says it is held, so the flow does not go on."""
+    fake.routes["list_pending"] = script({"messages": []})
+    fake.routes["read_email"] = script({"message_id": "msg_1", "approval_status": "pending", "status": "pending"})
+    with pytest.raises(MultiMailWaitError):
+        wait_for_approval(CREDS, "msg_1")
 
 
 def test_rejection_and_cancellation_raise_with_the_details(fake):

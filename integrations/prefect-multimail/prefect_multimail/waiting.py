@@ -151,13 +151,15 @@ def _pausable_context() -> FlowRunContext | None:
     return ctx
 
 
-def _pause_key(flow_ctx: FlowRunContext, wait_id: str) -> str:
+def _pause_key(flow_ctx: FlowRunContext, wait_id: str, issued: str | None = None) -> str:
     """``multimail-<wait id>`` in the alphabet Prefect allows in run-input keys (lowercase letters,
     digits, dashes: ``frw_ab12`` becomes ``frw-ab12``), made unique within this flow-run attempt:
     Prefect refuses a pause key that already fired (a second wait for the same message after a
     caught timeout)."""
     used: set[str] = attempt_state(flow_ctx).setdefault("pause_keys", set())
-    base = "multimail-" + re.sub(r"[^a-z0-9-]+", "-", str(wait_id).lower()).strip("-")
+    # the key register_wait hands out (the server resumes only from that pause); derived the
+    # same way for an older server that does not say
+    base = issued or "multimail-" + re.sub(r"[^a-z0-9-]+", "-", str(wait_id).lower()).strip("-")
     key, n = base, 1
     while key in used:
         n += 1
@@ -180,6 +182,15 @@ def _approval_outcome(message_id: str, answer: Mapping[str, Any]) -> dict[str, A
         return None
     return {"kind": "approval", "message_id": message_id, "status": item.get("status"),
             "decided_by": item.get("decided_by"), "decided_at": item.get("decided_at"), "reason": item.get("decision_note")}
+
+
+def _confirm_never_held(message_id: str, message: Any) -> None:
+    """No approval item means "never held" only if the message says so too: a server that
+    ignored `message_id` (an older one, or another implementation) must not let a flow go on."""
+    status = message.get("approval_status") if isinstance(message, Mapping) else getattr(message, "approval_status", None)
+    if status is not None:
+        raise MultiMailWaitError(f"Message {message_id} is {status} for approval, but list_pending did not list it; "
+                                 "not taking that for 'no approval needed'.", message_id=message_id)
 
 
 def _question_of(thread: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -231,10 +242,16 @@ class _Approval:
         return f"approval of message {self.message_id}"
 
     def poll(self, client: MultiMail, wait: float) -> dict[str, Any] | None:
-        return _approval_outcome(self.message_id, client.list_pending(message_id=self.message_id, wait=wait or None))
+        outcome = _approval_outcome(self.message_id, client.list_pending(message_id=self.message_id, wait=wait or None))
+        if outcome is not None and outcome["status"] == "not_required":
+            _confirm_never_held(self.message_id, client.read_email(self.message_id))
+        return outcome
 
     async def apoll(self, client: AsyncMultiMail, wait: float) -> dict[str, Any] | None:
-        return _approval_outcome(self.message_id, await client.list_pending(message_id=self.message_id, wait=wait or None))
+        outcome = _approval_outcome(self.message_id, await client.list_pending(message_id=self.message_id, wait=wait or None))
+        if outcome is not None and outcome["status"] == "not_required":
+            _confirm_never_held(self.message_id, await client.read_email(self.message_id))
+        return outcome
 
     def conclude(self, outcome: Mapping[str, Any]) -> ApprovalResult:
         status = outcome.get("status")
@@ -388,13 +405,16 @@ def _watch(credentials: MultiMailCredentials, target: _Target, flow_run_id: Any,
             return
         with get_client(sync_client=True) as prefect:
             while not stop.is_set() and time.monotonic() < deadline + PAUSE_TIMEOUT_MARGIN:
-                state = prefect.read_flow_run(flow_run_id).state
-                if state is None or state.is_final() or state.is_cancelling():
-                    return
-                if state.is_paused() and state.state_details.pause_key == pause_key:
-                    result = prefect.resume_flow_run(flow_run_id, run_input=nudge)
-                    if result.status == SetStateStatus.ACCEPT:
+                try:
+                    state = prefect.read_flow_run(flow_run_id).state
+                    if state is None or state.is_final() or state.is_cancelling():
                         return
+                    if state.is_paused() and state.state_details.pause_key == pause_key:
+                        result = prefect.resume_flow_run(flow_run_id, run_input=nudge)
+                        if result.status == SetStateStatus.ACCEPT:
+                            return
+                except Exception:  # Prefect briefly unreachable: a dead watcher would leave the run paused
+                    _module_logger.debug("The MultiMail wait watcher retries", exc_info=True)
                 stop.wait(0.5)  # not paused yet, or the run input schema is not saved yet
     except Exception:
         _module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
@@ -407,7 +427,7 @@ def _pause(client: MultiMail, credentials: MultiMailCredentials, target: _Target
     if remaining <= 0:
         return None
     flow_run_id = flow_ctx.flow_run.id
-    key = _pause_key(flow_ctx, wait["wait_id"])
+    key = _pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
     stop = threading.Event()
     watcher = threading.Thread(target=contextvars.copy_context().run, daemon=True, name=f"multimail-watch-{wait['wait_id']}",
                                args=(_watch, credentials, target.fresh(), flow_run_id, key, deadline, stop))
@@ -601,13 +621,18 @@ async def _awatch(credentials: MultiMailCredentials, target: _Target, flow_run_i
         await asyncio.sleep(grace)
         async with get_client() as prefect:
             while time.monotonic() < deadline + PAUSE_TIMEOUT_MARGIN:
-                state = (await prefect.read_flow_run(flow_run_id)).state
-                if state is None or state.is_final() or state.is_cancelling():
-                    return
-                if state.is_paused() and state.state_details.pause_key == pause_key:
-                    result = await prefect.resume_flow_run(flow_run_id, run_input=nudge)
-                    if result.status == SetStateStatus.ACCEPT:
+                try:
+                    state = (await prefect.read_flow_run(flow_run_id)).state
+                    if state is None or state.is_final() or state.is_cancelling():
                         return
+                    if state.is_paused() and state.state_details.pause_key == pause_key:
+                        result = await prefect.resume_flow_run(flow_run_id, run_input=nudge)
+                        if result.status == SetStateStatus.ACCEPT:
+                            return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # Prefect briefly unreachable: a dead watcher would leave the run paused
+                    _module_logger.debug("The MultiMail wait watcher retries", exc_info=True)
                 await asyncio.sleep(0.5)
     except asyncio.CancelledError:
         raise
@@ -621,7 +646,7 @@ async def _apause(client: AsyncMultiMail, credentials: MultiMailCredentials, tar
     if remaining <= 0:
         return None
     flow_run_id = flow_ctx.flow_run.id
-    key = _pause_key(flow_ctx, wait["wait_id"])
+    key = _pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
     logger = _logger()
     logger.info("Pausing until the %s (MultiMail resumes this run; timeout %g s).", target.describe(), timeout)
     watcher = asyncio.ensure_future(_awatch(credentials, target.fresh(), flow_run_id, key, deadline))

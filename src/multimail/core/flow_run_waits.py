@@ -38,11 +38,15 @@ def flow_run_id(value: Any, field: str = "flow_run_id") -> str:
 
 
 def flow_run_id_from_metadata(metadata: Mapping[str, Any] | None) -> str | None:
-    """`metadata.prefect.flow_run_id` of a send, checked: the run that queued the message."""
+    """`metadata.prefect.flow_run_id` of a send when it is a flow run id: the run that queued
+    the message. Metadata is free-form (API.md), so anything else is kept but not indexed."""
     prefect = (metadata or {}).get("prefect")
-    if not isinstance(prefect, Mapping) or prefect.get("flow_run_id") is None:
+    if not isinstance(prefect, Mapping):
         return None
-    return flow_run_id(prefect["flow_run_id"], "metadata.prefect.flow_run_id")
+    try:
+        return flow_run_id(prefect.get("flow_run_id"))
+    except BadRequest:
+        return None
 
 
 def _iso(at: datetime | None) -> str | None:

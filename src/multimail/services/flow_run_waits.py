@@ -12,6 +12,7 @@ missed; registering again after the resume is how the run confirms the outcome w
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +26,9 @@ from ..store import messages as message_q
 from .common import find_message, record
 from .context import Context
 from .workers import PollingWorker
+
+MAX_WAITS_PER_TARGET = 10  # flow runs waiting on one message or thread: bounds what one agent makes us call
+RECONCILE_EVERY_SECONDS = 5.0
 
 # internal status -> what the client sees
 _CLIENT_STATUS = {"waiting": "waiting", "due": "resolved", "resumed": "resolved", "failed": "resolved", "answered": "resolved"}
@@ -42,8 +46,9 @@ def _view(row: dict[str, Any], resume: str) -> dict[str, Any]:
         "pause_key": pause_key(row["id"]) if row.get("id") else None,
         "status": _CLIENT_STATUS[row["status"]],
         "outcome": row.get("outcome"),
+        # waiting | due (being resumed) | resumed | answered | failed; Prefect's own answers are
+        # not shown: a client names any run id, and must not learn other runs' states from us
         "resume_status": row["status"] if row.get("id") else None,
-        "resume_error": row.get("last_error"),
     }
 
 
@@ -58,7 +63,8 @@ def _find_thread(tx, principal: Principal, thread_id: Any) -> tuple[dict, dict]:
 
 
 def _decision_state(tx, thread_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The thread's decide_email question and the outcome, once a reply chose an option."""
+    """The thread's decide_email question and the outcome: the first reply that chose an
+    option, or the question's refusal (rejected or cancelled before it went out)."""
     msgs = message_q.thread_messages(tx, thread_id)
     question = next((m for m in msgs if m["kind"] == "decision" and m["direction"] == "outbound"), None)
     if question is None:
@@ -70,12 +76,24 @@ def _decision_state(tx, thread_id: str) -> tuple[dict[str, Any], dict[str, Any] 
     return question, rules.refused_question_outcome(question)
 
 
+def current_outcome(tx, kind: str, target_id: str) -> dict[str, Any] | None:
+    """The outcome a wait has now, read from the messages (None while it is still open)."""
+    if kind == rules.APPROVAL:
+        msg = message_q.by_id(tx, target_id)
+        return rules.approval_outcome(msg) if msg else None
+    try:
+        return _decision_state(tx, target_id)[1]
+    except Conflict:
+        return None
+
+
 def register_wait(ctx: Context, *, principal: Principal, flow_run_id: Any, message_id: Any = None,
                   thread_id: Any = None) -> dict[str, Any]:
     """Record that a flow run waits for a message's approval or a thread's decision.
 
     Answers `resume: "prefect"` when this server will resume the run itself, `"none"` when it has
-    no Prefect API (the caller then long-polls), and the outcome when it is already known.
+    no Prefect API (the caller then long-polls), and the outcome when it is already known; a
+    caller that gets the outcome in the answer is running, so nothing is left to resume.
     Registering the same (run, target) again returns the same wait: that is also how a resumed
     run confirms its outcome."""
     run_id = rules.flow_run_id(flow_run_id)
@@ -86,28 +104,52 @@ def register_wait(ctx: Context, *, principal: Principal, flow_run_id: Any, messa
     now = ctx.now()
     with ctx.store.write() as tx:
         if message_id is not None:
-            msg, box = find_message(tx, principal, message_id)
+            # locked: an approval committing meanwhile waits for this wait to be visible, so it settles it
+            msg, box = find_message(tx, principal, message_id, lock=True)
             if msg["direction"] != "outbound":
                 raise Conflict(f"Message {msg['id']} is inbound: only outbound mail waits for approval.",
                                code="invalid_state", details={"message_id": msg["id"], "direction": msg["direction"]})
-            kind, target, outcome = rules.APPROVAL, msg["id"], rules.approval_outcome(msg)
+            kind, target = rules.APPROVAL, msg["id"]
         else:
             thread, box = _find_thread(tx, principal, thread_id)
-            _, outcome = _decision_state(tx, thread["id"])
-            kind, target = rules.DECISION, thread["id"]
+            _decision_state(tx, thread["id"])  # a thread without a question is a 409
+            msg, kind, target = None, rules.DECISION, thread["id"]
+        outcome = current_outcome(tx, kind, target)
         if resume == "none":
             return _view({"kind": kind, "flow_run_id": run_id, "target_id": target,
                           "status": "waiting" if outcome is None else "answered", "outcome": outcome}, resume)
         existing = wait_q.find(tx, flow_run_id=run_id, kind=kind, target_id=target)
-        if existing:
-            return _view(existing, resume)
-        row = wait_q.insert_wait(tx, flow_run_id=run_id, kind=kind, target_id=target, mailbox_id=box["id"],
-                                 created_by=principal.key_id, now=now, outcome=outcome)
-        record(tx, at=now, principal=principal, action="flow_run.wait_registered", mailbox=box,
-               message=msg if kind == rules.APPROVAL else None,
-               details={"wait_id": row["id"], "flow_run_id": run_id, "kind": kind, "target_id": target,
-                        "already_resolved": outcome is not None})
-    return _view(row, resume)
+        if existing is None:
+            if wait_q.count_for_target(tx, kind=kind, target_id=target) >= MAX_WAITS_PER_TARGET:
+                raise Conflict(f"{MAX_WAITS_PER_TARGET} flow runs already wait for this; no more may.", code="too_many_waits",
+                               details={"target_id": target})
+            existing = wait_q.insert_wait(tx, flow_run_id=run_id, kind=kind, target_id=target, mailbox_id=box["id"],
+                                          created_by=principal.key_id, now=now, outcome=outcome)
+            if existing is None:  # registered concurrently by the same run (a retried request)
+                existing = wait_q.find(tx, flow_run_id=run_id, kind=kind, target_id=target)
+            else:
+                record(tx, at=now, principal=principal, action="flow_run.wait_registered", mailbox=box, message=msg,
+                       details={"wait_id": existing["id"], "flow_run_id": run_id, "kind": kind, "target_id": target,
+                                "already_resolved": outcome is not None})
+        if outcome is not None and existing["status"] in ("waiting", "due"):
+            # the caller is running and now has the outcome: resuming it is no longer owed
+            wait_q.answer(tx, existing["seq"], outcome=existing["outcome"] or outcome, now=now)
+            existing = {**existing, "status": "answered", "outcome": existing["outcome"] or outcome}
+    return _view(existing, resume)
+
+
+def reconcile(ctx: Context, *, older_than: float = 2.0, limit: int = 200) -> int:
+    """Mark due the waits whose outcome exists but whose settling event missed them (an outcome
+    committed between a registration's read and its insert, in another process): a safety net
+    the resume worker runs every few seconds. Returns how many it marked."""
+    now = ctx.now()
+    marked = 0
+    with ctx.store.write(notify=False) as tx:
+        for row in wait_q.waiting_since(tx, now - timedelta(seconds=older_than), limit=limit):
+            outcome = current_outcome(tx, row["kind"], row["target_id"])
+            if outcome is not None:
+                marked += wait_q.mark_due(tx, row["seq"], outcome=outcome, now=now)
+    return marked
 
 
 def pause_key(wait_id: str) -> str:
@@ -125,6 +167,7 @@ class FlowRunResumeWorker(PollingWorker):
         super().__init__(ctx)
         self.api = api
         self._sleep = ctx.settings.prefect_poll_seconds
+        self._last_reconcile = 0.0
 
     @property
     def poll_seconds(self) -> float:
@@ -143,7 +186,13 @@ class FlowRunResumeWorker(PollingWorker):
         return len(rows)
 
     def idle(self) -> None:
-        """Sleep until the earliest scheduled retry (the first ones come within a second)."""
+        """Reconcile now and then; sleep until the earliest scheduled retry (the first ones come
+        within a second)."""
+        if time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
+            self._last_reconcile = time.monotonic()
+            if reconcile(self.ctx):
+                self._sleep = 0.0
+                return
         with self.ctx.store.read() as tx:
             nxt = wait_q.next_due_at(tx)
         poll = self.ctx.settings.prefect_poll_seconds

@@ -59,7 +59,7 @@ def note_flow_run(tx, ctx: Context, *, hook: dict[str, Any], delivery: dict[str,
     """Record the run a delivery started on its message and in the audit trail (same transaction
     as the delivery's success, so a redelivery that returns the same run records it once)."""
     data = json.loads(delivery["payload"]).get("data") or {}
-    msg = message_q.by_id(tx, data["message_id"]) if data.get("message_id") else None
+    msg = message_q.by_id(tx, data["message_id"], lock=True) if data.get("message_id") else None
     entry = {**flow_run, "webhook_id": hook["id"], "event": delivery["event_type"]}
     if msg is not None:
         meta = dict(msg["metadata"] or {})

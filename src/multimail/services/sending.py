@@ -124,7 +124,6 @@ def _metadata(value: Any) -> dict[str, Any]:
             stack.extend((v, depth + 1) for v in item)
     if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
         raise BadRequest("metadata is larger than 16 KiB.", code="invalid_field", details={"field": "metadata"})
-    flow_run_id_from_metadata(value)  # a malformed Prefect run id is a 400 now, not a silent miss later
     return value
 
 

@@ -177,8 +177,14 @@ def ensure_prefect_events(ctx: Context) -> str | None:
     now = ctx.now()
     with ctx.store.write() as tx:
         existing = [w for w in webhook_q.list_webhooks(tx, None)
-                    if w.get("kind") == "prefect_events" and w["enabled"] and w["mailbox_id"] is None and w["events"] is None]
+                    if w.get("kind") == "prefect_events" and w["mailbox_id"] is None and w["events"] is None]
         if existing:
+            off = [w for w in existing if not w["enabled"]]
+            if len(off) == len(existing):  # disabled after a Prefect outage: the flag says on, so on again
+                webhook_q.update_webhook(tx, off[0]["id"], {"enabled": True, "consecutive_failures": 0, "disabled_at": None,
+                                                            "disabled_reason": None, "updated_at": now})
+                record(tx, at=now, principal=None, action="webhook.updated",
+                       details={"webhook_id": off[0]["id"], "changed": ["enabled"], "reason": "--prefect-events"})
             return None
         row = {"id": new_id("wh"), "url": "", "secret": new_webhook_secret(), "events": None, "mailbox_id": None,
                "enabled": True, "created_by": "system", "created_at": now, "updated_at": now,

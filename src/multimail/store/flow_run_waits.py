@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..core import flow_run_waits as rules
 from ..core.ids import new_id
@@ -30,15 +31,41 @@ def by_id(tx: Connection, wait_id: str) -> dict[str, Any] | None:
 
 
 def insert_wait(tx: Connection, *, flow_run_id: str, kind: str, target_id: str, mailbox_id: str, created_by: str | None,
-                now: datetime, outcome: dict[str, Any] | None) -> dict[str, Any]:
+                now: datetime, outcome: dict[str, Any] | None) -> dict[str, Any] | None:
     """A new wait: `waiting`, or `answered` when its outcome is already known (the registration
     answers with it, so the run does not pause and there is nothing to resume)."""
     row = {"id": new_id("frw"), "flow_run_id": flow_run_id, "kind": kind, "target_id": target_id, "mailbox_id": mailbox_id,
            "created_by": created_by, "created_at": now, "updated_at": now, "attempts": 0,
            "status": "answered" if outcome is not None else "waiting", "outcome": outcome,
            "finished_at": now if outcome is not None else None}
-    tx.execute(insert(w).values(**row))
-    return row
+    try:
+        with tx.begin_nested():  # a savepoint: a concurrent insert of the same wait is not an error
+            tx.execute(insert(w).values(**row))
+    except IntegrityError:
+        return None
+    return find(tx, flow_run_id=flow_run_id, kind=kind, target_id=target_id)
+
+
+def count_for_target(tx: Connection, *, kind: str, target_id: str) -> int:
+    return tx.execute(select(func.count()).select_from(w).where(w.c.kind == kind, w.c.target_id == target_id)).scalar_one()
+
+
+def answer(tx: Connection, seq: int, *, outcome: dict[str, Any], now: datetime) -> None:
+    """The run got the outcome in an answer of ours: nothing left to resume."""
+    tx.execute(update(w).where(w.c.seq == seq, w.c.status.in_(("waiting", "due")))
+               .values(status="answered", outcome=outcome, locked_until=None, updated_at=now, finished_at=now))
+
+
+def waiting_since(tx: Connection, before: datetime, *, limit: int) -> list[dict[str, Any]]:
+    q = select(w).where(w.c.status == "waiting", w.c.created_at <= before).order_by(w.c.seq).limit(limit)
+    return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def mark_due(tx: Connection, seq: int, *, outcome: dict[str, Any], now: datetime) -> int:
+    res = tx.execute(update(w).where(w.c.seq == seq, w.c.status == "waiting")
+                     .values(status="due", outcome=outcome, next_attempt_at=now, updated_at=now),
+                     execution_options={"preserve_rowcount": True})
+    return res.rowcount
 
 
 def settle_for_event(tx: Connection, *, type: str, message_id: str | None, data: dict[str, Any], now: datetime) -> int:

@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter, Query
 
+from ...core.errors import BadRequest
+
 from ...services import approvals as svc
 from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
@@ -33,6 +35,9 @@ async def list_pending(
     sharing the database made it, and with the unchanged list when `wait` seconds pass.
     Set the client's read timeout above `wait`.
     """
+    if message_id is not None and flow_run_id is not None:
+        raise BadRequest("Give message_id or flow_run_id, not both.", code="invalid_body",
+                         details={"fields": ["message_id", "flow_run_id"]})
     if message_id is not None:
         def fetch() -> dict:
             return waiting.pending_of_message(ctx, principal=who, message_id=message_id)
