@@ -1,8 +1,8 @@
 """Send mail that a human must approve first, and go on only once it went out.
 
 `reports@acme.test` is a `gated_send` mailbox: a new conversation is held as *pending* until an
-approver approves it. `wait_for_approval` pauses the flow run (no worker slot held, *Paused* in
-the UI) and the MultiMail server resumes it the moment the approver decides, provided it runs
+approver approves it. `wait_for_approval` pauses the flow run (*Paused* in the UI; its process
+waits, blocked) and the MultiMail server resumes it the moment the approver decides, provided it runs
 with `--prefect-api-url` (otherwise the wait long-polls; same result, a little later).
 
     python examples/prefect/gated_notification.py
