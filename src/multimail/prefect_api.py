@@ -75,13 +75,6 @@ class PrefectApi:
                           error=f"Prefect answered {r.status_code}: {str(detail)[:300]}")
 
     # --- resuming a paused run ----------------------------------------------------------------
-    def flow_run_state(self, flow_run_id: str) -> dict[str, Any] | None:
-        """The run's current state (type, state_details, ...), or None when Prefect does not know it."""
-        res = self._call("GET", f"/flow_runs/{flow_run_id}")
-        if not res.ok or not isinstance(res.body, dict):
-            return None
-        return res.body.get("state") or {}
-
     def resume(self, flow_run_id: str, run_input: dict[str, Any], *, pause_key: str) -> CallResult:
         """Resume the run with the run input, but only from the pause it made for this wait.
 
@@ -92,13 +85,13 @@ class PrefectApi:
         else, is retried; a finished one is final. Prefect answers the resume with an
         orchestration result: ACCEPT resumed the run; REJECT "schema not found" is the moment
         between pausing and saving the input schema (retried); other rejections are final."""
-        state = self.flow_run_state(flow_run_id)
-        if state is None:
-            probe = self._call("GET", f"/flow_runs/{flow_run_id}")
-            if probe.status_code == 404:
-                return CallResult(ok=False, status_code=404, error="Prefect does not know this flow run.", duration_ms=probe.duration_ms)
-            return CallResult(ok=False, retryable=True, status_code=probe.status_code, error=probe.error or "no state",
-                              duration_ms=probe.duration_ms)
+        run = self._call("GET", f"/flow_runs/{flow_run_id}")
+        if run.status_code == 404:
+            return CallResult(ok=False, status_code=404, error="Prefect does not know this flow run.", duration_ms=run.duration_ms)
+        if not run.ok or not isinstance(run.body, dict):
+            return CallResult(ok=False, retryable=True, status_code=run.status_code, error=run.error or "no flow run",
+                              duration_ms=run.duration_ms)
+        state = run.body.get("state") or {}
         kind = state.get("type")
         key = (state.get("state_details") or {}).get("pause_key") or ""
         if kind in TERMINAL_STATES:
