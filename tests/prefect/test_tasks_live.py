@@ -4,7 +4,6 @@ tagging, claiming and cancelling tasks do what the SDK calls do."""
 
 from __future__ import annotations
 
-import pytest
 from prefect import flow, task
 from prefect.context import FlowRunContext
 

@@ -42,12 +42,11 @@ import math
 import re
 import threading
 import time
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Generator, Literal, Mapping, Union
 
 import pydantic
 from pydantic import ConfigDict, Field
 
-from multimail.client import AsyncMultiMail, MultiMail
 from multimail.client.errors import ConnectionError as MultiMailConnectionError
 from multimail.client.errors import RateLimited, ServerError
 from prefect.client.orchestration import get_client
@@ -241,16 +240,12 @@ class _Approval:
     def describe(self) -> str:
         return f"approval of message {self.message_id}"
 
-    def poll(self, client: MultiMail, wait: float) -> dict[str, Any] | None:
-        outcome = _approval_outcome(self.message_id, client.list_pending(message_id=self.message_id, wait=wait or None))
+    def poll_steps(self, wait: float) -> _Steps:
+        """One look at the approval (a long-poll of ``wait`` s when > 0): the outcome, or None."""
+        outcome = _approval_outcome(self.message_id, (yield _call("list_pending", message_id=self.message_id,
+                                                                  wait=wait or None)))
         if outcome is not None and outcome["status"] == "not_required":
-            _confirm_never_held(self.message_id, client.read_email(self.message_id))
-        return outcome
-
-    async def apoll(self, client: AsyncMultiMail, wait: float) -> dict[str, Any] | None:
-        outcome = _approval_outcome(self.message_id, await client.list_pending(message_id=self.message_id, wait=wait or None))
-        if outcome is not None and outcome["status"] == "not_required":
-            _confirm_never_held(self.message_id, await client.read_email(self.message_id))
+            _confirm_never_held(self.message_id, (yield _call("read_email", self.message_id)))
         return outcome
 
     def conclude(self, outcome: Mapping[str, Any]) -> ApprovalResult:
@@ -314,24 +309,16 @@ class _Decision:
         return _refusal(item, what, message_id=question.get("message_id"), thread_id=self.thread_id) or MultiMailWaitError(
             f"{what} is {question.get('status')}.", thread_id=self.thread_id)
 
-    def poll(self, client: MultiMail, wait: float) -> dict[str, Any] | None:
+    def poll_steps(self, wait: float) -> _Steps:
+        """One look at the thread (a long-poll of ``wait`` s when > 0): the decision, or None."""
         if self._held is not None and wait:
             # The question itself is held for approval: nobody can answer before it goes out, and
             # its rejection adds no message to the thread, so wait on its approval instead.
-            client.list_pending(message_id=self._held, wait=wait)
+            yield _call("list_pending", message_id=self._held, wait=wait)
             wait = 0
-        outcome, refused = self._read(client.get_thread(self.thread_id, **self._thread_args(wait)))
+        outcome, refused = self._read((yield _call("get_thread", self.thread_id, **self._thread_args(wait))))
         if refused is not None:
-            raise self._refused(refused, client.list_pending(message_id=refused["message_id"]))
-        return outcome
-
-    async def apoll(self, client: AsyncMultiMail, wait: float) -> dict[str, Any] | None:
-        if self._held is not None and wait:
-            await client.list_pending(message_id=self._held, wait=wait)
-            wait = 0
-        outcome, refused = self._read(await client.get_thread(self.thread_id, **self._thread_args(wait)))
-        if refused is not None:
-            raise self._refused(refused, await client.list_pending(message_id=refused["message_id"]))
+            raise self._refused(refused, (yield _call("list_pending", message_id=refused["message_id"])))
         return outcome
 
     def conclude(self, outcome: Mapping[str, Any]) -> str:
@@ -375,103 +362,147 @@ def _log_unconfirmed(target: _Target, received: Any) -> None:
                           "(resumed by hand?); ignoring it and waiting for the real outcome.", data, target.describe())
 
 
-# -- sync -------------------------------------------------------------------------------------
+# -- steps and I/O ----------------------------------------------------------------------------
+# Every decision of a wait lives once, in generators of *steps*: each ``yield`` asks for one piece
+# of I/O (``_call("list_pending", ...)``, ``_step("sleep", 2.0)``, ``_step("pause", ...)``) and
+# gets its result back, or its exception thrown in. :func:`_run` and :func:`_arun` carry the steps
+# out with blocking or async I/O objects that only do what they are told.
+
+_Step = tuple[str, tuple[Any, ...], dict[str, Any]]  # (what to do, args, kwargs)
+_Steps = Generator[_Step, Any, Any]
 
 
-def _watch(credentials: MultiMailCredentials, target: _Target, flow_run_id: Any, pause_key: str, deadline: float,
-           stop: threading.Event) -> None:
-    """Beside a paused run: resume it if the outcome arrives and the server's resume does not, and
-    at the deadline. Never raises (it is a safety net; the wait itself decides everything)."""
-    try:
-        nudge, grace = None, 0.0
-        with credentials.get_client() as client:
-            while not stop.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    nudge = _nudge(target, "timeout")
-                    break
-                try:
-                    outcome = target.poll(client, min(remaining, WATCH_POLL_SECONDS))
-                except _TRANSIENT:
-                    stop.wait(min(2.0, max(remaining, 0.0)))
-                    continue
-                except Exception:  # rejected question, message gone, ...: the wait will find out and raise
-                    nudge = _nudge(target, "error")
-                    break
-                if outcome is not None:
-                    nudge, grace = {**outcome, "source": NUDGE_SOURCE}, RESUME_GRACE_SECONDS
-                    break
-        if nudge is None or (grace and stop.wait(grace)):
-            return
-        with get_client(sync_client=True) as prefect:
-            while not stop.is_set() and time.monotonic() < deadline + PAUSE_TIMEOUT_MARGIN:
-                try:
-                    state = prefect.read_flow_run(flow_run_id).state
-                    if state is None or state.is_final() or state.is_cancelling():
-                        return
-                    if state.is_paused() and state.state_details.pause_key == pause_key:
-                        result = prefect.resume_flow_run(flow_run_id, run_input=nudge)
-                        if result.status == SetStateStatus.ACCEPT:
-                            return
-                except Exception:  # Prefect briefly unreachable: a dead watcher would leave the run paused
-                    _module_logger.debug("The MultiMail wait watcher retries", exc_info=True)
-                stop.wait(0.5)  # not paused yet, or the run input schema is not saved yet
-    except Exception:
-        _module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
+def _step(name: str, *args: Any, **kwargs: Any) -> _Step:
+    return name, args, kwargs
 
 
-def _pause(client: MultiMail, credentials: MultiMailCredentials, target: _Target, flow_ctx: FlowRunContext,
-           wait: Mapping[str, Any], deadline: float, timeout: float, poll_interval: float) -> dict[str, Any] | None:
+def _call(method: str, *args: Any, **kwargs: Any) -> _Step:
+    """A call on the client: MultiMail's, or Prefect's in the watcher's second half."""
+    return _step("call", method, *args, **kwargs)
+
+
+def _run(steps: _Steps, io: Any) -> Any:
+    """Carry out ``steps`` with blocking I/O; their return value."""
+    send, value = steps.send, None
+    while True:
+        try:
+            name, args, kwargs = send(value)
+        except StopIteration as done:
+            return done.value
+        try:
+            send, value = steps.send, getattr(io, name)(*args, **kwargs)
+        except Exception as exc:
+            send, value = steps.throw, exc
+
+
+async def _arun(steps: _Steps, io: Any) -> Any:
+    """Carry out ``steps`` with async I/O; their return value."""
+    send, value = steps.send, None
+    while True:
+        try:
+            name, args, kwargs = send(value)
+        except StopIteration as done:
+            return done.value
+        try:
+            send, value = steps.send, await getattr(io, name)(*args, **kwargs)
+        except Exception as exc:
+            send, value = steps.throw, exc
+
+
+# -- the watcher's steps ----------------------------------------------------------------------
+
+
+def _watch_steps(target: _Target, deadline: float) -> _Steps:
+    """The watcher's first half: long-poll MultiMail until the outcome, an error or the deadline.
+
+    Returns the run input to resume the run with (None when the pause ended first) and how long
+    to leave the MultiMail server to resume it before the watcher does.
+    """
+    while not (yield _step("stopped")):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return _nudge(target, "timeout"), 0.0
+        try:
+            outcome = yield from target.poll_steps(min(remaining, WATCH_POLL_SECONDS))
+        except _TRANSIENT:
+            yield _step("sleep", min(2.0, max(remaining, 0.0)))
+            continue
+        except Exception:  # rejected question, message gone, ...: the wait will find out and raise
+            return _nudge(target, "error"), 0.0
+        if outcome is not None:
+            return {**outcome, "source": NUDGE_SOURCE}, RESUME_GRACE_SECONDS
+    return None, 0.0
+
+
+def _nudge_steps(flow_run_id: Any, pause_key: str, nudge: Mapping[str, Any], deadline: float) -> _Steps:
+    """The watcher's second half (on Prefect's client): resume the run paused with ``pause_key``
+    with ``nudge``, until that is accepted, the run is over, or its pause would have expired."""
+    while not (yield _step("stopped")) and time.monotonic() < deadline + PAUSE_TIMEOUT_MARGIN:
+        try:
+            state = (yield _call("read_flow_run", flow_run_id)).state
+            if state is None or state.is_final() or state.is_cancelling():
+                return
+            if state.is_paused() and state.state_details.pause_key == pause_key:
+                result = yield _call("resume_flow_run", flow_run_id, run_input=nudge)
+                if result.status == SetStateStatus.ACCEPT:
+                    return
+        except Exception:  # Prefect briefly unreachable: a dead watcher would leave the run paused
+            _module_logger.debug("The MultiMail wait watcher retries", exc_info=True)
+        yield _step("sleep", 0.5)  # not paused yet, or the run input schema is not saved yet
+
+
+# -- the wait's steps -------------------------------------------------------------------------
+
+
+def _pause_steps(target: _Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
+                 timeout: float, poll_interval: float) -> _Steps:
     """Pause until resumed; the outcome as the server confirms it, or None when it has none yet."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return None
     flow_run_id = flow_ctx.flow_run.id
     key = _pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
-    stop = threading.Event()
-    watcher = threading.Thread(target=contextvars.copy_context().run, daemon=True, name=f"multimail-watch-{wait['wait_id']}",
-                               args=(_watch, credentials, target.fresh(), flow_run_id, key, deadline, stop))
     logger = _logger()
     logger.info("Pausing until the %s (MultiMail resumes this run; timeout %g s).", target.describe(), timeout)
-    watcher.start()
+    # the watcher stops at "unwatch", or in the shell's `finally` when an error ends the wait
+    yield _step("watch", target.fresh(), flow_run_id, key, deadline, wait["wait_id"])
     received: Any = None
     try:
-        received = pause_flow_run(wait_for_input=_input_type(target), timeout=math.ceil(remaining + PAUSE_TIMEOUT_MARGIN),
-                                  poll_interval=poll_interval, key=key, _sync=True)
+        received = yield _step("pause", wait_for_input=_input_type(target),
+                               timeout=math.ceil(remaining + PAUSE_TIMEOUT_MARGIN), poll_interval=poll_interval, key=key)
     except FlowPauseTimeout as exc:
         raise target.timeout_error(timeout) from exc
     except pydantic.ValidationError:
-        with get_client(sync_client=True) as prefect:
-            state = prefect.read_flow_run(flow_run_id).state
+        state = yield _step("flow_run_state", flow_run_id)
         if not (state and state.is_running()):
             raise
         # Resumed without a valid input: whatever happened, the server says what is true.
         _module_logger.debug("Resumed without a valid run input", exc_info=True)
     except RuntimeError as exc:  # the run could not be paused
         logger.warning("Could not pause this flow run (%s); polling the MultiMail server instead.", exc)
+        yield _step("unwatch")
         return None
-    finally:
-        stop.set()
-    outcome = client.register_wait(str(flow_run_id), **target.register_args()).get("outcome")
+    yield _step("unwatch")
+    outcome = (yield _call("register_wait", str(flow_run_id), **target.register_args())).get("outcome")
     if outcome:
         return outcome
     _log_unconfirmed(target, received)
     return None
 
 
-def _poll(client: MultiMail, target: _Target, deadline: float, timeout: float, poll_interval: float) -> Any:
+def _poll_steps(target: _Target, deadline: float, timeout: float, poll_interval: float) -> _Steps:
     failures = 0
     while True:
         started = time.monotonic()
         try:
-            outcome = target.poll(client, max(0.0, min(deadline - started, LONG_POLL_SECONDS)))
+            outcome = yield from target.poll_steps(max(0.0, min(deadline - started, LONG_POLL_SECONDS)))
         except _TRANSIENT as exc:
             if time.monotonic() >= deadline:
                 raise
             failures += 1
             delay = min(2.0 ** failures, 30.0, max(0.0, deadline - time.monotonic()))
             _logger().warning("MultiMail did not answer (%s); trying again in %.0f s.", exc, delay)
-            time.sleep(delay)
+            yield _step("sleep", delay)
             continue
         failures = 0
         if outcome is not None:
@@ -481,26 +512,88 @@ def _poll(client: MultiMail, target: _Target, deadline: float, timeout: float, p
             raise target.timeout_error(timeout)
         spare = poll_interval - (now - started)  # a server that does not hold the request is not hammered
         if spare > 0:
-            time.sleep(min(spare, deadline - now))
+            yield _step("sleep", min(spare, deadline - now))
+
+
+def _wait_steps(target: _Target, deadline: float, timeout: float, poll_interval: float) -> _Steps:
+    """The whole wait: register it, pause (in a flow function, when the server can resume runs),
+    else long-poll; what the wait returns or raises."""
+    flow_ctx = _pausable_context()
+    if flow_ctx is not None:
+        wait = yield _call("register_wait", str(flow_ctx.flow_run.id), **target.register_args())
+        if wait.get("outcome"):
+            return target.conclude(wait["outcome"])
+        if wait.get("resume") == "prefect":
+            outcome = yield from _pause_steps(target, flow_ctx, wait, deadline, timeout, poll_interval)
+            if outcome is not None:
+                return target.conclude(outcome)
+        else:
+            _logger().info("Waiting for the %s by polling MultiMail (its server does not resume Prefect runs).",
+                           target.describe())
+    return (yield from _poll_steps(target, deadline, timeout, poll_interval))
+
+
+# -- sync -------------------------------------------------------------------------------------
+
+
+class _Blocking:
+    """Blocking I/O for the steps: calls on ``api`` (MultiMail's client, or Prefect's), sleeps
+    (cut short once ``stop``, the watcher's, is set); for a wait, the pause and its watcher."""
+
+    def __init__(self, api: Any, credentials: MultiMailCredentials | None = None, stop: threading.Event | None = None):
+        self.api, self.credentials, self.stop = api, credentials, stop
+        self.watcher_stop: threading.Event | None = None
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.api, method)(*args, **kwargs)
+
+    def sleep(self, seconds: float) -> bool | None:
+        return self.stop.wait(seconds) if self.stop is not None else time.sleep(seconds)
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def watch(self, target: _Target, flow_run_id: Any, pause_key: str, deadline: float, wait_id: str) -> None:
+        self.watcher_stop = stop = threading.Event()
+        threading.Thread(target=contextvars.copy_context().run, daemon=True, name=f"multimail-watch-{wait_id}",
+                         args=(_watch, self.credentials, target, flow_run_id, pause_key, deadline, stop)).start()
+
+    def unwatch(self) -> None:
+        if self.watcher_stop is not None:
+            self.watcher_stop.set()
+
+    def pause(self, **kwargs: Any) -> Any:
+        return pause_flow_run(**kwargs, _sync=True)
+
+    def flow_run_state(self, flow_run_id: Any) -> Any:
+        with get_client(sync_client=True) as prefect:
+            return prefect.read_flow_run(flow_run_id).state
+
+
+def _watch(credentials: MultiMailCredentials, target: _Target, flow_run_id: Any, pause_key: str, deadline: float,
+           stop: threading.Event) -> None:
+    """Beside a paused run: resume it if the outcome arrives and the server's resume does not, and
+    at the deadline. Never raises (it is a safety net; the wait itself decides everything)."""
+    try:
+        with credentials.get_client() as client:
+            nudge, grace = _run(_watch_steps(target, deadline), _Blocking(client, stop))
+        if nudge is None or (grace and stop.wait(grace)):
+            return
+        with get_client(sync_client=True) as prefect:
+            _run(_nudge_steps(flow_run_id, pause_key, nudge, deadline), _Blocking(prefect, stop))
+    except Exception:
+        _module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
 
 
 def _wait(credentials: MultiMailCredentials, target: _Target, timeout: float, poll_interval: float) -> Any:
     _check_times(timeout, poll_interval)
     deadline = time.monotonic() + timeout
     with credentials.get_client() as client:
-        flow_ctx = _pausable_context()
-        if flow_ctx is not None:
-            wait = client.register_wait(str(flow_ctx.flow_run.id), **target.register_args())
-            if wait.get("outcome"):
-                return target.conclude(wait["outcome"])
-            if wait.get("resume") == "prefect":
-                outcome = _pause(client, credentials, target, flow_ctx, wait, deadline, timeout, poll_interval)
-                if outcome is not None:
-                    return target.conclude(outcome)
-            else:
-                _logger().info("Waiting for the %s by polling MultiMail (its server does not resume Prefect runs).",
-                               target.describe())
-        return _poll(client, target, deadline, timeout, poll_interval)
+        io = _Blocking(client, credentials)
+        try:
+            return _run(_wait_steps(target, deadline, timeout, poll_interval), io)
+        finally:
+            io.unwatch()
 
 
 def wait_for_approval(
@@ -596,130 +689,65 @@ def wait_for_decision(
 # -- async ------------------------------------------------------------------------------------
 
 
+class _Async:
+    """Async I/O for the steps, as :class:`_Blocking`; the watcher task is cancelled when the pause
+    is over (it is never told to stop)."""
+
+    def __init__(self, api: Any, credentials: MultiMailCredentials | None = None):
+        self.api, self.credentials = api, credentials
+        self.watcher: asyncio.Future[None] | None = None
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await getattr(self.api, method)(*args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def stopped(self) -> bool:
+        return False
+
+    async def watch(self, target: _Target, flow_run_id: Any, pause_key: str, deadline: float, wait_id: str) -> None:
+        self.watcher = asyncio.ensure_future(_awatch(self.credentials, target, flow_run_id, pause_key, deadline))
+
+    async def unwatch(self) -> None:
+        watcher, self.watcher = self.watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            try:
+                await watcher
+            except asyncio.CancelledError:
+                pass
+
+    async def pause(self, **kwargs: Any) -> Any:
+        return await apause_flow_run(**kwargs)
+
+    async def flow_run_state(self, flow_run_id: Any) -> Any:
+        async with get_client() as prefect:
+            return (await prefect.read_flow_run(flow_run_id)).state
+
+
 async def _awatch(credentials: MultiMailCredentials, target: _Target, flow_run_id: Any, pause_key: str,
                   deadline: float) -> None:
     """The async twin of :func:`_watch`; cancelled when the pause ends."""
     try:
-        nudge, grace = None, 0.0
         async with credentials.get_async_client() as client:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    nudge = _nudge(target, "timeout")
-                    break
-                try:
-                    outcome = await target.apoll(client, min(remaining, WATCH_POLL_SECONDS))
-                except _TRANSIENT:
-                    await asyncio.sleep(min(2.0, remaining))
-                    continue
-                except Exception:
-                    nudge = _nudge(target, "error")
-                    break
-                if outcome is not None:
-                    nudge, grace = {**outcome, "source": NUDGE_SOURCE}, RESUME_GRACE_SECONDS
-                    break
+            nudge, grace = await _arun(_watch_steps(target, deadline), _Async(client))
         await asyncio.sleep(grace)
         async with get_client() as prefect:
-            while time.monotonic() < deadline + PAUSE_TIMEOUT_MARGIN:
-                try:
-                    state = (await prefect.read_flow_run(flow_run_id)).state
-                    if state is None or state.is_final() or state.is_cancelling():
-                        return
-                    if state.is_paused() and state.state_details.pause_key == pause_key:
-                        result = await prefect.resume_flow_run(flow_run_id, run_input=nudge)
-                        if result.status == SetStateStatus.ACCEPT:
-                            return
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # Prefect briefly unreachable: a dead watcher would leave the run paused
-                    _module_logger.debug("The MultiMail wait watcher retries", exc_info=True)
-                await asyncio.sleep(0.5)
-    except asyncio.CancelledError:
-        raise
+            await _arun(_nudge_steps(flow_run_id, pause_key, nudge, deadline), _Async(prefect))
     except Exception:
         _module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
-
-
-async def _apause(client: AsyncMultiMail, credentials: MultiMailCredentials, target: _Target, flow_ctx: FlowRunContext,
-                  wait: Mapping[str, Any], deadline: float, timeout: float, poll_interval: float) -> dict[str, Any] | None:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        return None
-    flow_run_id = flow_ctx.flow_run.id
-    key = _pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
-    logger = _logger()
-    logger.info("Pausing until the %s (MultiMail resumes this run; timeout %g s).", target.describe(), timeout)
-    watcher = asyncio.ensure_future(_awatch(credentials, target.fresh(), flow_run_id, key, deadline))
-    received: Any = None
-    try:
-        received = await apause_flow_run(wait_for_input=_input_type(target), timeout=math.ceil(remaining + PAUSE_TIMEOUT_MARGIN),
-                                         poll_interval=poll_interval, key=key)
-    except FlowPauseTimeout as exc:
-        raise target.timeout_error(timeout) from exc
-    except pydantic.ValidationError:
-        async with get_client() as prefect:
-            state = (await prefect.read_flow_run(flow_run_id)).state
-        if not (state and state.is_running()):
-            raise
-        _module_logger.debug("Resumed without a valid run input", exc_info=True)
-    except RuntimeError as exc:
-        logger.warning("Could not pause this flow run (%s); polling the MultiMail server instead.", exc)
-        return None
-    finally:
-        watcher.cancel()
-        try:
-            await watcher
-        except asyncio.CancelledError:
-            pass
-    outcome = (await client.register_wait(str(flow_run_id), **target.register_args())).get("outcome")
-    if outcome:
-        return outcome
-    _log_unconfirmed(target, received)
-    return None
-
-
-async def _apoll(client: AsyncMultiMail, target: _Target, deadline: float, timeout: float, poll_interval: float) -> Any:
-    failures = 0
-    while True:
-        started = time.monotonic()
-        try:
-            outcome = await target.apoll(client, max(0.0, min(deadline - started, LONG_POLL_SECONDS)))
-        except _TRANSIENT as exc:
-            if time.monotonic() >= deadline:
-                raise
-            failures += 1
-            delay = min(2.0 ** failures, 30.0, max(0.0, deadline - time.monotonic()))
-            _logger().warning("MultiMail did not answer (%s); trying again in %.0f s.", exc, delay)
-            await asyncio.sleep(delay)
-            continue
-        failures = 0
-        if outcome is not None:
-            return target.conclude(outcome)
-        now = time.monotonic()
-        if now >= deadline:
-            raise target.timeout_error(timeout)
-        spare = poll_interval - (now - started)
-        if spare > 0:
-            await asyncio.sleep(min(spare, deadline - now))
 
 
 async def _await(credentials: MultiMailCredentials, target: _Target, timeout: float, poll_interval: float) -> Any:
     _check_times(timeout, poll_interval)
     deadline = time.monotonic() + timeout
     async with credentials.get_async_client() as client:
-        flow_ctx = _pausable_context()
-        if flow_ctx is not None:
-            wait = await client.register_wait(str(flow_ctx.flow_run.id), **target.register_args())
-            if wait.get("outcome"):
-                return target.conclude(wait["outcome"])
-            if wait.get("resume") == "prefect":
-                outcome = await _apause(client, credentials, target, flow_ctx, wait, deadline, timeout, poll_interval)
-                if outcome is not None:
-                    return target.conclude(outcome)
-            else:
-                _logger().info("Waiting for the %s by polling MultiMail (its server does not resume Prefect runs).",
-                               target.describe())
-        return await _apoll(client, target, deadline, timeout, poll_interval)
+        io = _Async(client, credentials)
+        try:
+            return await _arun(_wait_steps(target, deadline, timeout, poll_interval), io)
+        finally:
+            await io.unwatch()
 
 
 async def await_approval(
