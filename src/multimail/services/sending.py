@@ -197,20 +197,44 @@ def _submit(
     _check_size(ctx, draft)
     now = ctx.now()
     message_id = new_id("msg")
-    with ctx.store.write() as tx:
+
+    def target(tx: Connection) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         if parent_id is not None:
-            parent, mailbox = find_message(tx, principal, parent_id)
-        else:
-            parent = None
-            mailbox = find_mailbox(tx, principal, mailbox_ref, "from")
+            return find_message(tx, principal, parent_id)
+        return None, find_mailbox(tx, principal, mailbox_ref, "from")
+
+    def slot_of(mailbox: dict[str, Any]) -> tuple[str | None, int]:
         # Idempotency: an explicit key pins the answer for 24 h; otherwise identical content
         # within the mailbox's window is the same request.
-        slot = None
         if idempotency_key is not None:
-            slot, ttl = idem.explicit_slot(operation, idempotency_key), idem.EXPLICIT_KEY_TTL_SECONDS
-        elif mailbox["idempotency_window_seconds"] > 0:
+            return idem.explicit_slot(operation, idempotency_key), idem.EXPLICIT_KEY_TTL_SECONDS
+        if mailbox["idempotency_window_seconds"] > 0:
             content = {**_fingerprint_content(draft, override), "parent": parent_id}
-            slot, ttl = idem.implicit_slot(operation, mailbox["id"], content), mailbox["idempotency_window_seconds"]
+            return idem.implicit_slot(operation, mailbox["id"], content), mailbox["idempotency_window_seconds"]
+        return None, 0
+
+    def replay(tx: Connection, holder: dict[str, Any]) -> dict[str, Any]:
+        # The implicit slot is named by the content itself; only an explicit key can arrive
+        # with a different request behind it.
+        if idempotency_key is not None and holder["request_hash"] != request_fingerprint:
+            raise Conflict("This idempotency key was used with a different request.", code="idempotency_key_reused",
+                           details={"idempotency_key": idempotency_key})
+        existing = message_q.by_id(tx, holder["message_id"])
+        if existing is None:
+            raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
+        return send_result(existing, duplicate=True)
+
+    # A replay (a retried task) is answered from a read, without queueing for the write lock;
+    # a slot taken meanwhile is still caught by the claim in the write transaction below.
+    with ctx.store.read() as tx:
+        slot, _ = slot_of(target(tx)[1])
+        held = idem_q.holder(tx, api_key_id=principal.label, slot=slot, now=now) if slot is not None else None
+        if held is not None:
+            return replay(tx, held)
+
+    with ctx.store.write() as tx:
+        parent, mailbox = target(tx)
+        slot, ttl = slot_of(mailbox)
         if slot is not None:
             holder = idem_q.claim(
                 tx,
@@ -222,18 +246,7 @@ def _submit(
                 expires_at=now + timedelta(seconds=ttl),
             )
             if holder is not None:
-                # The implicit slot is named by the content itself; only an explicit key can
-                # arrive with a different request behind it.
-                if idempotency_key is not None and holder["request_hash"] != request_fingerprint:
-                    raise Conflict(
-                        "This idempotency key was used with a different request.",
-                        code="idempotency_key_reused",
-                        details={"idempotency_key": idempotency_key},
-                    )
-                existing = message_q.by_id(tx, holder["message_id"])
-                if existing is None:
-                    raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
-                return send_result(existing, duplicate=True)
+                return replay(tx, holder)
 
         # Oversight after the idempotency slot: a replay returns the message its first request
         # created even if the mailbox's mode has changed since; a refusal rolls the slot back.

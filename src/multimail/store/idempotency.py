@@ -55,5 +55,14 @@ def claim(
     return dict(row) if row else None
 
 
+def holder(tx: Connection, *, api_key_id: str, slot: str, now: datetime) -> dict[str, Any] | None:
+    """The live holder of a slot, read without taking it (a replay needs no write)."""
+    row = tx.execute(
+        select(idempotency).where(idempotency.c.api_key_id == api_key_id, idempotency.c.slot == slot,
+                                  idempotency.c.expires_at > now)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
 def purge_expired(tx: Connection, now: datetime) -> int:
     return tx.execute(delete(idempotency).where(idempotency.c.expires_at <= now)).rowcount
