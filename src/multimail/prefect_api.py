@@ -35,10 +35,6 @@ class CallResult:
     body: Any = None
     duration_ms: int = 0
 
-    @property
-    def summary(self) -> str:
-        return self.error or "ok"
-
 
 class PrefectApi:
     """A small synchronous client for the Prefect REST API (OSS server or Prefect Cloud)."""

@@ -17,14 +17,10 @@ from .errors import BadRequest
 APPROVAL = "approval"
 DECISION = "decision"
 
-# The events that settle an approval wait, and the approval status each one means.
-APPROVAL_EVENTS = {
-    "message.approved": "approved",
-    "message.rejected": "rejected",
-    "message.cancelled": "cancelled",
-}
+# The events that settle an approval wait (the status they mean is on the message itself).
+APPROVAL_EVENTS = frozenset({"message.approved", "message.rejected", "message.cancelled"})
 DECISION_EVENT = "decision.received"
-SETTLING_EVENTS = frozenset(APPROVAL_EVENTS) | {DECISION_EVENT}
+SETTLING_EVENTS = APPROVAL_EVENTS | {DECISION_EVENT}
 
 
 def flow_run_id(value: Any, field: str = "flow_run_id") -> str:
@@ -83,11 +79,6 @@ def refused_question_outcome(question: Mapping[str, Any]) -> dict[str, Any] | No
     return {"kind": DECISION, "thread_id": question["thread_id"], "question_message_id": question["id"], "message_id": None,
             "decision": None, "status": status, "decided_by": question.get("decided_by"),
             "decided_at": _iso(question.get("decided_at")), "reason": question.get("decision_note")}
-
-
-def decision_outcome_from_event(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {"kind": DECISION, "thread_id": data["thread_id"], "question_message_id": data.get("question_message_id"),
-            "message_id": data.get("message_id"), "decision": data["decision"], "from": data.get("from")}
 
 
 def settles(kind: str, event_type: str) -> bool:

@@ -40,6 +40,17 @@ def find_message(tx: Connection, principal: Principal, message_id: str, *, lock:
     return msg, mailbox
 
 
+def find_thread(tx: Connection, principal: Principal, thread_id: Any) -> tuple[dict, dict]:
+    """A thread and its mailbox, visible to the principal (404 otherwise, as for messages)."""
+    if not isinstance(thread_id, str) or not thread_id:
+        raise BadRequest("thread_id is required.", code="missing_field", details={"field": "thread_id"})
+    thread = message_q.thread_by_id(tx, thread_id)
+    mailbox = mailbox_q.by_id(tx, thread["mailbox_id"]) if thread else None
+    if thread is None or mailbox is None or not principal.sees_mailbox(mailbox["address"]):
+        raise NotFound(f"No thread {thread_id!r}.", code="thread_not_found", details={"thread_id": thread_id})
+    return thread, mailbox
+
+
 def scoped_mailbox_ids(tx: Connection, principal: Principal) -> list[str] | None:
     if principal.mailboxes is None:
         return None

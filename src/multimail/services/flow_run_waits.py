@@ -18,12 +18,12 @@ from typing import Any
 
 from ..core import flow_run_waits as rules
 from ..core.access import Principal
-from ..core.errors import BadRequest, Conflict, NotFound
+from ..core.errors import BadRequest, Conflict
 from ..prefect_api import PrefectApi
 from ..store import flow_run_waits as wait_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
-from .common import find_message, record
+from .common import find_message, find_thread, record
 from .context import Context
 from .workers import PollingWorker
 
@@ -50,16 +50,6 @@ def _view(row: dict[str, Any], resume: str) -> dict[str, Any]:
         # not shown: a client names any run id, and must not learn other runs' states from us
         "resume_status": row["status"] if row.get("id") else None,
     }
-
-
-def _find_thread(tx, principal: Principal, thread_id: Any) -> tuple[dict, dict]:
-    if not isinstance(thread_id, str) or not thread_id:
-        raise BadRequest("thread_id must be a thread id.", code="invalid_field", details={"field": "thread_id"})
-    thread = message_q.thread_by_id(tx, thread_id)
-    box = mailbox_q.by_id(tx, thread["mailbox_id"]) if thread else None
-    if thread is None or box is None or not principal.sees_mailbox(box["address"]):
-        raise NotFound(f"No thread {thread_id!r}.", code="thread_not_found", details={"thread_id": thread_id})
-    return thread, box
 
 
 def _decision_state(tx, thread_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -111,7 +101,7 @@ def register_wait(ctx: Context, *, principal: Principal, flow_run_id: Any, messa
                                code="invalid_state", details={"message_id": msg["id"], "direction": msg["direction"]})
             kind, target = rules.APPROVAL, msg["id"]
         else:
-            thread, box = _find_thread(tx, principal, thread_id)
+            thread, box = find_thread(tx, principal, thread_id)
             _decision_state(tx, thread["id"])  # a thread without a question is a 409
             msg, kind, target = None, rules.DECISION, thread["id"]
         outcome = current_outcome(tx, kind, target)
@@ -148,7 +138,7 @@ def reconcile(ctx: Context, *, older_than: float = 2.0, limit: int = 200) -> int
         for row in wait_q.waiting_since(tx, now - timedelta(seconds=older_than), limit=limit):
             outcome = current_outcome(tx, row["kind"], row["target_id"])
             if outcome is not None:
-                marked += wait_q.mark_due(tx, row["seq"], outcome=outcome, now=now)
+                marked += wait_q.mark_due(tx, kind=row["kind"], target_id=row["target_id"], outcome=outcome, now=now)
     return marked
 
 

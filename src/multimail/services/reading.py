@@ -9,9 +9,8 @@ from typing import Any
 
 from ..core.access import Principal
 from ..core.errors import BadRequest, NotFound
-from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
-from .common import find_mailbox, find_message, record
+from .common import find_mailbox, find_message, find_thread, record
 from .context import Context
 from .views import full_message, inbox_item, thread_item
 
@@ -112,13 +111,8 @@ def get_attachment(ctx: Context, *, principal: Principal, message_id: str, attac
 
 
 def get_thread(ctx: Context, *, principal: Principal, thread_id: str) -> dict[str, Any]:
-    if not isinstance(thread_id, str) or not thread_id:
-        raise BadRequest("thread_id is required.", code="missing_field", details={"field": "thread_id"})
     with ctx.store.read() as tx:
-        thread = message_q.thread_by_id(tx, thread_id)
-        box = mailbox_q.by_id(tx, thread["mailbox_id"]) if thread else None
-        if thread is None or box is None or not principal.sees_mailbox(box["address"]):
-            raise NotFound(f"No thread {thread_id!r}.", code="thread_not_found", details={"thread_id": thread_id})
+        thread, box = find_thread(tx, principal, thread_id)
         msgs = message_q.thread_messages(tx, thread_id)
     decision = next((m["decision"] for m in msgs if m["decision"]), None)
     return {

@@ -195,8 +195,8 @@ def key_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def webhook_view(row: dict[str, Any], mailbox_address: str | None) -> dict[str, Any]:
-    kind = row.get("kind") or "http"
-    target = row.get("target") or {}
+    kind = row["kind"]
+    target = row["target"] or {}
     return {
         "webhook_id": row["id"],
         "kind": kind,

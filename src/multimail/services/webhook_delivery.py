@@ -80,7 +80,7 @@ class WebhookWorker(PollingWorker):
                 why = "the endpoint was deleted" if hook is None else "the endpoint is disabled"
                 delivery_q.settle(tx, row["seq"], status="failed", now=ctx.now(), status_code=None, error=why)
             return
-        kind = hook.get("kind") or "http"
+        kind = hook["kind"]
         flow_run = None
         if kind == "http":
             secrets = [hook["secret"]]

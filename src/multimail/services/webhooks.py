@@ -128,6 +128,20 @@ def _prefect_target(ctx: Context, kind: str, deployment: Any, parameter: Any) ->
     return {"deployment": deployment.strip(), "deployment_id": found.body["id"], "parameter": parameter}
 
 
+def _insert(tx, *, principal: Principal | None, kind: str, url: str, target: dict[str, Any] | None,
+            events: list[str] | None, box: dict[str, Any] | None, description: str, now: datetime) -> dict[str, Any]:
+    """A new, enabled subscription and its audit event (principal None: the server itself)."""
+    row = {"id": new_id("wh"), "url": url, "secret": new_webhook_secret(), "events": events,
+           "mailbox_id": box["id"] if box else None, "enabled": True, "created_by": principal.label if principal else "system",
+           "created_at": now, "updated_at": now, "description": description, "consecutive_failures": 0,
+           "kind": kind, "target": target}
+    webhook_q.insert_webhook(tx, row)
+    record(tx, at=now, principal=principal, action="webhook.created", mailbox=box,
+           details={"webhook_id": row["id"], "kind": kind, "events": events,
+                    **({"url": redact_url(url)} if kind == "http" else {"target": target})})
+    return row
+
+
 def create_webhook(ctx: Context, *, principal: Principal, url: str | None = None, events: list[str] | None = None,
                    mailbox: str | None = None, description: str = "", kind: str = "http", deployment: str | None = None,
                    parameter: str | None = None) -> dict[str, Any]:
@@ -156,14 +170,8 @@ def create_webhook(ctx: Context, *, principal: Principal, url: str | None = None
         box = find_mailbox(tx, principal, mailbox) if mailbox else None
         if box is None and principal.mailboxes is not None:
             raise BadRequest("A key scoped to mailboxes must name the mailbox.", code="missing_field", details={"field": "mailbox"})
-        row = {"id": new_id("wh"), "url": url, "secret": new_webhook_secret(), "events": types,
-               "mailbox_id": box["id"] if box else None, "enabled": True, "created_by": principal.label,
-               "created_at": now, "updated_at": now, "description": description, "consecutive_failures": 0,
-               "kind": kind, "target": target}
-        webhook_q.insert_webhook(tx, row)
-        record(tx, at=now, principal=principal, action="webhook.created", mailbox=box,
-               details={"webhook_id": row["id"], "kind": kind, "events": types,
-                        **({"url": redact_url(url)} if kind == "http" else {"target": target})})
+        row = _insert(tx, principal=principal, kind=kind, url=url, target=target, events=types, box=box,
+                      description=description, now=now)
     view = webhook_view(row, box["address"] if box else None)
     return {**view, "secret": row["secret"]} if kind == "http" else view
 
@@ -177,7 +185,7 @@ def ensure_prefect_events(ctx: Context) -> str | None:
     now = ctx.now()
     with ctx.store.write() as tx:
         existing = [w for w in webhook_q.list_webhooks(tx, None)
-                    if w.get("kind") == "prefect_events" and w["mailbox_id"] is None and w["events"] is None]
+                    if w["kind"] == "prefect_events" and w["mailbox_id"] is None and w["events"] is None]
         if existing:
             off = [w for w in existing if not w["enabled"]]
             if len(off) == len(existing):  # disabled after a Prefect outage: the flag says on, so on again
@@ -186,13 +194,8 @@ def ensure_prefect_events(ctx: Context) -> str | None:
                 record(tx, at=now, principal=None, action="webhook.updated",
                        details={"webhook_id": off[0]["id"], "changed": ["enabled"], "reason": "--prefect-events"})
             return None
-        row = {"id": new_id("wh"), "url": "", "secret": new_webhook_secret(), "events": None, "mailbox_id": None,
-               "enabled": True, "created_by": "system", "created_at": now, "updated_at": now,
-               "description": "Every event into Prefect's event stream (--prefect-events)", "consecutive_failures": 0,
-               "kind": "prefect_events", "target": {}}
-        webhook_q.insert_webhook(tx, row)
-        record(tx, at=now, principal=None, action="webhook.created", details={"webhook_id": row["id"], "kind": "prefect_events",
-                                                                             "events": None, "target": {}})
+        row = _insert(tx, principal=None, kind="prefect_events", url="", target={}, events=None, box=None,
+                      description="Every event into Prefect's event stream (--prefect-events)", now=now)
     return row["id"]
 
 
@@ -211,10 +214,6 @@ def update_webhook(ctx: Context, *, principal: Principal, webhook_id: str, url: 
     require_scope(principal.scopes, Scope.ADMIN, "manage webhooks")
     changes: dict[str, Any] = {}
     if url is not None:
-        with ctx.store.read() as tx:
-            if _find(tx, principal, webhook_id).get("kind", "http") != "http":
-                raise BadRequest("This webhook calls the server's Prefect API; it has no url to change.", code="invalid_field",
-                                 details={"field": "url"})
         changes["url"] = _check_url(ctx, url)
     if events is not None:
         changes["events"] = _check_events(events)
@@ -227,6 +226,9 @@ def update_webhook(ctx: Context, *, principal: Principal, webhook_id: str, url: 
     now = ctx.now()
     with ctx.store.write() as tx:
         row = _find(tx, principal, webhook_id)
+        if url is not None and row["kind"] != "http":
+            raise BadRequest("This webhook calls the server's Prefect API; it has no url to change.", code="invalid_field",
+                             details={"field": "url"})
         if enabled is True and not row["enabled"]:
             changes.update(consecutive_failures=0, disabled_at=None, disabled_reason=None)
         elif enabled is False and row["enabled"]:

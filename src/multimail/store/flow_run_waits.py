@@ -61,42 +61,39 @@ def waiting_since(tx: Connection, before: datetime, *, limit: int) -> list[dict[
     return [dict(r) for r in tx.execute(q).mappings()]
 
 
-def mark_due(tx: Connection, seq: int, *, outcome: dict[str, Any], now: datetime) -> int:
-    res = tx.execute(update(w).where(w.c.seq == seq, w.c.status == "waiting")
+def mark_due(tx: Connection, *, kind: str, target_id: str, outcome: dict[str, Any], now: datetime) -> int:
+    """Every `waiting` wait of this kind on this target becomes `due` with the outcome."""
+    res = tx.execute(update(w).where(w.c.target_id == target_id, w.c.kind == kind, w.c.status == "waiting")
                      .values(status="due", outcome=outcome, next_attempt_at=now, updated_at=now),
                      execution_options={"preserve_rowcount": True})
     return res.rowcount
 
 
 def settle_for_event(tx: Connection, *, type: str, message_id: str | None, data: dict[str, Any], now: datetime) -> int:
-    """Mark every wait this event settles `due`, with its outcome; the number marked."""
-    if type not in rules.SETTLING_EVENTS:
+    """Mark every wait this event settles `due`, with its outcome; the number marked.
+
+    The event's message is the held message (approval events) or the reply that decided
+    (decision.received); a refused decide_email question settles its thread's decision waits."""
+    if type not in rules.SETTLING_EVENTS or not message_id:
         return 0
-    marked = 0
-    if type == rules.DECISION_EVENT:
-        if data.get("thread_id"):
-            reply = tx.execute(select(messages.c.from_addr).where(messages.c.id == data.get("message_id"))).first()
-            outcome = rules.decision_outcome_from_event({**data, "from": reply[0] if reply else None})
-            marked += _mark(tx, rules.DECISION, data["thread_id"], outcome, now)
-        return marked
-    row = tx.execute(select(messages).where(messages.c.id == message_id)).mappings().first() if message_id else None
+    row = tx.execute(select(messages).where(messages.c.id == message_id)).mappings().first()
     if row is None:
         return 0
-    outcome = rules.approval_outcome(dict(row))
-    if outcome is not None:
-        marked += _mark(tx, rules.APPROVAL, row["id"], outcome, now)
-    if row["kind"] == "decision":  # a decide_email question refused: its decision waits learn so at once
-        refused = rules.refused_question_outcome(dict(row))
-        if refused is not None:
-            marked += _mark(tx, rules.DECISION, row["thread_id"], refused, now)
+    row = dict(row)
+    marked = 0
+    if rules.settles(rules.APPROVAL, type):
+        outcome = rules.approval_outcome(row)
+        if outcome is not None:
+            marked += mark_due(tx, kind=rules.APPROVAL, target_id=row["id"], outcome=outcome, now=now)
+    if rules.settles(rules.DECISION, type):
+        if type == rules.DECISION_EVENT:
+            outcome = rules.decision_outcome(thread_id=row["thread_id"], question_message_id=data.get("question_message_id"),
+                                             reply=row)
+        else:
+            outcome = rules.refused_question_outcome(row) if row["kind"] == "decision" else None
+        if outcome is not None:
+            marked += mark_due(tx, kind=rules.DECISION, target_id=row["thread_id"], outcome=outcome, now=now)
     return marked
-
-
-def _mark(tx: Connection, kind: str, target: str, outcome: dict[str, Any], now: datetime) -> int:
-    res = tx.execute(update(w).where(w.c.target_id == target, w.c.kind == kind, w.c.status == "waiting")
-                     .values(status="due", outcome=outcome, next_attempt_at=now, updated_at=now),
-                     execution_options={"preserve_rowcount": True})
-    return res.rowcount
 
 
 def claim_due(tx: Connection, now: datetime, *, lease_seconds: float, limit: int) -> list[dict[str, Any]]:
@@ -117,6 +114,3 @@ def settle(tx: Connection, seq: int, *, status: str, now: datetime, error: str |
 def next_due_at(tx: Connection) -> datetime | None:
     return tx.execute(select(func.min(w.c.next_attempt_at)).where(w.c.status == "due")).scalar()
 
-
-def of_flow_run(tx: Connection, flow_run_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in tx.execute(select(w).where(w.c.flow_run_id == flow_run_id).order_by(w.c.seq)).mappings()]

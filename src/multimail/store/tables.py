@@ -388,7 +388,7 @@ flow_run_waits = Table(
     Column("mailbox_id", String(40), nullable=False, index=True),
     Column("created_by", String(40), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("status", String(20), nullable=False),  # waiting | due | resumed | failed
+    Column("status", String(20), nullable=False),  # waiting | due | resumed | answered | failed
     Column("outcome", JSON, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=True),

@@ -17,7 +17,8 @@ def register_wait(body: RegisterWait, ctx: CtxDep, who: PrincipalDep) -> dict:
     for the decision on `thread_id`, before it pauses.
 
     Answers `{"wait_id", "kind": "approval"|"decision", "flow_run_id", "message_id"|"thread_id",
-    "resume", "status": "waiting"|"resolved", "outcome"}`. `resume: "prefect"`: this server will
+    "resume", "pause_key", "status": "waiting"|"resolved", "outcome", "resume_status"}`; pause
+    under `pause_key`: the server resumes the run only from that pause. `resume: "prefect"`: this server will
     resume the run through its configured Prefect API (`POST /flow_runs/{id}/resume` with the
     outcome as run input) the moment the outcome happens; `"none"`: it has no Prefect API, so
     the caller long-polls (list_pending / get_thread with `wait`). When the outcome is already
@@ -25,5 +26,6 @@ def register_wait(body: RegisterWait, ctx: CtxDep, who: PrincipalDep) -> dict:
     wait with its current outcome, which is how a resumed run confirms it with the server.
     Outcomes: `{"kind": "approval", "message_id", "status": "approved"|"rejected"|"cancelled"|
     "not_required", "decided_by", "decided_at", "reason"}` or `{"kind": "decision", "thread_id",
-    "question_message_id", "message_id", "decision", "from"}`."""
+    "question_message_id", "message_id", "decision", "from"}` (with `decision` null and `status`
+    rejected/cancelled when the question itself was refused)."""
     return svc.register_wait(ctx, principal=who, **body.model_dump())
