@@ -145,6 +145,12 @@ messages = Table(
     # The Prefect flow run that queued this message (from metadata.prefect.flow_run_id), so a
     # cancelled run's hook can find and withdraw its pending mail.
     Column("flow_run_id", String(36), nullable=True, index=True),
+    # Inbound mail keeps its bytes once in `raw_blobs` (a message to N hosted mailboxes is N rows
+    # naming one blob); `raw` stays for outbound mail, whose bytes are the hand-over record.
+    Column("raw_sha256", String(64), nullable=True, index=True),
+    # The content version a human approved (core.content_version of what will leave), so what
+    # goes out is provably what was approved and a stale approval is refused.
+    Column("approved_content_hash", String(64), nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -239,6 +245,16 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)
+
+# Raw RFC 5322 bytes of inbound mail, content-addressed: stored once however many hosted
+# mailboxes received them (a DMARC-passing message to 50 mailboxes is one blob).
+raw_blobs = Table(
+    "raw_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("raw", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 # What capture mode would have sent: the exact bytes and envelope, for development and tests.
