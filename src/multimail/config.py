@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     smtp_tls_key: Path | None = Field(None, description="Private key (PEM) for inbound STARTTLS.")
     smtp_auth_required: bool = Field(False, description="Require SMTP AUTH (an API key as password) for inbound submission.")
     decisions_require_verified_sender: bool = Field(
-        True, description="A reply to decide_email decides only when SPF or DKIM authenticated its sender (DMARC pass)."
+        False, description="Strict decisions: a reply to decide_email decides only when its sender passes DMARC; "
+        "by default a reply sent to the question's private reply address also proves itself (core/decision_proof.py).",
     )
     decision_link_ttl_seconds: int = Field(7 * 24 * 3600, description="How long one-click decision links stay valid.")
     max_request_bytes: int = Field(35 * 1024 * 1024, description="Largest HTTP request body (base64 attachments included).")

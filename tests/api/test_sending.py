@@ -2,6 +2,8 @@
 
 import base64
 import secrets
+import smtplib
+from email.message import EmailMessage
 
 import pytest
 
@@ -163,17 +165,27 @@ def test_decide_email_and_answer_by_reply(admin, mailbox):
     assert back["thread_id"] == asked["thread_id"]
     thread = admin.ok("GET", "get_thread", thread_id=asked["thread_id"])
     assert [m["is_reply"] for m in thread["messages"]] == [False, True]
-    assert thread["messages"][1]["decision"] == "Hold"
-    assert any(e["action"] == "decision.received" for e in all_audit(admin, mailbox=bot))
+    # A reply written through the API by a hosted mailbox is an agent's, never a human's answer
+    # (core/decision_proof.py); tests/mail/test_decision_trust.py covers answers over SMTP.
+    assert thread["messages"][1]["decision"] is None and thread["decision"] is None
+    assert thread["messages"][1]["decision_check"]["reason"] == "agent_mailbox"
+    assert not any(e["action"] == "decision.received" for e in all_audit(admin, mailbox=bot))
+    assert any(e["action"] == "decision.unverified" for e in all_audit(admin, mailbox=bot))
 
 
-def test_decide_email_answer_by_number(admin, mailbox):
-    bot, human = mailbox(oversight_mode="autonomous"), mailbox(oversight_mode="autonomous")
-    asked = admin.ok("POST", "decide_email", {"from": bot, "to": human, "question": "Which plan?", "options": ["Basic", "Pro", "Max"],
-                                              "subject": "Plan choice"})
-    assert wait_status(admin, asked["message_id"])["subject"] == "Plan choice"
-    question = find_in_inbox(admin, human, "Plan choice")
-    wait_status(admin, admin.ok("POST", "reply_email", {"message_id": question["message_id"], "body": "2"})["message_id"])
+def test_decide_email_answer_by_number(server, admin, mailbox):
+    bot = mailbox(oversight_mode="autonomous")
+    asked = admin.ok("POST", "decide_email", {"from": bot, "to": "boss@partner.test", "question": "Which plan?",
+                                              "options": ["Basic", "Pro", "Max"], "subject": "Plan choice"})
+    question = wait_status(admin, asked["message_id"])
+    assert question["subject"] == "Plan choice"
+    # The person asked answers from a mail client (partner.test passes DMARC here): "2" is Pro.
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = "boss@partner.test", bot, "Re: Plan choice"
+    reply["In-Reply-To"] = reply["References"] = question["internet_message_id"]
+    reply.set_content("2")
+    with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=10) as s:
+        s.send_message(reply)
     find_in_inbox(admin, bot, "Re: Plan choice")
     thread = admin.ok("GET", "get_thread", thread_id=asked["thread_id"])
     assert thread["messages"][-1]["decision"] == "Pro"

@@ -5,6 +5,7 @@ single use (409), tamper-proof (404), expiring (410)."""
 
 from __future__ import annotations
 
+import base64
 import re
 import sqlite3
 import time
@@ -14,6 +15,8 @@ from email.policy import default as default_policy
 
 import pytest
 import requests
+
+from multimail.services.decision_links import token_for
 
 from ..conftest import Api, ServerProcess, wait_for
 
@@ -34,7 +37,7 @@ def ask(srv: ServerProcess, api: Api, box: str, question: str = "Ship the releas
     msg = wait_for(lambda: (m := api.ok("GET", "read_email", message_id=asked["message_id"]))["status"] == "sent" and m)
     # API clients (the agent that asked, too) never see a usable link: only the recipients do.
     assert not LINK.search(msg["body"]) and not LINK.search(msg["html"] or "")
-    assert "one-click link" in msg["body"]
+    assert "one-click decision link" in msg["body"]
     text, html = sent_parts(srv, asked["message_id"])
     # One link per option, in the text and in the HTML alternative, in option order.
     text_links = [m.group(2) for m in LINK.finditer(text)]
@@ -164,10 +167,13 @@ def test_links_of_a_question_that_was_not_sent_decide_nothing(server, admin, mak
     with sqlite3.connect(server.data_dir / "multimail.db") as db:
         nonces = [r[0] for r in db.execute("select id from decision_links where message_id = ?", (asked["message_id"],))]
     assert len(nonces) == 2
-    # Forge nothing: take a real token by recomputing it is impossible; use the stored body instead.
+    # The stored body holds no link at all (they are added only to the copy handed to external
+    # recipients); mint a genuine token from the server's own key, as only the server could.
     with sqlite3.connect(server.data_dir / "multimail.db") as db:
         (body,) = db.execute("select body_text from messages where id = ?", (asked["message_id"],)).fetchone()
-    token_path = LINK.search(body).group(2)
+        (key_b64,) = db.execute("select private_key from server_keys where kind = 'link-hmac'").fetchone()
+    assert not LINK.search(body)
+    token_path = "/d/" + token_for(base64.b64decode(key_b64), nonces[0])
     page = requests.post(server.base + token_path, timeout=10)
     assert page.status_code == 410
     assert admin.ok("GET", "get_thread", thread_id=asked["thread_id"])["decision"] is None

@@ -91,6 +91,12 @@ def test_corpus_reply_over_smtp_decides_as_expected(server, admin, agent_box, na
     assert thread["decision"] == expected
     actions = [e["action"] for e in admin.ok("GET", "audit_log", message_id=answer["message_id"])["events"]]
     if expected is None:
-        assert "decision.unclear" in actions and "decision.received" not in actions
+        # Not a decision: an auto-reply (never decides) or a reply naming no single option.
+        assert "decision.unverified" in actions and "decision.received" not in actions
+        reason = answer["decision_check"]["reason"]
+        assert reason in ("auto_reply", "unclear"), reason
+        assert ("decision.unclear" in actions) == (reason == "unclear")
     else:
-        assert "decision.received" in actions and "decision.unclear" not in actions
+        assert "decision.received" in actions and "decision.unverified" not in actions
+        assert answer["decision_check"] == {"outcome": "decided", "decision": expected, "reason": None,
+                                            "proof": "dmarc", "question_message_id": asked["message_id"]}

@@ -69,7 +69,9 @@ def stored_raw(srv, message_id: str) -> bytes:
     engine = create_engine(f"sqlite:///{srv.data_dir.resolve() / 'multimail.db'}")
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT raw FROM messages WHERE id = :id"), {"id": message_id}).scalar_one()
+            # Inbound bytes are kept once in raw_blobs, named by the message's raw_sha256.
+            return conn.execute(text("SELECT b.raw FROM messages m JOIN raw_blobs b ON b.sha256 = m.raw_sha256 "
+                                     "WHERE m.id = :id"), {"id": message_id}).scalar_one()
     finally:
         engine.dispose()
 

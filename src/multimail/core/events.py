@@ -13,6 +13,7 @@ EVENT_TYPES: dict[str, str] = {
     "message.review_requested": "A message went out under `monitored` oversight; a human should review it.",
     "decision.received": "A reply to decide_email chose one of the options.",
     "decision.unclear": "A reply to decide_email could not be matched to exactly one option.",
+    "decision.unverified": "A reply to decide_email did not decide; `reason` says why (core/decision_proof.py).",
     "webhook.test": "Sent by test_webhook to check that an endpoint receives and verifies events.",
     "webhook.disabled": "An endpoint was disabled after too many consecutive failed deliveries.",
 }

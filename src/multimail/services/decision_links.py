@@ -1,4 +1,4 @@
-"""Signed one-click decision links: one per option of a decide_email question.
+"""Signed one-click decision links and private reply addresses for decide_email questions.
 
 A link is `{base_url}/d/{token}` with `token = nonce "." HMAC-SHA256(secret, nonce)` (base64url,
 truncated to 128 bits). The secret is a random 256-bit key kept in `server_keys` (kind
@@ -7,9 +7,14 @@ truncated to 128 bits). The secret is a random 256-bit key kept in `server_keys`
 message recorded the decision. Opening a link (GET) never decides — mail scanners prefetch links —
 it only shows a confirmation form; POST decides, once.
 
-Nonces are random. The links are written in the question's own transaction, after its
-idempotency slot was taken, so a retried decide_email returns the first question (with its links)
-and creates none; idempotency fingerprints the question without its links.
+The private reply address of a question is `<local>+q_<HMAC(secret, question id)>@<domain>`; it
+needs no row, since the reply's threading names the question and the HMAC is recomputed.
+
+Neither secret is stored in the question's body: the rows are written with the question (in its
+transaction, after its idempotency slot was taken, so a retry creates none), and the delivery
+worker adds the links and the Reply-To only to the copy handed to external recipients
+(`for_recipients`). Hosted mailboxes get a copy without them, since an API key reads those
+(core/decision_secrets.py says where else they are scrubbed).
 """
 
 from __future__ import annotations
@@ -17,20 +22,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ..core.addresses import normalized_or_none
+from ..core.decision_proof import PROOF_LINK
+from ..core.decision_secrets import REPLY_SECRET_LENGTH, REPLY_TAG_PREFIX, split_plus_tag
 from ..core.ids import domain_of, new_id
 from ..core.threading import reply_subject
+from ..store import decision_links as link_q
+from ..store import domains as domain_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
-from ..store.tables import decision_links, server_keys
 from .common import record
 from .context import Context
 
@@ -42,29 +50,29 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _secret_in(tx: Connection) -> bytes | None:
-    row = tx.execute(select(server_keys.c.private_key).where(server_keys.c.kind == KIND).order_by(server_keys.c.created_at)).first()
-    return base64.b64decode(row[0]) if row else None
+def secret_in(tx: Connection) -> bytes | None:
+    rows = domain_q.server_keys_of_kind(tx, KIND)
+    return base64.b64decode(rows[0]["private_key"]) if rows else None
 
 
 def secret(ctx: Context) -> bytes:
     """The link HMAC key, created on first use (a concurrent creator loses the primary-key race
     and reads the winner's key)."""
     with ctx.store.read() as tx:
-        key = _secret_in(tx)
+        key = secret_in(tx)
     if key is not None:
         return key
     try:
         with ctx.store.write() as tx:
-            key = _secret_in(tx)
+            key = secret_in(tx)
             if key is None:
                 key = secrets.token_bytes(32)
-                tx.execute(insert(server_keys).values(id=KEY_ID, kind=KIND, private_key=base64.b64encode(key).decode(),
-                                                      public_key="", created_at=ctx.now()))
+                domain_q.insert_server_key(tx, {"id": KEY_ID, "kind": KIND, "private_key": base64.b64encode(key).decode(),
+                                                "public_key": "", "created_at": ctx.now()})
     except IntegrityError:
         pass
     with ctx.store.read() as tx:
-        key = _secret_in(tx)
+        key = secret_in(tx)
     assert key is not None
     return key
 
@@ -87,18 +95,38 @@ def verify_token(key: bytes, token: str) -> str | None:
     return nonce
 
 
-def create(tx: Connection, *, key: bytes, message_id: str, options: list[str], base_url: str, now: datetime,
-           ttl_seconds: int) -> list[str]:
-    """One link per option for the question `message_id`, in the caller's transaction; returns
-    their URLs in option order. `key` comes from `secret()`, read before the transaction."""
+def create(tx: Connection, *, message_id: str, options: list[str], now: datetime, ttl_seconds: int) -> None:
+    """One link per option for the question `message_id`, in the caller's transaction."""
     expires = now + timedelta(seconds=ttl_seconds)
-    urls = []
     for option in options:
-        nonce = _b64(secrets.token_bytes(18))
-        tx.execute(insert(decision_links).values(id=nonce, message_id=message_id, option=option, expires_at=expires,
-                                                 used_at=None, used_message_id=None))
-        urls.append(f"{base_url}/d/{token_for(key, nonce)}")
-    return urls
+        link_q.insert_link(tx, nonce=_b64(secrets.token_bytes(18)), message_id=message_id, option=option, expires_at=expires)
+
+
+def link_urls(tx: Connection, *, key: bytes, question: dict[str, Any], base_url: str) -> list[str]:
+    """The question's link URLs in option order (what only its external recipients get)."""
+    by_option = {row["option"]: row["id"] for row in link_q.of_question(tx, question["id"])}
+    return [f"{base_url}/d/{token_for(key, by_option[o])}" for o in question["options"] or [] if o in by_option]
+
+
+def reply_secret(key: bytes, question_id: str) -> str:
+    """`q_` and 100 bits of HMAC in lower-case base32: mail systems may change the case of a
+    local part, so the secret must survive that."""
+    mac = _mac(key, "reply-address", question_id)[:15]
+    return REPLY_TAG_PREFIX + base64.b32encode(mac).decode().lower()[:REPLY_SECRET_LENGTH]
+
+
+def reply_address(key: bytes, question_id: str, mailbox_address: str) -> str:
+    """The question's private reply address: plus-addressing on the asking mailbox."""
+    local, _, domain = mailbox_address.rpartition("@")
+    return f"{local}+{reply_secret(key, question_id)}@{domain}"
+
+
+def is_reply_address(key: bytes, question_id: str, address: str | None) -> bool:
+    """Whether `address` is the question's private reply address (tag compared in constant time)."""
+    if not address:
+        return False
+    _, tag = split_plus_tag(normalized_or_none(address) or address)
+    return tag is not None and hmac.compare_digest(tag.lower().encode(), reply_secret(key, question_id).encode())
 
 
 # --- using a link ---------------------------------------------------------------------------------
@@ -123,7 +151,7 @@ def _question_text(question: dict[str, Any]) -> str:
 def _state(tx: Connection, nonce: str | None, now: datetime) -> tuple[LinkState, dict[str, Any] | None, dict[str, Any] | None]:
     if nonce is None:
         return LinkState("invalid"), None, None
-    row = tx.execute(select(decision_links).where(decision_links.c.id == nonce)).mappings().first()
+    row = link_q.by_nonce(tx, nonce)
     if row is None:
         return LinkState("invalid"), None, None
     question = message_q.by_id(tx, row["message_id"])
@@ -131,9 +159,7 @@ def _state(tx: Connection, nonce: str | None, now: datetime) -> tuple[LinkState,
         return LinkState("invalid"), None, None
     info = dict(option=row["option"], question=_question_text(question), subject=question["subject"])
     # One answer per question by link: once any of its links was used, all of them are.
-    used = tx.execute(
-        select(decision_links).where(decision_links.c.message_id == row["message_id"], decision_links.c.used_at.is_not(None))
-    ).mappings().first()
+    used = link_q.used_of_question(tx, row["message_id"])
     if used is not None:
         return LinkState("used", decision=used["option"], **info), dict(row), question
     if row["expires_at"] <= now:
@@ -162,15 +188,16 @@ def use(ctx: Context, token: str) -> LinkState:
         state, link, question = _state(tx, nonce, now)
         if state.status != "open":
             return state
-        claimed = tx.execute(
-            update(decision_links).where(decision_links.c.id == nonce, decision_links.c.used_at.is_(None)).values(used_at=now)
-        ).rowcount
-        if claimed != 1:
+        if already_decided(tx, question):
+            # A reply decided first: the first answer stands, whichever way it came.
+            return LinkState("used", option=state.option, question=state.question, subject=state.subject,
+                             decision=already_decided(tx, question))
+        if not link_q.claim(tx, nonce, now):
             return LinkState("used", option=state.option, question=state.question, subject=state.subject, decision=state.option)
         mailbox = mailbox_q.by_id(tx, question["mailbox_id"])
         message_id = new_id("msg")
         option = link["option"]
-        asked = question["to_addrs"] or question["cc_addrs"] or [""]
+        sent_to = external_recipients(tx, question)
         row = {
             "id": message_id,
             "mailbox_id": question["mailbox_id"],
@@ -185,17 +212,21 @@ def use(ctx: Context, token: str) -> LinkState:
             "references": [*(question["references"] or []), question["internet_message_id"]],
             "parent_id": question["id"],
             "is_reply": True,
-            "from_addr": asked[0],
+            # Nobody is named as the chooser: the link proves only that someone holding the mail
+            # sent to these addresses clicked it.
+            "from_addr": "",
             "to_addrs": [mailbox["address"]] if mailbox else [],
             "cc_addrs": [],
             "bcc_addrs": [],
             "reply_to": [],
             "subject": reply_subject(question["subject"]),
-            "body_text": f"{option}\n\n(Chosen with the one-click decision link of the question.)\n",
+            "body_text": f"{option}\n\n(Chosen with the one-click link sent to {', '.join(sent_to) or 'the recipients'}.)\n",
             "body_html": None,
             "options": None,
             "decision": option,
-            "metadata": {"via": "decision_link", "decision_link_id": nonce},
+            "metadata": {"via": "decision_link", "decision_link_id": nonce, "link_sent_to": sent_to,
+                         "decision_check": {"outcome": "decided", "proof": PROOF_LINK, "reason": None,
+                                            "question_message_id": question["id"], "link_sent_to": sent_to}},
             "raw": None,
             "read": False,
             "created_by": None,
@@ -204,23 +235,32 @@ def use(ctx: Context, token: str) -> LinkState:
         }
         message_q.insert_message(tx, row)
         message_q.touch_thread(tx, question["thread_id"], now)
-        tx.execute(update(decision_links).where(decision_links.c.id == nonce).values(used_message_id=message_id))
+        link_q.set_used_message(tx, nonce, message_id)
         record(tx, at=now, principal=None, action="decision.received", mailbox=mailbox, message=row,
-               details={"decision": option, "question_message_id": question["id"], "via": "decision_link"},
+               details={"decision": option, "question_message_id": question["id"], "via": "decision_link", "link_sent_to": sent_to},
                event="decision.received",
                event_data={"thread_id": question["thread_id"], "message_id": message_id, "decision": option,
-                           "question_message_id": question["id"], "via": "decision_link"})
+                           "question_message_id": question["id"], "via": "decision_link", "proof": PROOF_LINK,
+                           "link_sent_to": sent_to})
     return LinkState("recorded", option=option, question=state.question, subject=state.subject, decision=option)
 
 
 
-_LINK = re.compile(r"(/d/)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+def external_recipients(tx: Connection, question: dict[str, Any]) -> list[str]:
+    """Who got the links: the question's recipients that are not hosted mailboxes."""
+    recipients: list[str] = []
+    for address in question["to_addrs"] + question["cc_addrs"] + question["bcc_addrs"]:
+        spec = normalized_or_none(address)
+        if spec and spec not in recipients:
+            recipients.append(spec)
+    hosted = mailbox_q.addresses_in(tx, recipients)
+    return [r for r in recipients if r not in hosted]
 
 
-def redact_links(text: str | None) -> str | None:
-    """The message as API clients see it: link tokens replaced, so an agent key reading its own
-    question (read_email, get_thread, list_pending) never holds a link that records a decision.
-    The recipients get the real links in the mail itself."""
-    if not text or "/d/" not in text:
-        return text
-    return _LINK.sub(r"\1[one-click link, sent to the recipients only]", text)
+def already_decided(tx: Connection, question: dict[str, Any]) -> str | None:
+    """The option an earlier answer (reply or link) chose for this question, if any."""
+    for msg in message_q.thread_messages(tx, question["thread_id"]):
+        if msg["decision"] and msg["seq"] > question["seq"]:
+            return msg["decision"]
+    return None

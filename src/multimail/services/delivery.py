@@ -54,6 +54,7 @@ from typing import Any
 
 from ..core.addresses import normalized_or_none
 from ..mail.compose import build_message
+from ..core.decision_text import links_section, question_html
 from ..mail.signing import finalize_outbound
 from ..mail.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
 from ..store import idempotency as idem_q
@@ -63,7 +64,8 @@ from ..store import outbox as outbox_q
 from .common import record
 from .context import Context
 from .workers import PollingWorker
-from .receiving import store_inbound
+from . import decision_links
+from .receiving import deliver_locally
 
 log = logging.getLogger("multimail.delivery")
 
@@ -71,15 +73,18 @@ RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
 PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the worker is idle
 
 
-def compose(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> bytes:
+def compose(msg: dict[str, Any], attachments: list[dict[str, Any]], *, text: str | None = None,
+            html: str | None = None, reply_to: list[str] | None = None) -> bytes:
+    """The message's bytes; `text`, `html` and `reply_to` replace the stored ones (a question's
+    copy for external recipients carries its links and private reply address)."""
     return build_message(
         from_addr=msg["from_addr"],
         to=msg["to_addrs"],
         cc=msg["cc_addrs"],
-        reply_to=msg["reply_to"],
+        reply_to=msg["reply_to"] if reply_to is None else reply_to,
         subject=msg["subject"],
-        text=msg["body_text"],
-        html=msg["body_html"],
+        text=msg["body_text"] if text is None else text,
+        html=msg["body_html"] if html is None else html,
         message_id=msg["internet_message_id"],
         date=msg["decided_at"] or msg["created_at"],
         in_reply_to=msg["in_reply_to"],
@@ -87,6 +92,56 @@ def compose(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> bytes:
         attachments=attachments,
         extra_headers={"X-MultiMail-Message-Id": msg["id"]},
     )
+
+
+class Copies:
+    """The bytes of one outbound message, per kind of recipient.
+
+    Most messages are one copy for everyone. A decide_email question is two: the copy handed to
+    external recipients (the relay, or capture) carries the one-click links and, in Reply-To, the
+    question's private reply address; the copy stored in hosted mailboxes carries neither, since
+    an API key reads those mailboxes and either secret would let an agent answer its own question.
+    The external copy is the one kept on the message (the hand-over record: every retry sends
+    the same bytes)."""
+
+    def __init__(self, ctx: Context, tx, msg: dict[str, Any], mailbox: dict[str, Any], now):
+        self.ctx, self.tx, self.msg, self.mailbox, self.now = ctx, tx, msg, mailbox, now
+        self._attachments: list[dict[str, Any]] | None = None
+        self._hosted: bytes | None = None
+
+    @property
+    def is_question(self) -> bool:
+        return self.msg["kind"] == "decision" and bool(self.msg["options"])
+
+    def _atts(self) -> list[dict[str, Any]]:
+        if self._attachments is None:
+            self._attachments = message_q.attachments_of(self.tx, self.msg["id"], with_content=True)
+        return self._attachments
+
+    def _finalize(self, raw: bytes) -> bytes:
+        return finalize_outbound(self.tx, raw=raw, message=self.msg, mailbox=self.mailbox, now=self.now,
+                                 issuer=self.ctx.settings.base_url())
+
+    def external(self) -> bytes:
+        if self.msg["raw"] is not None:
+            return self.msg["raw"]
+        if not self.is_question:
+            return self._finalize(compose(self.msg, self._atts()))
+        key = decision_links.secret_in(self.tx)
+        options = self.msg["options"]
+        urls = decision_links.link_urls(self.tx, key=key, question=self.msg, base_url=self.ctx.settings.base_url())
+        text = self.msg["body_text"] + links_section(options, urls)
+        reply_to = [decision_links.reply_address(key, self.msg["id"], self.mailbox["address"])]
+        return self._finalize(compose(self.msg, self._atts(), text=text, html=question_html(self.msg["body_text"], options, urls),
+                                      reply_to=reply_to))
+
+    def hosted(self) -> bytes:
+        if not self.is_question:
+            return self.external()
+        if self._hosted is None:
+            text = self.msg["body_text"] + links_section(self.msg["options"], None)
+            self._hosted = self._finalize(compose(self.msg, self._atts(), text=text))
+        return self._hosted
 
 
 class LeaseLost(Exception):
@@ -197,10 +252,8 @@ class DeliveryWorker(PollingWorker):
                 record(tx, at=now, principal=None, action="message.handoff_interrupted", mailbox=mailbox, message=msg,
                        details={"attempt": progress["attempt"], "recipients": progress["in_flight"], "uncertain": False,
                                 "why_safe": "the relay was never sent DATA, so it cannot have accepted the message"})
-            raw = msg["raw"]
-            if raw is None:
-                raw = compose(msg, message_q.attachments_of(tx, msg["id"], with_content=True))
-                raw = finalize_outbound(tx, raw=raw, message=msg, mailbox=mailbox, now=now, issuer=ctx.settings.base_url())
+            copies = Copies(ctx, tx, msg, mailbox, now)
+            raw = copies.external()
             recipients = []
             for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
                 spec = normalized_or_none(a)
@@ -209,11 +262,10 @@ class DeliveryWorker(PollingWorker):
             local = mailbox_q.addresses_in(tx, recipients)
             remote = [r for r in recipients if r not in local]
             if remote and not getattr(self.transport, "transactional", True):
-                return self._start_handoff(tx, row, msg, mailbox, progress, raw, local, remote, now)
+                return self._start_handoff(tx, row, msg, mailbox, progress, copies, local, remote, now)
             for address in recipients:
                 if address in local:
-                    store_inbound(tx, mailbox=local[address], raw=raw, now=now,
-                                  authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": mailbox["address"]})
+                    deliver_locally(tx, mailbox=local[address], raw=copies.hosted(), sender=mailbox, now=now)
             result = None
             if remote:
                 result = self.transport.deliver(tx, message_id=msg["id"], mail_from=mailbox["address"], rcpt_tos=remote, raw=raw, now=now)
@@ -231,14 +283,14 @@ class DeliveryWorker(PollingWorker):
                        event="message.review_requested", event_data=data)
             return None
 
-    def _start_handoff(self, tx, row, msg, mailbox, progress, raw, local, remote, now) -> dict[str, Any] | None:
+    def _start_handoff(self, tx, row, msg, mailbox, progress, copies: Copies, local, remote, now) -> dict[str, Any] | None:
         """Step 1 for the relay: keep the bytes, deliver locally once, record `phase: started`."""
+        raw = copies.external()
         if msg["raw"] is None:
             message_q.update_message(tx, msg["id"], {"raw": raw})
         if not progress["local_delivered"]:
             for address, box in local.items():
-                store_inbound(tx, mailbox=box, raw=raw, now=now,
-                              authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": mailbox["address"]})
+                deliver_locally(tx, mailbox=box, raw=copies.hosted(), sender=mailbox, now=now)
             progress["local_delivered"], progress["local"] = True, sorted(local)
         done = set(progress["accepted"]) | set(progress["refused"]) | set(progress["uncertain"])
         rcpts = [r for r in remote if r not in done]

@@ -1,12 +1,14 @@
 """Inbound mail: store a message for a hosted mailbox, thread it and read decisions from replies.
 
-Both the SMTP receiver and local delivery (mail between two hosted mailboxes) come through
-`store_inbound`, inside the caller's transaction, so an accepted message is stored with its
-audit and event rows or not at all.
+Both the SMTP receiver (`receive`) and local delivery (`deliver_locally`, mail between two hosted
+mailboxes) come through `store_inbound`, inside the caller's transaction, so an accepted message
+is stored with its audit and event rows or not at all. Its raw bytes are kept once
+(`raw_blobs`), however many hosted mailboxes it reached.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from email.header import Header, decode_header, make_header
@@ -15,10 +17,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..core.addresses import normalized_or_none
+from ..core.decision_proof import REASONS, UNCLEAR, ReplyFacts, judge_reply
+from ..core.decision_secrets import redact_address, redact_addresses, redact_bytes, redact_text, split_plus_tag
 from ..core.ids import new_id
 from ..mail.parse import ParsedMail, parse_message
-from ..mail.replies import decision_of
+from ..mail.replies import decision_of, new_text
+from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
+from . import decision_links
 from .common import record
 from .views import inbox_item
 
@@ -31,20 +37,32 @@ def store_inbound(
     now: datetime,
     authentication: dict[str, Any] | None = None,
     parsed: ParsedMail | None = None,
-    require_verified_sender: bool = False,
+    reply_text: str | None = None,
+    envelope_recipients: list[str] | None = None,
+    require_dmarc: bool = False,
+    raw_sha256: str | None = None,
 ) -> dict[str, Any] | None:
-    """Store `raw` in `mailbox`; returns the new row, or None when this mailbox already has a
-    message with the same Message-ID (a retried delivery is stored once).
+    """Store `raw` in `mailbox`; returns the new row, or None when it is a retried delivery of a
+    message this mailbox already has.
 
-    With `require_verified_sender`, a reply decides only when its sender was authenticated
-    (DMARC-aligned SPF or DKIM): a From header alone is trivially forged, and a wrong decision
-    is far worse than none."""
+    A retry is the same Message-ID with the same bytes, or from the same DMARC-authenticated
+    domain: a Message-ID alone is chosen by the sender, so a forged earlier message with a known
+    Message-ID must not suppress the genuine one (both are kept).
+
+    The stored fields (body, addresses, subject, attachments' text) have decision secrets
+    scrubbed (core/decision_secrets.py): a human's reply quotes the question, links and all, and
+    the agent reads that reply. If the message answers a decide_email question, the rules of
+    core/decision_proof.py decide whether it decides; `reply_text` is its new text, stripped of
+    quotes outside the transaction (services/receiving.receive)."""
     mail = parsed or parse_message(raw)
+    authentication = authentication or {}
+    digest = raw_sha256 or hashlib.sha256(raw).hexdigest()
     message_id = new_id("msg")
     internet_id = mail.message_id or f"<{message_id}@multimail.invalid>"
-    # A retried delivery is stored once; the mailbox's own outbound copy (mail to itself) does not count.
     if mail.message_id and any(
-        m["direction"] == "inbound" for m in message_q.by_internet_ids(tx, mailbox["id"], [mail.message_id])
+        _same_delivery(tx, m, digest, authentication)
+        for m in message_q.by_internet_ids(tx, mailbox["id"], [mail.message_id])
+        if m["direction"] == "inbound"
     ):
         return None
 
@@ -57,24 +75,24 @@ def store_inbound(
         message_q.touch_thread(tx, thread_id, now)
     else:
         thread_id = new_id("thr")
-        message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": mail.subject, "created_at": now, "last_message_at": now})
+        message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": redact_text(mail.subject),
+                                     "created_at": now, "last_message_at": now})
 
-    decision, question = None, None
+    question = None
     if parent is not None and parent["direction"] == "outbound":
         question = next(
             (m for m in reversed(message_q.thread_messages(tx, thread_id)) if m["kind"] == "decision" and m["direction"] == "outbound"),
             None,
         )
-    if question is not None:
-        sender = normalized_or_none(mail.from_addr)
-        asked = {normalized_or_none(a) for a in question["to_addrs"] + question["cc_addrs"]}
-        # Only a person the question went to decides; auto-replies (Auto-Submitted, X-Autoreply,
-        # Precedence, out-of-office subjects) never do. The reply's new text (quoted history and
-        # signatures stripped by mail-parser-reply) is matched conservatively.
-        verified = bool((authentication or {}).get("verified_sender"))
-        if sender and sender in asked and not mail.auto_submitted and (verified or not require_verified_sender):
-            decision = decision_of(mail, question["options"] or [])
+    check = _decision_check(tx, question, mail, authentication, reply_text, envelope_recipients or [], require_dmarc) if question else None
 
+    metadata: dict[str, Any] = {}
+    if authentication:
+        metadata["authentication"] = authentication
+    if mail.defects:
+        metadata["defects"] = mail.defects
+    if check is not None:
+        metadata["decision_check"] = check
     row = {
         "id": message_id,
         "mailbox_id": mailbox["id"],
@@ -89,49 +107,141 @@ def store_inbound(
         "references": mail.references,
         "parent_id": parent["id"] if parent else None,
         "is_reply": parent is not None and parent["direction"] == "outbound",
-        "from_addr": mail.from_addr,
-        "to_addrs": mail.to,
-        "cc_addrs": mail.cc,
+        "from_addr": redact_address(mail.from_addr),
+        "to_addrs": redact_addresses(mail.to),
+        "cc_addrs": redact_addresses(mail.cc),
         "bcc_addrs": [],
-        "reply_to": mail.reply_to,
-        "subject": mail.subject,
-        "body_text": mail.text,
-        "body_html": mail.html,
+        "reply_to": redact_addresses(mail.reply_to),
+        "subject": redact_text(mail.subject),
+        "body_text": redact_text(mail.text),
+        "body_html": redact_text(mail.html),
         "options": None,
-        "decision": decision,
-        "metadata": {"authentication": authentication, "defects": mail.defects} if (authentication or mail.defects) else {},
-        "raw": raw,
+        "decision": check["decision"] if check and check["outcome"] == "decided" else None,
+        "metadata": metadata,
+        "raw": None,
+        "raw_sha256": digest,
         "read": False,
         "created_by": None,
         "created_at": now,
         "received_at": now,
     }
+    message_q.put_raw_blob(tx, digest, raw, now)
     message_q.insert_message(tx, row)
-    message_q.insert_attachments(tx, message_id, [{"id": new_id("att"), **a} for a in mail.attachments])
-    data = {**inbox_item(row, {}), "body": mail.text, "authentication": authentication}
+    message_q.insert_attachments(tx, message_id, [{"id": new_id("att"), **_scrubbed(a)} for a in mail.attachments])
+    data = {**inbox_item(row, {}), "body": row["body_text"], "authentication": authentication or None}
     record(tx, at=now, principal=None, action="message.received", mailbox=mailbox, message=row,
-           details={"from": mail.from_addr, "subject": mail.subject}, event="message.received", event_data=data)
-    if question is not None:
-        if decision is not None:
-            record(tx, at=now, principal=None, action="decision.received", mailbox=mailbox, message=row,
-                   details={"decision": decision, "question_message_id": question["id"]},
-                   event="decision.received", event_data={"thread_id": thread_id, "message_id": message_id, "decision": decision, "question_message_id": question["id"]})
-        else:
-            record(tx, at=now, principal=None, action="decision.unclear", mailbox=mailbox, message=row,
-                   details={"question_message_id": question["id"]},
-                   event="decision.unclear", event_data={"thread_id": thread_id, "message_id": message_id, "question_message_id": question["id"]})
+           details={"from": row["from_addr"], "subject": row["subject"]}, event="message.received", event_data=data)
+    if check is not None:
+        _record_check(tx, now, mailbox, row, check)
     return row
+
+
+def _same_delivery(tx: Connection, existing: dict[str, Any], digest: str, authentication: dict[str, Any]) -> bool:
+    """Whether a stored message with the same Message-ID is this very message delivered again."""
+    stored = existing.get("raw_sha256") or (hashlib.sha256(existing["raw"]).hexdigest() if existing.get("raw") else None)
+    if stored == digest:
+        return True
+    before = (existing.get("metadata") or {}).get("authentication") or {}
+    return bool(
+        authentication.get("verified_sender") and before.get("verified_sender")
+        and not authentication.get("local_delivery") and not before.get("local_delivery")
+        and authentication.get("from_domain") and authentication.get("from_domain") == before.get("from_domain")
+    )
+
+
+_TEXTUAL = ("text/", "message/")
+
+
+def _scrubbed(attachment: dict[str, Any]) -> dict[str, Any]:
+    """A text or message attachment (a forwarded question, an attached .eml) without secrets."""
+    if not (attachment.get("content_type") or "").lower().startswith(_TEXTUAL):
+        return attachment
+    content = redact_bytes(attachment["content"])
+    return {**attachment, "content": content, "size": len(content)}
+
+
+def _decision_check(tx: Connection, question: dict[str, Any], mail: ParsedMail, authentication: dict[str, Any],
+                    reply_text: str | None, envelope_recipients: list[str], require_dmarc: bool) -> dict[str, Any]:
+    """Whether this reply decides `question` (core/decision_proof.py), and with which option."""
+    addressees = frozenset(
+        n for n in (normalized_or_none(a) for a in question["to_addrs"] + question["cc_addrs"] + question["bcc_addrs"]) if n
+    )
+    key = decision_links.secret_in(tx)
+    sent_to = [*envelope_recipients, *mail.to, *mail.cc]
+    dmarc = authentication.get("dmarc")
+    facts = ReplyFacts(
+        question_status=question["status"],
+        question_decided=decision_links.already_decided(tx, question) is not None,
+        sender=normalized_or_none(mail.from_addr) if mail.from_addr else None,
+        addressees=addressees,
+        local_delivery=bool(authentication.get("local_delivery")),
+        auto_submitted=bool(mail.auto_submitted),
+        dmarc_result=dmarc.get("result") if isinstance(dmarc, dict) else None,
+        to_reply_address=key is not None and any(decision_links.is_reply_address(key, question["id"], a) for a in sent_to),
+        require_dmarc=require_dmarc,
+    )
+    verdict = judge_reply(facts)
+    decision = None
+    reason = verdict.reason
+    if reason is None:
+        decision = decision_of(mail, question["options"] or [], reply_text=reply_text)
+        if decision is None:
+            reason = UNCLEAR
+    return {
+        "outcome": "decided" if decision is not None else "unverified",
+        "decision": decision,
+        "reason": reason,
+        "description": REASONS.get(reason) if reason else None,
+        "proof": verdict.proof,
+        "question_message_id": question["id"],
+    }
+
+
+def _record_check(tx: Connection, now: datetime, mailbox: dict[str, Any], row: dict[str, Any], check: dict[str, Any]) -> None:
+    base = {"thread_id": row["thread_id"], "message_id": row["id"], "question_message_id": check["question_message_id"]}
+    if check["outcome"] == "decided":
+        record(tx, at=now, principal=None, action="decision.received", mailbox=mailbox, message=row,
+               details={"decision": check["decision"], "question_message_id": check["question_message_id"], "proof": check["proof"]},
+               event="decision.received", event_data={**base, "decision": check["decision"], "proof": check["proof"],
+                                                      "from": row["from_addr"]})
+        return
+    details = {"question_message_id": check["question_message_id"], "reason": check["reason"]}
+    record(tx, at=now, principal=None, action="decision.unverified", mailbox=mailbox, message=row, details=details,
+           event="decision.unverified", event_data={**base, "reason": check["reason"], "description": check["description"],
+                                                    "from": row["from_addr"]})
+    if check["reason"] == UNCLEAR:
+        # The earlier event for the same case, kept for subscribers written before decision.unverified.
+        record(tx, at=now, principal=None, action="decision.unclear", mailbox=mailbox, message=row,
+               details={"question_message_id": check["question_message_id"]},
+               event="decision.unclear", event_data=base)
+
+
+def deliver_locally(tx: Connection, *, mailbox: dict[str, Any], raw: bytes, sender: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """Mail from one hosted mailbox to another: the server itself vouches for the sender, but the
+    sender is an API key, so such a message never decides a question (core/decision_proof)."""
+    return store_inbound(tx, mailbox=mailbox, raw=raw, now=now,
+                         authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": sender["address"]})
+
+
+def hosted_mailbox(tx: Connection, address: str) -> dict[str, Any] | None:
+    """The mailbox that takes mail for `address`: itself, or with a `+tag` removed
+    (plus-addressing: `agent+anything@` reaches `agent@`; a question's private reply address is
+    such a tag)."""
+    normalized = normalized_or_none(address)
+    if normalized is None:
+        return None
+    box = mailbox_q.by_address(tx, normalized)
+    if box is None:
+        base, tag = split_plus_tag(normalized)
+        if tag is not None:
+            box = mailbox_q.by_address(tx, base)
+    return box
 
 
 def is_hosted(ctx, address: str) -> bool:
     """Whether the server accepts mail for `address` (the SMTP RCPT check)."""
-    from ..store import mailboxes as mailbox_q
-
-    normalized = normalized_or_none(address)
-    if normalized is None:
-        return False
     with ctx.store.read() as tx:
-        return mailbox_q.by_address(tx, normalized) is not None
+        return hosted_mailbox(tx, address) is not None
 
 
 _ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
@@ -176,17 +286,26 @@ def _parse_inbound(raw: bytes) -> ParsedMail:
 
 def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authentication: dict[str, Any] | None = None) -> list[str]:
     """Store one message for each hosted recipient in one transaction; returns the new ids.
-    Called by the SMTP receiver before it answers 250, so an accepted message is durable."""
-    from ..store import mailboxes as mailbox_q
+    Called by the SMTP receiver before it answers 250, so an accepted message is durable.
 
+    Everything expensive happens before the write transaction: parsing, hashing, and stripping
+    quoted history from a reply (mail/replies.py, bounded in size and time), so one crafted
+    message cannot hold the write lock while a regular expression backtracks."""
     mail = _parse_inbound(raw)
+    reply_text = new_text(mail.text) if (mail.in_reply_to or mail.references) else None
+    digest = hashlib.sha256(raw).hexdigest()
     now = ctx.now()
     stored = []
     with ctx.store.write() as tx:
-        boxes = mailbox_q.addresses_in(tx, sorted({n for n in (normalized_or_none(r) for r in rcpt_tos) if n}))
+        boxes: dict[str, dict[str, Any]] = {}
+        for rcpt in rcpt_tos:
+            box = hosted_mailbox(tx, rcpt)
+            if box is not None:
+                boxes.setdefault(box["id"], box)
         for box in boxes.values():
             row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=authentication, parsed=mail,
-                                require_verified_sender=ctx.settings.decisions_require_verified_sender)
+                                reply_text=reply_text, envelope_recipients=list(rcpt_tos), raw_sha256=digest,
+                                require_dmarc=ctx.settings.decisions_require_verified_sender)
             if row is not None:
                 stored.append(row["id"])
     return stored

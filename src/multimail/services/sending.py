@@ -29,6 +29,7 @@ from ..mail.compose import new_internet_message_id
 from ..store import idempotency as idem_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
+from ..core.decision_text import question_body
 from ..core.headers import header_safe
 from .common import find_mailbox, find_message, record
 from .context import Context
@@ -417,35 +418,6 @@ def _dedupe(addresses: list[str], *, exclude: str, also_exclude: list[str] = ())
     return result
 
 
-def decision_body(question: str, options: list[str], context: str | None, links: list[str] | None = None) -> str:
-    lines = []
-    if context:
-        lines += [context.strip(), ""]
-    lines += [question.strip(), "", "Reply with one of these options (the option itself, or its number):", ""]
-    lines += [f"  {i}. {option}" for i, option in enumerate(options, 1)]
-    if links:
-        # One signed, single-use link per option (services/decision_links.py); opening it asks
-        # for a confirmation, so a mail scanner that prefetches links decides nothing.
-        lines += ["", "Or choose with one click:", ""]
-        lines += [f"  {i}. {option}: {url}" for i, (option, url) in enumerate(zip(options, links), 1)]
-    return "\n".join(lines) + "\n"
-
-
-def decision_html(question: str, options: list[str], context: str | None, links: list[str]) -> str:
-    """The HTML alternative of a decide_email message: the same text, and one link per option."""
-    from html import escape
-
-    parts = []
-    if context:
-        parts.append("<p>" + escape(context.strip()).replace("\n", "<br>") + "</p>")
-    parts.append("<p>" + escape(question.strip()).replace("\n", "<br>") + "</p>")
-    parts.append("<p>Reply with one of these options (the option itself, or its number), or choose with one click:</p><ol>")
-    for option, url in zip(options, links):
-        parts.append(f'<li>{escape(option)} &mdash; <a href="{escape(url, quote=True)}">choose &ldquo;{escape(option)}&rdquo;</a></li>')
-    parts.append("</ol>")
-    return "<!DOCTYPE html><html><body>" + "".join(parts) + "</body></html>\n"
-
-
 def _options(value: Any) -> list[str]:
     if not isinstance(value, list) or not (2 <= len(value) <= MAX_OPTIONS):
         raise BadRequest(f"options must be a list of 2 to {MAX_OPTIONS} strings.", code="invalid_field", details={"field": "options"})
@@ -492,23 +464,22 @@ def decide_email(
         to=parse_address_list(to, "to", required=True),
         cc=parse_address_list(cc, "cc", required=False),
         subject=subj,
-        text=decision_body(question, opts, _text(context, "context", required=False)),
+        text=question_body(question, opts, _text(context, "context", required=False)),
         metadata={**_metadata(metadata), "question": question},
         options=opts,
     )
     fingerprint = request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "from": sender})
     # One signed, single-use link per option, created with the question in its transaction (after
-    # the idempotency slot is taken, so a retry gets the first question and its links).
+    # the idempotency slot is taken, so a retry gets the first question and creates no links).
+    # They are not part of the stored body: the delivery worker adds them, and the private
+    # reply address, only to the copy that goes to external recipients (services/decision_links).
     from . import decision_links
 
-    key = decision_links.secret(ctx)
-    context_text = _text(context, "context", required=False)
+    decision_links.secret(ctx)  # the key exists before the question, so delivery can mint its links
 
     def add_links(tx, message_id: str) -> None:
-        urls = decision_links.create(tx, key=key, message_id=message_id, options=opts, base_url=ctx.settings.base_url(),
-                                     now=ctx.now(), ttl_seconds=ctx.settings.decision_link_ttl_seconds)
-        draft.text = decision_body(question, opts, context_text, urls)
-        draft.html = decision_html(question, opts, context_text, urls)
+        decision_links.create(tx, message_id=message_id, options=opts, now=ctx.now(),
+                              ttl_seconds=ctx.settings.decision_link_ttl_seconds)
 
     return _submit(
         ctx, principal=principal, operation="decide", action=Action.DECIDE, mailbox_ref=sender, draft=draft,

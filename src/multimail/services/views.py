@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.decision_secrets import redact_addresses, redact_text
+from ..core.decision_text import links_section
 from ..mail.parse import sanitize_html
-from .decision_links import redact_links
 from .common import iso
 
 SNIPPET_LENGTH = 200
@@ -17,15 +18,32 @@ def snippet(text: str) -> str:
 
 
 def shown_text(msg: dict[str, Any]) -> str:
-    """The text body as clients see it: a question's decision-link tokens are not shown."""
-    return redact_links(msg["body_text"]) if msg.get("kind") == "decision" else msg["body_text"]
+    """The text body as clients see it, with no secret that could decide a question
+    (core/decision_secrets). An outbound question shows the one-click section its external
+    recipients get, with placeholders where their links are."""
+    text = redact_text(msg["body_text"]) or ""
+    if msg.get("kind") == "decision" and msg.get("direction") == "outbound" and msg.get("options") and "one click" not in text:
+        text += links_section(msg["options"], None)
+    return text
 
 
 def shown_html(msg: dict[str, Any]) -> str | None:
     """HTML as clients see it: sanitised (nh3), since dashboards and approvers' screens render
-    it, and without a question's decision-link tokens."""
-    html = sanitize_html(msg["body_html"])
-    return redact_links(html) if msg.get("kind") == "decision" else html
+    it, and without decision secrets."""
+    return redact_text(sanitize_html(msg["body_html"]))
+
+
+def shown_addresses(addresses: list[str] | None) -> list[str]:
+    return redact_addresses(addresses)
+
+
+def decision_check(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """For a reply to a question: whether it decided, and if not why (core/decision_proof)."""
+    check = (msg.get("metadata") or {}).get("decision_check")
+    if not check:
+        return None
+    return {k: check.get(k) for k in ("outcome", "decision", "reason", "description", "proof", "question_message_id", "link_sent_to")
+            if check.get(k) is not None or k in ("outcome", "reason")}
 
 
 def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +78,7 @@ def inbox_item(msg: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
         "to": msg["to_addrs"],
         "cc": msg["cc_addrs"],
         "subject": msg["subject"],
-        "snippet": snippet(msg["body_text"]),
+        "snippet": snippet(redact_text(msg["body_text"]) or ""),
         "received_at": iso(msg["received_at"] or msg["created_at"]),
         "tags": tags,
         "read": msg["read"],
@@ -80,9 +98,9 @@ def full_message(
         "in_reply_to": msg["in_reply_to"],
         "references": msg["references"],
         "from": msg["from_addr"],
-        "to": msg["to_addrs"],
-        "cc": msg["cc_addrs"],
-        "reply_to": msg["reply_to"],
+        "to": shown_addresses(msg["to_addrs"]),
+        "cc": shown_addresses(msg["cc_addrs"]),
+        "reply_to": shown_addresses(msg["reply_to"]),
         "subject": msg["subject"],
         "body": shown_text(msg),
         "html": shown_html(msg),
@@ -103,6 +121,7 @@ def full_message(
         "oversight_mode": msg["oversight_mode"],
         "is_reply": msg["is_reply"],
         "decision": msg["decision"],
+        "decision_check": decision_check(msg),
         "options": msg["options"],
         "read": msg["read"],
         "metadata": msg["metadata"],
@@ -131,6 +150,7 @@ def thread_item(msg: dict[str, Any]) -> dict[str, Any]:
         "direction": msg["direction"],
         "is_reply": msg["is_reply"],
         "decision": msg["decision"],
+        "decision_check": decision_check(msg),
         "options": msg["options"],
         "status": msg["status"],
         "created_at": iso(msg["created_at"]),

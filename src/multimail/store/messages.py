@@ -147,3 +147,19 @@ def pending_and_recent(
         conds.append(m.c.mailbox_id.in_(mailbox_ids))
     q = select(m).where(and_(*conds)).order_by(m.c.seq)
     return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def put_raw_blob(tx: Connection, sha256: str, raw: bytes, now: datetime) -> None:
+    """Keep `raw` once under its hash (a second message with the same bytes names the same row)."""
+    dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
+    tx.execute(dialect_insert(t.raw_blobs).values(sha256=sha256, raw=raw, created_at=now).on_conflict_do_nothing(index_elements=["sha256"]))
+
+
+def raw_of(tx: Connection, message: dict[str, Any]) -> bytes | None:
+    """A message's RFC 5322 bytes: kept on the row (outbound) or in `raw_blobs` (inbound)."""
+    if message.get("raw") is not None:
+        return message["raw"]
+    if not message.get("raw_sha256"):
+        return None
+    row = tx.execute(select(t.raw_blobs.c.raw).where(t.raw_blobs.c.sha256 == message["raw_sha256"])).first()
+    return row[0] if row else None
