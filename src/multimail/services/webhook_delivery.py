@@ -13,6 +13,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from ..core.webhook_rules import ROTATION_GRACE, next_delay, redact_url, retryable_status
 from ..store import webhook_deliveries as delivery_q
 from ..store import webhooks as webhook_q
 from ..store import mailboxes as mailbox_q
@@ -21,30 +22,11 @@ from ..webhooks.ssrf import Resolver, system_resolver
 from . import prefect_targets
 from .common import record
 from .context import Context
-from .webhooks import redact_url
 from .workers import PollingWorker
 
 
-MAX_RETRY_AFTER_SECONDS = 24 * 3600
-ROTATION_GRACE = timedelta(hours=24)
-
-
 def retryable(result: AttemptResult) -> bool:
-    """Timeouts, connection errors, 408, 429 and 5xx are worth another try; other answers are final."""
-    if result.refused:
-        return False
-    code = result.status_code
-    return code is None or code in (408, 429) or code >= 500
-
-
-def next_delay(schedule: list[float], attempt: int, retry_after: float | None, rng: random.Random) -> float | None:
-    """Seconds until the next attempt after failed attempt number `attempt`, or None when done."""
-    if attempt > len(schedule):
-        return None
-    delay = schedule[attempt - 1] * rng.uniform(0.8, 1.2)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
-    return delay
+    return retryable_status(result.status_code, refused=result.refused)
 
 
 class WebhookWorker(PollingWorker):

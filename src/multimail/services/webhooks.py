@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from ..core.access import Principal, Scope, require_scope
 from ..core.errors import BadRequest, NotFound, Unprocessable
 from ..core.events import EVENT_TYPES
+from ..core.webhook_rules import ROTATION_GRACE, redact_url
 from ..core.ids import new_id, new_webhook_secret
 from ..store import mailboxes as mailbox_q
 from ..store import records
@@ -50,20 +51,6 @@ def _check_url(ctx: Context, url: Any) -> str:
         raise BadRequest(f"This server may not call that URL: {exc}.", code="webhook_url_refused",
                          details={"field": "url"}) from None
     return url
-
-
-def redact_url(url: str) -> str:
-    """A receiver URL for the audit trail and events: no credentials, query or fragment, which
-    often carry a receiver's token (the full URL is only shown to admins, by list_webhooks)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _check_events(events: Any) -> list[str] | None:
@@ -252,13 +239,7 @@ def rotate_webhook_secret(ctx: Context, *, principal: Principal, webhook_id: str
         webhook_q.update_webhook(tx, row["id"], {"secret": secret, "previous_secret": row["secret"], "secret_rotated_at": now, "updated_at": now})
         box = mailbox_q.by_id(tx, row["mailbox_id"]) if row["mailbox_id"] else None
         record(tx, at=now, principal=principal, action="webhook.secret_rotated", mailbox=box, details={"webhook_id": row["id"]})
-        return {**webhook_view(row, _address(tx, row)), "secret": secret, "previous_secret_valid_until": iso(now + _grace())}
-
-
-def _grace():
-    from .webhook_delivery import ROTATION_GRACE
-
-    return ROTATION_GRACE
+        return {**webhook_view(row, _address(tx, row)), "secret": secret, "previous_secret_valid_until": iso(now + ROTATION_GRACE)}
 
 
 def send_test_event(ctx: Context, *, principal: Principal, webhook_id: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ transactions through `Store.write()` / `Store.read()` and call the query functio
 outside this package writes SQL.
 """
 
-from .engine import Store, open_store
+from .engine import Store
+from .migrate import open_store
 
 __all__ = ["Store", "open_store"]

@@ -122,13 +122,4 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    store = Store(make_engine(url))
-    if migrate:
-        from .migrate import upgrade
-
-        upgrade(store)
-    return store
-
-
-__all__ = ["Store", "open_store", "make_engine", "sqlite_url_for", "normalize_url"]
+__all__ = ["Store", "make_engine", "sqlite_url_for", "normalize_url"]

@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from .engine import Store
+from .engine import Store, make_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_ID = 0x6D6D6D6D  # "mmmm"
@@ -64,3 +64,12 @@ def current_revision(store: Store) -> str | None:
 
     with store.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """A store on `url`, its schema upgraded to the newest revision first (unless `migrate` is
+    False): the one way servers and CLI verbs open the database."""
+    store = Store(make_engine(url))
+    if migrate:
+        upgrade(store)
+    return store
