@@ -147,3 +147,32 @@ def pending_and_recent(
         conds.append(m.c.mailbox_id.in_(mailbox_ids))
     q = select(m).where(and_(*conds)).order_by(m.c.seq)
     return [dict(r) for r in tx.execute(q).mappings()]
+
+
+def attachments_of_many(tx: Connection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each message's attachments with their content, in position order (for approval screens,
+    which show and hash everything that will leave), in one query."""
+    result: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
+    if not message_ids:
+        return result
+    a = t.attachments
+    q = select(a.c.message_id, a.c.id, a.c.filename, a.c.content_type, a.c.size, a.c.content).where(
+        a.c.message_id.in_(message_ids)).order_by(a.c.message_id, a.c.position)
+    for row in tx.execute(q).mappings():
+        result[row["message_id"]].append({k: row[k] for k in ("id", "filename", "content_type", "size", "content")})
+    return result
+
+
+# The audit actions of the calls that create an outbound message (services/sending._submit).
+_CREATING_ACTIONS = ("message.send", "message.reply", "message.decide")
+
+
+def held_reasons(tx: Connection, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Why each message was held, as its creating audit event recorded it (`held_because`): the
+    reason lives in the hash-chained trail, not in a column the message's author could set."""
+    if not message_ids:
+        return {}
+    e = t.audit_events
+    q = select(e.c.message_id, e.c.details).where(e.c.message_id.in_(message_ids), e.c.action.in_(_CREATING_ACTIONS))
+    return {row["message_id"]: row["details"]["held_because"] for row in tx.execute(q).mappings()
+            if isinstance(row["details"], dict) and row["details"].get("held_because")}
