@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 import smtplib
 import sqlite3
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
+
+import pytest
 
 from .helpers import all_audit, assert_error, find_in_inbox, new_address, snapshot, wait_status
 
@@ -29,6 +32,9 @@ HTML = (
     '<span style="display:none">Also hidden inline.</span>'
 )
 REPORT = b"%PDF-1.4 quarterly numbers"
+# These read the session server's SQLite file (what the capture transport recorded, the rows).
+reads_sqlite = pytest.mark.skipif(os.environ.get("MULTIMAIL_TEST_API_DATABASE") == "postgresql",
+                                  reason="reads the session server's SQLite database file")
 
 
 def held_with_everything(api, box, **extra) -> dict:
@@ -137,6 +143,7 @@ def test_stale_content_hash_after_an_edit_is_refused_and_changes_nothing(admin, 
     assert snapshot(admin, box) == before
 
 
+@reads_sqlite
 def test_approval_with_the_right_hash_is_recorded_and_is_what_goes_out(server, admin, approver, mailbox):
     box = mailbox(oversight_mode="gated_all")
     sent = held_with_everything(admin, box)
@@ -170,6 +177,7 @@ def test_approve_with_edits_records_both_versions(admin, approver, mailbox):
     assert event["details"]["changes"] == {"subject": {"old": "Your offer", "new": "Your offer (revised)"}}
 
 
+@reads_sqlite
 def test_approved_content_matches_only_the_approved_version(server, admin, mailbox):
     """Service level, on the server's own rows: the check the delivery worker makes before
     composing fails for content changed after the approval."""
