@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..core.access import Principal, Scope, require_scope
+from ..core.content_version import attachment_digest
 from ..core import flow_run_waits
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..store import messages as message_q
@@ -52,11 +53,32 @@ def list_pending(ctx: Context, *, principal: Principal, mailbox: str | None = No
         return {"messages": pending_views(tx, [(r, boxes[r["mailbox_id"]]) for r in rows])}
 
 
+# SHA-256 of attachments by id, for the content versions of approval items. Attachments are
+# never changed once stored, so a digest stays right; without this every list_pending (and every
+# long-poll wake-up) would read and hash every held attachment again, up to the message size limit
+# each. Bounded; approve/edit and the delivery worker always hash the stored bytes themselves.
+_DIGESTS: dict[str, str] = {}
+_MAX_DIGESTS = 10_000
+
+
+def _with_digests(tx: Connection, attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attachments with their `sha256`, reading the content only of those not seen before."""
+    known = {a["id"]: _DIGESTS.get(a["id"]) for a in attachments}
+    missing = [att_id for att_id, digest in known.items() if digest is None]
+    for att_id, content in message_q.attachment_contents(tx, missing).items():
+        known[att_id] = attachment_digest(content)
+    if len(_DIGESTS) + len(missing) > _MAX_DIGESTS:
+        _DIGESTS.clear()
+    _DIGESTS.update({att_id: known[att_id] for att_id in missing})
+    return [{**a, "sha256": known[a["id"]]} for a in attachments]
+
+
 def pending_views(tx: Connection, items: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
     """Approval items with everything that will leave (views.review_fields): their attachments
-    and why each was held, read in two queries for the whole list."""
+    and why each was held, read in a few queries for the whole list."""
     ids = [msg["id"] for msg, _ in items]
-    attachments = message_q.attachments_of_many(tx, ids)
+    listed = message_q.attachments_of_many(tx, ids)
+    attachments = dict(zip(listed, [_with_digests(tx, atts) for atts in listed.values()]))
     reasons = message_q.held_reasons(tx, ids)
     return [pending_item(msg, box, attachments[msg["id"]], reasons.get(msg["id"])) for msg, box in items]
 

@@ -264,7 +264,9 @@ def recipient_headers(msg: dict[str, Any], attachments: list[dict[str, Any]]) ->
     chosen anew at each composition."""
     from .delivery import compose  # the worker's own composition (imported late: delivery imports views' users)
 
-    raw = compose(msg, attachments)
+    # Headers do not depend on attachment bytes (only on there being attachments); an item
+    # listed without them is composed with empty ones.
+    raw = compose(msg, [{**a, "content": a.get("content") or b""} for a in attachments])
     parsed = BytesParser(policy=default_policy).parsebytes(raw, headersonly=True)
     headers = []
     for name, value in parsed.items():
@@ -286,7 +288,7 @@ def review_fields(msg: dict[str, Any], attachments: list[dict[str, Any]], held: 
     """All that will leave, as the approver must see it, in one place for the API, the CLI and
     dashboards: the headers, the attachments (name, type, size), the HTML rendered safely (no
     remote content, no CSS, with a note of what was left out), the content version, and why the
-    message was held. `attachments` carry their content (their hash is part of the version)."""
+    message was held. `attachments` carry their content or its `sha256` (part of the version)."""
     rendering = render_html_safely(msg["body_html"])
     try:
         headers = recipient_headers(msg, attachments)

@@ -150,17 +150,25 @@ def pending_and_recent(
 
 
 def attachments_of_many(tx: Connection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each message's attachments with their content, in position order (for approval screens,
-    which show and hash everything that will leave), in one query."""
+    """Each message's attachments (id, filename, content_type, size; not their content), in
+    position order, in one query."""
     result: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
     if not message_ids:
         return result
     a = t.attachments
-    q = select(a.c.message_id, a.c.id, a.c.filename, a.c.content_type, a.c.size, a.c.content).where(
+    q = select(a.c.message_id, a.c.id, a.c.filename, a.c.content_type, a.c.size).where(
         a.c.message_id.in_(message_ids)).order_by(a.c.message_id, a.c.position)
     for row in tx.execute(q).mappings():
-        result[row["message_id"]].append({k: row[k] for k in ("id", "filename", "content_type", "size", "content")})
+        result[row["message_id"]].append({k: row[k] for k in ("id", "filename", "content_type", "size")})
     return result
+
+
+def attachment_contents(tx: Connection, attachment_ids: list[str]) -> dict[str, bytes]:
+    """The bytes of these attachments, by id."""
+    if not attachment_ids:
+        return {}
+    a = t.attachments
+    return {row["id"]: row["content"] for row in tx.execute(select(a.c.id, a.c.content).where(a.c.id.in_(attachment_ids))).mappings()}
 
 
 # The audit actions of the calls that create an outbound message (services/sending._submit).
