@@ -214,9 +214,10 @@ def _reply_action(tx, parent: dict[str, Any], draft: Draft) -> tuple[Action, dic
         return Action.SEND, {"reason": "reply_to_unsent_message", "recipients": [],
                              "message": "It follows up a message that has not gone out."}
     people = _approved_people(message_q.thread_messages(tx, parent["thread_id"]))
-    strangers = []
+    strangers, seen = [], set(people)
     for a in [*draft.to, *draft.cc, *draft.bcc]:
-        if a.normalized not in people and a.normalized not in {s["address"] for s in strangers}:
+        if a.normalized not in seen:
+            seen.add(a.normalized)
             strangers.append({"address": a.normalized, "why": _why_new(parent, a.normalized)})
     if strangers:
         names = ", ".join(s["address"] for s in strangers)
