@@ -217,6 +217,8 @@ def _pending_block(item: dict) -> str:
         lines.append(f"  html: {item['html_note']}")
     for text in item["html_css_text"]:
         lines.append(f"  text added by CSS: {text}")
+    for text in item["html_other_text"]:
+        lines.append(f"  text in form fields or SVG: {text}")
     lines.append(f"  content_hash: {item['content_hash']}")
     return "\n".join(lines) + "\n"
 

@@ -30,6 +30,7 @@ HTML = (
     f'<p>Hello Ana,</p><img src="{TRACKER}" alt="logo">'
     '<p class="fine">Hidden clause: all fees are doubled.</p><p class="pay"></p>'
     '<span style="display:none">Also hidden inline.</span>'
+    '<svg width="200" height="20"><text x="0" y="15">Signed: the CEO</text></svg>'
 )
 REPORT = b"%PDF-1.4 quarterly numbers"
 # These read the session server's SQLite file (what the capture transport recorded, the rows).
@@ -76,6 +77,8 @@ def test_list_pending_shows_everything_that_will_leave(admin, approver, mailbox)
     assert "style" not in html and "display" not in html
     assert item["html_remote_content_blocked"] == 2  # the <img> and the CSS background
     assert item["html_css_removed"] is True and item["html_css_text"] == ["Wire 9000 EUR to IBAN XX00"]
+    # Inline SVG text, which clients such as Apple Mail render and the sanitiser drops, is named too.
+    assert item["html_other_text"] == ["Signed: the CEO"] and "Signed: the CEO" not in html
     assert "2 remote" in item["html_note"]
     assert item["held_because"]["code"] == "gated_all"
     assert len(item["content_hash"]) == 64 and item["approved_content_hash"] is None

@@ -311,6 +311,7 @@ class SafeRendering:
     remote_blocked: int = 0  # references a client would have fetched (images, CSS url(), ...)
     css_removed: bool = False  # the message had CSS: shown without it, so nothing it hides is hidden
     css_text: list[str] = field(default_factory=list)  # text the CSS itself shows (`content: "..."`)
+    other_text: list[str] = field(default_factory=list)  # text clients may show that the sanitised HTML drops
     note: str | None = None
 
 
@@ -347,9 +348,15 @@ class _Inventory(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.remote = 0
         self.css: list[str] = []
+        self.other: list[str] = []  # form field values and inline SVG text: shown by some clients, dropped by nh3
         self._in_style = False
+        self._svg_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag in ("input", "textarea"):
+            if (named.get("type") or "").lower() != "hidden":
+                self.other += [v.strip() for k, v in attrs if k in ("value", "placeholder") and v and v.strip()]
         for name, value in attrs:
             value = value or ""
             if name == "srcset":
@@ -360,16 +367,25 @@ class _Inventory(HTMLParser):
                 self.css.append(value)
         if tag == "style":
             self._in_style = True
+        elif tag == "svg":
+            self._svg_depth += 1
 
-    handle_startendtag = handle_starttag
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "svg":  # <svg/> has no content to close
+            self._svg_depth -= 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style":
             self._in_style = False
+        elif tag == "svg" and self._svg_depth:
+            self._svg_depth -= 1
 
     def handle_data(self, data: str) -> None:
         if self._in_style:
             self.css.append(data)
+        elif self._svg_depth and data.strip():
+            self.other.append(data.strip())
 
 
 def render_html_safely(markup: str | None) -> SafeRendering:
@@ -396,8 +412,11 @@ def render_html_safely(markup: str | None) -> SafeRendering:
     if inventory.css:
         notes.append("Shown without the message's CSS: text it hides from the recipient is visible here"
                      + (", and text it adds is listed in html_css_text." if css_text else "."))
+    if inventory.other:
+        notes.append("Text that mail clients may show in form fields or inline SVG, which this rendering "
+                     "cannot, is listed in html_other_text.")
     return SafeRendering(html=sanitize_html(markup), remote_blocked=remote, css_removed=bool(inventory.css),
-                         css_text=css_text, note=" ".join(notes) or None)
+                         css_text=css_text, other_text=inventory.other, note=" ".join(notes) or None)
 
 
 # --- auto-replies ---------------------------------------------------------------------------------

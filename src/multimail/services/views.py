@@ -302,6 +302,7 @@ def review_fields(msg: dict[str, Any], attachments: list[dict[str, Any]], held: 
         "html_remote_content_blocked": rendering.remote_blocked,
         "html_css_removed": rendering.css_removed,
         "html_css_text": rendering.css_text,
+        "html_other_text": rendering.other_text,
         "html_note": rendering.note,
         "held_because": held if held is not None else held_because_fallback(msg),
     }
@@ -309,7 +310,7 @@ def review_fields(msg: dict[str, Any], attachments: list[dict[str, Any]], held: 
 
 # What read_email adds to a held (or decided) outbound message: what its approver is shown.
 REVIEW_KEYS = ("content_hash", "headers", "html_remote_content_blocked", "html_css_removed", "html_css_text",
-               "html_note", "held_because", "approved_content_hash")
+               "html_other_text", "html_note", "held_because", "approved_content_hash")
 
 
 def held_because(*, mode: Mode | str, mailbox_mode: str, override: Mode | str | None, operation: str,
