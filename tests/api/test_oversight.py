@@ -145,6 +145,8 @@ def test_gated_send_reply_that_adds_recipients_is_held(admin, agent, mailbox, in
     for extra in ({"bcc": new_address("stranger")}, {"cc": [new_address("stranger")]}):
         r = key.ok("POST", "reply_email", {"message_id": parent["message_id"], "body": f"with {extra}", **extra})
         assert r["status"] == "pending", extra
-    # Copying someone already in the conversation is still a reply.
+    # Copying someone already in the conversation is still a reply: `outside()` is the
+    # authenticated sender of the parent (local delivery from a hosted mailbox), and only the
+    # authenticated From (or recipients a human approved in the thread) counts as in it.
     same = key.ok("POST", "reply_email", {"message_id": parent["message_id"], "body": "cc the sender", "cc": outside()})
     assert same["status"] == "queued"

@@ -76,6 +76,37 @@ def test_mailboxes_pending_approve_reject(live):
     assert statuses == {first["message_id"]: ("approved", "cli"), second["message_id"]: ("rejected", "cli")}
 
 
+def test_pending_shows_reply_to_attachments_and_the_content_hash(live):
+    """An approver at a terminal sees what will leave (reply-to, attachments) and the version an
+    approval is bound to; `approve --content-hash` refuses a message changed since."""
+    import base64
+
+    address = unique_address("review")
+    mm("mailboxes", "create", address, "--oversight", "gated_all", data_dir=live.data_dir)
+    admin = Api(live.base, live.admin_key)
+    sent = admin.ok("POST", "send_email", {
+        "from": address, "to": "x@partner.test", "reply_to": "elsewhere@other.test", "subject": "Offer", "body": "1",
+        "html": '<p>Hi</p><img src="https://tracker.other.test/p.gif">',
+        "attachments": [{"filename": "terms.pdf", "content_type": "application/pdf",
+                         "content_base64": base64.b64encode(b"12345").decode()}]})
+    [item] = json.loads(mm("pending", "--mailbox", address, "--json", data_dir=live.data_dir).stdout)
+    shown = mm("pending", "--mailbox", address, data_dir=live.data_dir).stdout
+    assert sent["message_id"] in shown and "reply-to: elsewhere@other.test" in shown
+    assert "attachment: terms.pdf (application/pdf, 5 bytes)" in shown
+    assert f"content_hash: {item['content_hash']}" in shown and len(item["content_hash"]) == 64
+    assert "held because: gated_all" in shown and "1 remote reference" in shown and "tracker" not in item["html"]
+    # Edited since it was shown: the stale hash is refused and the message stays held.
+    admin.ok("POST", "edit_message", {"message_id": sent["message_id"], "subject": "Offer (edited)"})
+    stale = mm("approve", sent["message_id"], "--content-hash", item["content_hash"], data_dir=live.data_dir, check=False)
+    assert stale.returncode == 1 and "content_changed" in stale.stderr
+    [again] = json.loads(mm("pending", "--mailbox", address, "--json", data_dir=live.data_dir).stdout)
+    assert again["status"] == "pending" and again["content_hash"] != item["content_hash"]
+    ok = mm("approve", sent["message_id"], "--content-hash", again["content_hash"], data_dir=live.data_dir)
+    assert again["content_hash"] in ok.stdout
+    events = admin.ok("GET", "audit_log", mailbox=address, action="message.approved")["events"]
+    assert [e["details"]["content_hash"] for e in events] == [again["content_hash"]]
+
+
 def test_mailboxes_create_refuses_bad_mode(live):
     bad = mm("mailboxes", "create", unique_address(), "--oversight", "yolo", data_dir=live.data_dir, check=False)
     assert bad.returncode == 1 and "invalid_oversight_mode" in bad.stderr

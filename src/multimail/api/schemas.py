@@ -123,6 +123,20 @@ class ApproveMessage(Request):
     subject: str | None = Field(None, description="Approver's edit of the subject before it goes out.")
     body: str | None = Field(None, description="Approver's edit of the text body.")
     html: str | None = Field(None, description="Approver's edit of the HTML body.")
+    content_hash: str | None = Field(None, description="The content_hash of the pending item the approver was shown: "
+                                     "if the message changed since, the approval is refused (409 content_changed).")
+
+
+class EditMessage(Request):
+    """An approver's edit of a held message, which stays held (its content_hash changes)."""
+
+    message_id: str
+    note: str | None = None
+    subject: str | None = Field(None, description="The new subject.")
+    body: str | None = Field(None, description="The new text body (the HTML body is dropped unless html is given too).")
+    html: str | None = Field(None, description="The new HTML body.")
+    content_hash: str | None = Field(None, description="The content_hash the approver was shown; 409 content_changed "
+                                     "if the message changed since.")
 
 
 class RejectMessage(Request):

@@ -1,16 +1,27 @@
-"""The human gate: list pending mail, approve (optionally edited), reject, cancel.
+"""The human gate: list pending mail, edit, approve (optionally edited), reject, cancel.
 
 Every transition is a compare-and-set on the approval status inside one transaction, so two
 humans clicking at once, or an approval racing a cancellation, resolve to exactly one outcome and
 the loser gets a 409. A held message reaches the outbox only through `approve_message`.
+
+An approval is bound to the content the approver was shown: every pending item carries its
+content version (`content_hash`, core/content_version.py); approve_message given that hash refuses
+(409 `content_changed`) when the message changed since, records the version it approved on the
+message (`approved_content_hash`) and in the audit trail, and the delivery worker sends only a
+message whose content still has that version (`approved_content_matches`).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from ..core.access import Principal, Scope, require_scope
+from ..core.content_version import attachment_digest
 from ..core import flow_run_waits
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..store import messages as message_q
@@ -18,7 +29,7 @@ from ..store import outbox as outbox_q
 from ..store import mailboxes as mailbox_q
 from .common import find_mailbox, find_message, record, scoped_mailbox_ids
 from .context import Context
-from .views import pending_item
+from .views import message_version, pending_item
 
 MAX_NOTE = 2000
 
@@ -38,7 +49,54 @@ def list_pending(ctx: Context, *, principal: Principal, mailbox: str | None = No
             ids = scoped_mailbox_ids(tx, principal)
         rows = message_q.pending_and_recent(tx, mailbox_ids=ids, decided_since=since, flow_run_id=flow_run_id)
         boxes = {m["id"]: m for m in mailbox_q.list_all(tx, principal.mailboxes)}
-    return {"messages": [pending_item(r, boxes[r["mailbox_id"]]) for r in rows if r["mailbox_id"] in boxes]}
+        rows = [r for r in rows if r["mailbox_id"] in boxes]
+        return {"messages": pending_views(tx, [(r, boxes[r["mailbox_id"]]) for r in rows])}
+
+
+# SHA-256 of attachments by id, for the content versions of approval items. Attachments are
+# never changed once stored, so a digest stays right; without this every list_pending (and every
+# long-poll wake-up) would read and hash every held attachment again, up to the message size limit
+# each. Bounded; approve/edit and the delivery worker always hash the stored bytes themselves.
+_DIGESTS: dict[str, str] = {}
+_MAX_DIGESTS = 10_000
+
+
+def _with_digests(tx: Connection, attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attachments with their `sha256`, reading the content only of those not seen before."""
+    known = {a["id"]: _DIGESTS.get(a["id"]) for a in attachments}
+    missing = [att_id for att_id, digest in known.items() if digest is None]
+    for att_id, content in message_q.attachment_contents(tx, missing).items():
+        known[att_id] = attachment_digest(content)
+    if len(_DIGESTS) + len(missing) > _MAX_DIGESTS:
+        _DIGESTS.clear()
+    _DIGESTS.update({att_id: known[att_id] for att_id in missing})
+    return [{**a, "sha256": known[a["id"]]} for a in attachments]
+
+
+def pending_views(tx: Connection, items: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Approval items with everything that will leave (views.review_fields): their attachments
+    and why each was held, read in a few queries for the whole list."""
+    ids = [msg["id"] for msg, _ in items]
+    listed = message_q.attachments_of_many(tx, ids)
+    attachments = dict(zip(listed, [_with_digests(tx, atts) for atts in listed.values()]))
+    reasons = message_q.held_reasons(tx, ids)
+    return [pending_item(msg, box, attachments[msg["id"]], reasons.get(msg["id"])) for msg, box in items]
+
+
+def pending_view(tx: Connection, msg: dict[str, Any], mailbox: dict[str, Any]) -> dict[str, Any]:
+    """One approval item, as list_pending shows it (for read_email, a single-message long-poll and
+    the answers of approve/edit/reject/cancel)."""
+    return pending_views(tx, [(msg, mailbox)])[0]
+
+
+def approved_content_matches(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> bool:
+    """Whether an approved message still has the content version its approval recorded; the
+    delivery worker calls it just before composing, so what goes out is what was approved.
+    `attachments` carry their content. A message never held has no approval to match (True); one
+    approved before versions were recorded (no hash) is taken as approved."""
+    if msg["approval_status"] != "approved" or not msg.get("approved_content_hash"):
+        return True
+    return message_version(msg, attachments) == msg["approved_content_hash"]
 
 
 def _note(value: Any, field: str) -> str | None:
@@ -58,21 +116,24 @@ def _not_pending(msg: dict[str, Any]) -> Conflict:
     )
 
 
-def approve_message(
-    ctx: Context,
-    *,
-    principal: Principal,
-    message_id: str,
-    note: str | None = None,
-    subject: str | None = None,
-    body: str | None = None,
-    html: str | None = None,
-) -> dict[str, Any]:
-    """Approve a held message, with the approver's edits if any; it then goes to the outbox."""
-    require_scope(principal.scopes, Scope.OVERSIGHT, "approve messages")
-    from .sending import _subject, _text  # the same field rules as at submission
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+# Stored fields an approver may edit, and the request fields that name them.
+_EDITABLE = {"subject": "subject", "body_text": "body", "body_html": "html"}
 
-    note = _note(note, "note")
+
+def _content_hash(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HASH.match(value):
+        raise BadRequest("content_hash must be the 64 lowercase hex digits of a pending item's content_hash.",
+                         code="invalid_field", details={"field": "content_hash"})
+    return value
+
+
+def _edits(subject: str | None, body: str | None, html: str | None) -> dict[str, Any]:
+    """An approver's edits as stored fields, under the same field rules as at submission."""
+    from .sending import _subject, _text
+
     edits: dict[str, Any] = {}
     if subject is not None:
         edits["subject"] = _subject(subject, required=True)
@@ -84,23 +145,116 @@ def approve_message(
             edits["body_html"] = None
     if html is not None:
         edits["body_html"] = _text(html, "html", required=False) or None
+    return edits
+
+
+def _diff(msg: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """The changed fields, for the audit trail: a unified diff (difflib) of each changed body,
+    the old and new value of a changed subject."""
+    changes: dict[str, Any] = {}
+    for column, value in edits.items():
+        old = msg[column]
+        if old == value:
+            continue
+        name = _EDITABLE[column]
+        if column == "subject":
+            changes[name] = {"old": old, "new": value}
+        else:
+            lines = difflib.unified_diff((old or "").splitlines(), (value or "").splitlines(), f"{name} (before)",
+                                         f"{name} (after)", lineterm="")
+            changes[name] = {"diff": "\n".join(lines), "removed": value is None, "added": old is None}
+    return changes
+
+
+def _held_for_change(tx: Connection, principal: Principal, message_id: str, content_hash: str | None):
+    """The pending message (locked), its mailbox and attachments, and its current content version,
+    after checking that the caller saw this version (when it says which it saw)."""
+    msg, mailbox = find_message(tx, principal, message_id, lock=True)
+    if msg["approval_status"] != "pending":
+        raise _not_pending(msg)
+    attachments = message_q.attachments_of(tx, message_id, with_content=True)
+    current = message_version(msg, attachments)
+    if content_hash is not None and content_hash != current:
+        raise Conflict(
+            f"Message {message_id} changed since that version was shown; review it again.",
+            code="content_changed",
+            details={"message_id": message_id, "content_hash": content_hash, "current_content_hash": current},
+        )
+    return msg, mailbox, attachments, current
+
+
+def approve_message(
+    ctx: Context,
+    *,
+    principal: Principal,
+    message_id: str,
+    note: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    html: str | None = None,
+    content_hash: str | None = None,
+) -> dict[str, Any]:
+    """Approve a held message, with the approver's edits if any; it then goes to the outbox.
+    With `content_hash` (the version the approver was shown), a message that changed since is
+    refused with 409 `content_changed` and nothing changes. The version approved (after the edits)
+    is recorded on the message and in the audit event."""
+    require_scope(principal.scopes, Scope.OVERSIGHT, "approve messages")
+    note = _note(note, "note")
+    content_hash = _content_hash(content_hash)
+    edits = _edits(subject, body, html)
     now = ctx.now()
     with ctx.store.write() as tx:
-        msg, mailbox = find_message(tx, principal, message_id, lock=True)
-        if msg["approval_status"] != "pending":
-            raise _not_pending(msg)
+        msg, mailbox, attachments, shown = _held_for_change(tx, principal, message_id, content_hash)
+        approved = message_version({**msg, **edits}, attachments)
         values = {**edits, "approval_status": "approved", "status": "queued", "decided_at": now,
-                  "decided_by": principal.label, "decision_note": note}
+                  "decided_by": principal.label, "decision_note": note, "approved_content_hash": approved}
         if not message_q.update_message(tx, message_id, values, where={"approval_status": "pending"}):
             raise _not_pending(message_q.by_id(tx, message_id))
         outbox_q.enqueue(tx, message_id, now)
-        msg = {**msg, **values}
-        details = {"note": note}
+        details: dict[str, Any] = {"note": note, "content_hash": approved}
         if edits:
-            details["edited"] = sorted(edits)
+            details.update(edited=sorted(edits), content_hash_before_edit=shown, changes=_diff(msg, edits))
+        msg = {**msg, **values}
         record(tx, at=now, principal=principal, action="message.approved", mailbox=mailbox, message=msg,
                details=details, event="message.approved", event_data=pending_item(msg, mailbox))
-    return pending_item(msg, mailbox)
+        item = pending_view(tx, msg, mailbox)
+    return item
+
+
+def edit_message(
+    ctx: Context,
+    *,
+    principal: Principal,
+    message_id: str,
+    note: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    html: str | None = None,
+    content_hash: str | None = None,
+) -> dict[str, Any]:
+    """An approver's edit of a held message, which stays held: its content version changes, so an
+    approval given for what was shown before is refused (409 `content_changed`). Audited with the
+    old and new version and a diff of the changed fields. With `content_hash`, the edit applies
+    only to the version the approver saw."""
+    require_scope(principal.scopes, Scope.OVERSIGHT, "edit held messages")
+    note = _note(note, "note")
+    content_hash = _content_hash(content_hash)
+    edits = _edits(subject, body, html)
+    if not edits:
+        raise BadRequest("Give at least one of subject, body or html to edit.", code="missing_field",
+                         details={"fields": ["subject", "body", "html"]})
+    now = ctx.now()
+    with ctx.store.write() as tx:
+        msg, mailbox, attachments, before = _held_for_change(tx, principal, message_id, content_hash)
+        changes = _diff(msg, edits)
+        if not message_q.update_message(tx, message_id, edits, where={"approval_status": "pending"}):
+            raise _not_pending(message_q.by_id(tx, message_id))
+        msg = {**msg, **edits}
+        after = message_version(msg, attachments)
+        record(tx, at=now, principal=principal, action="message.edited", mailbox=mailbox, message=msg,
+               details={"note": note, "content_hash_before": before, "content_hash_after": after,
+                        "edited": sorted(edits), "changes": changes})
+        return pending_view(tx, msg, mailbox)
 
 
 def reject_message(ctx: Context, *, principal: Principal, message_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -118,7 +272,7 @@ def reject_message(ctx: Context, *, principal: Principal, message_id: str, reaso
         msg = {**msg, **values}
         record(tx, at=now, principal=principal, action="message.rejected", mailbox=mailbox, message=msg,
                details={"reason": reason}, event="message.rejected", event_data=pending_item(msg, mailbox))
-    return pending_item(msg, mailbox)
+        return pending_view(tx, msg, mailbox)
 
 
 def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -156,4 +310,4 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
         msg = {**msg, **values}
         record(tx, at=now, principal=principal, action="message.cancelled", mailbox=mailbox, message=msg,
                details={"reason": reason}, event="message.cancelled", event_data=pending_item(msg, mailbox))
-    return pending_item(msg, mailbox)
+        return pending_view(tx, msg, mailbox)

@@ -12,7 +12,8 @@ from ..core.errors import BadRequest, NotFound
 from ..store import messages as message_q
 from .common import find_mailbox, find_message, find_thread, record
 from .context import Context
-from .views import full_message, inbox_item, thread_item
+from .approvals import pending_view
+from .views import REVIEW_KEYS, full_message, inbox_item, thread_item
 
 MAX_LIMIT = 100
 MAX_TAGS = 50
@@ -98,7 +99,11 @@ def read_email(ctx: Context, *, principal: Principal, message_id: str, mark_read
     with ctx.store.read() as tx:
         tags = message_q.tags_of(tx, [message_id])[message_id]
         atts = message_q.attachments_of(tx, message_id)
-    return full_message(msg, tags, atts, mailbox, ctx.settings.base_url())
+        review = pending_view(tx, msg, mailbox) if msg["direction"] == "outbound" and msg["approval_status"] else None
+    view = full_message(msg, tags, atts, mailbox, ctx.settings.base_url())
+    if review is not None:  # a held (or decided) message shows what its approver sees
+        view.update({k: review[k] for k in REVIEW_KEYS})
+    return view
 
 
 def get_attachment(ctx: Context, *, principal: Principal, message_id: str, attachment_id: str) -> dict[str, Any]:

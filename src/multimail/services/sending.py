@@ -33,7 +33,7 @@ from ..core.decision_text import question_body
 from ..core.headers import header_safe
 from .common import find_mailbox, find_message, record
 from .context import Context
-from .views import send_result
+from .views import held_because, send_result
 
 MAX_SUBJECT = 998
 MAX_METADATA_BYTES = 16 * 1024
@@ -158,24 +158,73 @@ def _reached(msg: dict[str, Any]) -> bool:
     return msg["direction"] == "inbound" or msg["status"] in _ON_ITS_WAY
 
 
-def _reply_action(tx, parent: dict[str, Any], draft: Draft) -> Action:
-    """What a reply is for oversight. `gated_send` lets a reply in an existing conversation go out
-    at once, so a reply counts as one only when that conversation exists: its parent reached its
-    recipients, and everyone it goes to (to, cc, bcc) is already in the conversation. A follow-up
-    to a message that is still held (or was rejected or cancelled), or a reply that copies in a
-    new person, starts a conversation and is held like send_email."""
-    if not _reached(parent):
-        return Action.SEND
+def _verified_sender(msg: dict[str, Any]) -> str | None:
+    """The From of an inbound message whose sender was authenticated (DMARC pass, or local
+    delivery from a hosted mailbox), else None. Only the From: a Reply-To or Cc of the same
+    message is whatever the sender wrote, and proves nothing about who reads it."""
+    if msg["direction"] != "inbound":
+        return None
+    authentication = (msg["metadata"] or {}).get("authentication") or {}
+    return normalized_or_none(msg["from_addr"]) if authentication.get("verified_sender") is True else None
+
+
+def _approved_people(thread: list[dict[str, Any]]) -> set[str]:
+    """Who is already in the conversation: the authenticated senders of the thread's inbound
+    mail, and the recipients (to, cc, bcc) of its outbound mail that a human approved. Nobody
+    else: anyone can mail the mailbox with fifty addresses in Cc (inbound SMTP needs no AUTH), and
+    an autonomous or monitored send was never seen by a human."""
     people: set[str] = set()
-    for msg in message_q.thread_messages(tx, parent["thread_id"]):
-        if _reached(msg):
-            for address in [msg["from_addr"], *msg["to_addrs"], *msg["cc_addrs"], *msg["bcc_addrs"], *msg["reply_to"]]:
+    for msg in thread:
+        sender = _verified_sender(msg)
+        if sender:
+            people.add(sender)
+        if msg["direction"] == "outbound" and msg["approval_status"] == "approved":
+            for address in [*msg["to_addrs"], *msg["cc_addrs"], *msg["bcc_addrs"]]:
                 normalized = normalized_or_none(address) if address else None
                 if normalized:
                     people.add(normalized)
-    if any(a.normalized not in people for a in [*draft.to, *draft.cc, *draft.bcc]):
-        return Action.SEND
-    return Action.REPLY
+    return people
+
+
+def _why_new(parent: dict[str, Any], address: str) -> str:
+    """Why a recipient of a reply is not in the conversation, for the approver and the audit."""
+    def among(addresses: list[str]) -> bool:
+        return address in {normalized_or_none(a) for a in addresses if a}
+
+    if parent["direction"] == "inbound":
+        if among([parent["from_addr"]]):
+            return "unverified_sender"
+        if among(parent["reply_to"]):
+            return "reply_to_address"
+        if among([*parent["to_addrs"], *parent["cc_addrs"]]):
+            return "copied_on_the_message"
+    elif among([*parent["to_addrs"], *parent["cc_addrs"]]):
+        return "never_approved_in_thread"
+    return "added_by_agent"
+
+
+def _reply_action(tx, parent: dict[str, Any], draft: Draft) -> tuple[Action, dict[str, Any] | None]:
+    """What a reply is for oversight, and why when it is not a reply. `gated_send` lets a reply in
+    an existing conversation go out at once, so a reply counts as one only when that conversation
+    exists: its parent reached its recipients, and everyone it goes to (to, cc, bcc) is a human
+    counterpart of the conversation (`_approved_people`). A follow-up to a message that is still
+    held (or was rejected or cancelled), or a reply that reaches anyone else, starts a
+    conversation and is held like send_email; the second value says why (it goes into the audit
+    event and the approver's view)."""
+    if not _reached(parent):
+        return Action.SEND, {"reason": "reply_to_unsent_message", "recipients": [],
+                             "message": "It follows up a message that has not gone out."}
+    people = _approved_people(message_q.thread_messages(tx, parent["thread_id"]))
+    strangers, seen = [], set(people)
+    for a in [*draft.to, *draft.cc, *draft.bcc]:
+        if a.normalized not in seen:
+            seen.add(a.normalized)
+            strangers.append({"address": a.normalized, "why": _why_new(parent, a.normalized)})
+    if strangers:
+        names = ", ".join(s["address"] for s in strangers)
+        return Action.SEND, {"reason": "new_recipients", "recipients": strangers,
+                             "message": f"It reaches people no human approved in this conversation: {names}."}
+    return Action.REPLY, None
 
 
 def _submit(
@@ -251,8 +300,9 @@ def _submit(
 
         # Oversight after the idempotency slot: a replay returns the message its first request
         # created even if the mailbox's mode has changed since; a refusal rolls the slot back.
+        new_conversation = None
         if parent is not None:
-            action = _reply_action(tx, parent, draft)
+            action, new_conversation = _reply_action(tx, parent, draft)
         verdict = decide_outbound(
             role=principal.scopes,
             default=Mode(mailbox["oversight_mode"]),
@@ -311,6 +361,11 @@ def _submit(
         details = {"operation": operation, "outcome": verdict.outcome.value, "to": row["to_addrs"], "subject": draft.subject}
         if parent is not None and action is not Action.REPLY:
             details["reply_treated_as"] = action.value  # see _reply_action
+            details["new_conversation"] = new_conversation
+        if held:  # shown to the approver (views.pending_item)
+            details["held_because"] = held_because(mode=verdict.mode, mailbox_mode=mailbox["oversight_mode"],
+                                                   override=override_mode, operation=operation,
+                                                   new_conversation=new_conversation)
         if idempotency_key is not None:
             details["idempotency_key"] = idempotency_key
         if draft.metadata:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from typing import Any
 
+from ..core.content_version import content_version
 from ..core.decision_secrets import redact_addresses, redact_text
 from ..core.decision_text import links_section
-from ..mail.parse import sanitize_html
+from ..core.oversight import Mode
+from ..mail.parse import render_html_safely, sanitize_html
 from .common import iso
 
 SNIPPET_LENGTH = 200
@@ -29,7 +34,9 @@ def shown_text(msg: dict[str, Any]) -> str:
 
 def shown_html(msg: dict[str, Any]) -> str | None:
     """HTML as clients see it: sanitised (nh3), since dashboards and approvers' screens render
-    it, and without decision secrets."""
+    it, with every remote reference removed (an image or stylesheet fetched from the sender's
+    server would tell it who read the message, and when: an approver must not be tracked), and
+    without decision secrets."""
     return redact_text(sanitize_html(msg["body_html"]))
 
 
@@ -157,8 +164,12 @@ def thread_item(msg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pending_item(msg: dict[str, Any], mailbox: dict[str, Any]) -> dict[str, Any]:
-    return {
+def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list[dict[str, Any]] | None = None,
+                 held: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An approval item. Given the message's attachments (with their content), it also shows all
+    that will leave, for the approver (`review_fields`): every header, every attachment, a safe
+    rendering of the HTML, the content version an approval is bound to, and why it was held."""
+    item = {
         "message_id": msg["id"],
         "thread_id": msg["thread_id"],
         "mailbox": mailbox["address"],
@@ -169,6 +180,7 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any]) -> dict[str, Any]
         "to": msg["to_addrs"],
         "cc": msg["cc_addrs"],
         "bcc": msg["bcc_addrs"],
+        "reply_to": msg["reply_to"],
         "subject": msg["subject"],
         "body": shown_text(msg),
         "html": shown_html(msg),
@@ -179,7 +191,11 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any]) -> dict[str, Any]
         "decided_at": iso(msg["decided_at"]),
         "decided_by": msg["decided_by"],
         "decision_note": msg["decision_note"],
+        "approved_content_hash": msg.get("approved_content_hash"),
     }
+    if attachments is not None:
+        item.update(review_fields(msg, attachments, held))
+    return item
 
 
 def audit_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -231,3 +247,116 @@ def webhook_view(row: dict[str, Any], mailbox_address: str | None) -> dict[str, 
         "disabled_reason": row.get("disabled_reason"),
         "created_at": iso(row["created_at"]),
     }
+
+
+# --- what an approver sees (finding 5 of the trust issue) --------------------------------------
+
+
+def outbound_extra_headers(msg: dict[str, Any]) -> dict[str, str]:
+    """The extra headers the delivery worker composes into every outbound message
+    (services/delivery.compose); part of the content version."""
+    return {"X-MultiMail-Message-Id": msg["id"]}
+
+
+def message_version(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> str:
+    """The content version (core/content_version) of a stored outbound message: over the stored
+    fields, which are what the approver is shown and what the delivery worker composes."""
+    return content_version(
+        from_addr=msg["from_addr"], to=msg["to_addrs"], cc=msg["cc_addrs"], bcc=msg["bcc_addrs"],
+        reply_to=msg["reply_to"], subject=msg["subject"], text=msg["body_text"], html=msg["body_html"],
+        attachments=attachments, in_reply_to=msg["in_reply_to"], references=msg["references"] or [],
+        extra_headers=outbound_extra_headers(msg),
+    )
+
+
+# Headers the server adds to the composed bytes when it hands the message over.
+HEADERS_ADDED_WHEN_SENT = [
+    ["X-MultiMail-Identity", "(added when sent: the server's signed claim of mailbox, oversight mode and approver)"],
+    ["DKIM-Signature", "(added when sent, when the sender's domain has a DKIM key)"],
+]
+_BOUNDARY = re.compile(r'boundary="?[^";]*"?')
+
+
+def recipient_headers(msg: dict[str, Any], attachments: list[dict[str, Any]]) -> list[list[str]]:
+    """Every header a recipient will see, read from the message composed exactly as the delivery
+    worker composes it (so nothing is left out by a hand-made list), decoded as a mail client
+    shows them. The Date of a held message is the time of its approval; MIME boundaries are
+    chosen anew at each composition."""
+    from .delivery import compose  # the worker's own composition (imported late: delivery imports views' users)
+
+    # Headers do not depend on attachment bytes (only on there being attachments); an item
+    # listed without them is composed with empty ones.
+    raw = compose(msg, [{**a, "content": a.get("content") or b""} for a in attachments])
+    parsed = BytesParser(policy=default_policy).parsebytes(raw, headersonly=True)
+    headers = []
+    for name, value in parsed.items():
+        value = str(value)
+        if name.lower() == "date" and msg["approval_status"] == "pending":
+            value = "(the time of approval)"
+        elif name.lower() == "content-type":
+            value = _BOUNDARY.sub('boundary="(chosen when sent)"', value)
+        headers.append([name, value])
+    return headers + [list(h) for h in HEADERS_ADDED_WHEN_SENT]
+
+
+def attachment_items(attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"attachment_id": a["id"], "filename": a["filename"], "content_type": a["content_type"], "size": a["size"]}
+            for a in attachments]
+
+
+def review_fields(msg: dict[str, Any], attachments: list[dict[str, Any]], held: dict[str, Any] | None) -> dict[str, Any]:
+    """All that will leave, as the approver must see it, in one place for the API, the CLI and
+    dashboards: the headers, the attachments (name, type, size), the HTML rendered safely (no
+    remote content, no CSS, with a note of what was left out), the content version, and why the
+    message was held. `attachments` carry their content or its `sha256` (part of the version)."""
+    rendering = render_html_safely(msg["body_html"])
+    try:
+        headers = recipient_headers(msg, attachments)
+    except Exception as exc:  # content the composer refuses would fail at delivery too: say so, do not 500
+        headers = [["(not composable)", f"{type(exc).__name__}: the delivery worker could not compose this message"]]
+    return {
+        "content_hash": message_version(msg, attachments),
+        "headers": headers,
+        "attachments": attachment_items(attachments),
+        "html": shown_html(msg),  # render_html_safely's HTML (sanitize_html), links redacted
+        "html_remote_content_blocked": rendering.remote_blocked,
+        "html_css_removed": rendering.css_removed,
+        "html_css_text": rendering.css_text,
+        "html_other_text": rendering.other_text,
+        "html_note": rendering.note,
+        "held_because": held if held is not None else held_because_fallback(msg),
+    }
+
+
+# What read_email adds to a held (or decided) outbound message: what its approver is shown.
+REVIEW_KEYS = ("content_hash", "headers", "html_remote_content_blocked", "html_css_removed", "html_css_text",
+               "html_other_text", "html_note", "held_because", "approved_content_hash")
+
+
+def held_because(*, mode: Mode | str, mailbox_mode: str, override: Mode | str | None, operation: str,
+                 new_conversation: dict[str, Any] | None) -> dict[str, Any]:
+    """Why a message was held, in words an approver reads and a code a program routes on;
+    recorded in the message's audit event when it is held and shown with the pending item."""
+    mode = Mode(mode)
+    recipients = (new_conversation or {}).get("recipients", [])
+    if override is not None and Mode(override) != Mode(mailbox_mode):
+        reason = {"code": "per_call_override",
+                  "message": f"The call asked for {Mode(override).value} (the mailbox's mode is {mailbox_mode})."}
+    elif mode is Mode.GATED_ALL:
+        reason = {"code": "gated_all", "message": "The mailbox holds every outbound message (gated_all)."}
+    elif new_conversation is not None:
+        reason = {"code": f"gated_send_{new_conversation['reason']}",
+                  "message": "gated_send holds a reply that starts a new conversation. " + new_conversation["message"]}
+    else:
+        reason = {"code": "gated_send_new_conversation",
+                  "message": f"gated_send holds a message that starts a conversation ({operation})."}
+    return {**reason, "mode": mode.value, "recipients": recipients}
+
+
+def held_because_fallback(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """For messages held before the reason was recorded: what their mode implies."""
+    if msg["approval_status"] is None:
+        return None
+    code = "gated_all" if msg["oversight_mode"] == Mode.GATED_ALL.value else "gated_send_new_conversation"
+    return {"code": code, "message": f"Held under {msg['oversight_mode']} (no detailed reason was recorded).",
+            "mode": msg["oversight_mode"], "recipients": []}

@@ -163,3 +163,40 @@ def raw_of(tx: Connection, message: dict[str, Any]) -> bytes | None:
         return None
     row = tx.execute(select(t.raw_blobs.c.raw).where(t.raw_blobs.c.sha256 == message["raw_sha256"])).first()
     return row[0] if row else None
+
+
+def attachments_of_many(tx: Connection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each message's attachments (id, filename, content_type, size; not their content), in
+    position order, in one query."""
+    result: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
+    if not message_ids:
+        return result
+    a = t.attachments
+    q = select(a.c.message_id, a.c.id, a.c.filename, a.c.content_type, a.c.size).where(
+        a.c.message_id.in_(message_ids)).order_by(a.c.message_id, a.c.position)
+    for row in tx.execute(q).mappings():
+        result[row["message_id"]].append({k: row[k] for k in ("id", "filename", "content_type", "size")})
+    return result
+
+
+def attachment_contents(tx: Connection, attachment_ids: list[str]) -> dict[str, bytes]:
+    """The bytes of these attachments, by id."""
+    if not attachment_ids:
+        return {}
+    a = t.attachments
+    return {row["id"]: row["content"] for row in tx.execute(select(a.c.id, a.c.content).where(a.c.id.in_(attachment_ids))).mappings()}
+
+
+# The audit actions of the calls that create an outbound message (services/sending._submit).
+_CREATING_ACTIONS = ("message.send", "message.reply", "message.decide")
+
+
+def held_reasons(tx: Connection, message_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Why each message was held, as its creating audit event recorded it (`held_because`): the
+    reason lives in the hash-chained trail, not in a column the message's author could set."""
+    if not message_ids:
+        return {}
+    e = t.audit_events
+    q = select(e.c.message_id, e.c.details).where(e.c.message_id.in_(message_ids), e.c.action.in_(_CREATING_ACTIONS))
+    return {row["message_id"]: row["details"]["held_because"] for row in tx.execute(q).mappings()
+            if isinstance(row["details"], dict) and row["details"].get("held_because")}

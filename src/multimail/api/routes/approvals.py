@@ -8,7 +8,7 @@ from ...services import approvals as svc
 from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
-from ..schemas import ApproveMessage, RejectMessage
+from ..schemas import ApproveMessage, EditMessage, RejectMessage
 
 router = APIRouter(prefix="/v1", tags=["approvals"])
 
@@ -61,8 +61,17 @@ async def list_pending(
 
 @router.post("/approve_message", operation_id="approve_message", responses=responses(403, 404, 409, body=True))
 def approve_message(body: ApproveMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
-    """Approve a held message (approver/admin), optionally with edits; it then goes out."""
+    """Approve a held message (approver/admin), optionally with edits; it then goes out.
+
+    Give `content_hash` (from the pending item) to approve exactly what was shown: if the message
+    changed since, the answer is 409 `content_changed` and nothing changes."""
     return svc.approve_message(ctx, principal=who, **body.model_dump(exclude_none=True))
+
+
+@router.post("/edit_message", operation_id="edit_message", responses=responses(403, 404, 409, body=True))
+def edit_message(body: EditMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Edit a held message (approver/admin); it stays held, with a new content_hash."""
+    return svc.edit_message(ctx, principal=who, **body.model_dump(exclude_none=True))
 
 
 @router.post("/reject_message", operation_id="reject_message", responses=responses(403, 404, 409, body=True))
