@@ -67,3 +67,26 @@ def build_message(
     all_addresses = [from_addr, *to, *cc, *reply_to]
     policy = SMTPUTF8 if needs_smtputf8(all_addresses) else SMTP
     return msg.as_bytes(policy=policy)
+
+
+def compose_stored(msg: dict[str, Any], attachments: list[dict[str, Any]], *, text: str | None = None,
+                   html: str | None = None, reply_to: list[str] | None = None) -> bytes:
+    """The bytes of a stored outbound message (a `messages` row); `text`, `html` and `reply_to`
+    replace the stored ones (a question's copy for external recipients carries its links and
+    private reply address). The delivery worker and the approver's view compose through here, so
+    what an approver is shown is what goes out."""
+    return build_message(
+        from_addr=msg["from_addr"],
+        to=msg["to_addrs"],
+        cc=msg["cc_addrs"],
+        reply_to=msg["reply_to"] if reply_to is None else reply_to,
+        subject=msg["subject"],
+        text=msg["body_text"] if text is None else text,
+        html=msg["body_html"] if html is None else html,
+        message_id=msg["internet_message_id"],
+        date=msg["decided_at"] or msg["created_at"],
+        in_reply_to=msg["in_reply_to"],
+        references=msg["references"],
+        attachments=attachments,
+        extra_headers={"X-MultiMail-Message-Id": msg["id"]},
+    )

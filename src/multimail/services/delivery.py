@@ -53,8 +53,8 @@ from datetime import timedelta
 from typing import Any
 
 from ..core.addresses import normalized_or_none
-from ..mail.compose import build_message
 from ..core.decision_text import links_section, question_html
+from ..mail.compose import compose_stored as compose
 from ..mail.signing import finalize_outbound
 from ..mail.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
 from ..store import idempotency as idem_q
@@ -65,33 +65,13 @@ from .common import record
 from .context import Context
 from .workers import PollingWorker
 from . import decision_links
+from .approvals import approved_content_matches
 from .receiving import deliver_locally
 
 log = logging.getLogger("multimail.delivery")
 
 RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
 PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the worker is idle
-
-
-def compose(msg: dict[str, Any], attachments: list[dict[str, Any]], *, text: str | None = None,
-            html: str | None = None, reply_to: list[str] | None = None) -> bytes:
-    """The message's bytes; `text`, `html` and `reply_to` replace the stored ones (a question's
-    copy for external recipients carries its links and private reply address)."""
-    return build_message(
-        from_addr=msg["from_addr"],
-        to=msg["to_addrs"],
-        cc=msg["cc_addrs"],
-        reply_to=msg["reply_to"] if reply_to is None else reply_to,
-        subject=msg["subject"],
-        text=msg["body_text"] if text is None else text,
-        html=msg["body_html"] if html is None else html,
-        message_id=msg["internet_message_id"],
-        date=msg["decided_at"] or msg["created_at"],
-        in_reply_to=msg["in_reply_to"],
-        references=msg["references"],
-        attachments=attachments,
-        extra_headers={"X-MultiMail-Message-Id": msg["id"]},
-    )
 
 
 class Copies:
@@ -125,6 +105,11 @@ class Copies:
     def external(self) -> bytes:
         if self.msg["raw"] is not None:
             return self.msg["raw"]
+        if not approved_content_matches(self.msg, self._atts()):
+            # Only a held message can be edited, so this means the row changed behind the
+            # service layer's back: what goes out must be what a human approved, or nothing.
+            raise PermanentFailure("the message's content differs from the version that was approved "
+                                   f"({self.msg['approved_content_hash']}); it was not sent")
         if not self.is_question:
             return self._finalize(compose(self.msg, self._atts()))
         key = decision_links.secret_in(self.tx)
@@ -276,7 +261,8 @@ class DeliveryWorker(PollingWorker):
             data = {"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "sent",
                     "oversight_mode": msg["oversight_mode"], "local_recipients": sorted(local), "remote_recipients": remote}
             record(tx, at=now, principal=None, action="message.sent", mailbox=mailbox, message=msg,
-                   details={"transport": self.transport.name if remote else "local", "result": result, **data},
+                   details={"transport": self.transport.name if remote else "local", "result": result,
+                            "approved_content_hash": msg.get("approved_content_hash"), **data},
                    event="message.sent", event_data=data)
             if msg["oversight_mode"] == "monitored":
                 record(tx, at=now, principal=None, action="message.review_requested", mailbox=mailbox, message=msg,
@@ -400,7 +386,8 @@ class DeliveryWorker(PollingWorker):
             msg = {**msg, **values}
             data = {**base, "status": "sent", "failed_recipients": failed}
             record(tx, at=now, principal=None, action="message.sent", mailbox=mailbox, message=msg,
-                   details={"transport": self.transport.name, "result": progress.get("last_reply"), "uncertain": uncertain, **data},
+                   details={"transport": self.transport.name, "result": progress.get("last_reply"), "uncertain": uncertain,
+                            "approved_content_hash": msg.get("approved_content_hash"), **data},
                    event="message.sent", event_data=data)
             if msg["oversight_mode"] == "monitored":
                 record(tx, at=now, principal=None, action="message.review_requested", mailbox=mailbox, message=msg,

@@ -11,6 +11,7 @@ from ..core.content_version import content_version
 from ..core.decision_secrets import redact_addresses, redact_text
 from ..core.decision_text import links_section
 from ..core.oversight import Mode
+from ..mail.compose import compose_stored
 from ..mail.parse import render_html_safely, sanitize_html
 from .common import iso
 
@@ -254,7 +255,7 @@ def webhook_view(row: dict[str, Any], mailbox_address: str | None) -> dict[str, 
 
 def outbound_extra_headers(msg: dict[str, Any]) -> dict[str, str]:
     """The extra headers the delivery worker composes into every outbound message
-    (services/delivery.compose); part of the content version."""
+    (mail/compose.compose_stored); part of the content version."""
     return {"X-MultiMail-Message-Id": msg["id"]}
 
 
@@ -282,11 +283,9 @@ def recipient_headers(msg: dict[str, Any], attachments: list[dict[str, Any]]) ->
     worker composes it (so nothing is left out by a hand-made list), decoded as a mail client
     shows them. The Date of a held message is the time of its approval; MIME boundaries are
     chosen anew at each composition."""
-    from .delivery import compose  # the worker's own composition (imported late: delivery imports views' users)
-
     # Headers do not depend on attachment bytes (only on there being attachments); an item
     # listed without them is composed with empty ones.
-    raw = compose(msg, [{**a, "content": a.get("content") or b""} for a in attachments])
+    raw = compose_stored(msg, [{**a, "content": a.get("content") or b""} for a in attachments])
     parsed = BytesParser(policy=default_policy).parsebytes(raw, headersonly=True)
     headers = []
     for name, value in parsed.items():
@@ -296,7 +295,11 @@ def recipient_headers(msg: dict[str, Any], attachments: list[dict[str, Any]]) ->
         elif name.lower() == "content-type":
             value = _BOUNDARY.sub('boundary="(chosen when sent)"', value)
         headers.append([name, value])
-    return headers + [list(h) for h in HEADERS_ADDED_WHEN_SENT]
+    added = [list(h) for h in HEADERS_ADDED_WHEN_SENT]
+    if msg.get("kind") == "decision" and msg.get("options"):
+        added.append(["Reply-To", "(for external recipients: the question's private reply address, which lets their "
+                                  "reply prove itself; hosted mailboxes get the copy without it)"])
+    return headers + added
 
 
 def attachment_items(attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
