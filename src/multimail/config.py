@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,6 +90,20 @@ class Settings(BaseSettings):
     rate_limit_smtp_messages_per_sender: str = Field("60/minute", description="Messages accepted over SMTP per envelope sender.")
     long_poll_max_per_key: int = Field(50, description="Open long-polls (wait > 0) per API key; more get 429 too_many_waits.")
     long_poll_max_total: int = Field(2000, description="Open long-polls per server process; more get 429 too_many_waits.")
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_ip", "rate_limit_auth_failures", "rate_limit_verify",
+                     "rate_limit_links", "rate_limit_smtp_connections", "rate_limit_smtp_auth_failures",
+                     "rate_limit_smtp_messages_per_ip", "rate_limit_smtp_messages_per_sender")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """A typo in a limit fails at start-up with the setting named, not at the first request."""
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '600/minute' or '10 per 10 minutes': {exc}") from None
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:
