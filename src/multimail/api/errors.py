@@ -130,5 +130,5 @@ def responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, A
         422: "Semantically invalid.",
         429: "Too many requests or open long-polls; retry after `Retry-After` seconds.",
     }
-    every = (400, 401, *statuses, *((413, 415) if body else ()))
+    every = (400, 401, 429, *statuses, *((413, 415) if body else ()))  # 429: every route is rate limited
     return {s: {"model": ErrorBody, "description": text[s]} for s in sorted(set(every))}

@@ -56,6 +56,9 @@ IDLE_ROUNDS_BEFORE_STOP = 30  # checker rounds with nobody waiting before its th
 
 log = logging.getLogger("multimail.waiting")
 
+# The version a waiter is woken with when the check itself failed: it re-reads its baseline.
+UNKNOWN = object()
+
 
 # -- what a waiter waits on -------------------------------------------------------------------------
 
@@ -247,7 +250,7 @@ class WaitHub:
             due = [p for t in targets for p in self._parked.get(t, ())
                    if versions is None or versions[t] != p.version]
         for parked in due:
-            new = versions[parked.target] if versions is not None else object()
+            new = versions[parked.target] if versions is not None else UNKNOWN
             try:
                 parked.loop.call_soon_threadsafe(_resolve, parked.future, (new, generation))
             except RuntimeError:  # the loop closed meanwhile
@@ -310,6 +313,9 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
             if moved is None:  # the wait ran out
                 return result
             version, seen = moved
+            if version is UNKNOWN:
+                seen = hub.generation
+                version = await to_thread.run_sync(hub.version_of, target)
             result = await to_thread.run_sync(fetch)
             if done(result):
                 return result
