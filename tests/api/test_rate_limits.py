@@ -156,3 +156,11 @@ def test_memory_storage_counts_per_process(limited):
         assert_error(api.get("list_mailboxes"), 401)
     assert_error(on_a.get("list_mailboxes"), 401, "invalid_api_key")  # 3rd failure on A: still counted, not refused
     assert_rate_limited(on_a.get("list_mailboxes"), "3/minute")
+
+
+def test_an_unreachable_shared_storage_lets_requests_through_and_says_so(limited):
+    srv = limited(storage="redis://127.0.0.1:9", per_key="1/minute")  # nothing listens on port 9
+    admin = Api(srv.base, srv.admin_key)
+    for _ in range(3):
+        admin.ok("GET", "list_mailboxes")
+    assert "rate limit storage redis://127.0.0.1:9 unavailable" in srv.log()

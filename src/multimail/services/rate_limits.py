@@ -7,9 +7,9 @@ and long-polls"), counted in a moving window in `rate_limit_storage`: memory by 
 process), or a `limits` storage URI such as redis://127.0.0.1:6379 so several server processes
 share one budget. `rate_limit_enabled=false` turns every limit off.
 
-If the shared storage is unreachable the request is let through and the failure logged: a
-Redis outage must not take the mail server down with it (the limits are a shield, not the gate
-that keeps data safe; authentication and scopes are).
+If the shared storage is unreachable, requests are let through (for a few seconds without asking
+it again) and the failure is logged: a Redis outage must not take the mail server down with it
+(the limits are a shield, not the gate that keeps data safe; authentication and scopes are).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from limits.strategies import MovingWindowRateLimiter
 from ..core.limits import TooManyRequests, rate_limited
 
 log = logging.getLogger("multimail.ratelimit")
+
+# After the storage failed, requests skip it this long instead of each waiting for its timeout.
+STORAGE_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,17 @@ class RateLimits:
         self.smtp_concurrent = int(settings.rate_limit_smtp_concurrent)
         self._open: dict[str, int] = {}
         self._open_lock = threading.Lock()
+        self._storage_down_until = 0.0
 
     # -- rate budgets -------------------------------------------------------------------------
     def hit(self, budget: Budget, who: str) -> None:
         """Spend one unit of `who`'s budget, or raise 429 `rate_limited` (spending nothing)."""
-        if self._limiter is None:
+        if self._limiter is None or time.monotonic() < self._storage_down_until:
             return
         try:
             allowed = self._limiter.hit(budget.item, budget.name, who)
-        except Exception:
-            log.warning("rate limit storage %s unavailable; letting the request through", self.storage_uri, exc_info=True)
+        except Exception as exc:
+            self._unavailable(exc)
             return
         if not allowed:
             raise rate_limited(budget.text, self._reset_in(budget, who))
@@ -77,15 +81,22 @@ class RateLimits:
     def check(self, budget: Budget, who: str) -> None:
         """Raise 429 if `who`'s budget is spent, without spending any (used before an attempt
         whose failure alone is counted, such as authentication)."""
-        if self._limiter is None:
+        if self._limiter is None or time.monotonic() < self._storage_down_until:
             return
         try:
             allowed = self._limiter.test(budget.item, budget.name, who)
-        except Exception:
-            log.warning("rate limit storage %s unavailable; letting the request through", self.storage_uri, exc_info=True)
+        except Exception as exc:
+            self._unavailable(exc)
             return
         if not allowed:
             raise rate_limited(budget.text, self._reset_in(budget, who))
+
+    def _unavailable(self, exc: Exception) -> None:
+        """Fail open, and say so (one line per failure: an outage is visible, not a traceback
+        flood); skip the storage for a few seconds so requests do not each wait for its timeout."""
+        self._storage_down_until = time.monotonic() + STORAGE_RETRY_SECONDS
+        log.warning("rate limit storage %s unavailable (%s: %s); letting the request through",
+                    self.storage_uri, type(exc).__name__, exc)
 
     def _reset_in(self, budget: Budget, who: str) -> float:
         try:
