@@ -86,6 +86,8 @@ def test_requests_without_a_key_are_limited_per_ip(limited):
         assert_error(anonymous.get("list_mailboxes"), 401, "missing_api_key")
     assert_rate_limited(anonymous.get("list_mailboxes"), "4/minute")
     assert_rate_limited(requests.get(srv.base + "/.well-known/multimail-signing-key", timeout=10), "4/minute")
+    for _ in range(10):  # /health is never limited, even for an IP that used up its budget
+        assert requests.get(srv.base + "/health", timeout=10).status_code == 200
     Api(srv.base, srv.admin_key).ok("GET", "list_mailboxes")  # a key has its own budget
 
 

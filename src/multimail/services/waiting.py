@@ -147,9 +147,9 @@ class WaitHub:
         with self._lock:
             mine = self._open.per_key.setdefault(key, [])
             if len(mine) >= per_key:
-                raise too_many_waits("for this API key", per_key, min(mine) - now)
+                raise too_many_waits("for this API key", per_key, min(mine, default=now) - now)
             if self._open.total >= total:
-                earliest = min(d for ds in self._open.per_key.values() for d in ds)
+                earliest = min((d for ds in self._open.per_key.values() for d in ds), default=now)
                 raise too_many_waits("on this server", total, earliest - now)
             mine.append(deadline)
             self._open.total += 1
