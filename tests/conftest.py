@@ -37,6 +37,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The suite drives its servers hard from one IP (bursts, 50 concurrent sends, fuzzing) with a few
+# keys, far beyond what a small team's defaults allow; test servers get roomy rate limits (still
+# enforced), and tests of the limits themselves pass their own in `env`.
+TEST_RATE_LIMITS = {
+    "MULTIMAIL_RATE_LIMIT_PER_KEY": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_PER_IP": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_AUTH_FAILURES": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_VERIFY": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_LINKS": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_SMTP_CONCURRENT": "1000",
+    "MULTIMAIL_RATE_LIMIT_SMTP_CONNECTIONS": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_SMTP_AUTH_FAILURES": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_SMTP_MESSAGES_PER_IP": "1000000/minute",
+    "MULTIMAIL_RATE_LIMIT_SMTP_MESSAGES_PER_SENDER": "1000000/minute",
+}
+
+
 class ServerProcess:
     """A real `multimail serve` subprocess; its stdout is kept in a log file for debugging."""
 
@@ -54,7 +71,7 @@ class ServerProcess:
         if not smtp:
             cmd.append("--no-smtp")
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **TEST_RATE_LIMITS, **(env or {})})
         self.admin_key = None
         self._wait_healthy()
 

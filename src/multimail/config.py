@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,6 +72,39 @@ class Settings(BaseSettings):
         "unreachable): quick at first, since a run registers its wait just before pausing; about 4 h in all.",
     )
     prefect_poll_seconds: float = 1.0
+
+    # Rate limits and long-polls -------------------------------------------------------------
+    # Limits are `limits` strings ("600/minute", "10 per 10 minutes"). Counters live in
+    # rate_limit_storage: in memory per process by default, or a shared `limits` storage URI
+    # (redis://127.0.0.1:6379) so several server processes enforce one budget.
+    rate_limit_enabled: bool = Field(True, description="Master switch: false turns every rate limit (API and SMTP) off.")
+    rate_limit_storage: str = Field("memory://", description="`limits` storage URI for the counters, e.g. redis://host:6379.")
+    rate_limit_per_key: str = Field("600/minute", description="Requests per API key (authenticated /v1 calls).")
+    rate_limit_per_ip: str = Field("300/minute", description="Requests per client IP on /v1 calls without a valid key.")
+    rate_limit_auth_failures: str = Field("20/minute", description="Requests with a wrong API key per IP; then 429 even for a right one.")
+    rate_limit_verify: str = Field("30/minute", description="verify_message calls per IP (no key needed, costly checks).")
+    rate_limit_links: str = Field("30/minute", description="One-click decision link requests (/d/{token}, GET and POST) per IP.")
+    rate_limit_smtp_concurrent: int = Field(20, description="Open SMTP connections per IP at once; more are refused with 421.")
+    rate_limit_smtp_connections: str = Field("60/minute", description="New SMTP connections per IP.")
+    rate_limit_smtp_auth_failures: str = Field("10 per 10 minutes", description="Failed SMTP AUTH per IP; then 421 and disconnect.")
+    rate_limit_smtp_messages_per_ip: str = Field("120/minute", description="Messages accepted over SMTP per client IP.")
+    rate_limit_smtp_messages_per_sender: str = Field("60/minute", description="Messages accepted over SMTP per envelope sender.")
+    long_poll_max_per_key: int = Field(50, description="Open long-polls (wait > 0) per API key; more get 429 too_many_waits.")
+    long_poll_max_total: int = Field(2000, description="Open long-polls per server process; more get 429 too_many_waits.")
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_ip", "rate_limit_auth_failures", "rate_limit_verify",
+                     "rate_limit_links", "rate_limit_smtp_connections", "rate_limit_smtp_auth_failures",
+                     "rate_limit_smtp_messages_per_ip", "rate_limit_smtp_messages_per_sender")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """A typo in a limit fails at start-up with the setting named, not at the first request."""
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '600/minute' or '10 per 10 minutes': {exc}") from None
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -134,11 +134,13 @@ def test_wait_input_and_scope_are_checked(mailbox, agent):
 
 
 def test_parked_waiters_do_not_starve_other_requests(server, mailbox, agent):
-    """More waiters than the server's threadpool has threads (40): others are still served at once."""
+    """More waiters than the server's threadpool has threads (40): others are still served at once.
+    (Two keys of 30 waiters each: one key may hold at most 50 open long-polls.)"""
     box = mailbox(oversight_mode="gated_send")
     api = agent(box)
     sent = held(api, box)
-    waiters = [Waiter(api, "list_pending", message_id=sent["message_id"], wait=4) for _ in range(60)]
+    keys = (api, agent(box))
+    waiters = [Waiter(keys[i % 2], "list_pending", message_id=sent["message_id"], wait=4) for i in range(60)]
     time.sleep(1.0)
     start = time.monotonic()
     assert requests.get(f"{server.base}/health", timeout=10).status_code == 200

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from .. import __version__
 from ..services import Context
-from . import errors
+from ..services.rate_limits import RateLimits
+from . import errors, ratelimit
+from .deps import get_principal
 from .limits import RequestLimits
 from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, reading, sending
 
@@ -20,9 +22,12 @@ def create_app(ctx: Context) -> FastAPI:
         version=__version__,
         description="Email for AI agents, with human oversight. Every error has the shape "
         '`{"error": {"code", "message", "details"}}`.',
+        # Every route spends a rate-limit budget (api/ratelimit.py); keyed routes in get_principal.
+        dependencies=[Depends(ratelimit.make_request_limit(get_principal))],
     )
     app.state.ctx = ctx
     errors.install(app)
+    ratelimit.install(app, RateLimits(ctx.settings))
     for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links):
         app.include_router(module.router)
 

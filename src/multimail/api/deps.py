@@ -8,8 +8,10 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
 
 from ..core.access import Principal
+from ..core.errors import Unauthorized
 from ..services import Context
 from ..services.keys import authenticate
+from . import ratelimit
 
 # Declared for the OpenAPI document (the "Authorize" button); the check itself is ours, so a
 # missing key gets API.md's error shape instead of FastAPI's default.
@@ -25,7 +27,16 @@ def get_principal(
     _doc: Annotated[object, Depends(_bearer)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    return authenticate(request.app.state.ctx, authorization)
+    """The caller's key, with its rate limits: an IP that sent too many wrong keys is refused
+    before the lookup (so keys cannot be brute-forced), then each key spends its own budget."""
+    ratelimit.check_key_attempt(request)
+    try:
+        principal = authenticate(request.app.state.ctx, authorization)
+    except Unauthorized:
+        ratelimit.key_failed(request, missing=not authorization)
+        raise
+    ratelimit.key_authenticated(request, principal.key_id)
+    return principal
 
 
 CtxDep = Annotated[Context, Depends(get_ctx)]

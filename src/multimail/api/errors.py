@@ -84,10 +84,16 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     return error_response(400, code, message, details)
 
 
+def retry_headers(exc: MultiMailError) -> dict[str, str] | None:
+    """`Retry-After` for errors that say when to retry (429, core/limits.py)."""
+    retry_after = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after is not None else None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(MultiMailError)
     async def _mm(request: Request, exc: MultiMailError):
-        return JSONResponse(exc.to_body(), status_code=exc.status)
+        return JSONResponse(exc.to_body(), status_code=exc.status, headers=retry_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _val(request: Request, exc: RequestValidationError):
@@ -122,6 +128,7 @@ def responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, A
         413: "Request or message too large.",
         415: "The body is not JSON.",
         422: "Semantically invalid.",
+        429: "Too many requests or open long-polls; retry after `Retry-After` seconds.",
     }
-    every = (400, 401, *statuses, *((413, 415) if body else ()))
+    every = (400, 401, 429, *statuses, *((413, 415) if body else ()))  # 429: every route is rate limited
     return {s: {"model": ErrorBody, "description": text[s]} for s in sorted(set(every))}

@@ -11,6 +11,11 @@ Hardening: a size limit (SIZE in EHLO, 552 above it), STARTTLS when `smtp_tls_ce
 are configured, and optional AUTH (`smtp_auth_required`): PLAIN/LOGIN with a MultiMail API key
 with `send` scope as the password. AUTH is only offered over TLS (aiosmtpd's `auth_require_tls`),
 except to loopback clients when no certificate is configured.
+
+Rate limits (services/rate_limits.py, settings `rate_limit_smtp_*`): connections per IP at once
+and per minute (421 and disconnect), failed AUTH per IP (535, then 421 and disconnect: a key
+cannot be guessed over SMTP), and accepted messages per minute per IP and per envelope sender
+(451, a temporary refusal a legitimate sender's MTA simply retries).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ..services.context import Context
 from ..services.keys import authenticate as authenticate_key
 from ..services.receiving import is_hosted, receive
 from ..services.identity import inbound_claim
+from ..services.rate_limits import RateLimits, TooManyRequests
 from .authentication import DNSResolver, Resolver, StaticResolver, authenticate_inbound, strip_authentication_results
 
 log = logging.getLogger("multimail.smtp")
@@ -51,13 +57,95 @@ def resolver_for(settings) -> Resolver:
     return StaticResolver.from_file(path) if path else DNSResolver()
 
 
+def _peer_ip(peer: Any) -> str:
+    return str(peer[0]) if isinstance(peer, (tuple, list)) and peer else "unknown"
+
+
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections from your address; try again later"
+TOO_MANY_AUTH_FAILURES = "421 4.7.0 Too many failed authentication attempts; try again later"
+AUTH_INVALID_CLOSING = "535 5.7.8 Authentication credentials invalid; too many failures, closing"
+TOO_MANY_MESSAGES = "451 4.7.1 Too many messages; try again later"
+
+
 class InboundHandler:
     def __init__(self, ctx: Context, resolver: Resolver | None = None):
         self.ctx = ctx
         self.resolver = resolver or resolver_for(ctx.settings)
+        self.limits = RateLimits(ctx.settings)
+        # aiosmtpd's Controller connects to the server once while starting it, to see it is up;
+        # that connection is not a client's and spends no budget. start_smtp sets this after.
+        self.serving = False
+
+    # -- rate limits (kept apart from the routing of recipients) --------------------------------
+    def connection_refusal(self, peer: Any) -> str | None:
+        """At connect: the 421 for an IP with too many connections (open now, or this minute),
+        else None; a connection let in is counted open until `connection_closed`."""
+        if not self.serving:
+            return None
+        ip = _peer_ip(peer)
+        if not self.limits.open_connection(ip):
+            return TOO_MANY_CONNECTIONS
+        try:
+            self.limits.hit(self.limits.smtp_connections, ip)
+        except TooManyRequests:
+            self.limits.close_connection(ip)
+            return TOO_MANY_CONNECTIONS
+        return None
+
+    def connection_closed(self, peer: Any) -> None:
+        self.limits.close_connection(_peer_ip(peer))
+
+    def auth_refusal(self, peer: Any) -> str | None:
+        """Before an AUTH attempt: the 421 for an IP that failed too often, else None."""
+        try:
+            self.limits.check(self.limits.smtp_auth_failures, _peer_ip(peer))
+        except TooManyRequests:
+            return TOO_MANY_AUTH_FAILURES
+        return None
+
+    def auth_failed(self, peer: Any) -> bool:
+        """Count a failed AUTH; True when that used up the IP's budget (then disconnect)."""
+        ip = _peer_ip(peer)
+        try:
+            self.limits.hit(self.limits.smtp_auth_failures, ip)
+        except TooManyRequests:
+            return True
+        return self.auth_refusal(peer) is not None
+
+    def message_refusal(self, peer: Any, mail_from: str | None, *, spend: bool) -> str | None:
+        """The 451 when the client's IP or the envelope sender sent too many messages this
+        minute, else None. `spend=False` only looks (at MAIL FROM, before the body is sent);
+        `spend=True` counts the message (at DATA, before it is stored)."""
+        sender = (mail_from or "").strip().lower() or "<>"
+        budgets = ((self.limits.smtp_messages_per_ip, _peer_ip(peer)), (self.limits.smtp_messages_per_sender, sender))
+        try:
+            for budget, who in budgets:
+                (self.limits.hit if spend else self.limits.check)(budget, who)
+        except TooManyRequests:
+            return TOO_MANY_MESSAGES
+        return None
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]) -> str:
+        refusal = self.message_refusal(session.peer, address, spend=False)
+        if refusal:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     # AUTH: the password is an API key with `send` scope (the user name is not checked).
     def authenticator(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+        refusal = self.auth_refusal(session.peer)
+        if refusal:
+            _close_after_reply(server)
+            return AuthResult(success=False, handled=False, message=refusal)
+        result = self._check_key(auth_data)
+        if not result.success and self.auth_failed(session.peer):
+            _close_after_reply(server)
+            return AuthResult(success=False, handled=False, message=AUTH_INVALID_CLOSING)
+        return result
+
+    def _check_key(self, auth_data: Any) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         key = auth_data.password.decode("utf-8", "replace").strip()
@@ -108,6 +196,9 @@ class InboundHandler:
             return {"spf": None, "dkim": [], "dmarc": None, "verified_sender": False, "from_domain": None, "error": "check failed"}, raw
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        refusal = self.message_refusal(session.peer, envelope.mail_from, spend=True)
+        if refusal:
+            return refusal
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
@@ -122,9 +213,19 @@ class InboundHandler:
         return "250 OK: queued as " + (",".join(ids) or "duplicate")
 
 
+def _close_after_reply(server: Any) -> None:
+    """Have the SMTP session disconnect once its next reply is sent."""
+    server.close_after_reply = True
+
+
 class _SMTP(SMTP):
-    """aiosmtpd's SMTP with two adjustments: long lines in DATA are not a 5xx (only size is),
-    and AUTH may be offered without TLS to loopback clients when no certificate is configured."""
+    """aiosmtpd's SMTP with adjustments: long lines in DATA are not a 5xx (only size is), AUTH
+    may be offered without TLS to loopback clients when no certificate is configured, and a
+    client over its connection limit gets a 421 instead of a greeting."""
+
+    close_after_reply = False
+    _refusal: str | None = None
+    _counted = False
 
     def __init__(self, handler: Any, *, plain_auth_on_loopback: bool, **kw: Any):
         limit = kw.get("data_size_limit")
@@ -136,14 +237,35 @@ class _SMTP(SMTP):
         self._configured_auth_require_tls = self._auth_require_tls
 
     def connection_made(self, transport: Any) -> None:
+        first = self.transport is None  # not the TLS transport replacing the plain one (STARTTLS)
         super().connection_made(transport)
+        if first and self.session is not None:
+            self._refusal = self.event_handler.connection_refusal(self.session.peer)
+            self._counted = self._refusal is None and self.event_handler.serving
         if self._plain_auth_on_loopback and self.tls_context is None and self.session is not None:
             self._auth_require_tls = self._configured_auth_require_tls and not _is_loopback(self.session.peer)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._counted and self.session is not None:
+            self._counted = False
+            self.event_handler.connection_closed(self.session.peer)
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if self._refusal is not None:  # over the connection limit: say why and hang up
+            await self.push(self._refusal)
+            self.close_after_reply = False
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str) and status.startswith("500 Line too long"):
             status = "552 5.3.4 Message too big for this server"
         await super().push(status)
+        if self.close_after_reply and self.transport is not None:
+            self.transport.close()
 
 
 class _Controller(Controller):
@@ -184,4 +306,5 @@ def start_smtp(ctx: Context, *, host: str, port: int, resolver: Resolver | None 
         authenticator=handler.authenticator,
     )
     controller.start()
+    handler.serving = True
     return controller

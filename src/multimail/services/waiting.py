@@ -1,18 +1,29 @@
 """Long-poll: answer a request as soon as its answer changes, or when its `wait` runs out.
 
-One `ChangeNotifier` per store (so per server process) counts committed changes:
-- the store's after-commit hook bumps it at once for changes this process makes (API calls,
-  SMTP deliveries, the delivery worker);
-- one fallback thread per process, running only while someone waits, reads a single cheap change
-  marker (the audit chain's event count, store/claims.py) every `FALLBACK_POLL_SECONDS` and bumps
-  the notifier when it moved, so changes committed by OTHER server processes on the same
-  PostgreSQL wake waiters here too, within about a second.
+Why it is built this way: a write must not get slower because many clients wait. Re-running
+every waiter's full read after every commit made 150 parked long-polls slow each unrelated write
+10-20x (the re-reads queued in the threadpool the write needed). So waiters never re-read on a
+commit. Instead:
 
-Waiting is async (`wait_until`): a waiter holds no thread while it waits, only an asyncio future;
-each re-check of its condition runs its database read in the threadpool, like any sync route.
-So a thousand parked long-polls cost a thousand futures, not a thousand of the threadpool's 40
-threads, and the database sees one marker query per second per process plus one re-check per
-waiter per change, never a per-waiter poll loop.
+- Every waiter names a `Target` (one message's approval, one thread, one pending list) and the
+  target's cheap *version* (store/waits.py) as it was before its last full read.
+- One `WaitHub` per store (so per server process) keeps the parked waiters. A commit of this
+  process (the store's after-commit hook) only sets a flag; the hub's one checker thread then
+  reads the versions of ALL waited-on targets in one transaction — one query per kind of target,
+  shared by every waiter of the same target — and wakes only the waiters whose target's version
+  moved. Commits arriving during a check coalesce into one more check, so a burst of writes costs
+  a few checks, not (writes x waiters) reads.
+- Changes committed by OTHER server processes on the same PostgreSQL: while anyone waits, the
+  checker also reads a single cheap change marker (the audit chain's event count) every
+  `FALLBACK_POLL_SECONDS` and checks when it moved, so those wake waiters within about a second.
+
+Waiting is async: a parked waiter holds only an asyncio future, no thread. Open long-polls are
+capped per key and per process (`long_poll_max_per_key`, `long_poll_max_total`): past a cap the
+request is refused with 429 `too_many_waits` and a Retry-After of when the earliest of the
+crowding waits ends.
+
+"Is it done yet" — the rules of each long-poll — live here too (`wait_for_pending`,
+`wait_for_thread`), so the routes only adapt HTTP to them.
 """
 
 from __future__ import annotations
@@ -21,116 +32,249 @@ import asyncio
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from anyio import to_thread
 
 from ..core.access import Principal
 from ..core.errors import BadRequest
+from ..core.limits import too_many_waits
 from ..store import Store
 from ..store import claims as claim_q
-from .common import find_message
+from ..store import waits as version_q
+from . import approvals as approvals_svc
+from . import flow_run_waits
+from . import reading as reading_svc
+from .common import find_mailbox, find_message
 from .context import Context
 from .views import pending_item
 
 MAX_WAIT_SECONDS = 60.0
 FALLBACK_POLL_SECONDS = 1.0
+IDLE_ROUNDS_BEFORE_STOP = 30  # checker rounds with nobody waiting before its thread ends
 
 log = logging.getLogger("multimail.waiting")
 
+# The version a waiter is woken with when the check itself failed: it re-reads its baseline.
+UNKNOWN = object()
 
-class ChangeNotifier:
-    """A generation counter that async waiters (on any event loop) can wait to see move."""
+
+# -- what a waiter waits on -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """What a long-poll watches. Waiters with equal targets share one version check."""
+
+    kind: str  # "message" | "thread" | "pending"
+    id: Any  # message id, thread id, or a PendingScope
+
+
+@dataclass(frozen=True)
+class PendingScope:
+    """The scope of a pending list: one mailbox, a key's mailbox addresses, or all (both None)."""
+
+    mailbox_id: str | None = None
+    addresses: frozenset[str] | None = None
+    flow_run_id: str | None = None
+
+
+def read_versions(tx, targets: set[Target]) -> dict[Target, Any]:
+    """The current version of each target: one query per kind (per scope for pending lists)."""
+    by_kind: dict[str, list[Any]] = {}
+    for target in targets:
+        by_kind.setdefault(target.kind, []).append(target.id)
+    out: dict[Target, Any] = {}
+    if "message" in by_kind:
+        found = version_q.message_versions(tx, by_kind["message"])
+        out.update({Target("message", i): found.get(i) for i in by_kind["message"]})
+    if "thread" in by_kind:
+        found = version_q.thread_versions(tx, by_kind["thread"])
+        out.update({Target("thread", i): found.get(i) for i in by_kind["thread"]})
+    for scope in by_kind.get("pending", ()):
+        out[Target("pending", scope)] = version_q.pending_version(
+            tx, mailbox_id=scope.mailbox_id, addresses=scope.addresses, flow_run_id=scope.flow_run_id)
+    return out
+
+
+# -- parked waiters and the shared check ----------------------------------------------------------
+
+@dataclass(eq=False)
+class _Parked:
+    target: Target
+    version: Any
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+
+
+@dataclass
+class _Admission:
+    """Open long-polls: their deadlines per key, so a refusal can say when a slot frees up."""
+
+    per_key: dict[str, list[float]] = field(default_factory=dict)
+    total: int = 0
+
+
+class WaitHub:
+    """The parked long-polls of one store, and the one thread that checks their targets."""
 
     def __init__(self, store: Store, *, poll_seconds: float = FALLBACK_POLL_SECONDS):
         self.store = store
         self.poll_seconds = poll_seconds
-        self.generation = 0
+        self.generation = 0  # commits seen (this process's, or another's via the marker)
+        self.checks = 0  # version checks run (for tests and benchmarks)
         self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = set()
-        self._poller: threading.Thread | None = None
+        self._parked: dict[Target, set[_Parked]] = {}
+        self._dirty = threading.Event()
+        self._checker: threading.Thread | None = None
         self._marker: Any = None
+        self._open = _Admission()
 
-    # -- waking -------------------------------------------------------------------------------
-    def bump(self) -> None:
-        """Something committed: wake every waiter. Called from any thread."""
+    # -- commits ------------------------------------------------------------------------------
+    def committed(self) -> None:
+        """The store's after-commit hook: note the change; the checker thread does the rest.
+        Costs the committing thread a counter increment and an Event.set, nothing more."""
         with self._lock:
             self.generation += 1
-            waiters, self._waiters = self._waiters, set()
-        for loop, fut in waiters:
-            try:
-                loop.call_soon_threadsafe(_resolve, fut)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
+            if not self._parked:
+                return
+        self._dirty.set()
+
+    # -- admission ----------------------------------------------------------------------------
+    def admit(self, key: str, deadline: float, *, per_key: int, total: int) -> None:
+        """Count one open long-poll of `key` (until `release`), or raise 429 `too_many_waits`."""
+        now = time.monotonic()
+        with self._lock:
+            mine = self._open.per_key.setdefault(key, [])
+            if len(mine) >= per_key:
+                raise too_many_waits("for this API key", per_key, min(mine, default=now) - now)
+            if self._open.total >= total:
+                earliest = min((d for ds in self._open.per_key.values() for d in ds), default=now)
+                raise too_many_waits("on this server", total, earliest - now)
+            mine.append(deadline)
+            self._open.total += 1
+
+    def release(self, key: str, deadline: float) -> None:
+        with self._lock:
+            mine = self._open.per_key.get(key, [])
+            if deadline in mine:
+                mine.remove(deadline)
+                self._open.total -= 1
+            if not mine:
+                self._open.per_key.pop(key, None)
 
     # -- waiting ------------------------------------------------------------------------------
-    async def wait_for_change(self, seen: int, timeout: float) -> bool:
-        """Wait until the generation is past `seen` (True) or `timeout` seconds pass (False)."""
+    def version_of(self, target: Target) -> Any:
+        with self.store.read() as tx:
+            return read_versions(tx, {target})[target]
+
+    async def park(self, target: Target, version: Any, seen: int, timeout: float) -> tuple[Any, int] | None:
+        """Wait until `target`'s version differs from `version`: (the new version, the generation
+        read before it), or None when `timeout` passes. `seen` is the generation read before
+        `version` was: a commit since then may have been checked before this waiter was parked,
+        so it asks for one more check."""
         loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        entry = (loop, fut)
+        parked = _Parked(target, version, loop, loop.create_future())
         with self._lock:
-            if self.generation != seen:
-                return True
-            self._waiters.add(entry)
-            self._ensure_poller()
+            self._parked.setdefault(target, set()).add(parked)
+            missed = self.generation != seen
+            self._ensure_checker()
+        if missed:
+            self._dirty.set()
         try:
-            await asyncio.wait_for(fut, timeout)
-            return True
+            return await asyncio.wait_for(parked.future, timeout)
         except asyncio.TimeoutError:
-            return False
+            return None
         finally:
-            with self._lock:
-                self._waiters.discard(entry)
+            self._unpark(parked)
 
-    # -- the cross-process fallback -----------------------------------------------------------
-    def _ensure_poller(self) -> None:
-        """Under self._lock: start the fallback thread if it is not running."""
-        if self._poller is None or not self._poller.is_alive():
-            self._poller = threading.Thread(target=self._poll, name="multimail-longpoll", daemon=True)
-            self._poller.start()
+    def _unpark(self, parked: _Parked) -> None:
+        with self._lock:
+            same = self._parked.get(parked.target)
+            if same is not None:
+                same.discard(parked)
+                if not same:
+                    del self._parked[parked.target]
 
-    def _poll(self) -> None:
+    # -- the checker thread -------------------------------------------------------------------
+    def _ensure_checker(self) -> None:
+        """Under self._lock: start the checker thread if it is not running."""
+        if self._checker is None or not self._checker.is_alive():
+            self._checker = threading.Thread(target=self._run, name="multimail-longpoll", daemon=True)
+            self._checker.start()
+
+    def _run(self) -> None:
         idle_rounds = 0
         while True:
-            try:
-                with self.store.read() as tx:
-                    marker = claim_q.change_marker(tx)
-            except Exception:  # the database is away for a moment: try again next round
-                log.warning("long-poll change marker unavailable", exc_info=True)
-                marker = self._marker
-            if marker != self._marker:
-                # Also on the first read: a change between a waiter's first check and this
-                # baseline would otherwise go unseen, so waiters re-check once now.
-                self._marker = marker
-                self.bump()
-            time.sleep(self.poll_seconds)
+            woken = self._dirty.wait(self.poll_seconds)
+            self._dirty.clear()
+            if woken or self._marker_moved():
+                self._check()
             with self._lock:
-                idle_rounds = 0 if self._waiters else idle_rounds + 1
-                if idle_rounds >= 30:  # nobody waited for a while: stop; the next waiter restarts it
-                    self._poller = None
+                idle_rounds = 0 if self._parked else idle_rounds + 1
+                if idle_rounds >= IDLE_ROUNDS_BEFORE_STOP:  # the next waiter restarts it
+                    self._checker = None
                     self._marker = None
                     return
 
+    def _marker_moved(self) -> bool:
+        """Another process may have committed: has the cross-process change marker moved?
+        Also True on the first read, since a change before this baseline would go unseen."""
+        try:
+            with self.store.read() as tx:
+                marker = claim_q.change_marker(tx)
+        except Exception:  # the database is away for a moment: try again next round
+            log.warning("long-poll change marker unavailable", exc_info=True)
+            return False
+        moved, self._marker = marker != self._marker, marker
+        if moved:
+            with self._lock:
+                self.generation += 1
+        return moved
 
-def _resolve(fut: asyncio.Future) -> None:
+    def _check(self) -> None:
+        """One read of every waited-on target's version; wake the waiters whose target moved."""
+        with self._lock:
+            targets = set(self._parked)
+        if not targets:
+            return
+        generation = self.generation  # before the read: a later commit gets its own check
+        try:
+            with self.store.read() as tx:
+                versions = read_versions(tx, targets)
+        except Exception:
+            log.warning("long-poll version check failed; waking every waiter to re-read", exc_info=True)
+            versions = None
+        self.checks += 1
+        with self._lock:
+            due = [p for t in targets for p in self._parked.get(t, ())
+                   if versions is None or versions[t] != p.version]
+        for parked in due:
+            new = versions[parked.target] if versions is not None else UNKNOWN
+            try:
+                parked.loop.call_soon_threadsafe(_resolve, parked.future, (new, generation))
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+
+def _resolve(fut: asyncio.Future, value: Any) -> None:
     if not fut.done():
-        fut.set_result(None)
+        fut.set_result(value)
 
 
-_notifiers: dict[int, ChangeNotifier] = {}
+_hubs: dict[int, WaitHub] = {}
 _registry_lock = threading.Lock()
 
 
-def notifier_for(store: Store) -> ChangeNotifier:
-    """The process-wide notifier of this store (created, and hooked to its commits, on first use)."""
+def hub_for(store: Store) -> WaitHub:
+    """The process-wide hub of this store (created, and hooked to its commits, on first use)."""
     with _registry_lock:
-        notifier = _notifiers.get(id(store))
-        if notifier is None or notifier.store is not store:
-            notifier = ChangeNotifier(store)
-            store.on_commit(notifier.bump)
-            _notifiers[id(store)] = notifier
-        return notifier
+        hub = _hubs.get(id(store))
+        if hub is None or hub.store is not store:
+            hub = WaitHub(store)
+            store.on_commit(hub.committed)
+            _hubs[id(store)] = hub
+        return hub
 
 
 def check_wait(wait: Any) -> float:
@@ -142,24 +286,44 @@ def check_wait(wait: Any) -> float:
     return float(wait)
 
 
-async def wait_until(store: Store, fetch: Callable[[], Any], done: Callable[[Any], bool], wait: float) -> Any:
+async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: Callable[[], Any],
+                     done: Callable[[Any], bool], wait: float) -> Any:
     """`fetch()` (a sync database read, run in the threadpool) until `done(result)` or `wait`
-    seconds have passed; the last result either way. Re-checks only when something committed."""
+    seconds have passed; the last result either way. Re-reads only when the target's version
+    moved; counts against the long-poll caps only while parked."""
     wait = check_wait(wait)
-    notifier = notifier_for(store) if wait > 0 else None
+    hub = hub_for(ctx.store) if wait > 0 else None
     deadline = time.monotonic() + wait
-    while True:
-        seen = notifier.generation if notifier else 0  # before the read: a commit during it re-checks
-        result = await to_thread.run_sync(fetch)
-        if done(result) or notifier is None:  # done() also validates, so it runs even without a wait
-            return result
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return result
-        await notifier.wait_for_change(seen, remaining)
+    seen, version = 0, None
+    if hub is not None:
+        seen = hub.generation  # before the version read: a commit after it triggers a check
+        version = await to_thread.run_sync(hub.version_of, target)
+    result = await to_thread.run_sync(fetch)
+    if done(result) or hub is None:  # done() also validates, so it runs even without a wait
+        return result
+    key = principal.key_id or "-"
+    settings = ctx.settings
+    hub.admit(key, deadline, per_key=settings.long_poll_max_per_key, total=settings.long_poll_max_total)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return result
+            moved = await hub.park(target, version, seen, remaining)
+            if moved is None:  # the wait ran out
+                return result
+            version, seen = moved
+            if version is UNKNOWN:
+                seen = hub.generation
+                version = await to_thread.run_sync(hub.version_of, target)
+            result = await to_thread.run_sync(fetch)
+            if done(result):
+                return result
+    finally:
+        hub.release(key, deadline)
 
 
-# -- the long-polled answers (used by the list_pending and get_thread routes) ----------------------
+# -- the long-polled answers ------------------------------------------------------------------------
 
 def pending_of_message(ctx: Context, *, principal: Principal, message_id: str) -> dict[str, Any]:
     """list_pending narrowed to one message: its approval item whatever its age (a decision older
@@ -177,6 +341,47 @@ def pending_signature(answer: dict[str, Any]) -> list[tuple[str, str]]:
     return [(m["message_id"], m["status"]) for m in answer["messages"]]
 
 
+def pending_scope(ctx: Context, *, principal: Principal, mailbox: str | None, flow_run_id: str | None) -> PendingScope:
+    """What a pending-list long-poll watches (404 for a mailbox outside the key's scope)."""
+    run = flow_run_waits.flow_run_id(flow_run_id) if flow_run_id is not None else None
+    if mailbox is not None:
+        with ctx.store.read() as tx:
+            return PendingScope(mailbox_id=find_mailbox(tx, principal, mailbox)["id"], flow_run_id=run)
+    return PendingScope(addresses=principal.mailboxes, flow_run_id=run)
+
+
+async def wait_for_pending(ctx: Context, *, principal: Principal, wait: float, message_id: str | None = None,
+                           mailbox: str | None = None, flow_run_id: str | None = None) -> dict[str, Any]:
+    """list_pending with a long-poll. With `message_id`: done when that message is no longer
+    pending (or was never held). Otherwise: done when the list differs from the first answer."""
+    if message_id is not None:
+        def fetch() -> dict[str, Any]:
+            return pending_of_message(ctx, principal=principal, message_id=message_id)
+
+        def done(answer: dict[str, Any]) -> bool:
+            return not answer["messages"] or pending_settled(answer)
+
+        return await wait_until(ctx, principal, Target("message", message_id), fetch, done, wait)
+
+    first: list[list[tuple[str, str]]] = []
+
+    def fetch_list() -> dict[str, Any]:
+        return approvals_svc.list_pending(ctx, principal=principal, mailbox=mailbox, flow_run_id=flow_run_id)
+
+    def changed(answer: dict[str, Any]) -> bool:
+        signature = pending_signature(answer)
+        if not first:
+            first.append(signature)
+            return False
+        return signature != first[0]
+
+    if check_wait(wait) == 0:
+        return await to_thread.run_sync(fetch_list)
+    scope = await to_thread.run_sync(lambda: pending_scope(ctx, principal=principal, mailbox=mailbox,
+                                                           flow_run_id=flow_run_id))
+    return await wait_until(ctx, principal, Target("pending", scope), fetch_list, changed, wait)
+
+
 def thread_position(thread: dict[str, Any], after_message_id: str | None) -> int:
     """How many of the thread's messages the caller has seen (up to and including after_message_id)."""
     ids = [m["message_id"] for m in thread["messages"]]
@@ -186,3 +391,28 @@ def thread_position(thread: dict[str, Any], after_message_id: str | None) -> int
         raise BadRequest("after_message_id is not a message of this thread.", code="not_in_thread",
                          details={"field": "after_message_id", "message_id": after_message_id})
     return ids.index(after_message_id) + 1
+
+
+async def wait_for_thread(ctx: Context, *, principal: Principal, thread_id: str, wait: float,
+                          after_message_id: str | None = None, min_messages: int | None = None) -> dict[str, Any]:
+    """get_thread with a long-poll. News is a message after `after_message_id`, or at least
+    `min_messages` messages; with neither, a decision (at once if there already is one) or a
+    message newer than those of the first answer."""
+    seen: list[int] = []
+
+    def fetch() -> dict[str, Any]:
+        return reading_svc.get_thread(ctx, principal=principal, thread_id=thread_id)
+
+    def done(thread: dict[str, Any]) -> bool:
+        if not seen:
+            if after_message_id is not None:
+                seen.append(thread_position(thread, after_message_id))
+            elif min_messages is not None:
+                seen.append(min_messages - 1)
+            else:
+                seen.append(len(thread["messages"]))
+        if after_message_id is None and min_messages is None and thread["decision"] is not None:
+            return True
+        return len(thread["messages"]) > seen[0]
+
+    return await wait_until(ctx, principal, Target("thread", thread_id), fetch, done, wait)

@@ -38,25 +38,8 @@ async def list_pending(
     if message_id is not None and flow_run_id is not None:
         raise BadRequest("Give message_id or flow_run_id, not both.", code="invalid_body",
                          details={"fields": ["message_id", "flow_run_id"]})
-    if message_id is not None:
-        def fetch() -> dict:
-            return waiting.pending_of_message(ctx, principal=who, message_id=message_id)
-
-        def done(answer: dict) -> bool:
-            return not answer["messages"] or waiting.pending_settled(answer)
-    else:
-        first: list = []
-
-        def fetch() -> dict:
-            return svc.list_pending(ctx, principal=who, mailbox=mailbox, flow_run_id=flow_run_id)
-
-        def done(answer: dict) -> bool:
-            signature = waiting.pending_signature(answer)
-            if not first:
-                first.append(signature)
-                return False
-            return signature != first[0]
-    return await waiting.wait_until(ctx.store, fetch, done, wait)
+    return await waiting.wait_for_pending(ctx, principal=who, wait=wait, message_id=message_id, mailbox=mailbox,
+                                          flow_run_id=flow_run_id)
 
 
 @router.post("/approve_message", operation_id="approve_message", responses=responses(403, 404, 409, body=True))

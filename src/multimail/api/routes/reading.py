@@ -58,24 +58,8 @@ async def get_thread(
     message newer than those present when the request arrived. A decision arriving by SMTP reply
     or one-click link wakes the waiter at once. Set the client's read timeout above `wait`.
     """
-    seen: list[int] = []
-
-    def fetch() -> dict:
-        return svc.get_thread(ctx, principal=who, thread_id=thread_id)
-
-    def done(thread: dict) -> bool:
-        if not seen:
-            if after_message_id is not None:
-                seen.append(waiting.thread_position(thread, after_message_id))
-            elif min_messages is not None:
-                seen.append(min_messages - 1)
-            else:
-                seen.append(len(thread["messages"]))
-        if after_message_id is None and min_messages is None and thread["decision"] is not None:
-            return True
-        return len(thread["messages"]) > seen[0]
-
-    return await waiting.wait_until(ctx.store, fetch, done, wait)
+    return await waiting.wait_for_thread(ctx, principal=who, thread_id=thread_id, wait=wait,
+                                         after_message_id=after_message_id, min_messages=min_messages)
 
 
 @router.post("/tag_email", operation_id="tag_email", responses=responses(404, body=True))
