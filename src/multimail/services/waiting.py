@@ -48,7 +48,7 @@ from . import flow_run_waits
 from . import reading as reading_svc
 from .common import find_mailbox, find_message
 from .context import Context
-from .views import pending_item
+from .approvals import pending_view
 
 MAX_WAIT_SECONDS = 60.0
 FALLBACK_POLL_SECONDS = 1.0
@@ -330,7 +330,8 @@ def pending_of_message(ctx: Context, *, principal: Principal, message_id: str) -
     than the 24 h window is still reported), or no item when the message was never held."""
     with ctx.store.read() as tx:
         msg, mailbox = find_message(tx, principal, message_id)
-    return {"messages": [pending_item(msg, mailbox)] if msg["approval_status"] is not None else []}
+        # The same approval item as list_pending: all that will leave, and its content hash.
+        return {"messages": [pending_view(tx, msg, mailbox)] if msg["approval_status"] is not None else []}
 
 
 def pending_settled(answer: dict[str, Any]) -> bool:
