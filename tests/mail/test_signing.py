@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from multimail.cli_domains import domains_app
+from multimail.cli.domains import domains_app
 from multimail.config import Settings
 from multimail.core.access import Principal
 from multimail.core.errors import BadRequest, Conflict, NotFound

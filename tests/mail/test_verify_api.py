@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from typer.testing import CliRunner
 
-from multimail.cli_domains import domains_app
+from multimail.cli.domains import domains_app
 
 RFC822 = {"Content-Type": "message/rfc822"}
 

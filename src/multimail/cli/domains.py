@@ -1,41 +1,16 @@
-"""`multimail domains ...`: DKIM signing domains. Works directly on the database named by
-`--data-dir` / `--database-url`, as the local operator, like the other verbs in cli.py.
-
-Registered in cli.py with `app.add_typer(domains_app, name="domains")`.
-"""
+"""`multimail domains add | list | dns`: signing domains, their DKIM keys and the DNS records to publish."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .core.access import Principal
-from .core.errors import MultiMailError
+from ..core.access import Principal
+from .common import DataDir, DatabaseUrl, JsonOut, context_for, group, run
 
-domains_app = typer.Typer(help="Signing domains: DKIM keys and the DNS records to publish.", no_args_is_help=True)
-
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default ./multimail-data, env MULTIMAIL_DATA_DIR).")]
-DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", help="Database URL (env MULTIMAIL_DATABASE_URL); default SQLite in the data dir.")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _ctx(data_dir: Path | None, database_url: str | None):
-    from .config import Settings
-    from .services.context import Context
-
-    values = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v is not None}
-    return Context.from_settings(Settings(**values))
-
-
-def _run(fn):
-    try:
-        return fn()
-    except MultiMailError as exc:
-        typer.echo(f"error {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+domains_app = group("domains", "Signing domains: DKIM keys and the DNS records to publish.")
 
 
 def _print_records(view: dict) -> None:
@@ -61,9 +36,9 @@ def domains_add(
     as_json: JsonOut = False,
 ) -> None:
     """Generate an RSA-2048 DKIM key for DOMAIN and print the DNS records to publish."""
-    from .services.domains import add_domain
+    from ..services.domains import add_domain
 
-    view = _run(lambda: add_domain(_ctx(data_dir, database_url), principal=Principal.local_operator(), domain=domain, selector=selector))
+    view = run(lambda: add_domain(context_for(data_dir, database_url), principal=Principal.local_operator(), domain=domain, selector=selector))
     if as_json:
         typer.echo(json.dumps(view, indent=2))
         return
@@ -75,9 +50,9 @@ def domains_add(
 @domains_app.command("list")
 def domains_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonOut = False) -> None:
     """List signing domains."""
-    from .services.domains import list_domains
+    from ..services.domains import list_domains
 
-    rows = _run(lambda: list_domains(_ctx(data_dir, database_url), principal=Principal.local_operator()))
+    rows = run(lambda: list_domains(context_for(data_dir, database_url), principal=Principal.local_operator()))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -90,9 +65,9 @@ def domains_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_
 @domains_app.command("dns")
 def domains_dns(domain: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonOut = False) -> None:
     """Print DOMAIN's DNS records again."""
-    from .services.domains import get_domain
+    from ..services.domains import get_domain
 
-    view = _run(lambda: get_domain(_ctx(data_dir, database_url), principal=Principal.local_operator(), domain=domain))
+    view = run(lambda: get_domain(context_for(data_dir, database_url), principal=Principal.local_operator(), domain=domain))
     if as_json:
         typer.echo(json.dumps(view["dns_records"], indent=2))
         return

@@ -1,0 +1,16 @@
+"""The `multimail` command: run the server, and the verbs a person at a terminal needs.
+
+One module per command group; importing them registers their commands on `common.app`.
+"""
+
+from __future__ import annotations
+
+from . import serve, keys, mailboxes, approvals, audit, domains  # noqa: F401, I001  (registers the commands, in help order)
+from .common import app
+
+
+def main() -> None:
+    app(prog_name="multimail")
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,7 @@
+"""`python -m multimail.cli`: the same command as `multimail`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

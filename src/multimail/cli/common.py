@@ -1,0 +1,54 @@
+"""What every verb of the `multimail` command shares: the Typer apps, the consoles, the option
+types, how a verb opens the database and how it reports a service error.
+
+Verbs other than `serve` work directly on the database named by `--data-dir` / `--database-url`
+(the same defaults as `serve`), so they work while a server runs on the same data, and act as the
+local operator (audited as `cli`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from ..config import Settings
+from ..core.errors import MultiMailError
+
+app = typer.Typer(help="MultiMail: email for AI agents, with human oversight.", no_args_is_help=True, add_completion=False)
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default ./multimail-data, env MULTIMAIL_DATA_DIR).")]
+DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", help="Database URL (env MULTIMAIL_DATABASE_URL); default SQLite in the data dir.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def group(name: str, help: str) -> typer.Typer:
+    """A command group (`multimail keys ...`), registered on the main app."""
+    sub = typer.Typer(help=help, no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
+
+
+def settings_for(data_dir: Path | None, database_url: str | None, **extra) -> Settings:
+    values = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, **extra}.items() if v is not None}
+    return Settings(**values)
+
+
+def context_for(data_dir: Path | None, database_url: str | None):
+    from ..services.context import Context
+
+    return Context.from_settings(settings_for(data_dir, database_url))
+
+
+def run(fn):
+    """Run a service call; print its error in the API's words and exit 1 instead of a traceback."""
+    try:
+        return fn()
+    except MultiMailError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(1) from None

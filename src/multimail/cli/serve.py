@@ -1,0 +1,54 @@
+"""`multimail serve`: the API, the SMTP receiver and the workers in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .common import DataDir, DatabaseUrl, app, err, settings_for
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    http_port: Annotated[Optional[int], typer.Option("--http-port", help="API port (default 8025).")] = None,
+    smtp_port: Annotated[Optional[int], typer.Option("--smtp-port", help="Inbound SMTP port (default 2525).")] = None,
+    no_smtp: Annotated[bool, typer.Option("--no-smtp", help="Do not start the inbound SMTP server.")] = False,
+    smtp_relay: Annotated[Optional[str], typer.Option(
+        "--smtp-relay", metavar="URL", show_default=False,
+        help="Send outbound mail through this relay: smtp://user:pass@host:587 (STARTTLS required; add "
+             "?starttls=optional to use it only when offered) or smtps://user:pass@host:465 (TLS). "
+             "Env MULTIMAIL_SMTP_RELAY. Default: capture (nothing leaves the machine).")] = None,
+    prefect_api_url: Annotated[Optional[str], typer.Option(
+        "--prefect-api-url", metavar="URL", show_default=False,
+        help="The Prefect API to resume paused flow runs on and start deployment runs through, e.g. "
+             "http://127.0.0.1:4200/api. Env MULTIMAIL_PREFECT_API_URL (and MULTIMAIL_PREFECT_API_KEY for Prefect Cloud).")] = None,
+    prefect_events: Annotated[bool, typer.Option(
+        "--prefect-events", help="Also emit every event into that Prefect API's event stream (multimail.message.received, "
+                                 "multimail.message.approved, ...). Env MULTIMAIL_PREFECT_EVENTS.")] = False,
+) -> None:
+    """Run the API, inbound SMTP and the delivery worker in one process."""
+    import logging
+
+    from ..server import serve as run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "mail.log", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = settings_for(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
+                         smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
+                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None)
+    if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay
+        from ..mail.transports import RelayConfig
+
+        try:
+            relay = RelayConfig.from_url(settings.smtp_relay)
+        except ValueError as exc:
+            err.print(f"[red]error[/red] --smtp-relay: {exc}")
+            raise typer.Exit(2) from None
+        settings.outbound = "smtp"
+        print(f"Outbound mail goes through {relay.redacted()}", flush=True)  # never the password
+    run_server(settings, announce=lambda line: print(line, flush=True))
