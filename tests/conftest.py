@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -131,15 +132,37 @@ class Db:
         return {name: self.count(table) for name, table in store_tables.metadata.tables.items()}
 
 
-def wait_for(fn, timeout: float = 15.0):
+def wait_for(fn, timeout: float = 15.0, *, what: str = "condition"):
     """Call `fn` until it returns something truthy (returned), failing the test after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
         if value:
             return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+class Clock:
+    """The one test clock: a Context's `clock` that the test moves by hand (`clock.advance(hours=24)`).
+    It starts at a fixed instant, or at `start` (tests whose signatures a receiver checks against
+    its own clock start at `Clock.real_now()`)."""
+
+    FIXED = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or self.FIXED
+
+    @staticmethod
+    def real_now() -> datetime:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
 
 
 class Api:

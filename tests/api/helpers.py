@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import secrets
-import time
-from typing import Any, Callable
+from typing import Any
 
 import requests
+
+from tests.conftest import unique_address as new_address, wait_for  # noqa: F401  (the one copy of each)
 
 Api = Any  # tests/conftest.py's Api: `requests` against the server with one key
 
@@ -29,17 +29,6 @@ def assert_error(r: requests.Response, status: int, code: str | None = None) -> 
     if code is not None:
         assert err["code"] == code, f"expected code {code!r}, got {err}"
     return err
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def wait_status(api, message_id: str, status: str = "sent", timeout: float = 10.0) -> dict[str, Any]:
@@ -91,5 +80,3 @@ def snapshot(api, mailbox: str) -> dict[str, Any]:
     }
 
 
-def new_address(prefix: str = "box", domain: str = "acme.test") -> str:
-    return f"{prefix}-{secrets.token_hex(4)}@{domain}"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import secrets
 import time
 from typing import Any, Awaitable, Callable
 
 import pytest
 
 from multimail.client import AsyncMultiMail, MultiMail
+
+from tests.conftest import unique_address
 
 
 async def v(value: Any) -> Any:
@@ -31,7 +32,7 @@ async def collect(iterable: Any) -> list[Any]:
 
 
 def new_address(prefix: str = "sdk") -> str:
-    return f"{prefix}-{secrets.token_hex(4)}@acme.test"
+    return unique_address(prefix)
 
 
 def run_client(flavor: str, fn: Callable[[Any], Awaitable[Any]], **kwargs: Any) -> Any:

@@ -1,10 +1,12 @@
 """The delivery worker over a real store: exact captured bytes, local delivery, crash safety."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
+
+from tests.conftest import Clock
 from sqlalchemy import select
 
 from multimail.config import Settings
@@ -16,14 +18,6 @@ from multimail.store import open_store
 from multimail.store.tables import captured_mail, outbox
 
 OP = Principal.local_operator()
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

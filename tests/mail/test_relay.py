@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 
@@ -29,7 +29,7 @@ from multimail.store import open_store
 from multimail.store import outbox as outbox_q
 from multimail.store.tables import audit_events, events, outbox
 
-from ..conftest import Api, ServerProcess, free_port, unique_address
+from ..conftest import Api, Clock, ServerProcess, free_port, unique_address
 
 OP = Principal.local_operator()
 
@@ -109,14 +109,6 @@ def tls(ca, tmp_path):
 
 
 # -- the worker over a real store ----------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ services, and a few SQL helpers for checking what was (not) written."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -17,21 +16,7 @@ from multimail.services import keys as key_svc
 from multimail.services import mailboxes as mailbox_svc
 from multimail.store import open_store
 
-from ..conftest import Db
-
-
-class Clock:
-    """A clock the test moves by hand: `clock.advance(hours=24)`."""
-
-    def __init__(self, start: datetime | None = None):
-        self.now = start or datetime.now(timezone.utc).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+from ..conftest import Clock, Db
 
 
 @pytest.fixture
@@ -43,7 +28,7 @@ def store(db_url):
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(Clock.real_now())
 
 
 @pytest.fixture

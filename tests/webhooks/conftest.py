@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.conftest import Clock
 
 from multimail.config import Settings
 from multimail.services import Context
@@ -57,18 +58,10 @@ def receiver():
     r.stop()
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)  # signatures carry it; receivers check it against theirs
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def wctx(db_url, tmp_path):
     """A Context on a fresh database with a hand-moved clock and a short retry schedule."""
-    clock = Clock()
+    clock = Clock(Clock.real_now())
     settings = Settings(data_dir=tmp_path, webhook_retry_schedule=[1, 2, 4], webhook_disable_after_failures=2,
                         webhook_timeout_seconds=3)
     ctx = Context(store=open_store(db_url), settings=settings, clock=clock)
