@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from .. import __version__
 from ..services import Context
@@ -35,8 +34,7 @@ def create_app(ctx: Context) -> FastAPI:
     def health() -> JSONResponse:
         """200 when the server can serve (the database answers)."""
         try:
-            with ctx.store.read() as tx:
-                tx.execute(text("SELECT 1"))
+            ctx.store.ping()
         except Exception as exc:
             return errors.error_response(503, "unavailable", f"Database unavailable: {type(exc).__name__}.")
         return JSONResponse({"status": "ok", "version": __version__})

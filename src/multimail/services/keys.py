@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-
 from ..core.access import ROLE_SCOPES, Principal, Role, Scope, require_scope, validate_scopes
 from ..core.addresses import normalize_mailbox_address
 from ..core.errors import BadRequest, NotFound, Unauthorized
@@ -76,8 +74,7 @@ def create_key(
     }
     with ctx.store.write() as tx:
         if only_if_none_exist:
-            if tx.dialect.name == "postgresql":  # serialise the check with other starters
-                tx.execute(text("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE"))
+            key_q.lock_for_first_key(tx)  # serialise the check with other starters
             if key_q.count_active(tx) > 0:
                 return None
         key_q.insert_key(tx, row)

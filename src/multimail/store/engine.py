@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
@@ -32,6 +32,11 @@ class Store:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (health checks)."""
+        with self.read() as tx:
+            tx.execute(text("SELECT 1"))
 
     @contextlib.contextmanager
     def write(self, *, notify: bool = True) -> Iterator[Connection]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from .tables import api_keys, utcnow
 
@@ -36,3 +36,10 @@ def revoke(tx: Connection, key_id: str) -> bool:
         update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
     return res.rowcount == 1
+
+
+def lock_for_first_key(tx: Connection) -> None:
+    """Serialise "create the first admin key if none exists" between servers starting together
+    (PostgreSQL; SQLite's write transactions are serial already)."""
+    if tx.dialect.name == "postgresql":
+        tx.execute(text("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE"))
