@@ -12,7 +12,7 @@ import uvicorn
 
 from .api.app import create_app
 from .config import Settings
-from .mail.smtp_server import start_smtp
+from .smtp.server import start_smtp
 from .services import Context
 from .services.delivery import DeliveryWorker
 from .services.flow_run_waits import FlowRunResumeWorker

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from multimail.config import Settings
 from multimail.core.access import Principal
-from multimail.mail.transports import CaptureTransport, RelayConfig, SmtpRelayTransport, make_transport
+from multimail.delivery.transports import CaptureTransport, RelayConfig, SmtpRelayTransport, make_transport
 from multimail.services import Context, mailboxes, reading, sending
 from multimail.services import delivery as delivery_mod
 from multimail.services.delivery import DeliveryWorker

@@ -42,7 +42,7 @@ def serve(
                          smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
                          prefect_api_url=prefect_api_url, prefect_events=prefect_events or None)
     if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay
-        from ..mail.transports import RelayConfig
+        from ..delivery.transports import RelayConfig
 
         try:
             relay = RelayConfig.from_url(settings.smtp_relay)

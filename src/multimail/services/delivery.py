@@ -55,8 +55,8 @@ from typing import Any
 from ..core.addresses import normalized_or_none
 from ..core.decision_text import links_section, question_html
 from ..mail.compose import compose_stored as compose
-from ..mail.signing import finalize_outbound
-from ..mail.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
+from ..delivery.signing import finalize_outbound
+from ..delivery.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
 from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q

@@ -1,5 +1,5 @@
 """Signing domains: `multimail domains add` creates a DKIM key per domain; outgoing mail whose From
-domain has one is DKIM-signed (mail/signing.py)."""
+domain has one is DKIM-signed (delivery/signing.py)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.errors import BadRequest
 from ..mail import dkim, identity
-from ..mail.signing import ensure_identity_key
+from ..delivery.signing import ensure_identity_key
 from ..store import domains as domain_q
 from .context import Context
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
-from ..store.tables import captured_mail
+from ..store import captured as captured_q
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -47,11 +47,7 @@ class CaptureTransport:
     transactional = True
 
     def deliver(self, tx: Connection, *, message_id: str, mail_from: str, rcpt_tos: list[str], raw: bytes, now: datetime) -> str:
-        tx.execute(
-            insert(captured_mail).values(
-                message_id=message_id, mail_from=mail_from, rcpt_tos=rcpt_tos, raw=raw, captured_at=now
-            )
-        )
+        captured_q.capture(tx, message_id=message_id, mail_from=mail_from, rcpt_tos=rcpt_tos, raw=raw, now=now)
         return "captured"
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from ..core.addresses import parse_address
 from ..core.errors import BadRequest
 from ..store import domains as domain_q
-from . import dkim, identity
+from ..mail import dkim, identity
 
 log = logging.getLogger("multimail.signing")
 

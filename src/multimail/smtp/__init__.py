@@ -1,0 +1,1 @@
+"""The inbound SMTP interface (aiosmtpd): an adapter over services.receiving, like api/ over HTTP."""
