@@ -20,8 +20,6 @@ import ipaddress
 import json
 import re
 import time
-from email.parser import BytesParser
-from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +27,9 @@ from typing import Any, Callable
 import authres
 import authres.dmarc
 import dkim
+import idna
 import spf
+from publicsuffixlist import PublicSuffixList
 
 Resolver = Callable[[str], list[str]]
 
@@ -124,28 +124,44 @@ def _lookup(resolver: Resolver, name: str, rdtype: str) -> list[Any]:
 # ---------------------------------------------------------------------------------------------
 # Domains and alignment
 
-# Without the Public Suffix List (not a dependency), the organisational domain is the last two
-# labels, or three under these common two-label public suffixes.
-_TWO_LABEL_SUFFIXES = {
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "net.uk",
-    "com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "net.nz",
-    "co.jp", "ne.jp", "or.jp", "ac.jp", "co.kr", "or.kr", "co.za", "org.za", "co.in", "net.in", "org.in",
-    "com.br", "net.br", "org.br", "com.cn", "net.cn", "org.cn", "com.mx", "com.ar", "com.tr", "com.tw",
-    "com.hk", "com.sg", "com.my", "co.il", "co.id", "com.pl", "com.es", "co.at", "or.at",
-}
+# The organisational domain (RFC 7489 section 3.2) comes from the Public Suffix List bundled with
+# `publicsuffixlist` (offline, ICANN and private sections), so `evil.com.vn` and `victim.com.vn`,
+# or `a.github.io` and `b.github.io`, are different organisations.
+_PSL = PublicSuffixList()
+
+
+def normalize_domain(name: str) -> str:
+    """The one form domains are compared in: IDNA A-labels after UTS #46 mapping (so `BÜCHER.test.`
+    and `xn--bcher-kva.test` are the same name), lower case, no trailing dot. A name IDNA refuses
+    (an underscore label, an address literal) is only lower-cased: it then matches only itself."""
+    text = str(name).strip().rstrip(".")
+    try:
+        return idna.encode(text, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return text.lower()
 
 
 def organizational_domain(domain: str) -> str:
-    labels = _norm_name(domain).split(".")
-    if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_LABEL_SUFFIXES:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """The public suffix of `domain` plus one label; a name that is itself a public suffix (`com.vn`,
+    `github.io`) or an address literal is its own organisational domain, aligned with nothing else."""
+    name = normalize_domain(domain)
+    if name.startswith("[") or _is_ip(name):
+        return name
+    return _PSL.privatesuffix(name) or name
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def aligned(domain: str | None, from_domain: str, mode: str) -> bool:
     if not domain:
         return False
-    a, b = _norm_name(domain), _norm_name(from_domain)
+    a, b = normalize_domain(domain), normalize_domain(from_domain)
     if mode == "s":
         return a == b
     return organizational_domain(a) == organizational_domain(b)
@@ -157,21 +173,31 @@ def _domain_of(address: str | None) -> str | None:
     address = address.strip().strip("<>")
     if "@" not in address:
         return None
-    domain = _norm_name(address.rpartition("@")[2])
+    domain = normalize_domain(address.rpartition("@")[2])
     return domain or None
 
 
 def from_domain_of(raw: bytes) -> tuple[str | None, str | None]:
-    """(RFC5322.From domain, problem) — the problem is set for a missing From, several
-    From addresses in different domains, or an address without a domain."""
+    """(RFC5322.From domain, problem) — see `_from_domain`."""
     try:
-        headers = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
-        values = [str(v) for v in headers.get_all("From") or []]
+        headers, _body = dkim.rfc822_parse(raw)
     except Exception:
         return None, "unparseable From"
+    return _from_domain(headers)
+
+
+def _from_domain(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(RFC5322.From domain, normalised, problem): the problem is set for a missing From, several
+    From addresses in different domains, or an address without a domain. Header bytes are UTF-8
+    (RFC 6532 allows an internationalised domain there)."""
+    values = [" ".join(bytes(v).decode("utf-8", "replace").split()) for k, v in headers if bytes(k).lower() == b"from"]
     if not values:
         return None, "no From"
-    domains = {_domain_of(addr) for _, addr in getaddresses(values)}
+    try:
+        addresses = getaddresses(values)
+    except Exception:
+        return None, "unparseable From"
+    domains = {_domain_of(addr) for _, addr in addresses}
     domains.discard(None)
     if len(domains) != 1:
         return None, "no From domain" if not domains else "several From domains"
@@ -261,7 +287,7 @@ def check_dkim(raw: bytes, resolver: Resolver) -> list[dict[str, Any]]:
     results = []
     for idx, value in enumerate(sigs):
         tags = _tags(value)
-        entry: dict[str, Any] = {"result": "fail", "domain": tags.get("d", "").lower() or None, "selector": tags.get("s") or None}
+        entry: dict[str, Any] = {"result": "fail", "domain": normalize_domain(tags.get("d", "")) or None, "selector": tags.get("s") or None}
         dns_failed: list[str] = []
 
         def dnsfunc(name, timeout=5, _failed=dns_failed):
