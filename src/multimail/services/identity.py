@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.errors import BadRequest
 from ..mail import dkim, identity
+from ..mail.authentication import aligned, from_domain_in
 from ..mail.signing import ensure_identity_key
 from ..store import domains as domain_q
 from .context import Context
@@ -54,7 +55,9 @@ def verify_message(ctx: Context, *, raw: bytes, dnsfunc: Any = _DEFAULT_DNS) -> 
         return row["dkim_public_key"] if row and row["dkim_selector"] == selector else None
 
     dns = dkim.dns_txt if dnsfunc is _DEFAULT_DNS else dnsfunc
-    dkim_result = dkim.verify(raw, local_key=local_key, dnsfunc=dns)
+    from_domain, _ = from_domain_in(headers)
+    prefer = (lambda d: aligned(d, from_domain, "r")) if from_domain else None
+    dkim_result = dkim.verify(raw, local_key=local_key, dnsfunc=dns, prefer=prefer)
     claim = identity.verify(raw, key_lookup=identity_keys.get)
     proves, not_proven = explain(dkim_result, claim)
     return {"dkim": dkim_result, "identity": claim, "proves": proves, "does_not_prove": not_proven}
