@@ -36,16 +36,22 @@ def deliver(port: int, sender: str, rcpt: str, raw: bytes) -> float:
         return time.monotonic() - started
 
 
-def test_many_bogus_signatures_on_a_large_message_are_cheap_over_smtp(server, admin):
-    box = new_mailbox(admin)
+def large_message(box: str, subject: str) -> bytes:
     body = (b"Quarterly numbers, line after line of them. " * 22 + b"\r\n") * 3000  # ~3 MB
-    raw = (bogus_signatures() + f"From: ana@partner.test\r\nTo: {box}\r\nSubject: many signatures\r\n"
-           f"Message-ID: <many-sigs-{box}>\r\n\r\n".encode() + body)
+    return (f"From: ana@partner.test\r\nTo: {box}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{subject.replace(' ', '-')}-{box}>\r\n\r\n").encode() + body
+
+
+def test_many_bogus_signatures_on_a_large_message_are_cheap_over_smtp(server, admin):
+    plain = new_mailbox(admin)
+    baseline = deliver(server.smtp_port, "ana@partner.test", plain, large_message(plain, "no signature"))
+    box = new_mailbox(admin)
+    raw = bogus_signatures() + large_message(box, "many signatures")
     assert len(raw) > 2_900_000
     elapsed = deliver(server.smtp_port, "ana@partner.test", box, raw)
-    # It took about 8 s when every signature re-parsed the message; now the whole DATA (check,
-    # storage) is well under 2 s.
-    assert elapsed < 2.0, elapsed
+    # DATA took 8-20 s when every signature re-parsed the message; now the whole DATA (check,
+    # storage) is well under 2 s (or, on a loaded machine, close to the same message without them).
+    assert elapsed < max(2.0, 3 * baseline), (elapsed, baseline)
     auth = only_message(admin, box)["authentication"]
     assert len(auth["dkim"]) == MAX_SIGNATURES and auth["dkim_signatures_not_checked"] == BOGUS - MAX_SIGNATURES
     assert all(d["result"] == "permerror" for d in auth["dkim"])

@@ -179,11 +179,15 @@ def test_many_bogus_signatures_on_a_large_message_are_cheap_and_the_valid_one_is
     assert len(attacked) > 2_900_000
 
     started = time.monotonic()
+    assert verify(server, raw).status_code == 200
+    baseline = time.monotonic() - started  # the same message with its one signature
+    started = time.monotonic()
     r = verify(server, attacked)
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
-    # About 7 s when every signature re-parsed the message; now well under 2 s, upload included.
-    assert elapsed < 2.0, elapsed
+    # About 7-12 s when every signature re-parsed the message; now well under 2 s, upload included
+    # (or, on a loaded machine, close to what the message with one signature costs).
+    assert elapsed < max(2.0, 3 * baseline), (elapsed, baseline)
     result = r.json()
     assert result["dkim"]["valid"] is True and result["dkim"]["domain"] == domain and result["dkim"]["key_source"] == "local"
     assert len(result["dkim"]["signatures"]) == 5 and result["dkim"]["signatures_not_checked"] == 196
