@@ -225,3 +225,26 @@ def test_all_dns_of_one_message_shares_one_deadline_and_running_out_is_never_a_p
     assert auth["spf"]["result"] == "pass"
     assert "temperror" in [d["result"] for d in auth["dkim"]]
     assert auth["dmarc"]["result"] == "temperror" and auth["verified_sender"] is False
+
+
+def test_signatures_over_a_flood_of_header_fields_cost_one_pass_over_them(keypair):
+    """Five signatures that verify with the sender's own key, on a message of 200,000 header fields
+    (what SMTP DATA runs, authenticate_inbound): dkimpy canonicalises every field it holds for
+    every signature, so it is handed only the fields a signature names. Five signatures then
+    cost about what one does (they cost 3-4 times as much before)."""
+    import time
+
+    private, public = keypair
+    message = b"".join(b"X-Filler: %d\r\n" % i for i in range(200_000)) + b"From: a@partner.test\r\nSubject: s\r\n\r\nhi\r\n"
+    signature = dkim.sign(message, b"sel1", b"partner.test", private, include_headers=[b"from", b"subject"])
+
+    def cost(raw):
+        started = time.monotonic()
+        auth, _ = authenticate_inbound(raw, ip=IP_BAD, helo="h", mail_from="", authserv_id="mx.acme.test", resolver=dns(public))
+        return time.monotonic() - started, [d["result"] for d in auth["dkim"]]
+
+    one, results = cost(signature + message)
+    assert results == ["pass"]
+    five, results = cost(signature * 5 + message)
+    assert results == ["pass"] * 5
+    assert five < 2 * one, (five, one)

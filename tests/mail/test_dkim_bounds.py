@@ -88,3 +88,4 @@ def test_bogus_signatures_claiming_the_from_domain_cannot_hide_a_valid_one_forev
     deliver(dns_server.smtp_port, "someone@elsewhere.test", box, raw)
     auth = only_message(api, box)["authentication"]
     assert [d["result"] for d in auth["dkim"]].count("pass") == 1 and auth["verified_sender"] is True
+

@@ -165,6 +165,8 @@ def normalize_domain(name: str) -> str:
     and `xn--bcher-kva.test` are the same name), lower case, no trailing dot. A name IDNA refuses
     (an underscore label, an address literal) is only lower-cased: it then matches only itself."""
     text = str(name).strip().rstrip(".")
+    if text.isascii():  # what UTS #46 does to ASCII is lower-casing (idna.encode is slow: not for every name)
+        return text.lower()
     try:
         return idna.encode(text, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):

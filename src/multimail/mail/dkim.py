@@ -12,6 +12,7 @@ import base64
 import logging
 import re
 import time
+from collections import Counter
 from typing import Any, Callable
 
 import dkim as dkimpy
@@ -92,6 +93,9 @@ def sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> byt
 # RFC 6376 section 6.1: a verifier may limit the signatures it checks. Each one costs a key lookup
 # and a body hash, so an attacker's hundreds of bogus signatures cost no more than this many.
 MAX_SIGNATURES = 5
+# Only the first this many DKIM-Signature headers are looked at at all (to pick the ones to check):
+# a message of a hundred thousand tiny signature headers costs no more than one with fifty.
+MAX_SIGNATURES_EXAMINED = 50
 DNS_TIMEOUT_SECONDS = 3.0  # one key lookup
 # (domain, selector, timeout) -> (the key record as bytes or None when there is none, where it came
 # from: "local" or "dns"); raising is a temporary failure (temperror).
@@ -182,8 +186,36 @@ class _KeyRequest:
         return record
 
 
-def _verify_one(checker: "dkimpy.DKIM", entry: dict[str, Any], fetch: KeyFetch, deadline: Deadline | None) -> None:
+class _FieldIndex:
+    """Where each header field name occurs, built once per message, to hand dkimpy only the fields
+    one signature's verification can use: dkimpy canonicalises every field it holds, for every
+    signature, and a message may carry hundreds of thousands of them."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]):
+        self.headers = headers
+        self.positions: dict[bytes, list[int]] = {}
+        for pos, (name, _) in enumerate(headers):
+            self.positions.setdefault(bytes(name).lower(), []).append(pos)
+
+    def fields_for(self, signed: list[str]) -> list[tuple[bytes, bytes]]:
+        """In header order: the first MAX_SIGNATURES_EXAMINED DKIM-Signature fields (dkimpy finds
+        the signature by its index among them) and, of each name in h=, the last as many instances
+        as h= names it (one more for From, which dkimpy adds). dkimpy picks signed fields from the
+        bottom, so the hash is the same as over all fields."""
+        wanted = Counter(name.lower().encode("ascii", "replace") for name in signed)
+        if b"from" in wanted:
+            wanted[b"from"] += 1
+        keep = set(self.positions.get(b"dkim-signature", [])[:MAX_SIGNATURES_EXAMINED])
+        for name, count in wanted.items():
+            keep.update(self.positions.get(name, [])[-count:])
+        return [self.headers[pos] for pos in sorted(keep)]
+
+
+def _verify_one(checker: "dkimpy.DKIM", fields: _FieldIndex, entry: dict[str, Any], fetch: KeyFetch,
+                deadline: Deadline | None) -> None:
     request = _KeyRequest(fetch, deadline)
+    all_fields = checker.headers
+    checker.headers = fields.fields_for(entry["signed_headers"])
     try:
         ok = bool(checker.verify(idx=entry["index"], dnsfunc=request))
         if ok:
@@ -203,6 +235,8 @@ def _verify_one(checker: "dkimpy.DKIM", entry: dict[str, Any], fetch: KeyFetch, 
             result, error = "temperror", f"key lookup failed: {type(exc).__name__}: {exc}"
         else:
             result, error = "permerror", f"{type(exc).__name__}: {exc}"
+    finally:
+        checker.headers = all_fields
     entry.update(result=result, error=error[:300] if error else None, key_source=request.source)
 
 
@@ -219,14 +253,16 @@ def check_signatures(
     temperror), the signature's d=, s=, a=, c=, h= and `key_source`. Never raises on bad input."""
     checker = message if isinstance(message, dkimpy.DKIM) else load(message)
     values = [v for k, v in checker.headers if bytes(k).lower() == b"dkim-signature"]
-    entries = [_entry(i, signature_tags(v)) for i, v in enumerate(values)]
+    entries = [_entry(i, signature_tags(v)) for i, v in enumerate(values[:MAX_SIGNATURES_EXAMINED])]
     chosen = _chosen(entries, prefer, limit)
+    fields: _FieldIndex | None = None
     for entry in chosen:
         if entry["domain"] is None or entry["selector"] is None:
             entry["error"] = "malformed DKIM-Signature (no d= or s= tag, or not a tag list)"
             continue
-        _verify_one(checker, entry, fetch, deadline)
-    return chosen, len(entries) - len(chosen)
+        fields = fields or _FieldIndex(checker.headers)
+        _verify_one(checker, fields, entry, fetch, deadline)
+    return chosen, len(values) - len(chosen)
 
 
 def verify(raw: bytes, *, local_key: LocalKeyLookup | None = None, dnsfunc: DnsFunc | None = dkimpy.get_txt,
