@@ -93,9 +93,6 @@ def sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> byt
 # RFC 6376 section 6.1: a verifier may limit the signatures it checks. Each one costs a key lookup
 # and a body hash, so an attacker's hundreds of bogus signatures cost no more than this many.
 MAX_SIGNATURES = 5
-# Only the first this many DKIM-Signature headers are looked at at all (to pick the ones to check):
-# a message of a hundred thousand tiny signature headers costs no more than one with fifty.
-MAX_SIGNATURES_EXAMINED = 50
 DNS_TIMEOUT_SECONDS = 3.0  # one key lookup
 # (domain, selector, timeout) -> (the key record as bytes or None when there is none, where it came
 # from: "local" or "dns"); raising is a temporary failure (temperror).
@@ -152,12 +149,22 @@ def _entry(index: int, tags: dict[str, str] | None) -> dict[str, Any]:
     }
 
 
-def _chosen(entries: list[dict[str, Any]], prefer: Callable[[str], bool] | None, limit: int) -> list[dict[str, Any]]:
-    """At most `limit` signatures: first those whose d= `prefer` likes (aligned with From), then
-    the rest, each group in header order."""
-    liked = [e for e in entries if prefer is not None and e["domain"] and prefer(e["domain"])][:limit]
-    taken = {e["index"] for e in liked}
-    rest = [e for e in entries[: limit + len(liked)] if e["index"] not in taken]
+_D_TAG = re.compile(rb"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+
+
+def _chosen(values: list[bytes], prefer: Callable[[str], bool] | None, limit: int) -> list[int]:
+    """The indices of at most `limit` signatures: first those whose d= `prefer` likes (aligned
+    with From), then the rest, each group in header order. Only the d= tag of each is read here
+    (a message may carry a hundred thousand signature fields); the chosen ones are parsed fully."""
+    liked: list[int] = []
+    if prefer is not None:
+        for index, value in enumerate(values):
+            match = _D_TAG.search(bytes(value))
+            if match and prefer(match.group(1).decode("ascii", "replace")):
+                liked.append(index)
+                if len(liked) == limit:
+                    break
+    rest = [index for index in range(min(len(values), limit + len(liked))) if index not in liked]
     return (liked + rest)[:limit]
 
 
@@ -197,27 +204,30 @@ class _FieldIndex:
         for pos, (name, _) in enumerate(headers):
             self.positions.setdefault(bytes(name).lower(), []).append(pos)
 
-    def fields_for(self, signed: list[str]) -> list[tuple[bytes, bytes]]:
-        """In header order: the first MAX_SIGNATURES_EXAMINED DKIM-Signature fields (dkimpy finds
-        the signature by its index among them) and, of each name in h=, the last as many instances
-        as h= names it (one more for From, which dkimpy adds). dkimpy picks signed fields from the
-        bottom, so the hash is the same as over all fields."""
+    def fields_for(self, signed: list[str], index: int) -> tuple[list[tuple[bytes, bytes]], int]:
+        """(fields, the signature's index among the DKIM-Signature fields in them): the signature
+        itself and, of each name in h=, the last as many instances as h= names it (one more for
+        From, which dkimpy adds), in header order. dkimpy picks signed fields from the bottom, so
+        the hash is the same as over all fields."""
         wanted = Counter(name.lower().encode("ascii", "replace") for name in signed)
         if b"from" in wanted:
             wanted[b"from"] += 1
-        keep = set(self.positions.get(b"dkim-signature", [])[:MAX_SIGNATURES_EXAMINED])
+        own = self.positions[b"dkim-signature"][index]
+        keep = {own}
         for name, count in wanted.items():
             keep.update(self.positions.get(name, [])[-count:])
-        return [self.headers[pos] for pos in sorted(keep)]
+        kept = sorted(keep)
+        signatures = [pos for pos in kept if bytes(self.headers[pos][0]).lower() == b"dkim-signature"]
+        return [self.headers[pos] for pos in kept], signatures.index(own)
 
 
 def _verify_one(checker: "dkimpy.DKIM", fields: _FieldIndex, entry: dict[str, Any], fetch: KeyFetch,
                 deadline: Deadline | None) -> None:
     request = _KeyRequest(fetch, deadline)
     all_fields = checker.headers
-    checker.headers = fields.fields_for(entry["signed_headers"])
+    checker.headers, index = fields.fields_for(entry["signed_headers"], entry["index"])
     try:
-        ok = bool(checker.verify(idx=entry["index"], dnsfunc=request))
+        ok = bool(checker.verify(idx=index, dnsfunc=request))
         if ok:
             result, error = "pass", None
         elif request.failure is not None:
@@ -253,8 +263,7 @@ def check_signatures(
     temperror), the signature's d=, s=, a=, c=, h= and `key_source`. Never raises on bad input."""
     checker = message if isinstance(message, dkimpy.DKIM) else load(message)
     values = [v for k, v in checker.headers if bytes(k).lower() == b"dkim-signature"]
-    entries = [_entry(i, signature_tags(v)) for i, v in enumerate(values[:MAX_SIGNATURES_EXAMINED])]
-    chosen = _chosen(entries, prefer, limit)
+    chosen = [_entry(i, signature_tags(values[i])) for i in _chosen(values, prefer, limit)]
     fields: _FieldIndex | None = None
     for entry in chosen:
         if entry["domain"] is None or entry["selector"] is None:

@@ -15,7 +15,7 @@ from cachetools import TTLCache
 
 from ..core.errors import BadRequest
 from ..mail import dkim, identity
-from ..mail.authentication import aligned, from_domain_in, normalize_domain, organizational_domain
+from ..mail.authentication import aligned_with, from_domain_in, normalize_domain, organizational_domain
 from ..mail.signing import ensure_identity_key
 from ..store import domains as domain_q
 from .context import Context
@@ -62,7 +62,7 @@ def verify_message(ctx: Context, *, raw: bytes, dnsfunc: Any = _DEFAULT_DNS) -> 
 
     dns = dkim.dns_txt if dnsfunc is _DEFAULT_DNS else dnsfunc
     from_domain, _ = from_domain_in(headers)
-    prefer = (lambda d: aligned(d, from_domain, "r")) if from_domain else None
+    prefer = aligned_with(from_domain) if from_domain else None
     dkim_result = dkim.verify(raw, local_key=local_key, dnsfunc=dns, prefer=prefer)
     claim = identity.verify(raw, key_lookup=identity_keys.get)
     proves, not_proven = explain(dkim_result, claim)
