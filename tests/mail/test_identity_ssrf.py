@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from multimail.mail import identity
-from tests.conftest import Api, ServerProcess, SESSION_DNS, unique_address
+from tests.conftest import SESSION_DNS, Api, ServerProcess, unique_address
 from tests.mail.test_smtp_security import only_message, send_raw
 
 

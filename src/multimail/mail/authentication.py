@@ -37,7 +37,7 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 from publicsuffixlist import PublicSuffixList
 
 from . import dkim as dkim_policy
-from .dkim import Deadline, DeadlineExceeded
+from .dkim import Deadline
 
 Resolver = Callable[[str], list[str]]
 

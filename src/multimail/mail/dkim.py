@@ -16,9 +16,9 @@ from collections import Counter
 from typing import Any, Callable
 
 import dkim as dkimpy
-from dkim.util import InvalidTagValueList, parse_tag_value
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from dkim.util import InvalidTagValueList, parse_tag_value
 
 KEY_BITS = 2048
 DEFAULT_SELECTOR = "multimail"
