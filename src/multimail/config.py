@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         description="Testing/offline only: a JSON file of DNS answers ({name: [TXT, ...]} or {name: {TXT|A|AAAA|MX: [...]}}) "
         "used instead of real DNS for inbound SPF/DKIM/DMARC checks; names not listed do not exist.",
     )
+    identity_test_issuers: dict[str, str] = Field(
+        {},
+        description="Testing only: {mail domain: origin}, e.g. {\"a.test\": \"http://127.0.0.1:8025\"}: the one issuer whose "
+        "published identity key is trusted for claims from that domain, fetched even from a loopback or private address. "
+        "Empty (the default): a claim's issuer must be an https origin in the From domain's organisation, fetched only "
+        "from public addresses.",
+    )
     delivery_retry_schedule: list[float] = Field(
         [5, 30, 120, 600, 1800, 3600, 7200, 14400],
         description="Seconds before each outbound delivery retry after a temporary failure; the message fails after the last.",

@@ -30,10 +30,12 @@ def deliver(srv: ServerProcess, raw: bytes, rcpt: str) -> None:
 def test_receiver_verifies_the_senders_claim_and_catches_tampering(tmp_path):
     a = ServerProcess(tmp_path / "a")
     # b's view of DNS: a.test sends from loopback (SPF) under a DMARC policy, so mail from it
-    # authenticates; other.test publishes nothing.
+    # authenticates; other.test publishes nothing. a's public URL is on loopback, not https at
+    # a.test: b is told (test-only setting) that this is a.test's issuer.
     dns = tmp_path / "dns.json"
     dns.write_text(json.dumps({"a.test": ["v=spf1 ip4:127.0.0.1 -all"], "_dmarc.a.test": ["v=DMARC1; p=reject"]}))
-    b = ServerProcess(tmp_path / "b", env={"MULTIMAIL_DNS_OVERRIDES": str(dns)})
+    b = ServerProcess(tmp_path / "b", env={"MULTIMAIL_DNS_OVERRIDES": str(dns),
+                                           "MULTIMAIL_IDENTITY_TEST_ISSUERS": json.dumps({"a.test": a.base})})
     try:
         api_a, api_b = Api(a.base, a.admin_key), Api(b.base, b.admin_key)
         api_a.ok("POST", "create_mailbox", {"address": "agent@a.test", "oversight_mode": "gated_send"})

@@ -8,6 +8,11 @@ Everything goes through one injectable resolver so tests and offline servers nev
   mechanisms need (A/AAAA/PTR: strings; MX: (preference, host) pairs);
 - any exception it raises is a temporary DNS failure: the check reports `temperror`, never crashes.
 
+All the look-ups of one message share one deadline (MESSAGE_DNS_SECONDS, each look-up at most
+DNS_TIMEOUT_SECONDS): running out is a `temperror`, never a pass. The message is parsed once, and
+at most MAX_SIGNATURES DKIM signatures are checked (those aligned with From first), in the one
+DKIM loop of mail/dkim.py that verify_message uses too.
+
 `DNSResolver` is the default (dnspython, short timeouts); `StaticResolver` answers from a dict,
 e.g. the JSON file named by `MULTIMAIL_DNS_OVERRIDES` (a testing / offline feature).
 
@@ -19,9 +24,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import time
-from email.parser import BytesParser
-from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Callable
@@ -29,12 +31,20 @@ from typing import Any, Callable
 import authres
 import authres.dmarc
 import dkim
+import idna
 import spf
+from dkim.util import InvalidTagValueList, parse_tag_value
+from publicsuffixlist import PublicSuffixList
+
+from . import dkim as dkim_policy
+from .dkim import Deadline
 
 Resolver = Callable[[str], list[str]]
 
-DNS_TIMEOUT_SECONDS = 3.0
-SPF_DEADLINE_SECONDS = 15.0
+DNS_TIMEOUT_SECONDS = 3.0  # one look-up
+# All the look-ups of one message together (SPF with its includes, DKIM keys, DMARC records):
+# a sender's slow or hostile DNS cannot hold a receiving thread longer than this.
+MESSAGE_DNS_SECONDS = 10.0
 
 
 class DNSTempError(Exception):
@@ -58,12 +68,13 @@ class DNSResolver:
     def __call__(self, name: str) -> list[str]:
         return self.query(name, "TXT")
 
-    def query(self, name: str, rdtype: str) -> list[Any]:
+    def query(self, name: str, rdtype: str, timeout: float | None = None) -> list[Any]:
         import dns.exception
         import dns.resolver
 
         try:
-            answers = dns.resolver.resolve(_norm_name(name), rdtype, lifetime=self.timeout, search=False)
+            answers = dns.resolver.resolve(_norm_name(name), rdtype, lifetime=min(timeout or self.timeout, self.timeout),
+                                           search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
         except dns.exception.DNSException as exc:
@@ -114,7 +125,26 @@ class StaticResolver:
         return []
 
 
-def _lookup(resolver: Resolver, name: str, rdtype: str) -> list[Any]:
+class DeadlineResolver:
+    """A resolver that gives all the look-ups of one message one shared deadline: each look-up is
+    bounded by what is left (real DNS is asked with that as its timeout), and once it is used up
+    every further look-up fails at once, which the checks report as temperror."""
+
+    def __init__(self, inner: Resolver, deadline: Deadline):
+        self.inner = inner
+        self.deadline = deadline
+
+    def __call__(self, name: str) -> list[str]:
+        return self.query(name, "TXT")
+
+    def query(self, name: str, rdtype: str, timeout: float | None = None) -> list[Any]:
+        left = self.deadline.timeout()  # DeadlineExceeded when nothing is left
+        return _lookup(self.inner, name, rdtype, timeout=min(timeout or left, left))
+
+
+def _lookup(resolver: Resolver, name: str, rdtype: str, *, timeout: float | None = None) -> list[Any]:
+    if isinstance(resolver, (DNSResolver, DeadlineResolver)):
+        return list(resolver.query(name, rdtype, timeout=timeout))
     if rdtype == "TXT":
         return list(resolver(name))
     query = getattr(resolver, "query", None)
@@ -124,31 +154,62 @@ def _lookup(resolver: Resolver, name: str, rdtype: str) -> list[Any]:
 # ---------------------------------------------------------------------------------------------
 # Domains and alignment
 
-# Without the Public Suffix List (not a dependency), the organisational domain is the last two
-# labels, or three under these common two-label public suffixes.
-_TWO_LABEL_SUFFIXES = {
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "net.uk",
-    "com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "net.nz",
-    "co.jp", "ne.jp", "or.jp", "ac.jp", "co.kr", "or.kr", "co.za", "org.za", "co.in", "net.in", "org.in",
-    "com.br", "net.br", "org.br", "com.cn", "net.cn", "org.cn", "com.mx", "com.ar", "com.tr", "com.tw",
-    "com.hk", "com.sg", "com.my", "co.il", "co.id", "com.pl", "com.es", "co.at", "or.at",
-}
+# The organisational domain (RFC 7489 section 3.2) comes from the Public Suffix List bundled with
+# `publicsuffixlist` (offline, ICANN and private sections), so `evil.com.vn` and `victim.com.vn`,
+# or `a.github.io` and `b.github.io`, are different organisations.
+_PSL = PublicSuffixList()
+
+
+def normalize_domain(name: str) -> str:
+    """The one form domains are compared in: IDNA A-labels after UTS #46 mapping (so `BÜCHER.test.`
+    and `xn--bcher-kva.test` are the same name), lower case, no trailing dot. A name IDNA refuses
+    (an underscore label, an address literal) is only lower-cased: it then matches only itself."""
+    text = str(name).strip().rstrip(".")
+    if text.isascii():  # what UTS #46 does to ASCII is lower-casing (idna.encode is slow: not for every name)
+        return text.lower()
+    try:
+        return idna.encode(text, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return text.lower()
 
 
 def organizational_domain(domain: str) -> str:
-    labels = _norm_name(domain).split(".")
-    if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_LABEL_SUFFIXES:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """The public suffix of `domain` plus one label; a name that is itself a public suffix (`com.vn`,
+    `github.io`) or an address literal is its own organisational domain, aligned with nothing else."""
+    name = normalize_domain(domain)
+    if name.startswith("[") or _is_ip(name):
+        return name
+    return _PSL.privatesuffix(name) or name
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def aligned(domain: str | None, from_domain: str, mode: str) -> bool:
     if not domain:
         return False
-    a, b = _norm_name(domain), _norm_name(from_domain)
+    a, b = normalize_domain(domain), normalize_domain(from_domain)
     if mode == "s":
         return a == b
     return organizational_domain(a) == organizational_domain(b)
+
+
+def aligned_with(from_domain: str) -> Callable[[str], bool]:
+    """A fast test of relaxed alignment with one From domain, for many candidate domains (one per
+    DKIM signature of a message): a domain can only share the organisational domain if it ends
+    with it, which a string comparison settles before any Public Suffix List lookup."""
+    org = organizational_domain(from_domain)
+
+    def test(domain: str) -> bool:
+        name = normalize_domain(domain)
+        return (name == org or name.endswith("." + org)) and organizational_domain(name) == org
+
+    return test
 
 
 def _domain_of(address: str | None) -> str | None:
@@ -157,21 +218,31 @@ def _domain_of(address: str | None) -> str | None:
     address = address.strip().strip("<>")
     if "@" not in address:
         return None
-    domain = _norm_name(address.rpartition("@")[2])
+    domain = normalize_domain(address.rpartition("@")[2])
     return domain or None
 
 
 def from_domain_of(raw: bytes) -> tuple[str | None, str | None]:
-    """(RFC5322.From domain, problem) — the problem is set for a missing From, several
-    From addresses in different domains, or an address without a domain."""
+    """(RFC5322.From domain, problem) — see `_from_domain`."""
     try:
-        headers = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
-        values = [str(v) for v in headers.get_all("From") or []]
+        headers, _body = dkim.rfc822_parse(raw)
     except Exception:
         return None, "unparseable From"
+    return from_domain_in(headers)
+
+
+def from_domain_in(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """(RFC5322.From domain, normalised, problem): the problem is set for a missing From, several
+    From addresses in different domains, or an address without a domain. Header bytes are UTF-8
+    (RFC 6532 allows an internationalised domain there)."""
+    values = [" ".join(bytes(v).decode("utf-8", "replace").split()) for k, v in headers if bytes(k).lower() == b"from"]
     if not values:
         return None, "no From"
-    domains = {_domain_of(addr) for _, addr in getaddresses(values)}
+    try:
+        addresses = getaddresses(values)
+    except Exception:
+        return None, "unparseable From"
+    domains = {_domain_of(addr) for _, addr in addresses}
     domains.discard(None)
     if len(domains) != 1:
         return None, "no From domain" if not domains else "several From domains"
@@ -188,7 +259,6 @@ class _SPFQuery(spf.query):
     def __init__(self, resolver: Resolver, **kw: Any):
         super().__init__(**kw)
         self._resolver = resolver
-        self._deadline = time.monotonic() + SPF_DEADLINE_SECONDS
 
     def dns(self, name, qtype, cnames=None, ignore_void=False):  # noqa: D401 - pyspf's signature
         if not name:
@@ -196,8 +266,6 @@ class _SPFQuery(spf.query):
         name = _norm_name(name)
         if not all(0 < len(label) < 64 for label in name.split(".")):
             return []
-        if time.monotonic() > self._deadline:
-            raise spf.TempError("DNS: SPF evaluation took too long")
         key = (name, qtype)
         if key in self.cache:
             return self.cache[key]
@@ -241,55 +309,32 @@ def check_spf(ip: str | None, helo: str | None, mail_from: str | None, resolver:
 # DKIM
 
 
-def _tags(value: bytes) -> dict[str, str]:
-    text = re.sub(rb"\s+", b"", value).decode("ascii", "replace")
-    out = {}
-    for part in text.split(";"):
-        k, sep, v = part.partition("=")
-        if sep:
-            out[k.strip().lower()] = v.strip()
-    return out
+def check_dkim(raw: "bytes | dkim.DKIM", resolver: Resolver, *, from_domain: str | None = None,
+               deadline: Deadline | None = None) -> list[dict[str, Any]]:
+    """One result per checked DKIM-Signature (pass, fail, temperror or permerror): at most
+    MAX_SIGNATURES, those aligned with the From domain first (mail/dkim.py's one loop)."""
+    return _check_dkim(raw, resolver, from_domain=from_domain, deadline=deadline)[0]
 
 
-def check_dkim(raw: bytes, resolver: Resolver) -> list[dict[str, Any]]:
-    """One result per DKIM-Signature header: pass, fail, neutral, temperror or permerror."""
+def _check_dkim(message: "bytes | dkim.DKIM", resolver: Resolver, *, from_domain: str | None,
+                deadline: Deadline | None) -> tuple[list[dict[str, Any]], int]:
+    def fetch(domain: str, selector: str, timeout: float) -> tuple[bytes | None, str]:
+        records = _lookup(resolver, f"{selector}._domainkey.{domain}", "TXT", timeout=timeout)
+        return (records[0].encode("utf-8", "replace") if records else None), "dns"
+
+    prefer = aligned_with(from_domain) if from_domain else None
     try:
-        headers, _body = dkim.rfc822_parse(raw)
-    except Exception:
-        return []
-    sigs = [v for k, v in headers if k.lower() == b"dkim-signature"]
+        entries, skipped = dkim_policy.check_signatures(message, fetch=fetch, prefer=prefer, deadline=deadline)
+    except dkim.MessageFormatError:
+        return [], 0
     results = []
-    for idx, value in enumerate(sigs):
-        tags = _tags(value)
-        entry: dict[str, Any] = {"result": "fail", "domain": tags.get("d", "").lower() or None, "selector": tags.get("s") or None}
-        dns_failed: list[str] = []
-
-        def dnsfunc(name, timeout=5, _failed=dns_failed):
-            name = name.decode() if isinstance(name, bytes) else name
-            try:
-                records = _lookup(resolver, name, "TXT")
-            except Exception as exc:
-                _failed.append(str(exc))
-                raise DNSTempError(str(exc)) from None
-            return records[0].encode() if records else None
-
-        try:
-            ok = dkim.DKIM(raw).verify(idx=idx, dnsfunc=dnsfunc)
-            entry["result"] = "pass" if ok else "fail"
-        except DNSTempError as exc:
-            entry.update(result="temperror", reason=str(exc)[:200])
-        except dkim.KeyFormatError as exc:
-            entry.update(result="temperror" if dns_failed else "permerror", reason=str(exc)[:200])
-        except dkim.ParameterError as exc:
-            entry.update(result="permerror", reason=str(exc)[:200])
-        except dkim.ValidationError as exc:
-            # A body hash mismatch is a signature that does not verify (fail); the rest are
-            # malformed signatures (permerror, RFC 8601 section 2.7.1).
-            entry.update(result="fail" if "body hash mismatch" in str(exc) else "permerror", reason=str(exc)[:200])
-        except Exception as exc:
-            entry.update(result="temperror" if dns_failed else "fail", reason=str(exc)[:200])
+    for e in entries:
+        entry = {"result": e["result"], "domain": normalize_domain(e["domain"]) if e["domain"] else None,
+                 "selector": e["selector"]}
+        if e["result"] != "pass" and e["error"]:
+            entry["reason"] = e["error"][:200]
         results.append(entry)
-    return results
+    return results, skipped
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,10 +342,16 @@ def check_dkim(raw: bytes, resolver: Resolver) -> list[dict[str, Any]]:
 
 
 def _dmarc_record(resolver: Resolver, domain: str) -> dict[str, str] | None:
+    """The DMARC record's tags (RFC 7489 section 6.4: DKIM's tag=value syntax, dkimpy's parser);
+    None for no record, several records, or one that does not parse (RFC 7489 section 6.6.3)."""
     records = [r for r in _lookup(resolver, f"_dmarc.{domain}", "TXT") if r.strip().lower().startswith("v=dmarc1")]
-    if len(records) != 1:  # none, or several: no policy (RFC 7489 6.6.3)
+    if len(records) != 1:
         return None
-    return _tags(records[0].encode("utf-8", "replace"))
+    try:
+        tags = parse_tag_value(records[0].encode("utf-8", "replace"))
+    except InvalidTagValueList:
+        return None
+    return {k.decode("ascii", "replace").lower(): "".join(v.decode("utf-8", "replace").split()) for k, v in tags.items()}
 
 
 def check_dmarc(from_domain: str | None, spf_result: dict[str, Any], dkim_results: list[dict[str, Any]], resolver: Resolver) -> dict[str, Any]:
@@ -339,20 +390,30 @@ def check_dmarc(from_domain: str | None, spf_result: dict[str, Any], dkim_result
 
 
 def check_message(
-    raw: bytes, *, ip: str | None, helo: str | None, mail_from: str | None, resolver: Resolver | None = None
+    raw: bytes, *, ip: str | None, helo: str | None, mail_from: str | None, resolver: Resolver | None = None,
+    dns_seconds: float = MESSAGE_DNS_SECONDS,
 ) -> dict[str, Any]:
-    resolver = resolver or DNSResolver()
-    from_domain, _problem = from_domain_of(raw)
+    """SPF, DKIM and DMARC for one message, parsed once, all DNS within `dns_seconds`."""
+    resolver = DeadlineResolver(resolver or DNSResolver(), Deadline(dns_seconds, per_lookup=DNS_TIMEOUT_SECONDS))
+    try:
+        message = dkim_policy.load(raw)
+        from_domain, _problem = from_domain_in(message.headers)
+    except Exception:  # not a message at all: nothing to check but SPF
+        message, from_domain = None, None
     spf_result = check_spf(ip, helo, mail_from, resolver)
-    dkim_results = check_dkim(raw, resolver)
+    dkim_results, not_checked = (_check_dkim(message, resolver, from_domain=from_domain, deadline=resolver.deadline)
+                                 if message is not None else ([], 0))
     dmarc_result = check_dmarc(from_domain, spf_result, dkim_results, resolver)
-    return {
+    auth = {
         "spf": spf_result,
         "dkim": dkim_results,
         "dmarc": dmarc_result,
         "verified_sender": dmarc_result["result"] == "pass",
         "from_domain": from_domain,
     }
+    if not_checked:
+        auth["dkim_signatures_not_checked"] = not_checked
+    return auth
 
 
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@\-\[\]:]+$")

@@ -1,6 +1,7 @@
-"""DKIM (RFC 6376) for outgoing mail and for verify_message: key generation, the DNS records to
-publish, signing and verifying. dkimpy does the protocol; this module only chooses the policy
-(RSA-2048, relaxed/relaxed, which headers) and makes the key lookup injectable.
+"""DKIM (RFC 6376) for outgoing mail, inbound mail and verify_message: key generation, the DNS
+records to publish, signing and verifying. dkimpy does the protocol; this module only chooses the
+policy (RSA-2048, relaxed/relaxed, which headers; which signatures to check, how many, within what
+DNS time) and makes the key lookup injectable.
 
 No web or database imports: callers pass keys in and get plain data back.
 """
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
+import time
+from collections import Counter
 from typing import Any, Callable
 
 import dkim as dkimpy
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from dkim.util import InvalidTagValueList, parse_tag_value
 
 KEY_BITS = 2048
 DEFAULT_SELECTOR = "multimail"
@@ -82,78 +87,231 @@ def sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> byt
     return signature + raw
 
 
-class _KeySource:
-    """A dnsfunc for dkimpy that answers from this server's stored keys first, then DNS, and
-    remembers which one it used."""
+# ---------------------------------------------------------------------------------------------
+# Verifying: the one loop over a message's DKIM-Signature headers (inbound mail and verify_message)
 
-    def __init__(self, local: LocalKeyLookup | None, dnsfunc: DnsFunc | None):
-        self.local = local
-        self.dnsfunc = dnsfunc
+# RFC 6376 section 6.1: a verifier may limit the signatures it checks. Each one costs a key lookup
+# and a body hash, so an attacker's hundreds of bogus signatures cost no more than this many.
+MAX_SIGNATURES = 5
+DNS_TIMEOUT_SECONDS = 3.0  # one key lookup
+# (domain, selector, timeout) -> (the key record as bytes or None when there is none, where it came
+# from: "local" or "dns"); raising is a temporary failure (temperror).
+KeyFetch = Callable[[str, str, float], "tuple[bytes | None, str | None]"]
+
+
+class DeadlineExceeded(Exception):
+    """The DNS time allowed for one message is used up: what is still unchecked is a temperror."""
+
+
+class Deadline:
+    """The DNS time one message may use, shared by all its look-ups (SPF, DKIM, DMARC): each
+    look-up gets at most `per_lookup` seconds and never more than what is left."""
+
+    def __init__(self, seconds: float, *, per_lookup: float = DNS_TIMEOUT_SECONDS):
+        self.expires = time.monotonic() + seconds
+        self.per_lookup = per_lookup
+
+    def timeout(self) -> float:
+        """The time the next look-up may take; DeadlineExceeded when none is left."""
+        left = self.expires - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the DNS time allowed for this message ran out")
+        return min(self.per_lookup, left)
+
+
+def load(raw: bytes) -> "dkimpy.DKIM":
+    """The message parsed once (dkimpy's verifier holds headers and body); MessageFormatError."""
+    return dkimpy.DKIM(raw, logger=_quiet)
+
+
+def signature_tags(value: bytes) -> dict[str, str] | None:
+    """The tags of a DKIM-Signature value (dkimpy's tag=value parser), text without folding
+    whitespace; None when the value is not a tag list."""
+    try:
+        tags = parse_tag_value(re.sub(rb"\r?\n[ \t]", b" ", bytes(value)))
+    except InvalidTagValueList:
+        return None
+    return {k.decode("ascii", "replace"): v.decode("ascii", "replace") for k, v in tags.items()}
+
+
+def _entry(index: int, tags: dict[str, str] | None) -> dict[str, Any]:
+    tags = tags or {}
+    return {
+        "index": index,
+        "result": "permerror",
+        "domain": "".join(tags.get("d", "").split()) or None,
+        "selector": "".join(tags.get("s", "").split()) or None,
+        "algorithm": "".join(tags.get("a", "").split()) or None,
+        "canonicalization": "".join(tags.get("c", "").split()) or None,
+        "signed_headers": [h.strip() for h in tags.get("h", "").split(":") if h.strip()],
+        "key_source": None,
+        "error": None,
+    }
+
+
+_D_TAG = re.compile(rb"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+
+
+def _chosen(values: list[bytes], prefer: Callable[[str], bool] | None, limit: int) -> list[int]:
+    """The indices of at most `limit` signatures: first those whose d= `prefer` likes (aligned
+    with From), then the rest, each group in header order. Only the d= tag of each is read here
+    (a message may carry a hundred thousand signature fields); the chosen ones are parsed fully."""
+    liked: list[int] = []
+    if prefer is not None:
+        for index, value in enumerate(values):
+            match = _D_TAG.search(bytes(value))
+            if match and prefer(match.group(1).decode("ascii", "replace")):
+                liked.append(index)
+                if len(liked) == limit:
+                    break
+    rest = [index for index in range(min(len(values), limit + len(liked))) if index not in liked]
+    return (liked + rest)[:limit]
+
+
+class _KeyRequest:
+    """The dnsfunc dkimpy calls for one signature: asks `fetch` and remembers what happened (a
+    failure is re-raised for dkimpy and kept here: dkimpy turns some into a plain False)."""
+
+    def __init__(self, fetch: KeyFetch, deadline: Deadline | None):
+        self.fetch = fetch
+        self.deadline = deadline
         self.source: str | None = None
-        self.dns_error: str | None = None
+        self.missing = False
+        self.failure: Exception | None = None
 
-    def __call__(self, name: bytes, timeout: int = 5) -> bytes | None:
+    def __call__(self, name: bytes, timeout: float = DNS_TIMEOUT_SECONDS) -> bytes | None:
         qname = name.decode("ascii", "replace").rstrip(".")
         selector, _, domain = qname.partition("._domainkey.")
-        if self.local is not None:
-            stored = self.local(domain.lower(), selector)
-            if stored:
-                self.source = "local"
-                return txt_value(stored).encode("ascii")
-        if self.dnsfunc is None:
-            self.source = None
-            self.dns_error = "no key stored on this server and DNS lookups are disabled"
-            return None
-        self.source = "dns"
         try:
-            return self.dnsfunc(name, timeout=timeout)
-        except Exception as exc:  # resolver errors: NXDOMAIN, timeout, ...
-            self.dns_error = f"{type(exc).__name__}: {exc}"
-            return None
+            if self.deadline is not None:
+                timeout = min(timeout, self.deadline.timeout())
+            record, self.source = self.fetch(domain.lower(), selector, timeout)
+        except Exception as exc:
+            self.failure = exc
+            raise
+        self.missing = record is None
+        return record
 
 
-def _tags(value: bytes) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for part in value.decode("ascii", "replace").split(";"):
-        key, sep, val = part.partition("=")
-        if sep:
-            tags[key.strip()] = "".join(val.split())
-    return tags
+class _FieldIndex:
+    """Where each header field name occurs, built once per message, to hand dkimpy only the fields
+    one signature's verification can use: dkimpy canonicalises every field it holds, for every
+    signature, and a message may carry hundreds of thousands of them."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]):
+        self.headers = headers
+        self.positions: dict[bytes, list[int]] = {}
+        for pos, (name, _) in enumerate(headers):
+            self.positions.setdefault(bytes(name).lower(), []).append(pos)
+
+    def fields_for(self, signed: list[str], index: int) -> tuple[list[tuple[bytes, bytes]], int]:
+        """(fields, the signature's index among the DKIM-Signature fields in them): the signature
+        itself and, of each name in h=, the last as many instances as h= names it (one more for
+        From, which dkimpy adds), in header order. dkimpy picks signed fields from the bottom, so
+        the hash is the same as over all fields."""
+        wanted = Counter(name.lower().encode("ascii", "replace") for name in signed)
+        if b"from" in wanted:
+            wanted[b"from"] += 1
+        own = self.positions[b"dkim-signature"][index]
+        keep = {own}
+        for name, count in wanted.items():
+            keep.update(self.positions.get(name, [])[-count:])
+        kept = sorted(keep)
+        signatures = [pos for pos in kept if bytes(self.headers[pos][0]).lower() == b"dkim-signature"]
+        return [self.headers[pos] for pos in kept], signatures.index(own)
 
 
-def verify(raw: bytes, *, local_key: LocalKeyLookup | None = None, dnsfunc: DnsFunc | None = dkimpy.get_txt) -> dict[str, Any]:
-    """Check every DKIM-Signature in `raw`. `local_key` answers for domains hosted here (no DNS);
-    `dnsfunc` (dkimpy's interface; None disables DNS) for the rest. Never raises on bad input."""
+def _verify_one(checker: "dkimpy.DKIM", fields: _FieldIndex, entry: dict[str, Any], fetch: KeyFetch,
+                deadline: Deadline | None) -> None:
+    request = _KeyRequest(fetch, deadline)
+    all_fields = checker.headers
+    checker.headers, index = fields.fields_for(entry["signed_headers"], entry["index"])
     try:
-        headers, _ = dkimpy.rfc822_parse(raw)
+        ok = bool(checker.verify(idx=index, dnsfunc=request))
+        if ok:
+            result, error = "pass", None
+        elif request.failure is not None:
+            result, error = "temperror", f"key lookup failed: {type(request.failure).__name__}: {request.failure}"
+        elif request.missing:
+            result, error = "permerror", "no key published for this signature"
+        else:
+            result, error = "fail", "signature does not verify (the signed headers or body changed, or the key does not match)"
+    except dkimpy.ValidationError as exc:
+        # A body hash mismatch is a signature that does not verify (fail); the rest are malformed
+        # signatures (permerror, RFC 8601 section 2.7.1).
+        result, error = ("fail" if "body hash mismatch" in str(exc) else "permerror"), str(exc)
+    except Exception as exc:  # the key lookup failed (temperror), or dkimpy refused the signature or key
+        if request.failure is not None:
+            result, error = "temperror", f"key lookup failed: {type(exc).__name__}: {exc}"
+        else:
+            result, error = "permerror", f"{type(exc).__name__}: {exc}"
+    finally:
+        checker.headers = all_fields
+    entry.update(result=result, error=error[:300] if error else None, key_source=request.source)
+
+
+def check_signatures(
+    message: "bytes | dkimpy.DKIM",
+    *,
+    fetch: KeyFetch,
+    prefer: Callable[[str], bool] | None = None,
+    limit: int = MAX_SIGNATURES,
+    deadline: Deadline | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Check at most `limit` DKIM signatures of a message parsed once: (one entry per checked
+    signature, the number left unchecked). An entry has `result` (pass, fail, permerror,
+    temperror), the signature's d=, s=, a=, c=, h= and `key_source`. Never raises on bad input."""
+    checker = message if isinstance(message, dkimpy.DKIM) else load(message)
+    values = [v for k, v in checker.headers if bytes(k).lower() == b"dkim-signature"]
+    chosen = [_entry(i, signature_tags(values[i])) for i in _chosen(values, prefer, limit)]
+    fields: _FieldIndex | None = None
+    for entry in chosen:
+        if entry["domain"] is None or entry["selector"] is None:
+            entry["error"] = "malformed DKIM-Signature (no d= or s= tag, or not a tag list)"
+            continue
+        fields = fields or _FieldIndex(checker.headers)
+        _verify_one(checker, fields, entry, fetch, deadline)
+    return chosen, len(values) - len(chosen)
+
+
+def verify(raw: bytes, *, local_key: LocalKeyLookup | None = None, dnsfunc: DnsFunc | None = dkimpy.get_txt,
+           prefer: Callable[[str], bool] | None = None, dns_seconds: float = 10.0) -> dict[str, Any]:
+    """Check the DKIM signatures in `raw` (at most MAX_SIGNATURES, `prefer`red domains first).
+    `local_key` answers for domains hosted here (no DNS); `dnsfunc` (dkimpy's interface; None
+    disables DNS) for the rest, within `dns_seconds` in all. Never raises on bad input."""
+    try:
+        checker = load(raw)
     except dkimpy.MessageFormatError as exc:
         return {"present": False, "valid": False, "signatures": [], "error": f"not an RFC 5322 message: {exc}"}
-    sig_values = [v for n, v in headers if n.lower() == b"dkim-signature"]
-    if not sig_values:
+
+    def fetch(domain: str, selector: str, timeout: float) -> tuple[bytes | None, str | None]:
+        stored = local_key(domain, selector) if local_key is not None else None
+        if stored:
+            return txt_value(stored).encode("ascii"), "local"
+        if dnsfunc is None:
+            return None, None
+        return dnsfunc(f"{selector}._domainkey.{domain}.".encode("ascii", "replace"), timeout=timeout), "dns"
+
+    entries, skipped = check_signatures(checker, fetch=fetch, prefer=prefer, deadline=Deadline(dns_seconds))
+    if not entries:
         return {"present": False, "valid": False, "signatures": [], "error": "no DKIM-Signature header"}
-    results = []
-    for idx, value in enumerate(sig_values):
-        tags = _tags(value)
-        source = _KeySource(local_key, dnsfunc)
-        checker = dkimpy.DKIM(raw, logger=_quiet)
-        error = None
-        try:
-            ok = bool(checker.verify(idx=idx, dnsfunc=source))
-        except dkimpy.DKIMException as exc:
-            ok, error = False, str(exc)
-        except Exception as exc:  # dkimpy raises assorted errors on hostile input
-            ok, error = False, f"{type(exc).__name__}: {exc}"
-        if not ok and error is None:
-            error = source.dns_error or "signature does not verify (the signed headers or body changed, or the key does not match)"
-        results.append({
-            "valid": ok,
-            "domain": tags.get("d"),
-            "selector": tags.get("s"),
-            "algorithm": tags.get("a"),
-            "canonicalization": tags.get("c"),
-            "signed_headers": [h for h in (tags.get("h") or "").split(":") if h],
-            "key_source": source.source,
-            "error": error,
-        })
+    results = [_verify_result(e, dns_enabled=dnsfunc is not None) for e in entries]
     best = next((r for r in results if r["valid"]), results[0])
-    return {"present": True, **best, "signatures": results}
+    return {"present": True, **best, "signatures": results, "signatures_not_checked": skipped}
+
+
+def _verify_result(entry: dict[str, Any], *, dns_enabled: bool) -> dict[str, Any]:
+    error = entry["error"]
+    if entry["result"] == "permerror" and entry["key_source"] is None and not dns_enabled and error and "no key" in error:
+        error = "no key stored on this server and DNS lookups are disabled"
+    return {
+        "valid": entry["result"] == "pass",
+        "result": entry["result"],
+        "domain": entry["domain"],
+        "selector": entry["selector"],
+        "algorithm": entry["algorithm"],
+        "canonicalization": entry["canonicalization"],
+        "signed_headers": entry["signed_headers"],
+        "key_source": entry["key_source"],
+        "error": error,
+    }

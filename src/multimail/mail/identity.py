@@ -131,7 +131,10 @@ def _header_values(headers: list[tuple[bytes, bytes]], name: str) -> list[bytes]
 
 def binding(raw: bytes) -> dict[str, Any]:
     """What a claim for `raw` binds (see the module docstring)."""
-    headers, body = _parse(raw)
+    return _binding_of(*_parse(raw))
+
+
+def _binding_of(headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any]:
     selected = [(n, v) for name in BOUND_HEADERS for n, v in headers if n.decode("ascii", "replace").lower() == name]
     canon = b"".join(n + b":" + v for n, v in Relaxed.canonicalize_headers(selected))
     message_ids = _header_values(headers, "message-id")
@@ -273,16 +276,44 @@ def _from_address(headers: list[tuple[bytes, bytes]]) -> str | None:
     return addrs[0].addr_spec.lower() if len(addrs) == 1 else None
 
 
-def verify(raw: bytes, *, key_lookup: KeyLookup) -> dict[str, Any]:
+# (JWS header, payload) of a claim that already matches its message -> None to go on to the key
+# lookup, or why not (the claim is then reported invalid with that error).
+Admit = Callable[[dict[str, Any], dict[str, Any]], "str | None"]
+
+
+def _binding_checks(headers: list[tuple[bytes, bytes]], body: bytes, payload: dict[str, Any]) -> dict[str, bool]:
+    """Whether the claim belongs to this message as it is now (no key needed)."""
+    bound = _binding_of(headers, body)
+    claimed = payload.get("bind") if isinstance(payload.get("bind"), dict) else {}
+    from_addr = _from_address(headers)
+    return {
+        "message_id": bound["message_id"] is not None and bound["message_id"] == payload.get("message_id"),
+        "headers": claimed.get("h") == list(BOUND_HEADERS) and claimed.get("hh") == bound["bind"]["hh"],
+        "body": claimed.get("bh") == bound["bind"]["bh"],
+        "from_is_mailbox": from_addr is not None and isinstance(payload.get("mailbox"), str)
+        and from_addr == payload["mailbox"].lower(),
+    }
+
+
+def _mismatch(checks: dict[str, bool]) -> str | None:
+    failed = [name for name, ok in checks.items() if not ok]
+    return ("the claim does not belong to this message as it is now: " + ", ".join(failed) + " differ") if failed else None
+
+
+def verify(raw: bytes, *, key_lookup: KeyLookup, admit: Admit | None = None) -> dict[str, Any]:
     """Check the claim in `raw`. Never raises on bad input; `valid` is true only when the signature
-    verifies with a known key and the message matches everything the claim binds."""
+    verifies with a known key and the message matches everything the claim binds.
+
+    With `admit` (for keys that cost a fetch), the checks that need no key come first: the claim
+    must parse, be ES256 and belong to this message, and `admit` must accept it, before
+    `key_lookup` is asked at all."""
     result: dict[str, Any] = {
         "present": False, "valid": False, "kid": None, "key_known": None, "mailbox": None, "oversight_mode": None,
         "approval_status": None, "approved_by": None, "ai_generated": None, "issued_at": None, "message_id": None,
         "issuer": None, "checks": {}, "error": None,
     }
     try:
-        headers, _ = _parse(raw)
+        headers, body = _parse(raw)
     except ClaimError as exc:
         result["error"] = str(exc)
         return result
@@ -316,6 +347,13 @@ def verify(raw: bytes, *, key_lookup: KeyLookup) -> dict[str, Any]:
         "message_id": payload.get("message_id"),
         "issuer": payload.get("iss"),
     })
+    bound_checks = _binding_checks(headers, body, payload)
+    if admit is not None:
+        problem = _mismatch(bound_checks) or (admit(header, payload) if result["kid"] else "the claim names no key id")
+        if problem:
+            result["checks"] = bound_checks
+            result["error"] = problem
+            return result
     public_pem = key_lookup(result["kid"]) if result["kid"] else None
     result["key_known"] = public_pem is not None
     if public_pem is None:
@@ -326,16 +364,10 @@ def verify(raw: bytes, *, key_lookup: KeyLookup) -> dict[str, Any]:
     if not checks["signature"]:
         result["error"] = "the claim's signature does not verify (the claim was altered or forged)"
         return result
-    bound = binding(raw)
-    claimed = payload.get("bind") if isinstance(payload.get("bind"), dict) else {}
-    checks["message_id"] = bound["message_id"] is not None and bound["message_id"] == payload.get("message_id")
-    checks["headers"] = claimed.get("h") == list(BOUND_HEADERS) and claimed.get("hh") == bound["bind"]["hh"]
-    checks["body"] = claimed.get("bh") == bound["bind"]["bh"]
-    from_addr = _from_address(headers)
-    checks["from_is_mailbox"] = from_addr is not None and isinstance(payload.get("mailbox"), str) and from_addr == payload["mailbox"].lower()
-    failed = [name for name, ok in checks.items() if not ok]
-    if failed:
-        result["error"] = "the claim does not belong to this message as it is now: " + ", ".join(failed) + " differ"
+    checks.update(bound_checks)
+    problem = _mismatch(checks)
+    if problem:
+        result["error"] = problem
         return result
     result["valid"] = True
     return result

@@ -4,12 +4,19 @@ says, in words, what that proves and what it does not."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from cachetools import TTLCache
 
 from ..core.errors import BadRequest
 from ..mail import dkim, identity
 from ..delivery.signing import ensure_identity_key
+from ..mail.authentication import aligned_with, from_domain_in, normalize_domain, organizational_domain
 from ..store import domains as domain_q
 from .context import Context
 
@@ -54,7 +61,9 @@ def verify_message(ctx: Context, *, raw: bytes, dnsfunc: Any = _DEFAULT_DNS) -> 
         return row["dkim_public_key"] if row and row["dkim_selector"] == selector else None
 
     dns = dkim.dns_txt if dnsfunc is _DEFAULT_DNS else dnsfunc
-    dkim_result = dkim.verify(raw, local_key=local_key, dnsfunc=dns)
+    from_domain, _ = from_domain_in(headers)
+    prefer = aligned_with(from_domain) if from_domain else None
+    dkim_result = dkim.verify(raw, local_key=local_key, dnsfunc=dns, prefer=prefer)
     claim = identity.verify(raw, key_lookup=identity_keys.get)
     proves, not_proven = explain(dkim_result, claim)
     return {"dkim": dkim_result, "identity": claim, "proves": proves, "does_not_prove": not_proven}
@@ -93,81 +102,164 @@ def explain(dkim_result: dict[str, Any], claim: dict[str, Any]) -> tuple[list[st
     return proves, not_proven
 
 
-# Other servers' identity keys, fetched from the claim's issuer: {issuer: (fetched at, {kid: pem})},
-# bounded (oldest entries go first), failures cached too.
-_ISSUER_KEYS: "OrderedDict[str, tuple[float, dict[str, str]]]" = OrderedDict()
-ISSUER_KEYS_TTL_SECONDS = 3600
-ISSUER_KEYS_MAX = 256
+# ---------------------------------------------------------------------------------------------
+# Claims from other servers: the key is fetched from the sender's domain, and only once the claim
+# has passed every check that needs no key.
+
+WELL_KNOWN_PATH = "/.well-known/multimail-signing-key"
+ISSUER_KEYS_TTL_SECONDS = 3600  # a fetched key set is used this long
+ISSUER_FAILURE_TTL_SECONDS = 300  # an issuer that did not answer with keys is not asked again for this long
+ISSUER_FETCH_TIMEOUT_SECONDS = 3.0
+CLAIM_MAX_AGE_SECONDS = 7 * 24 * 3600  # older claims are stale (mail is retried for days at most)
+CLAIM_MAX_SKEW_SECONDS = 600  # a claim issued further in the future is not honoured
+
+_issuer_keys_cache: TTLCache = TTLCache(maxsize=256, ttl=ISSUER_KEYS_TTL_SECONDS)
+_issuer_failures: TTLCache = TTLCache(maxsize=4096, ttl=ISSUER_FAILURE_TTL_SECONDS)
+_issuer_locks: TTLCache = TTLCache(maxsize=4096, ttl=ISSUER_FAILURE_TTL_SECONDS)
+_cache_lock = threading.Lock()
 
 
-def _issuer_keys(ctx: Context, issuer: str) -> dict[str, str]:
-    import json
-    import time
+@dataclass(frozen=True)
+class IssuerKeys:
+    """Where the keys for a claim are fetched, and whether that place may be on a private address
+    (only for a test issuer the operator configured)."""
 
+    url: str
+    allow_private: bool = False
+
+
+def issuer_for(iss: Any, mailbox: Any, test_issuers: dict[str, str] | None = None) -> tuple[IssuerKeys | None, str | None]:
+    """(where to fetch the claim's keys, None) or (None, why the claim's issuer is not acceptable).
+
+    The issuer must be the origin `https://<host>` (no port, path, query, fragment or user info)
+    of a host in the mailbox domain's organisation (Public Suffix List), and the keys are fetched
+    from its fixed well-known path: a claim cannot point the server anywhere else.
+    `test_issuers` (setting `identity_test_issuers`, for tests only) maps a mail domain to the
+    one origin, e.g. `http://127.0.0.1:8025`, accepted for it instead (private addresses allowed)."""
+    if not isinstance(iss, str) or not iss or len(iss) > 300:
+        return None, "the claim names no issuer, so its key cannot be looked up"
+    if not isinstance(mailbox, str) or "@" not in mailbox:
+        return None, "the claim names no mailbox"
+    domain = normalize_domain(mailbox.rpartition("@")[2])
+    overrides = {normalize_domain(k): v.rstrip("/") for k, v in (test_issuers or {}).items()}
+    if domain in overrides:
+        if iss.rstrip("/") != overrides[domain]:
+            return None, f"the claim's issuer {iss!r} is not the one configured for {domain}"
+        return IssuerKeys(overrides[domain] + WELL_KNOWN_PATH, allow_private=True), None
+    try:
+        parts = urlsplit(iss)
+        port = parts.port
+    except ValueError:
+        return None, "the claim's issuer is not a URL"
+    if (parts.scheme != "https" or not parts.hostname or parts.username is not None or parts.password is not None
+            or port not in (None, 443) or parts.path not in ("", "/") or parts.query or parts.fragment
+            or any(c in iss for c in "#?@\\ ")):
+        return None, "the claim's issuer must be an https origin (https://host, nothing after it)"
+    host = normalize_domain(parts.hostname)
+    if organizational_domain(host) != organizational_domain(domain):
+        return None, f"the claim's issuer {host} is not in the sender's domain {domain}"
+    return IssuerKeys(f"https://{host}{WELL_KNOWN_PATH}"), None
+
+
+def claim_age_problem(payload: dict[str, Any], now: datetime) -> str | None:
+    """Why a claim is too old or from the future to honour with a fetched key, or None."""
+    iat = payload.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return "the claim has no issue time"
+    age = now.timestamp() - iat
+    if age > CLAIM_MAX_AGE_SECONDS:
+        return "the claim has expired (issued more than 7 days ago)"
+    if age < -CLAIM_MAX_SKEW_SECONDS:
+        return "the claim is issued in the future"
+    return None
+
+
+def _parse_key_set(body: bytes | None) -> dict[str, str]:
+    try:
+        doc = json.loads(body) if body else {}
+        return {k["kid"]: k["pem"] for k in doc.get("keys", [])
+                if isinstance(k, dict) and isinstance(k.get("kid"), str) and isinstance(k.get("pem"), str)}
+    except (ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _issuer_lock(url: str) -> threading.Lock:
+    with _cache_lock:
+        lock = _issuer_locks.get(url)
+        if lock is None:
+            lock = _issuer_locks[url] = threading.Lock()
+        return lock
+
+
+def _issuer_keys(issuer: IssuerKeys) -> dict[str, str]:
+    """The issuer's published keys ({kid: pem}), fetched at most once per TTL: through the webhook
+    address guard (never a private address unless a test issuer), failures cached as well, and
+    one fetch at a time per issuer so a burst of messages is one request."""
     from ..webhooks.sender import get_checked
 
-    cached = _ISSUER_KEYS.get(issuer)
-    if cached and time.monotonic() - cached[0] < ISSUER_KEYS_TTL_SECONDS:
-        return cached[1]
-    keys: dict[str, str] = {}
-    if issuer.startswith(("http://", "https://")) and len(issuer) < 500:
-        body = get_checked(issuer.rstrip("/") + "/.well-known/multimail-signing-key",
-                           allow_private=ctx.settings.webhooks_may_reach_private(), timeout=3.0)
-        try:
-            doc = json.loads(body) if body else {}
-            for key in doc.get("keys", []):
-                if isinstance(key, dict) and isinstance(key.get("kid"), str) and isinstance(key.get("pem"), str):
-                    keys[key["kid"]] = key["pem"]
-        except (ValueError, AttributeError):
-            keys = {}
-    _ISSUER_KEYS[issuer] = (time.monotonic(), keys)
-    _ISSUER_KEYS.move_to_end(issuer)
-    while len(_ISSUER_KEYS) > ISSUER_KEYS_MAX:
-        _ISSUER_KEYS.popitem(last=False)
-    return keys
+    with _issuer_lock(issuer.url):
+        with _cache_lock:
+            if issuer.url in _issuer_keys_cache:
+                return _issuer_keys_cache[issuer.url]
+            if issuer.url in _issuer_failures:
+                return {}
+        keys = _parse_key_set(get_checked(issuer.url, allow_private=issuer.allow_private,
+                                          timeout=ISSUER_FETCH_TIMEOUT_SECONDS))
+        with _cache_lock:
+            if keys:
+                _issuer_keys_cache[issuer.url] = keys
+            else:
+                _issuer_failures[issuer.url] = True
+        return keys
 
 
 def inbound_claim(ctx: Context, raw: bytes, *, sender_authenticated: bool) -> dict[str, Any] | None:
     """Verify the X-MultiMail-Identity claim of a message that arrived, if it carries one: with
-    this server's own keys, else with the keys its issuer publishes (fetched through the same
-    address guard as webhooks, cached for an hour). None when there is no claim.
+    this server's own keys, else with the keys the sender's domain publishes. None when there
+    is no claim.
 
-    A key fetched from the claim's own `iss` proves only that whoever runs that URL signed it;
-    it counts only when the sender's domain authenticated the message (DMARC pass), so the
-    claim speaks for the domain it names."""
+    A key fetched from elsewhere counts only when the sender's domain authenticated the message
+    (DMARC pass), so the claim speaks for the domain it names; and nothing is fetched before the
+    claim passed every check that needs no key (it parses, is ES256, belongs to this very message,
+    its mailbox is the From address, it is not stale, its issuer is the From domain's https
+    origin): a message cannot make this server send requests where it likes."""
     try:
         headers, _ = dkim.parse(raw)
     except Exception:
         return None
-    values = [v for name, v in headers if bytes(name).lower() == identity.HEADER.lower().encode()]
-    if not values:
+    if not any(bytes(name).lower() == identity.HEADER.lower().encode() for name, _ in headers):
         return None
     with ctx.store.read() as tx:
         local = {r["id"]: r["public_key"] for r in domain_q.server_keys_of_kind(tx, identity.KEY_KIND)}
-    issuer = None
-    try:
-        _, payload, _, _ = identity.decode(values[0].decode("ascii"))
-        issuer = payload.get("iss") if isinstance(payload.get("iss"), str) else None
-    except Exception:
-        pass
-    source = {"kid": None}
+    test_issuers = getattr(ctx.settings, "identity_test_issuers", None) or {}
+    state: dict[str, Any] = {"source": None, "issuer": None}
+
+    def admit(header: dict[str, Any], payload: dict[str, Any]) -> str | None:
+        if header.get("kid") in local:
+            return None
+        if not sender_authenticated:
+            return ("the sender's domain did not authenticate this message (no DMARC pass), so a claim "
+                    "checked with a key named by the message itself proves nothing")
+        problem = claim_age_problem(payload, ctx.now())
+        if problem:
+            return problem
+        state["issuer"], problem = issuer_for(payload.get("iss"), payload.get("mailbox"), test_issuers)
+        return problem
 
     def lookup(kid: str) -> str | None:
         if kid in local:
-            source["kid"] = "local"
+            state["source"] = "local"
             return local[kid]
-        if issuer and sender_authenticated:  # unauthenticated mail may name any issuer: fetch nothing
-            pem = _issuer_keys(ctx, issuer).get(kid)
-            if pem:
-                source["kid"] = "issuer"
-                return pem
-        return None
+        pem = _issuer_keys(state["issuer"]).get(kid) if state["issuer"] is not None else None
+        if pem:
+            state["source"] = "issuer"
+        return pem
 
-    result = identity.verify(raw, key_lookup=lookup)
-    result["key_source"] = source["kid"]
+    result = identity.verify(raw, key_lookup=lookup, admit=admit)
+    result["key_source"] = state["source"]
     result["sender_authenticated"] = sender_authenticated
-    if not sender_authenticated and source["kid"] != "local":
+    if not sender_authenticated and state["source"] != "local":
         result["valid"] = False
-        result["error"] = ("the sender's domain did not authenticate this message (no DMARC pass), so a claim "
-                           "checked with a key named by the message itself proves nothing")
+        result["error"] = result["error"] or ("the sender's domain did not authenticate this message (no DMARC "
+                                              "pass), so a claim checked with a key named by the message itself proves nothing")
     return result
