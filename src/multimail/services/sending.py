@@ -227,6 +227,145 @@ def _reply_action(tx, parent: dict[str, Any], draft: Draft) -> tuple[Action, dic
     return Action.REPLY, None
 
 
+@dataclass
+class _Submission:
+    """One send, reply or decide request on its way into the store, in named steps (`_submit`
+    runs them): find the target mailbox (or the parent message), take the idempotency slot or
+    answer the replay, apply oversight, place the message in its thread, store it with its
+    attachments and outbox row, and audit it."""
+
+    ctx: Context
+    principal: Principal
+    operation: str
+    action: Action
+    mailbox_ref: str
+    draft: Draft
+    override: str | None
+    idempotency_key: str | None
+    request_fingerprint: str
+    parent_id: str | None
+    now: Any = None
+    message_id: str = ""
+
+    def target(self, tx: Connection) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """(parent message or None, the sending mailbox), both within the key's scope (404 else)."""
+        if self.parent_id is not None:
+            return find_message(tx, self.principal, self.parent_id)
+        return None, find_mailbox(tx, self.principal, self.mailbox_ref, "from")
+
+    def slot(self, mailbox: dict[str, Any]) -> tuple[str | None, int]:
+        """The idempotency slot and its lifetime: an explicit key pins the answer for 24 h;
+        otherwise identical content within the mailbox's window is the same request."""
+        if self.idempotency_key is not None:
+            return idem.explicit_slot(self.operation, self.idempotency_key), idem.EXPLICIT_KEY_TTL_SECONDS
+        if mailbox["idempotency_window_seconds"] > 0:
+            content = {**_fingerprint_content(self.draft, self.override), "parent": self.parent_id}
+            return idem.implicit_slot(self.operation, mailbox["id"], content), mailbox["idempotency_window_seconds"]
+        return None, 0
+
+    def replay(self, tx: Connection, holder: dict[str, Any]) -> dict[str, Any]:
+        """The answer of the request that took the slot first. The implicit slot is named by the
+        content itself; only an explicit key can arrive with a different request behind it."""
+        if self.idempotency_key is not None and holder["request_hash"] != self.request_fingerprint:
+            raise Conflict("This idempotency key was used with a different request.", code="idempotency_key_reused",
+                           details={"idempotency_key": self.idempotency_key})
+        existing = message_q.by_id(tx, holder["message_id"])
+        if existing is None:
+            raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
+        return send_result(existing, duplicate=True)
+
+    def replayed_from_read(self) -> dict[str, Any] | None:
+        """A replay (a retried task) answered from a read, without queueing for the write lock;
+        a slot taken meanwhile is still caught by `claimed_by_other` in the write transaction."""
+        with self.ctx.store.read() as tx:
+            slot, _ = self.slot(self.target(tx)[1])
+            held = idem_q.holder(tx, api_key_id=self.principal.label, slot=slot, now=self.now) if slot is not None else None
+            return self.replay(tx, held) if held is not None else None
+
+    def claimed_by_other(self, tx: Connection, mailbox: dict[str, Any]) -> dict[str, Any] | None:
+        """Take the slot for this message; the earlier request's answer if it was taken."""
+        slot, ttl = self.slot(mailbox)
+        if slot is None:
+            return None
+        holder = idem_q.claim(tx, api_key_id=self.principal.label, slot=slot, request_hash=self.request_fingerprint,
+                              message_id=self.message_id, now=self.now, expires_at=self.now + timedelta(seconds=ttl))
+        return self.replay(tx, holder) if holder is not None else None
+
+    def oversight(self, tx: Connection, parent: dict[str, Any] | None, mailbox: dict[str, Any]):
+        """The verdict (hold or queue, under which mode), and for a reply treated as a new
+        conversation, why (services/sending._reply_action)."""
+        new_conversation = None
+        if parent is not None:
+            self.action, new_conversation = _reply_action(tx, parent, self.draft)
+        override_mode = parse_mode(self.override) if self.override is not None else None
+        verdict = decide_outbound(role=self.principal.scopes, default=Mode(mailbox["oversight_mode"]),
+                                  floor=Mode(mailbox["min_oversight"]), override=override_mode, action=self.action)
+        return verdict, new_conversation
+
+    def place_in_thread(self, tx: Connection, parent: dict[str, Any] | None, mailbox: dict[str, Any]) -> tuple[str, str | None, list[str]]:
+        """(thread id, In-Reply-To, References): the parent's thread, or a new one."""
+        if parent is not None:
+            message_q.touch_thread(tx, parent["thread_id"], self.now)
+            return (parent["thread_id"], parent["internet_message_id"],
+                    reply_references(parent["references"], parent["internet_message_id"]))
+        thread_id = new_id("thr")
+        message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": self.draft.subject,
+                                     "created_at": self.now, "last_message_at": self.now})
+        return thread_id, None, []
+
+    def row(self, mailbox: dict[str, Any], parent: dict[str, Any] | None, held: bool, mode: Mode,
+            thread: tuple[str, str | None, list[str]]) -> dict[str, Any]:
+        draft = self.draft
+        thread_id, in_reply_to, references = thread
+        return {
+            "id": self.message_id,
+            "mailbox_id": mailbox["id"],
+            "thread_id": thread_id,
+            "direction": "outbound",
+            "status": "pending" if held else "queued",
+            "approval_status": "pending" if held else None,
+            "oversight_mode": mode.value,
+            "kind": "decision" if draft.options else "message",
+            "internet_message_id": new_internet_message_id(self.message_id, domain_of(mailbox["address"])),
+            "in_reply_to": in_reply_to,
+            "references": references,
+            "parent_id": parent["id"] if parent else None,
+            "is_reply": parent is not None,
+            "from_addr": ParsedAddress(mailbox["display_name"], mailbox["address"]).formatted(),
+            "to_addrs": [a.formatted() for a in draft.to],
+            "cc_addrs": [a.formatted() for a in draft.cc],
+            "bcc_addrs": [a.formatted() for a in draft.bcc],
+            "reply_to": [a.formatted() for a in draft.reply_to],
+            "subject": draft.subject,
+            "body_text": draft.text,
+            "body_html": draft.html,
+            "options": draft.options,
+            "metadata": draft.metadata,
+            "flow_run_id": flow_run_id_from_metadata(draft.metadata),
+            "read": True,
+            "created_by": self.principal.label,
+            "created_at": self.now,
+        }
+
+    def audit_details(self, row: dict[str, Any], mailbox: dict[str, Any], verdict, held: bool,
+                      parent: dict[str, Any] | None, new_conversation: dict[str, Any] | None) -> dict[str, Any]:
+        details = {"operation": self.operation, "outcome": verdict.outcome.value, "to": row["to_addrs"],
+                   "subject": self.draft.subject}
+        if parent is not None and self.action is not Action.REPLY:
+            details["reply_treated_as"] = self.action.value  # see _reply_action
+            details["new_conversation"] = new_conversation
+        if held:  # shown to the approver (views.pending_item)
+            override_mode = parse_mode(self.override) if self.override is not None else None
+            details["held_because"] = held_because(mode=verdict.mode, mailbox_mode=mailbox["oversight_mode"],
+                                                   override=override_mode, operation=self.operation,
+                                                   new_conversation=new_conversation)
+        if self.idempotency_key is not None:
+            details["idempotency_key"] = self.idempotency_key
+        if self.draft.metadata:
+            details["metadata"] = self.draft.metadata
+        return details
+
+
 def _submit(
     ctx: Context,
     *,
@@ -241,138 +380,39 @@ def _submit(
     parent_id: str | None = None,
     render: Callable[[Connection, str], None] | None = None,
 ) -> dict[str, Any]:
-    """`render(tx, message_id)`, when given, completes the draft inside the transaction once the
-    request is known to be new and allowed (decide_email adds its decision links there)."""
-    override_mode = parse_mode(override) if override is not None else None
+    """Store one outbound message (the steps of `_Submission`). `render(tx, message_id)`, when
+    given, completes the draft inside the transaction once the request is known to be new and
+    allowed (decide_email adds its decision links there)."""
+    if override is not None:
+        parse_mode(override)  # an unknown mode is a 400 before anything is read
     _check_size(ctx, draft)
-    now = ctx.now()
-    message_id = new_id("msg")
-
-    def target(tx: Connection) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        if parent_id is not None:
-            return find_message(tx, principal, parent_id)
-        return None, find_mailbox(tx, principal, mailbox_ref, "from")
-
-    def slot_of(mailbox: dict[str, Any]) -> tuple[str | None, int]:
-        # Idempotency: an explicit key pins the answer for 24 h; otherwise identical content
-        # within the mailbox's window is the same request.
-        if idempotency_key is not None:
-            return idem.explicit_slot(operation, idempotency_key), idem.EXPLICIT_KEY_TTL_SECONDS
-        if mailbox["idempotency_window_seconds"] > 0:
-            content = {**_fingerprint_content(draft, override), "parent": parent_id}
-            return idem.implicit_slot(operation, mailbox["id"], content), mailbox["idempotency_window_seconds"]
-        return None, 0
-
-    def replay(tx: Connection, holder: dict[str, Any]) -> dict[str, Any]:
-        # The implicit slot is named by the content itself; only an explicit key can arrive
-        # with a different request behind it.
-        if idempotency_key is not None and holder["request_hash"] != request_fingerprint:
-            raise Conflict("This idempotency key was used with a different request.", code="idempotency_key_reused",
-                           details={"idempotency_key": idempotency_key})
-        existing = message_q.by_id(tx, holder["message_id"])
-        if existing is None:
-            raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
-        return send_result(existing, duplicate=True)
-
-    # A replay (a retried task) is answered from a read, without queueing for the write lock;
-    # a slot taken meanwhile is still caught by the claim in the write transaction below.
-    with ctx.store.read() as tx:
-        slot, _ = slot_of(target(tx)[1])
-        held = idem_q.holder(tx, api_key_id=principal.label, slot=slot, now=now) if slot is not None else None
-        if held is not None:
-            return replay(tx, held)
+    sub = _Submission(ctx=ctx, principal=principal, operation=operation, action=action, mailbox_ref=mailbox_ref,
+                      draft=draft, override=override, idempotency_key=idempotency_key,
+                      request_fingerprint=request_fingerprint, parent_id=parent_id, now=ctx.now(), message_id=new_id("msg"))
+    replayed = sub.replayed_from_read()
+    if replayed is not None:
+        return replayed
 
     with ctx.store.write() as tx:
-        parent, mailbox = target(tx)
-        slot, ttl = slot_of(mailbox)
-        if slot is not None:
-            holder = idem_q.claim(
-                tx,
-                api_key_id=principal.label,
-                slot=slot,
-                request_hash=request_fingerprint,
-                message_id=message_id,
-                now=now,
-                expires_at=now + timedelta(seconds=ttl),
-            )
-            if holder is not None:
-                return replay(tx, holder)
-
+        parent, mailbox = sub.target(tx)
+        replayed = sub.claimed_by_other(tx, mailbox)
+        if replayed is not None:
+            return replayed
         # Oversight after the idempotency slot: a replay returns the message its first request
         # created even if the mailbox's mode has changed since; a refusal rolls the slot back.
-        new_conversation = None
-        if parent is not None:
-            action, new_conversation = _reply_action(tx, parent, draft)
-        verdict = decide_outbound(
-            role=principal.scopes,
-            default=Mode(mailbox["oversight_mode"]),
-            floor=Mode(mailbox["min_oversight"]),
-            override=override_mode,
-            action=action,
-        )
-
-        if parent is not None:
-            thread_id = parent["thread_id"]
-            message_q.touch_thread(tx, thread_id, now)
-            in_reply_to = parent["internet_message_id"]
-            references = reply_references(parent["references"], parent["internet_message_id"])
-        else:
-            thread_id = new_id("thr")
-            message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": draft.subject, "created_at": now, "last_message_at": now})
-            in_reply_to, references = None, []
-
+        verdict, new_conversation = sub.oversight(tx, parent, mailbox)
+        thread = sub.place_in_thread(tx, parent, mailbox)
         if render is not None:
-            render(tx, message_id)
+            render(tx, sub.message_id)
         held = verdict.outcome is Outcome.HOLD
-        from_display = mailbox["display_name"]
-        row = {
-            "id": message_id,
-            "mailbox_id": mailbox["id"],
-            "thread_id": thread_id,
-            "direction": "outbound",
-            "status": "pending" if held else "queued",
-            "approval_status": "pending" if held else None,
-            "oversight_mode": verdict.mode.value,
-            "kind": "decision" if draft.options else "message",
-            "internet_message_id": new_internet_message_id(message_id, domain_of(mailbox["address"])),
-            "in_reply_to": in_reply_to,
-            "references": references,
-            "parent_id": parent["id"] if parent else None,
-            "is_reply": parent is not None,
-            "from_addr": ParsedAddress(from_display, mailbox["address"]).formatted(),
-            "to_addrs": [a.formatted() for a in draft.to],
-            "cc_addrs": [a.formatted() for a in draft.cc],
-            "bcc_addrs": [a.formatted() for a in draft.bcc],
-            "reply_to": [a.formatted() for a in draft.reply_to],
-            "subject": draft.subject,
-            "body_text": draft.text,
-            "body_html": draft.html,
-            "options": draft.options,
-            "metadata": draft.metadata,
-            "flow_run_id": flow_run_id_from_metadata(draft.metadata),
-            "read": True,
-            "created_by": principal.label,
-            "created_at": now,
-        }
+        row = sub.row(mailbox, parent, held, verdict.mode, thread)
         message_q.insert_message(tx, row)
-        message_q.insert_attachments(tx, message_id, [{"id": new_id("att"), **a} for a in draft.attachments])
+        message_q.insert_attachments(tx, sub.message_id, [{"id": new_id("att"), **a} for a in draft.attachments])
         if not held:
-            outbox_q.enqueue(tx, message_id, now)
-        details = {"operation": operation, "outcome": verdict.outcome.value, "to": row["to_addrs"], "subject": draft.subject}
-        if parent is not None and action is not Action.REPLY:
-            details["reply_treated_as"] = action.value  # see _reply_action
-            details["new_conversation"] = new_conversation
-        if held:  # shown to the approver (views.pending_item)
-            details["held_because"] = held_because(mode=verdict.mode, mailbox_mode=mailbox["oversight_mode"],
-                                                   override=override_mode, operation=operation,
-                                                   new_conversation=new_conversation)
-        if idempotency_key is not None:
-            details["idempotency_key"] = idempotency_key
-        if draft.metadata:
-            details["metadata"] = draft.metadata
-        event = "message.pending" if held else "message.queued"
-        record(tx, at=now, principal=principal, action=f"message.{operation}", mailbox=mailbox, message=row, details=details,
-               event=event, event_data=send_result(row, duplicate=False))
+            outbox_q.enqueue(tx, sub.message_id, sub.now)
+        record(tx, at=sub.now, principal=principal, action=f"message.{operation}", mailbox=mailbox, message=row,
+               details=sub.audit_details(row, mailbox, verdict, held, parent, new_conversation),
+               event="message.pending" if held else "message.queued", event_data=send_result(row, duplicate=False))
     return send_result(row, duplicate=False)
 
 
