@@ -1,4 +1,4 @@
-"""Cheap "did it change?" versions for long-poll targets (services/waiting.py).
+"""Cheap "did it change?" versions for long-poll targets (services/wait_hub.py).
 
 A version is a small value that changes whenever the long-polled answer of its target could have
 changed; equal versions mean the full answer need not be read again. Each function answers for
