@@ -33,7 +33,7 @@ def serve(
     """Run the API, inbound SMTP and the delivery worker in one process."""
     import logging
 
-    from ..server import serve as run_server
+    from ..server import PortInUse, serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "mail.log", "httpx", "httpcore"):
@@ -51,4 +51,8 @@ def serve(
             raise typer.Exit(2) from None
         settings.outbound = "smtp"
         print(f"Outbound mail goes through {relay.redacted()}", flush=True)  # never the password
-    run_server(settings, announce=lambda line: print(line, flush=True))
+    try:
+        run_server(settings, announce=lambda line: print(line, flush=True))
+    except PortInUse as exc:
+        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None

@@ -121,6 +121,22 @@ class WaitHub:
         self._checker: threading.Thread | None = None
         self._marker: Any = None
         self._open = _Admission()
+        self.closing = False  # set by `close`: the server is shutting down
+
+    # -- shutdown -----------------------------------------------------------------------------
+    def close(self) -> int:
+        """The server is stopping: answer every parked long-poll now, with its current answer
+        (a normal "not yet", so its client polls again, elsewhere or after the restart), and
+        park no more. Returns how many were answered. Safe from a signal handler's thread."""
+        with self._lock:
+            self.closing = True
+            parked = [p for group in self._parked.values() for p in group]
+        for p in parked:
+            try:
+                p.loop.call_soon_threadsafe(_resolve, p.future, None)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        return len(parked)
 
     # -- commits ------------------------------------------------------------------------------
     def committed(self) -> None:
@@ -162,12 +178,14 @@ class WaitHub:
 
     async def park(self, target: Target, version: Any, seen: int, timeout: float) -> tuple[Any, int] | None:
         """Wait until `target`'s version differs from `version`: (the new version, the generation
-        read before it), or None when `timeout` passes. `seen` is the generation read before
+        read before it), or None when `timeout` passes or the server is shutting down. `seen` is the generation read before
         `version` was: a commit since then may have been checked before this waiter was parked,
         so it asks for one more check."""
         loop = asyncio.get_running_loop()
         parked = _Parked(target, version, loop, loop.create_future())
         with self._lock:
+            if self.closing:
+                return None
             self._parked.setdefault(target, set()).add(parked)
             missed = self.generation != seen
             self._ensure_checker()
@@ -258,6 +276,13 @@ _hubs: dict[int, WaitHub] = {}
 _registry_lock = threading.Lock()
 
 
+def close_all() -> int:
+    """Answer every parked long-poll of this process at once (server shutdown)."""
+    with _registry_lock:
+        hubs = list(_hubs.values())
+    return sum(hub.close() for hub in hubs)
+
+
 def hub_for(store: Store) -> WaitHub:
     """The process-wide hub of this store (created, and hooked to its commits, on first use)."""
     with _registry_lock:
@@ -302,7 +327,7 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
             if remaining <= 0:
                 return result
             moved = await hub.park(target, version, seen, remaining)
-            if moved is None:  # the wait ran out
+            if moved is None:  # the wait ran out, or the server is shutting down
                 return result
             version, seen = moved
             if version is UNKNOWN:

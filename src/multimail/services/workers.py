@@ -49,11 +49,20 @@ class PollingWorker:
         self._thread = threading.Thread(target=self._run, name=f"multimail-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        self.request_stop()
+        if self._thread:
+            self._thread.join(timeout=self.stop_timeout if timeout is None else timeout)
+
+    def request_stop(self) -> None:
+        """Finish the current item and stop; what the worker holds is safe either way (a row
+        left mid-work keeps its lease, which expires, and is taken again)."""
         self._stop.set()
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=self.stop_timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():
