@@ -67,3 +67,43 @@ def test_sigterm_answers_open_long_polls_and_exits_within_five_seconds(tmp_path)
     assert answers[0].json()["messages"][0]["status"] == "pending"  # a normal "not yet"
     assert "1 open long-polls answered" in srv.log()
     srv.stop()
+
+
+def test_cli_verbs_refuse_a_place_that_holds_no_store_and_create_nothing(tmp_path):
+    empty = tmp_path / "typo"
+    done = subprocess.run([sys.executable, "-m", "multimail.cli", "keys", "create", "--role", "agent", "--data-dir", str(empty)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "no MultiMail store at" in done.stderr and str(empty.resolve()) in done.stderr.replace("\n", "")
+    assert "mm_live_" not in done.stdout
+    assert not empty.exists()
+
+
+def test_a_key_for_a_mailbox_that_does_not_exist_is_refused(tmp_path):
+    srv = ServerProcess(tmp_path / "srv", smtp=False)
+    try:
+        api = Api(srv.base, srv.admin_key)
+        r = api.post("create_api_key", {"role": "agent", "mailboxes": ["nobody@nowhere.test"]})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "mailbox_not_found"
+        assert r.json()["error"]["details"]["missing"] == ["nobody@nowhere.test"]
+        done = subprocess.run([sys.executable, "-m", "multimail.cli", "keys", "create", "--role", "agent",
+                               "--mailbox", "nobody@nowhere.test", "--data-dir", str(srv.data_dir)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and "mailbox_not_found" in done.stderr and "mm_live_" not in done.stdout
+        # A key that may not use a mailbox gets the same 404, worded so it is not mistaken for a typo.
+        box = unique_address("mine")
+        api.ok("POST", "create_mailbox", {"address": box})
+        other = api.ok("POST", "create_mailbox", {"address": unique_address("other")})["address"]
+        agent = Api(srv.base, api.ok("POST", "create_api_key", {"role": "agent", "mailboxes": [box]})["api_key"])
+        err = agent.get("check_inbox", mailbox=other).json()["error"]
+        assert err["code"] == "mailbox_not_found" and "that this key may use" in err["message"]
+    finally:
+        srv.stop()
+
+
+def test_version_and_help_show_flags_as_flags():
+    version = subprocess.run([sys.executable, "-m", "multimail.cli", "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("multimail ")
+    shown = subprocess.run([sys.executable, "-m", "multimail.cli", "keys", "list", "--help"], capture_output=True, text=True,
+                           timeout=60).stdout
+    assert "--json " in shown and "<bool>" not in shown

@@ -26,7 +26,9 @@ def find_mailbox(tx: Connection, principal: Principal, ref: str, field: str = "m
     else:
         row = mailbox_q.by_address(tx, parse_address(ref, field).normalized)
     if row is None or not principal.sees_mailbox(row["address"]):
-        raise NotFound(f"No mailbox {ref!r}.", code="mailbox_not_found", details={field: ref})
+        # One answer whether it does not exist or is outside the key's scope (no enumeration),
+        # worded so that a key scoped too narrowly is not mistaken for a missing mailbox.
+        raise NotFound(f"No mailbox {ref!r} that this key may use.", code="mailbox_not_found", details={field: ref})
     return row
 
 
@@ -36,7 +38,8 @@ def find_message(tx: Connection, principal: Principal, message_id: str, *, lock:
     msg = message_q.by_id(tx, message_id, lock=lock)
     mailbox = mailbox_q.by_id(tx, msg["mailbox_id"]) if msg else None
     if msg is None or mailbox is None or not principal.sees_mailbox(mailbox["address"]):
-        raise NotFound(f"No message {message_id!r}.", code="message_not_found", details={"message_id": message_id})
+        raise NotFound(f"No message {message_id!r} that this key may read.", code="message_not_found",
+                       details={"message_id": message_id})
     return msg, mailbox
 
 
@@ -47,7 +50,8 @@ def find_thread(tx: Connection, principal: Principal, thread_id: Any) -> tuple[d
     thread = message_q.thread_by_id(tx, thread_id)
     mailbox = mailbox_q.by_id(tx, thread["mailbox_id"]) if thread else None
     if thread is None or mailbox is None or not principal.sees_mailbox(mailbox["address"]):
-        raise NotFound(f"No thread {thread_id!r}.", code="thread_not_found", details={"thread_id": thread_id})
+        raise NotFound(f"No thread {thread_id!r} that this key may read.", code="thread_not_found",
+                       details={"thread_id": thread_id})
     return thread, mailbox
 
 

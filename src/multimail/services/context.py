@@ -39,5 +39,5 @@ class Context:
         """Open (and migrate) the database the settings name."""
         from ..store import open_store
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The SQLite file's folder is made by the engine; a PostgreSQL server makes no data dir.
         return cls(store=open_store(settings.resolved_database_url()), settings=settings)

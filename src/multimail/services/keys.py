@@ -9,6 +9,7 @@ from ..core.addresses import normalize_mailbox_address
 from ..core.errors import BadRequest, NotFound, Unauthorized
 from ..core.ids import API_KEY_PREFIX, hash_api_key, new_api_key, new_id
 from ..store import keys as key_q
+from ..store import mailboxes as mailbox_q
 from .common import record
 from .context import Context
 from .views import key_view
@@ -59,6 +60,13 @@ def create_key(
             )
     if not isinstance(name, str) or len(name) > 200:
         raise BadRequest("name must be a string of at most 200 characters.", code="invalid_field", details={"field": "name"})
+    if addresses is not None:
+        with ctx.store.read() as tx:
+            missing = sorted(set(addresses) - set(mailbox_q.addresses_in(tx, addresses)))
+        if missing:
+            # A key for a mailbox that does not exist is a typo waiting to surface as 404s later.
+            raise NotFound(f"No mailbox {', '.join(missing)}: create it first (create_mailbox).",
+                           code="mailbox_not_found", details={"field": "mailboxes", "missing": missing})
     secret = new_api_key()
     now = ctx.now()
     row = {

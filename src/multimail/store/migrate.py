@@ -13,10 +13,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from .engine import Store, make_engine
+from .engine import Store, make_engine, normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_ID = 0x6D6D6D6D  # "mmmm"
@@ -73,3 +73,21 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade(store)
     return store
+
+
+def holds_store(url: str) -> bool:
+    """Whether `url` names a database that already holds a MultiMail store, checked without
+    creating anything (a mistyped --data-dir must not leave an empty database behind)."""
+    u = make_url(normalize_url(url))
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:" or not Path(u.database).is_file():
+            return False
+    engine = create_engine(u)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+        return {"alembic_version", "api_keys", "mailboxes"} <= tables
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
