@@ -82,15 +82,23 @@ def external_copy(srv: ServerProcess, message_id: str):
     return message_from_bytes(raw, policy=default_policy)
 
 
+def external_raw(srv: ServerProcess, message_id: str) -> bytes:
+    with sqlite3.connect(srv.data_dir / "multimail.db") as db:
+        (raw,) = db.execute("select raw from captured_mail where message_id = ?", (message_id,)).fetchone()
+    return raw
+
+
 def reply(srv: ServerProcess, *, question: dict, sender: str, rcpt: str, text: str, mail_from: str | None = None,
-          message_id: str | None = None, extra: dict | None = None) -> None:
+          message_id: str | None = None, extra: dict | None = None, attach: bytes | None = None) -> None:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, rcpt, "Re: " + question["subject"]
     msg["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2])
     msg["In-Reply-To"] = msg["References"] = question["internet_message_id"]
     for name, value in (extra or {}).items():
         msg[name] = value
-    msg.set_content(text)
+    msg.set_content(text, cte="quoted-printable")
+    if attach is not None:  # "forward as attachment": the whole question, links and all
+        msg.add_attachment(message_from_bytes(attach, policy=default_policy))
     with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=30) as s:
         s.send_message(msg, from_addr=mail_from or sender, to_addrs=[rcpt])
 
@@ -161,13 +169,23 @@ def test_a_reply_quoting_the_links_does_not_hand_them_to_the_agent(srv, admin):
     out = external_copy(srv, asked["message_id"])
     quoted = "\n".join("> " + line for line in out.get_body(("plain",)).get_content().splitlines())
     reply(srv, question=question, sender="boss@partner.test", rcpt=str(out["Reply-To"].addresses[0].addr_spec),
-          text=f"Let me think about it.\n\nOn Monday you wrote:\n{quoted}\nReply-To: {out['Reply-To']}\n")
+          text=f"Let me think about it.\n\nOn Monday you wrote:\n{quoted}\nReply-To: {out['Reply-To']}\n",
+          attach=external_raw(srv, asked["message_id"]))
     answer = last_answer(agent, asked["thread_id"])
     assert answer["decision_check"]["reason"] == "unclear"
     full = agent.ok("GET", "read_email", message_id=answer["message_id"])
     no_secret_in(full)
     no_secret_in(agent.ok("GET", "check_inbox", mailbox=box))
     no_secret_in(agent.ok("GET", "audit_log", message_id=answer["message_id"]))
+    # Nor do the bytes kept with it (quoted-printable or not), nor an attached copy of the question.
+    raw = requests.get(f"{srv.base}/v1/get_raw", params={"message_id": answer["message_id"]}, headers=agent.headers(), timeout=30)
+    assert raw.status_code == 200
+    kept = message_from_bytes(raw.content, policy=default_policy)
+    no_secret_in([str(v) for _, v in kept.items()] + [p.get_content() for p in kept.walk() if p.get_content_maintype() == "text"])
+    for att in full["attachments"]:  # an attached copy of the question, if kept, without its secrets
+        got = requests.get(att["url"], headers=agent.headers(), timeout=30).content
+        inner = message_from_bytes(got, policy=default_policy)
+        no_secret_in([str(v) for _, v in inner.items()] + [p.get_content() for p in inner.walk() if p.get_content_maintype() == "text"])
     # The links still work for the human (the quote was scrubbed in what the agent sees, not in the mail).
     link = TOKEN.search(out.get_body(("plain",)).get_content()).group(0)
     assert requests.get(srv.base + link, timeout=10).status_code == 200

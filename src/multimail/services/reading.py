@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..core.access import Principal
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import BadRequest, Conflict, NotFound
+from ..mail.redact import redact_message
 from ..store import messages as message_q
 from .common import find_mailbox, find_message, find_thread, record
 from .context import Context
@@ -174,3 +175,20 @@ def tag_email(ctx: Context, *, principal: Principal, message_id: str, tags: Any 
             record(tx, at=now, principal=principal, action="message.tagged", mailbox=mailbox, message=msg,
                    details={"set": items, "removed": remove})
     return {"message_id": message_id, "tags": after}
+
+
+def get_raw(ctx: Context, *, principal: Principal, message_id: str) -> bytes:
+    """The RFC 5322 bytes of a message, scoped like read_email: as received (inbound), or as
+    handed to the recipients' servers (outbound, once it was composed for delivery).
+
+    Decision secrets are replaced (mail/redact.py) wherever they appear, decoded or not: the
+    copy of a decide_email question that went out carries its recipients' one-click links and
+    private reply address, and a human's reply may quote them; a key must never read either.
+    Such bytes no longer match their DKIM signature, and nothing else is changed."""
+    with ctx.store.read() as tx:
+        msg, _ = find_message(tx, principal, message_id)
+        raw = message_q.raw_of(tx, msg)
+    if raw is None:
+        raise Conflict(f"Message {message_id} has not been composed yet (it is {msg['status']}): its bytes exist "
+                       "once it goes out.", code="not_composed_yet", details={"message_id": message_id, "status": msg["status"]})
+    return redact_message(raw)

@@ -21,6 +21,7 @@ from ..core.decision_proof import REASONS, UNCLEAR, ReplyFacts, judge_reply
 from ..core.decision_secrets import redact_address, redact_addresses, redact_bytes, redact_text, split_plus_tag
 from ..core.ids import new_id
 from ..mail.parse import ParsedMail, parse_message
+from ..mail.redact import redact_message
 from ..mail.replies import decision_of, new_text
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
@@ -154,9 +155,11 @@ _TEXTUAL = ("text/", "message/")
 
 def _scrubbed(attachment: dict[str, Any]) -> dict[str, Any]:
     """A text or message attachment (a forwarded question, an attached .eml) without secrets."""
-    if not (attachment.get("content_type") or "").lower().startswith(_TEXTUAL):
+    kind = (attachment.get("content_type") or "").lower()
+    if not kind.startswith(_TEXTUAL):
         return attachment
-    content = redact_bytes(attachment["content"])
+    # A text attachment is stored decoded; an attached message is RFC 5322 again, encodings and all.
+    content = redact_message(attachment["content"]) if kind.startswith("message/") else redact_bytes(attachment["content"])
     return {**attachment, "content": content, "size": len(content)}
 
 

@@ -1,4 +1,4 @@
-"""check_inbox, read_email, get_thread, tag_email, get_attachment."""
+"""check_inbox, read_email, get_raw, get_thread, tag_email, get_attachment."""
 
 from datetime import datetime
 from urllib.parse import quote
@@ -77,3 +77,13 @@ def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...),
     # Always a download, never rendered: received attachments come from strangers.
     return Response(att["content"], media_type=att["content_type"],
                     headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/get_raw", operation_id="get_raw", responses=responses(404, 409), response_class=Response,
+            response_description="The message's RFC 5322 bytes (message/rfc822).")
+def get_raw(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> Response:
+    """The exact bytes of a message: as received, or as handed over for delivery (409
+    `not_composed_yet` before that). Decision links and private reply addresses are replaced."""
+    raw = svc.get_raw(ctx, principal=who, message_id=message_id)
+    return Response(raw, media_type="message/rfc822",
+                    headers={"Content-Disposition": f'attachment; filename="{message_id}.eml"', "X-Content-Type-Options": "nosniff"})
