@@ -1,6 +1,6 @@
-"""Email as bytes and rules, with no store, web or network of its own (DNS comes in through an
-injectable resolver): a codec library the services, the SMTP receiver (smtp/) and the delivery
-worker (delivery/) are built on. One concern a module:
+"""Email as bytes and rules, with no store or web imports (DNS only through resolvers the caller
+can replace): a codec library the services, the SMTP receiver (smtp/) and the delivery worker
+(delivery/) are built on. One concern a module:
 
 - compose.py: the RFC 5322/MIME message for a stored outbound message.
 - parse.py: received bytes into `ParsedMail` (`parse_message`), built on text.py (one-line values,
