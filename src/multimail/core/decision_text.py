@@ -1,14 +1,12 @@
 """The words of a decide_email message: the question and its options, and the one-click section.
 
 The stored body of a question is `question_body` (what the agent asked, what an approver
-reviews). The copy handed to external recipients adds `links_section` with their real links and
-is rendered to HTML by `question_html`; every view shows the same section with the links replaced
-by a placeholder, so what a reader sees is exactly what goes out, minus the secrets.
+reviews). The copy handed to external recipients adds `links_section` with their real links (its
+HTML alternative is mail/decision_html.py's); every view shows the same section with the links
+replaced by a placeholder, so what a reader sees is exactly what goes out, minus the secrets.
 """
 
 from __future__ import annotations
-
-from html import escape
 
 from .decision_secrets import LINK_PLACEHOLDER
 
@@ -28,15 +26,3 @@ def links_section(options: list[str], links: list[str] | None) -> str:
     lines = ["", "Or choose with one click:", ""]
     lines += [f"  {i}. {option}: {url}" for i, (option, url) in enumerate(zip(options, urls), 1)]
     return "\n".join(lines) + "\n"
-
-
-def question_html(body: str, options: list[str], links: list[str]) -> str:
-    """The HTML alternative of the copy that goes out: the body's paragraphs, and one link per
-    option (the text alternative carries the same links)."""
-    paragraphs = [p for p in body.strip().split("\n\n") if p.strip()]
-    parts = ["<p>" + escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paragraphs]
-    parts.append("<p>Or choose with one click:</p><ol>")
-    for option, url in zip(options, links):
-        parts.append(f'<li>{escape(option)} &mdash; <a href="{escape(url, quote=True)}">choose &ldquo;{escape(option)}&rdquo;</a></li>')
-    parts.append("</ol>")
-    return "<!DOCTYPE html><html><body>" + "".join(parts) + "</body></html>\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import time
 from collections import Counter
 from typing import Any, Callable
 
@@ -19,6 +18,8 @@ import dkim as dkimpy
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.util import InvalidTagValueList, parse_tag_value
+
+from .dns import DNS_TIMEOUT_SECONDS, Deadline
 
 KEY_BITS = 2048
 DEFAULT_SELECTOR = "multimail"
@@ -93,30 +94,9 @@ def sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> byt
 # RFC 6376 section 6.1: a verifier may limit the signatures it checks. Each one costs a key lookup
 # and a body hash, so an attacker's hundreds of bogus signatures cost no more than this many.
 MAX_SIGNATURES = 5
-DNS_TIMEOUT_SECONDS = 3.0  # one key lookup
 # (domain, selector, timeout) -> (the key record as bytes or None when there is none, where it came
 # from: "local" or "dns"); raising is a temporary failure (temperror).
 KeyFetch = Callable[[str, str, float], "tuple[bytes | None, str | None]"]
-
-
-class DeadlineExceeded(Exception):
-    """The DNS time allowed for one message is used up: what is still unchecked is a temperror."""
-
-
-class Deadline:
-    """The DNS time one message may use, shared by all its look-ups (SPF, DKIM, DMARC): each
-    look-up gets at most `per_lookup` seconds and never more than what is left."""
-
-    def __init__(self, seconds: float, *, per_lookup: float = DNS_TIMEOUT_SECONDS):
-        self.expires = time.monotonic() + seconds
-        self.per_lookup = per_lookup
-
-    def timeout(self) -> float:
-        """The time the next look-up may take; DeadlineExceeded when none is left."""
-        left = self.expires - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceeded("the DNS time allowed for this message ran out")
-        return min(self.per_lookup, left)
 
 
 def load(raw: bytes) -> "dkimpy.DKIM":

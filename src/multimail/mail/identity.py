@@ -33,12 +33,13 @@ ignored). Copying the header onto another message, or changing its sender, recip
 date, threading or any byte of its content, makes verification fail. It does not bind other
 headers (Reply-To, X-*), nor survive re-encoding of the body by a gateway (like DKIM).
 
-Key ids are RFC 7638 JWK thumbprints (truncated to 32 characters). No web or database imports.
+Key ids are RFC 7638 JWK thumbprints (truncated to 32 characters). The JWS itself (signing input,
+ES256 signatures, keys as JWKs, thumbprints) is joserfc's; this module chooses what is signed and
+checks that a claim belongs to its message. No web or database imports.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -46,12 +47,14 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from dkim import MessageFormatError, rfc822_parse
 from dkim.canonicalization import Relaxed
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
 HEADER = "X-MultiMail-Identity"
 KEY_KIND = "identity"
@@ -64,19 +67,25 @@ FOLD_WIDTH = 76  # characters per line, well under RFC 5322's 78 recommended / 9
 KeyLookup = Callable[[str], "str | None"]
 
 
+# Only ES256 is ever accepted (no algorithm confusion); header parameters joserfc does not know
+# are allowed, as RFC 7515 section 4 says they must be ignored rather than refused.
+_JWS = jws.JWSRegistry(algorithms=[ALG], strict_check_header=False)
+
+
 class ClaimError(ValueError):
-    pass
+    """A claim that cannot be made (the message lacks one Message-ID) or read (not a compact JWS)."""
 
 
 def _b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return urlsafe_b64encode(data).decode("ascii")
 
 
 def _unb64u(text: str) -> bytes:
+    """A base64url segment (RFC 7515: no padding, canonical) decoded; ClaimError otherwise."""
     if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
         raise ClaimError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return urlsafe_b64decode(text.encode("ascii"))
     except (binascii.Error, ValueError) as exc:
         raise ClaimError("not base64url") from exc
 
@@ -95,20 +104,24 @@ def generate_key() -> tuple[str, str, str]:
     return key_id(public_pem), private_pem, public_pem
 
 
-def public_jwk(public_pem: str, kid: str | None = None) -> dict[str, str]:
-    """The public key as a JWK (RFC 7517), with `kid`, `alg` and `use`."""
-    key = serialization.load_pem_public_key(public_pem.encode("ascii"))
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+def _ec_key(pem: str) -> ECKey:
+    """A P-256 key (public or private PEM) as joserfc's JWK; ValueError for any other key."""
+    try:
+        key = ECKey.import_key(pem)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ValueError("identity keys are P-256") from exc
+    if key.curve_name != "P-256":
         raise ValueError("identity keys are P-256")
-    numbers = key.public_numbers()
-    jwk = {"kty": "EC", "crv": "P-256", "x": _b64u(numbers.x.to_bytes(32, "big")), "y": _b64u(numbers.y.to_bytes(32, "big"))}
-    thumb = key_id_from_jwk(jwk)
-    return {**jwk, "kid": kid or thumb, "alg": ALG, "use": "sig"}
+    return key
 
 
-def key_id_from_jwk(jwk: dict[str, str]) -> str:
-    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
-    return _b64u(hashlib.sha256(canonical.encode("ascii")).digest())[:32]
+def public_jwk(public_pem: str, kid: str | None = None) -> dict[str, str]:
+    """The public key as a JWK (RFC 7517), with `kid` (the RFC 7638 thumbprint, truncated, unless
+    given), `alg` and `use`."""
+    key = _ec_key(public_pem)
+    jwk = key.as_dict(private=False)
+    return {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"], "kid": kid or key.thumbprint()[:32],
+            "alg": ALG, "use": "sig"}
 
 
 def key_id(public_pem: str) -> str:
@@ -182,15 +195,8 @@ def make_claim(
     if issuer:
         payload["iss"] = issuer
     header = {"alg": ALG, "kid": kid, "typ": TYP}
-    signing_input = (
-        _b64u(json.dumps(header, separators=(",", ":")).encode("utf-8"))
-        + "."
-        + _b64u(json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
-    )
-    key = serialization.load_pem_private_key(private_key_pem.encode("ascii"), password=None)
-    der = key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
-    r, s = decode_dss_signature(der)
-    return signing_input + "." + _b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return jws.serialize_compact(header, body, _ec_key(private_key_pem), registry=_JWS)
 
 
 def fold(token: str, *, name: str = HEADER, width: int = FOLD_WIDTH) -> str:
@@ -234,8 +240,10 @@ def strip_header(raw: bytes) -> bytes:
 
 # ---------------------------------------------------------------------------- verify
 
-def decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
-    """(header, payload, signing input, raw r||s signature) of a compact JWS; ClaimError if malformed."""
+def decode(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(header, payload, the token without folding whitespace) of a compact JWS, read before any
+    key is known (the checks that need none come first); ClaimError, saying what is wrong, if
+    malformed. The signature is joserfc's to check (`_check_signature`)."""
     token = "".join(token.split())
     parts = token.split(".")
     if len(parts) != 3:
@@ -247,19 +255,17 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         raise ClaimError("header or payload is not JSON") from exc
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise ClaimError("header or payload is not a JSON object")
-    return header, payload, (parts[0] + "." + parts[1]).encode("ascii"), _unb64u(parts[2])
+    _unb64u(parts[2])
+    return header, payload, token
 
 
-def _check_signature(public_pem: str, signing_input: bytes, signature: bytes) -> bool:
-    if len(signature) != 64:
-        return False
+def _check_signature(public_pem: str, token: str) -> bool:
+    """Whether the compact JWS `token` is an ES256 signature by the key `public_pem` (joserfc)."""
     try:
-        key = serialization.load_pem_public_key(public_pem.encode("ascii"))
-        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-        key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr]
-        return True
-    except (InvalidSignature, ValueError, TypeError):
+        jws.deserialize_compact(token, _ec_key(public_pem), registry=_JWS)
+    except (JoseError, ValueError, TypeError):
         return False
+    return True
 
 
 def _from_address(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -326,7 +332,7 @@ def verify(raw: bytes, *, key_lookup: KeyLookup, admit: Admit | None = None) -> 
         result["error"] = f"more than one {HEADER} header"
         return result
     try:
-        header, payload, signing_input, signature = decode(values[0].decode("ascii"))
+        header, payload, token = decode(values[0].decode("ascii"))
     except (ClaimError, UnicodeDecodeError) as exc:
         result["error"] = f"malformed claim: {exc}"
         return result
@@ -360,7 +366,7 @@ def verify(raw: bytes, *, key_lookup: KeyLookup, admit: Admit | None = None) -> 
         result["error"] = f"unknown key id {result['kid']!r}: not a key this server published"
         return result
     checks = result["checks"]
-    checks["signature"] = _check_signature(public_pem, signing_input, signature)
+    checks["signature"] = _check_signature(public_pem, token)
     if not checks["signature"]:
         result["error"] = "the claim's signature does not verify (the claim was altered or forged)"
         return result

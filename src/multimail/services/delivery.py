@@ -53,7 +53,8 @@ from datetime import timedelta
 from typing import Any
 
 from ..core.addresses import normalized_or_none
-from ..core.decision_text import links_section, question_html
+from ..core.decision_text import links_section
+from ..mail.decision_html import question_html
 from ..mail.compose import compose_stored as compose
 from ..delivery.signing import finalize_outbound
 from ..delivery.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport

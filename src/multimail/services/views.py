@@ -12,7 +12,7 @@ from ..core.decision_secrets import redact_addresses, redact_text
 from ..core.decision_text import links_section
 from ..core.oversight import Mode
 from ..mail.compose import compose_stored
-from ..mail.parse import render_html_safely, sanitize_html
+from ..mail.html import render_html_safely, sanitize_html
 from .common import iso
 
 SNIPPET_LENGTH = 200

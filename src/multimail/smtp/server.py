@@ -37,7 +37,9 @@ from ..services.keys import authenticate as authenticate_key
 from ..services.receiving import is_hosted, receive
 from ..services.identity import inbound_claim
 from ..services.rate_limits import RateLimits, TooManyRequests
-from ..mail.authentication import DNSResolver, Resolver, StaticResolver, authenticate_inbound, strip_authentication_results
+from ..mail.auth_results import strip_authentication_results
+from ..mail.authentication import authenticate_inbound
+from ..mail.dns import DNSResolver, Resolver, StaticResolver
 
 log = logging.getLogger("multimail.smtp")
 

@@ -8,24 +8,28 @@ expired (or the question never went out), 404 for a link that is not genuine.
 
 from __future__ import annotations
 
-from html import escape
-
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ...services import decision_links as svc
 from ..deps import CtxDep
 
 router = APIRouter(tags=["decisions"])
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow"><meta name="referrer" content="no-referrer">
-<title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}
-button{{font-size:1.1rem;padding:.5rem 1.2rem}}.q{{white-space:pre-wrap;border-left:3px solid #ccc;padding-left:.8rem}}</style>
-</head><body><h1>{title}</h1>{body}</body></html>
-"""
+# The page is a Jinja2 template, autoescaped: the question and the options are the agent's text.
+_TEMPLATES = Environment(loader=PackageLoader("multimail.api", "templates"), autoescape=True,
+                         keep_trailing_newline=True, undefined=StrictUndefined)
+
+# A link's state -> the page's title and HTTP status; any other state is an open link (confirm).
+_PAGES = {
+    "invalid": ("Link not valid", 404),
+    "used": ("Already answered", 409),
+    "expired": ("Link expired", 410),
+    "closed": ("Question withdrawn", 410),
+    "recorded": ("Decision recorded", 200),
+}
+_CONFIRM = ("Confirm your answer", 200)
 
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -36,36 +40,15 @@ _HEADERS = {
 }
 
 
-def _page(title: str, body: str, status: int) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status, headers=_HEADERS)
-
-
-def _question(state: svc.LinkState) -> str:
-    return f'<p class="q">{escape(state.question or "")}</p>' if state.question else ""
-
-
 def _answer(state: svc.LinkState, token: str) -> HTMLResponse:
-    if state.status == "invalid":
-        return _page("Link not valid", "<p>This decision link is not valid.</p>", 404)
-    if state.status == "used":
-        return _page("Already answered",
-                     f"{_question(state)}<p>This question was already answered with "
-                     f"<strong>{escape(state.decision or '')}</strong>. Each link works once.</p>", 409)
-    if state.status == "expired":
-        return _page("Link expired", f"{_question(state)}<p>This decision link has expired. Reply to the email instead.</p>", 410)
-    if state.status == "closed":
-        return _page("Question withdrawn", f"{_question(state)}<p>This question is no longer open.</p>", 410)
-    if state.status == "recorded":
-        return _page("Decision recorded", f"{_question(state)}<p>Your answer <strong>{escape(state.option or '')}</strong> "
-                                          "was recorded. You can close this page.</p>", 200)
-    # open: ask for confirmation
-    return _page(
-        "Confirm your answer",
-        f"{_question(state)}<p>Answer <strong>{escape(state.option or '')}</strong>?</p>"
-        f'<form method="post" action="/d/{escape(token, quote=True)}"><button type="submit">'
-        f"Confirm &ldquo;{escape(state.option or '')}&rdquo;</button></form>",
-        200,
-    )
+    """The page for a link in `state`: what happened to it, and for an open link the form whose
+    POST decides (a GET never does)."""
+    page = state.status if state.status in _PAGES else "confirm"
+    title, status = _PAGES.get(state.status, _CONFIRM)
+    html = _TEMPLATES.get_template("decision_link.html").render(
+        page=page, title=title, question=state.question, decision=state.decision or "", option=state.option or "",
+        token=token)
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
 @router.get("/d/{token}", response_class=HTMLResponse, include_in_schema=False)
