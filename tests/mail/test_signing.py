@@ -21,6 +21,7 @@ from multimail.services import Context, approvals, domains, mailboxes, sending
 from multimail.services import identity as identity_service
 from multimail.services.delivery import DeliveryWorker
 from multimail.store import open_store
+from multimail.store.engine import sqlite_url_for
 from multimail.store.tables import captured_mail, server_keys
 
 OP = Principal.local_operator()
@@ -210,6 +211,7 @@ def test_garbage_is_refused_as_bad_request(ctx):
 
 
 def test_cli_domains_add_prints_the_dkim_record(tmp_path):
+    open_store(sqlite_url_for(tmp_path)).dispose()  # the store a server made there (CLI verbs make none)
     runner = CliRunner()
     result = runner.invoke(domains_app, ["add", "example.com", "--selector", "mm1", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
