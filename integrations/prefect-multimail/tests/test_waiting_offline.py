@@ -26,7 +26,7 @@ from prefect_multimail import (
     wait_for_decision,
 )
 
-from .fakes import FakeMultiMail
+from fake_multimail import FakeMultiMail
 
 CREDS = MultiMailCredentials(api_key="mm_live_test", base_url="http://mm.test")
 
