@@ -79,11 +79,11 @@ def watch(credentials: MultiMailCredentials, target: Target, flow_run_id: Any, p
     at the deadline. Never raises (it is a safety net; the wait itself decides everything)."""
     try:
         with credentials.get_client() as client:
-            nudge, grace = run(watch_steps(target, deadline), Blocking(client, stop))
+            nudge, grace = run(watch_steps(target, deadline), Blocking(client, stop=stop))
         if nudge is None or (grace and stop.wait(grace)):
             return
         with get_client(sync_client=True) as prefect:
-            run(nudge_steps(flow_run_id, pause_key, nudge, deadline), Blocking(prefect, stop))
+            run(nudge_steps(flow_run_id, pause_key, nudge, deadline), Blocking(prefect, stop=stop))
     except Exception:
         module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
 
