@@ -1,6 +1,8 @@
 """Shared fixtures: real servers on free loopback ports, and databases for the storage tests.
 
 - `server`: one `multimail serve` process (SQLite, capture mode) for the whole session.
+- `prefect_api_url` / `prefect_server` (from multimail.testing): a temporary Prefect server and a
+  MultiMail server that resumes flow runs through it.
 - `pg_url`: a fresh PostgreSQL database per session when MULTIMAIL_TEST_POSTGRES_URL is set
   (CI sets it); tests that need it are skipped otherwise.
 - `db_url`: parametrized over SQLite and PostgreSQL for storage tests.
@@ -9,102 +11,34 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import secrets
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from multimail.store import tables as store_tables
 
+# The servers, their client and the Prefect fixtures live in multimail.testing (shared with the
+# prefect-multimail suite); imported here so that `from tests.conftest import ...` keeps working
+# and the fixtures are this suite's too.
+from multimail.testing import (  # noqa: F401
+    SESSION_DNS,
+    TEST_RATE_LIMITS,
+    Api,
+    ServerProcess,
+    free_port,
+    prefect_api_url,
+    prefect_server,
+    start_session_server,
+    wait_for,
+)
+
 PG_ENV = "MULTIMAIL_TEST_POSTGRES_URL"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# The suite drives its servers hard from one IP (bursts, 50 concurrent sends, fuzzing) with a few
-# keys, far beyond what a small team's defaults allow; test servers get roomy rate limits (still
-# enforced), and tests of the limits themselves pass their own in `env`.
-TEST_RATE_LIMITS = {
-    "MULTIMAIL_RATE_LIMIT_PER_KEY": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_PER_IP": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_AUTH_FAILURES": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_VERIFY": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_LINKS": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_SMTP_CONCURRENT": "1000",
-    "MULTIMAIL_RATE_LIMIT_SMTP_CONNECTIONS": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_SMTP_AUTH_FAILURES": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_SMTP_MESSAGES_PER_IP": "1000000/minute",
-    "MULTIMAIL_RATE_LIMIT_SMTP_MESSAGES_PER_SENDER": "1000000/minute",
-}
-
-
-class ServerProcess:
-    """A real `multimail serve` subprocess; its stdout is kept in a log file for debugging."""
-
-    def __init__(self, data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None, smtp: bool = True):
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.http_port = free_port()
-        self.smtp_port = free_port()
-        self.base = f"http://127.0.0.1:{self.http_port}"
-        self.log_path = self.data_dir / f"server-{self.http_port}.log"
-        cmd = [sys.executable, "-m", "multimail.cli", "serve", "--data-dir", str(self.data_dir),
-               "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port)]
-        if database_url:
-            cmd += ["--database-url", database_url]
-        if not smtp:
-            cmd.append("--no-smtp")
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **TEST_RATE_LIMITS, **(env or {})})
-        self.admin_key = None
-        self._wait_healthy()
-
-    def _wait_healthy(self, timeout: float = 40.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if requests.get(self.base + "/health", timeout=1).status_code == 200:
-                    m = re.search(r"(mm_live_[A-Za-z0-9_-]+)", self.log())
-                    self.admin_key = m.group(1) if m else None
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server not healthy in {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
 
 
 class Db:
@@ -132,17 +66,6 @@ class Db:
         return {name: self.count(table) for name, table in store_tables.metadata.tables.items()}
 
 
-def wait_for(fn, timeout: float = 15.0, *, what: str = "condition"):
-    """Call `fn` until it returns something truthy (returned), failing the test after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 class Clock:
     """The one test clock: a Context's `clock` that the test moves by hand (`clock.advance(hours=24)`).
     It starts at a fixed instant, or at `start` (tests whose signatures a receiver checks against
@@ -165,47 +88,8 @@ class Clock:
         return self.now
 
 
-class Api:
-    """`requests` against a server with one key, as a hosted-API client would use it."""
-
-    def __init__(self, base: str, key: str | None):
-        self.base = base
-        self.key = key
-        self.session = requests.Session()
-
-    def headers(self, extra: dict | None = None) -> dict:
-        h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        return {**h, **(extra or {})}
-
-    def get(self, verb: str, **params):
-        return self.session.get(f"{self.base}/v1/{verb}", params=params, headers=self.headers(), timeout=30)
-
-    def post(self, verb: str, body=None, headers: dict | None = None, **kw):
-        return self.session.post(f"{self.base}/v1/{verb}", json=body, headers=self.headers(headers), timeout=30, **kw)
-
-    def ok(self, method: str, verb: str, body=None, **params) -> dict:
-        r = self.post(verb, body) if method == "POST" else self.get(verb, **params)
-        assert r.status_code == 200, f"{method} {verb}: {r.status_code} {r.text}"
-        return r.json()
-
-
 def unique_address(prefix: str = "box", domain: str = "acme.test") -> str:
     return f"{prefix}-{secrets.token_hex(4)}@{domain}"
-
-
-# DNS answers for the session server's sender checks (no network here): partner.test sends from
-# loopback with SPF and a DMARC policy, so its mail is authenticated (replies to decide_email
-# from it may decide); any other domain is not.
-SESSION_DNS = {
-    "partner.test": ["v=spf1 ip4:127.0.0.1 ip6:::1 -all"],
-    "_dmarc.partner.test": ["v=DMARC1; p=reject"],
-}
-
-
-def start_session_server(data: Path, database_url: str | None = None) -> ServerProcess:
-    dns = data / "dns.json"
-    dns.write_text(json.dumps(SESSION_DNS))
-    return ServerProcess(data, database_url=database_url, env={"MULTIMAIL_DNS_OVERRIDES": str(dns)})
 
 
 @pytest.fixture(scope="session")
@@ -244,31 +128,6 @@ def mailbox(admin):
         return address
 
     return _make
-
-
-@pytest.fixture(scope="session")
-def prefect_api_url():
-    """A real, temporary Prefect server for the session (Prefect's own `prefect_test_harness`,
-    SQLite-backed): its API URL. Flows run in the test process report to it."""
-    pytest.importorskip("prefect")
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry calls (no network here)
-    with prefect_test_harness(server_startup_timeout=90):
-        yield PREFECT_API_URL.value()
-
-
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory, prefect_api_url) -> ServerProcess:
-    """A MultiMail server that resumes flow runs through that Prefect API (with the session's
-    DNS answers, so replies from partner.test may decide)."""
-    data = tmp_path_factory.mktemp("prefect-server")
-    dns = data / "dns.json"
-    dns.write_text(json.dumps(SESSION_DNS))
-    srv = ServerProcess(data, env={"MULTIMAIL_DNS_OVERRIDES": str(dns), "MULTIMAIL_PREFECT_API_URL": prefect_api_url})
-    yield srv
-    srv.stop()
 
 
 @contextlib.contextmanager

@@ -59,10 +59,14 @@ def _transient_failure(task: Any, task_run: Any, state: Any) -> bool:
 _SAFE_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": _transient_failure}
 
 
-def _key(idempotency_key: str | None, operation: str, **content: Any) -> str | None:
-    if idempotency_key is not None:
-        return idempotency_key
-    return derive_idempotency_key(operation, content)
+def _run_fields(metadata: Mapping[str, Any] | None, idempotency_key: str | None, operation: str,
+                request: Mapping[str, Any]) -> dict[str, Any]:
+    """What a send adds to its ``request`` from the run: the run's ids in its metadata, and the
+    caller's idempotency key or one derived from the run and the request (which, without
+    metadata, is what makes it "the same send")."""
+    merged = merge_metadata(metadata)
+    key = idempotency_key if idempotency_key is not None else derive_idempotency_key(operation, request)
+    return {"metadata": merged, "idempotency_key": key}
 
 
 @task(name="multimail-send-email", cache_policy=NO_CACHE)
@@ -121,13 +125,10 @@ def send_email(
             wait_for_approval(credentials, message_id)
         ```
     """
+    request = dict(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
+                   attachments=attachments, oversight_mode=oversight_mode)
     with credentials.get_client() as client:
-        result = client.send_email(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc,
-                                   reply_to=reply_to, attachments=attachments, oversight_mode=oversight_mode,
-                                   metadata=merge_metadata(metadata),
-                                   idempotency_key=_key(idempotency_key, "send", sender=sender, to=to, subject=subject, body=body,
-                                                        html=html, cc=cc, bcc=bcc, reply_to=reply_to, attachments=attachments,
-                                                        oversight_mode=oversight_mode))
+        result = client.send_email(**request, **_run_fields(metadata, idempotency_key, "send", request))
     _logger().info("Message %s from %s: %s (oversight %s)%s", result.message_id, sender, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
     return result.message_id
@@ -171,13 +172,10 @@ def reply_email(
         reply_id = reply_email(credentials, message_id=incoming["message_id"], body="Thanks, received.")
         ```
     """
+    request = dict(message_id=message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
+                   attachments=attachments, oversight_mode=oversight_mode)
     with credentials.get_client() as client:
-        result = client.reply_email(message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
-                                    attachments=attachments, oversight_mode=oversight_mode,
-                                    metadata=merge_metadata(metadata),
-                                    idempotency_key=_key(idempotency_key, "reply", message_id=message_id, body=body, html=html,
-                                                         reply_all=reply_all, cc=cc, bcc=bcc, attachments=attachments,
-                                                         oversight_mode=oversight_mode))
+        result = client.reply_email(**request, **_run_fields(metadata, idempotency_key, "reply", request))
     _logger().info("Reply %s to %s: %s (oversight %s)%s", result.message_id, message_id, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
     return result.message_id
@@ -226,13 +224,10 @@ def decide_email(
             ...
         ```
     """
+    request = dict(sender=sender, to=to, question=question, options=list(options), subject=subject, context=context,
+                   cc=cc, oversight_mode=oversight_mode)
     with credentials.get_client() as client:
-        result = client.decide_email(sender=sender, to=to, question=question, options=options, subject=subject,
-                                     context=context, cc=cc, oversight_mode=oversight_mode,
-                                     metadata=merge_metadata(metadata),
-                                     idempotency_key=_key(idempotency_key, "decide", sender=sender, to=to, question=question,
-                                                          options=list(options), subject=subject, context=context, cc=cc,
-                                                          oversight_mode=oversight_mode))
+        result = client.decide_email(**request, **_run_fields(metadata, idempotency_key, "decide", request))
     _logger().info("Question %s (thread %s) to %s: %s%s", result.message_id, result.thread_id, to, result.status,
                    " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
     return result.thread_id

@@ -5,7 +5,9 @@ cannot resume runs (`resume: "none"`) or already knows the outcome."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ from prefect_multimail import (
     wait_for_decision,
 )
 
-from .fakes import FakeMultiMail
+from fake_multimail import FakeMultiMail
 
 CREDS = MultiMailCredentials(api_key="mm_live_test", base_url="http://mm.test")
 
@@ -242,3 +244,21 @@ def test_in_an_async_flow_the_blocking_names_refuse_and_the_twins_wait(fake):
         asyncio.run(forgetful())
     assert fake.sent("get_thread") == []
     assert asyncio.run(careful()) == "Ship"
+
+
+@pytest.mark.usefixtures("prefect_api_url")
+def test_a_watcher_told_to_stop_stops(fake):
+    """The wait stops its watcher when the pause is over (or fails); a watcher that went on would
+    long-poll MultiMail and read the flow run until the deadline, for nothing."""
+    from prefect_multimail.waiting.blocking import watch
+    from prefect_multimail.waiting.targets import Approval
+
+    fake.routes["list_pending"] = script(pending("pending"))  # answers at once, every time
+    stop = threading.Event()
+    stop.set()
+    watcher = threading.Thread(target=watch, daemon=True, args=(CREDS, Approval("msg_1"), uuid.uuid4(),
+                                                                 "multimail-frw-1", time.monotonic() + 2, stop))
+    watcher.start()
+    watcher.join(5)
+    assert not watcher.is_alive()
+    assert fake.sent("list_pending") == []

@@ -1,5 +1,5 @@
 """Sends carry an idempotency key derived from the Prefect run and the run's ids in metadata
-(no MultiMail server: the requests are recorded by tests/prefect/fakes.py; flows run against the
+(no MultiMail server: the requests are recorded by fake_multimail.py; flows run against the
 session's temporary Prefect server)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect_multimail import MultiMailCredentials, decide_email, reply_email, send_email
 from prefect_multimail._context import KEY_PREFIX, derive_idempotency_key, merge_metadata, run_metadata
 
-from .fakes import FakeMultiMail
+from fake_multimail import FakeMultiMail
 
 pytestmark = pytest.mark.usefixtures("prefect_api_url")
 

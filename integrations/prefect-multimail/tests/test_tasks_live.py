@@ -18,8 +18,8 @@ from prefect_multimail import (
     tag_email,
 )
 
-from ..conftest import wait_for
-from .conftest import Box, make_box
+from multimail.testing import wait_for
+from flow_boxes import Box, make_box
 
 
 def test_a_task_retry_does_not_send_twice_and_the_message_names_its_run(gated: Box):

@@ -31,8 +31,8 @@ from prefect_multimail import (
     wait_for_decision,
 )
 
-from ..conftest import Api, ServerProcess, free_port, wait_for
-from .conftest import Box, make_box
+from multimail.testing import Api, ServerProcess, free_port, wait_for
+from flow_boxes import Box, make_box
 
 ASKED = "bob.boss@partner.test"  # partner.test passes SPF in the session DNS, so its replies may decide
 

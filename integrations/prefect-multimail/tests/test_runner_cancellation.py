@@ -15,8 +15,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.states import Cancelling
 
-from ..conftest import wait_for
-from .conftest import Box
+from multimail.testing import wait_for
+from flow_boxes import Box
 
 FLOW_SCRIPT = textwrap.dedent('''
     from prefect import flow

@@ -13,7 +13,7 @@ from prefect.states import Cancelling, Crashed
 
 from prefect_multimail import MultiMailCredentials, cancel_pending_mail
 
-from .fakes import FakeMultiMail
+from fake_multimail import FakeMultiMail
 
 pytestmark = pytest.mark.usefixtures("prefect_api_url")
 

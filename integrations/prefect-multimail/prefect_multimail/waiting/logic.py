@@ -1,0 +1,193 @@
+"""The wait, written once: generators that yield :mod:`.steps` and receive their results.
+
+:func:`wait_steps` is the whole wait (register, pause or long-poll, conclude);
+:func:`watch_steps` and :func:`nudge_steps` are the two halves of the watcher beside a paused
+run. None of them does I/O: the runners in :mod:`.blocking` and :mod:`.async_` carry the steps
+out, so the sync and async waits cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Mapping
+
+import pydantic
+
+from multimail.client.errors import ConnectionError as MultiMailConnectionError
+from multimail.client.errors import RateLimited, ServerError
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+
+from .outcomes import MultiMailOutcome
+from .prefect_run import logger, module_logger, pausable_context, pause_key
+from .steps import FlowRunState, Pause, ReadFlowRun, Register, ResumeFlowRun, Sleep, Steps, Stopped, Unwatch, Watch
+from .targets import Target
+
+LONG_POLL_SECONDS = 55.0  # one long-poll request; the server holds at most 60 s
+WATCH_POLL_SECONDS = 55.0  # the watcher's long-polls: the server answers at once on a change, so long is cheap
+RESUME_GRACE_SECONDS = 3.0  # how long the watcher leaves the MultiMail server to resume the run
+PAUSE_TIMEOUT_MARGIN = 30.0  # the Prefect pause outlives the wait; the watcher ends it at the deadline
+NUDGE_SOURCE = "prefect-multimail"  # marks the run inputs the watcher resumes with
+
+TRANSIENT = (MultiMailConnectionError, ServerError, RateLimited)
+
+
+def check_times(timeout: float, poll_interval: float) -> None:
+    """Refuse a timeout or poll interval that would make the wait meaningless."""
+    if timeout is None or timeout < 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+    if poll_interval is None or poll_interval <= 0:
+        raise ValueError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
+
+
+def register(flow_run_id: Any, target: Target) -> Register:
+    return Register(str(flow_run_id), **target.register_args())
+
+
+def input_type(target: Target) -> type[MultiMailOutcome]:
+    """The run input the pause accepts, described for whoever looks at the paused run in the UI."""
+    return MultiMailOutcome.with_initial_data(description=(
+        f"Waiting for the MultiMail {target.describe()}. The MultiMail server resumes this run when it "
+        "happens; a run resumed by hand carries on only once the MultiMail server confirms the outcome."))
+
+
+def nudge(target: Target, status: str) -> dict[str, Any]:
+    """The run input the watcher resumes with when there is no outcome to hand over."""
+    return {"kind": target.kind, "status": status, "source": NUDGE_SOURCE}
+
+
+def log_unconfirmed(target: Target, received: Any) -> None:
+    data = received.model_dump() if isinstance(received, pydantic.BaseModel) else received
+    if isinstance(data, Mapping) and data.get("source") == NUDGE_SOURCE:
+        logger().debug("Resumed by the watcher (%s); checking with the MultiMail server.", data.get("status"))
+    else:
+        logger().warning("This flow run was resumed with %r, but the MultiMail server has no outcome for the %s yet "
+                         "(resumed by hand?); ignoring it and waiting for the real outcome.", data, target.describe())
+
+
+# -- the watcher ------------------------------------------------------------------------------
+
+
+def watch_steps(target: Target, deadline: float) -> Steps:
+    """The watcher's first half: long-poll MultiMail until the outcome, an error or the deadline.
+
+    Returns the run input to resume the run with (None when the pause ended first) and how long
+    to leave the MultiMail server to resume it before the watcher does.
+    """
+    while not (yield Stopped()):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return nudge(target, "timeout"), 0.0
+        try:
+            outcome = yield from target.poll_steps(min(remaining, WATCH_POLL_SECONDS))
+        except TRANSIENT:
+            yield Sleep(min(2.0, max(remaining, 0.0)))
+            continue
+        except Exception:  # rejected question, message gone, ...: the wait will find out and raise
+            return nudge(target, "error"), 0.0
+        if outcome is not None:
+            return {**outcome, "source": NUDGE_SOURCE}, RESUME_GRACE_SECONDS
+    return None, 0.0
+
+
+def nudge_steps(flow_run_id: Any, key: str, run_input: Mapping[str, Any], deadline: float) -> Steps:
+    """The watcher's second half (on Prefect's client): resume the run paused with ``key``
+    with ``run_input``, until that is accepted, the run is over, or its pause would have expired."""
+    while not (yield Stopped()) and time.monotonic() < deadline + PAUSE_TIMEOUT_MARGIN:
+        try:
+            state = (yield ReadFlowRun(flow_run_id)).state
+            if state is None or state.is_final() or state.is_cancelling():
+                return
+            if state.is_paused() and state.state_details.pause_key == key:
+                result = yield ResumeFlowRun(flow_run_id, run_input)
+                if result.status == SetStateStatus.ACCEPT:
+                    return
+        except Exception:  # Prefect briefly unreachable: a dead watcher would leave the run paused
+            module_logger.debug("The MultiMail wait watcher retries", exc_info=True)
+        yield Sleep(0.5)  # not paused yet, or the run input schema is not saved yet
+
+
+# -- the wait ---------------------------------------------------------------------------------
+
+
+def pause_steps(target: Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
+                timeout: float, poll_interval: float) -> Steps:
+    """Pause until resumed; the outcome as the server confirms it, or None when it has none yet."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    flow_run_id = flow_ctx.flow_run.id
+    key = pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
+    log = logger()
+    log.info("Pausing until the %s (MultiMail resumes this run; timeout %g s).", target.describe(), timeout)
+    # the watcher stops at Unwatch, or in the runner's `finally` when an error ends the wait
+    yield Watch(target.fresh(), flow_run_id, key, deadline, wait["wait_id"])
+    received: Any = None
+    try:
+        received = yield Pause(wait_for_input=input_type(target), timeout=math.ceil(remaining + PAUSE_TIMEOUT_MARGIN),
+                               poll_interval=poll_interval, key=key)
+    except FlowPauseTimeout as exc:
+        raise target.timeout_error(timeout) from exc
+    except pydantic.ValidationError:
+        state = yield FlowRunState(flow_run_id)
+        if not (state and state.is_running()):
+            raise
+        # Resumed without a valid input: whatever happened, the server says what is true.
+        module_logger.debug("Resumed without a valid run input", exc_info=True)
+    except RuntimeError as exc:  # the run could not be paused
+        log.warning("Could not pause this flow run (%s); polling the MultiMail server instead.", exc)
+        yield Unwatch()
+        return None
+    yield Unwatch()
+    outcome = (yield register(flow_run_id, target)).get("outcome")  # the confirmation
+    if outcome:
+        return outcome
+    log_unconfirmed(target, received)
+    return None
+
+
+def poll_steps(target: Target, deadline: float, timeout: float, poll_interval: float) -> Steps:
+    """Long-poll the server until the outcome (concluded) or the deadline (the timeout error),
+    waiting out transient failures with a growing delay."""
+    failures = 0
+    while True:
+        started = time.monotonic()
+        try:
+            outcome = yield from target.poll_steps(max(0.0, min(deadline - started, LONG_POLL_SECONDS)))
+        except TRANSIENT as exc:
+            if time.monotonic() >= deadline:
+                raise
+            failures += 1
+            delay = min(2.0 ** failures, 30.0, max(0.0, deadline - time.monotonic()))
+            logger().warning("MultiMail did not answer (%s); trying again in %.0f s.", exc, delay)
+            yield Sleep(delay)
+            continue
+        failures = 0
+        if outcome is not None:
+            return target.conclude(outcome)
+        now = time.monotonic()
+        if now >= deadline:
+            raise target.timeout_error(timeout)
+        spare = poll_interval - (now - started)  # a server that does not hold the request is not hammered
+        if spare > 0:
+            yield Sleep(min(spare, deadline - now))
+
+
+def wait_steps(target: Target, deadline: float, timeout: float, poll_interval: float) -> Steps:
+    """The whole wait: register it, pause (in a flow function, when the server can resume runs),
+    else long-poll; what the wait returns or raises."""
+    flow_ctx = pausable_context()
+    if flow_ctx is not None:
+        wait = yield register(flow_ctx.flow_run.id, target)
+        if wait.get("outcome"):
+            return target.conclude(wait["outcome"])
+        if wait.get("resume") == "prefect":
+            outcome = yield from pause_steps(target, flow_ctx, wait, deadline, timeout, poll_interval)
+            if outcome is not None:
+                return target.conclude(outcome)
+        else:
+            logger().info("Waiting for the %s by polling MultiMail (its server does not resume Prefect runs).",
+                          target.describe())
+    return (yield from poll_steps(target, deadline, timeout, poll_interval))
