@@ -27,6 +27,7 @@ from multimail.store import tables as store_tables
 # prefect-multimail suite); imported here so that `from tests.conftest import ...` keeps working
 # and the fixtures are this suite's too.
 from multimail.testing import (  # noqa: F401
+    require_service,
     SESSION_DNS,
     TEST_RATE_LIMITS,
     Api,
@@ -134,8 +135,7 @@ def mailbox(admin):
 def fresh_pg_database(prefix: str = "mm_test") -> Iterator[str]:
     """A new, empty PostgreSQL database (skips the test when none is configured), dropped after."""
     base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
+    require_service("PostgreSQL", bool(base), f"set {PG_ENV} (.ci/run sets it for 127.0.0.1:5432)")
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     url = make_url(base).set(drivername="postgresql+psycopg")
     admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")

@@ -21,9 +21,11 @@ _real_send = requests.Session.send
 
 
 @pytest.fixture(autouse=True)
-def no_server_errors(server, monkeypatch):
-    """Fail on a 5xx answer at once, and on a server-side traceback at the end of the test."""
-    log_start = len(server.log())
+def no_server_errors(request, monkeypatch):
+    """Fail on a 5xx answer at once, and on a server-side traceback at the end of the test (of the
+    session server, for tests that use it: tests that start their own servers are not run twice)."""
+    server = request.getfixturevalue("server") if "server" in request.fixturenames else None
+    log_start = len(server.log()) if server is not None else 0
 
     def guarded(self, request, **kwargs):
         response = _real_send(self, request, **kwargs)
@@ -34,6 +36,8 @@ def no_server_errors(server, monkeypatch):
 
     monkeypatch.setattr(requests.Session, "send", guarded)
     yield
+    if server is None:
+        return
     new_log = server.log()[log_start:]
     assert "Traceback" not in new_log, f"the server logged an error during this test:\n{new_log[-4000:]}"
 
@@ -79,12 +83,20 @@ def approver(make_key):
 
 
 
-if os.environ.get("MULTIMAIL_TEST_API_DATABASE") == "postgresql":
-    # Opt-in: the same HTTP suite against a server on PostgreSQL (needs MULTIMAIL_TEST_POSTGRES_URL).
-    @pytest.fixture(scope="session")
-    def server(tmp_path_factory, pg_url):
-        from tests.conftest import start_session_server
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """The HTTP suite runs twice: against a server on SQLite and one on PostgreSQL (skipped
+    without MULTIMAIL_TEST_POSTGRES_URL, a failure under CI=true). Session-scoped, so pytest runs
+    every test on the first server, then every test on the second."""
+    from tests.conftest import PG_ENV, fresh_pg_database, require_service, start_session_server
 
-        srv = start_session_server(tmp_path_factory.mktemp("server-pg"), database_url=pg_url)
+    if request.param == "sqlite":
+        srv = start_session_server(tmp_path_factory.mktemp("server"))
+        yield srv
+        srv.stop()
+        return
+    require_service("PostgreSQL", bool(os.environ.get(PG_ENV)), f"set {PG_ENV}")
+    with fresh_pg_database("mm_http") as url:
+        srv = start_session_server(tmp_path_factory.mktemp("server-pg"), database_url=url)
         yield srv
         srv.stop()

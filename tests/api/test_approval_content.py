@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 import smtplib
-import sqlite3
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
-import pytest
 
 from .helpers import all_audit, assert_error, find_in_inbox, new_address, snapshot, wait_status
 
@@ -33,9 +30,6 @@ HTML = (
     '<svg width="200" height="20"><text x="0" y="15">Signed: the CEO</text></svg>'
 )
 REPORT = b"%PDF-1.4 quarterly numbers"
-# These read the session server's SQLite file (what the capture transport recorded, the rows).
-reads_sqlite = pytest.mark.skipif(os.environ.get("MULTIMAIL_TEST_API_DATABASE") == "postgresql",
-                                  reason="reads the session server's SQLite database file")
 
 
 def held_with_everything(api, box, **extra) -> dict:
@@ -146,7 +140,6 @@ def test_stale_content_hash_after_an_edit_is_refused_and_changes_nothing(admin, 
     assert snapshot(admin, box) == before
 
 
-@reads_sqlite
 def test_approval_with_the_right_hash_is_recorded_and_is_what_goes_out(server, admin, approver, mailbox):
     box = mailbox(oversight_mode="gated_all")
     sent = held_with_everything(admin, box)
@@ -158,8 +151,7 @@ def test_approval_with_the_right_hash_is_recorded_and_is_what_goes_out(server, a
     assert event["details"]["content_hash"] == shown and "edited" not in event["details"]
     wait_status(admin, sent["message_id"], "sent")
     assert item_of(admin, box, sent["message_id"])["approved_content_hash"] == shown
-    with sqlite3.connect(server.data_dir / "multimail.db") as db:
-        (raw,) = db.execute("select raw from captured_mail where message_id = ?", (sent["message_id"],)).fetchone()
+    [(raw,)] = server.query("select raw from captured_mail where message_id = :m", m=sent["message_id"])
     out = message_from_bytes(raw, policy=default_policy)
     assert str(out["Reply-To"]) == "replies@elsewhere.test"
     [att] = list(out.iter_attachments())
@@ -180,7 +172,6 @@ def test_approve_with_edits_records_both_versions(admin, approver, mailbox):
     assert event["details"]["changes"] == {"subject": {"old": "Your offer", "new": "Your offer (revised)"}}
 
 
-@reads_sqlite
 def test_approved_content_matches_only_the_approved_version(server, admin, mailbox):
     """Service level, on the server's own rows: the check the delivery worker makes before
     composing fails for content changed after the approval."""
@@ -192,7 +183,7 @@ def test_approved_content_matches_only_the_approved_version(server, admin, mailb
     box = mailbox(oversight_mode="gated_all")
     sent = held_with_everything(admin, box)
     admin.ok("POST", "approve_message", {"message_id": sent["message_id"]})
-    engine = create_engine(f"sqlite:///{server.data_dir / 'multimail.db'}")
+    engine = create_engine(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as tx:
         msg = dict(tx.execute(select(t.messages).where(t.messages.c.id == sent["message_id"])).mappings().one())
         atts = message_q.attachments_of(tx, sent["message_id"], with_content=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import sqlite3
 import subprocess
 import sys
 from email import message_from_bytes
@@ -47,7 +46,7 @@ def test_inbound_bytes_are_those_received_and_scoped(server, admin, mailbox, mak
     other = make_key("agent", [mailbox()])
     assert raw_of(other, item["message_id"]).status_code == 404
     cli = subprocess.run([sys.executable, "-m", "multimail.cli", "show", item["message_id"], "--raw",
-                          "--data-dir", str(server.data_dir)], capture_output=True, timeout=60)
+                          "--database-url", server.database_url], capture_output=True, timeout=60)
     assert cli.returncode == 0 and cli.stdout == r.content
 
 
@@ -60,8 +59,7 @@ def test_a_held_message_has_no_bytes_yet_and_a_question_shows_no_secret(server, 
     free = mailbox(oversight_mode="autonomous")
     asked = admin.ok("POST", "decide_email", {"from": free, "to": "boss@partner.test", "question": "Go?", "options": ["Yes", "No"]})
     wait_for(lambda: admin.ok("GET", "read_email", message_id=asked["message_id"])["status"] == "sent")
-    with sqlite3.connect(server.data_dir / "multimail.db") as db:
-        (sent,) = db.execute("select raw from captured_mail where message_id = ?", (asked["message_id"],)).fetchone()
+    [(sent,)] = server.query("select raw from captured_mail where message_id = :m", m=asked["message_id"])
     assert TOKEN.search(decoded(sent)) and b"+q_" in sent  # what the recipient got carries them
     shown = raw_of(admin, asked["message_id"]).content
     assert not TOKEN.search(decoded(shown)) and b"+q_" not in shown and b"one-click decision link" in decoded(shown)

@@ -4,7 +4,6 @@ approval screen renders, what the audit trail may show to an agent."""
 from __future__ import annotations
 
 import smtplib
-import sqlite3
 import time
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -52,8 +51,7 @@ def test_an_approvers_text_edit_is_what_goes_out(server, admin, mailbox):
                                            "body": "SECRET PRICE 100", "html": "<p>SECRET PRICE 100</p>"})
     admin.ok("POST", "approve_message", {"message_id": sent["message_id"], "body": "Price on request"})
     wait_sent(admin, sent["message_id"])
-    with sqlite3.connect(server.data_dir / "multimail.db") as db:
-        (raw,) = db.execute("select raw from captured_mail where message_id = ?", (sent["message_id"],)).fetchone()
+    [(raw,)] = server.query("select raw from captured_mail where message_id = :m", m=sent["message_id"])
     assert b"SECRET PRICE" not in raw
     assert message_from_bytes(raw, policy=default_policy).get_content().strip() == "Price on request"
 
