@@ -1,4 +1,4 @@
-"""The asynchronous client: :class:`AsyncMultiMail` (generated once from _sync.py, then kept by hand)."""
+"""The asynchronous client: :class:`AsyncMultiMail`."""
 
 from __future__ import annotations
 

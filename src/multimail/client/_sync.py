@@ -1,3 +1,4 @@
+# generated from _async.py by scripts/unasync.py; do not edit
 """The synchronous client: :class:`MultiMail`."""
 
 from __future__ import annotations
@@ -430,7 +431,8 @@ class MultiMail(BaseClient):
         while True:
             page = self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
                                     limit=page_size, cursor=cursor)
-            yield from page["messages"]
+            for message in page["messages"]:
+                yield message
             previous, cursor = cursor, page.get("next_cursor")
             if not cursor or not page["messages"] or cursor == previous:  # a repeated cursor would loop forever
                 return
@@ -709,13 +711,14 @@ class MultiMail(BaseClient):
             Audit events, as in :meth:`audit_log`.
 
         Example:
-            >>> sum(1 for _ in client.iter_audit_log(mailbox="agent@acme.test"))
+            >>> [e for e in client.iter_audit_log(mailbox="agent@acme.test")]
         """
         cursor: str | None = None
         while True:
             page = self.audit_log(mailbox=mailbox, actor=actor, action=action, message_id=message_id, since=since,
                                   until=until, limit=page_size, cursor=cursor)
-            yield from page["events"]
+            for event in page["events"]:
+                yield event
             previous, cursor = cursor, page.get("next_cursor")
             if not cursor or not page["events"] or cursor == previous:  # a repeated cursor would loop forever
                 return
