@@ -3,7 +3,7 @@
 The server uses these TypedDicts as its routes' response models (so its OpenAPI document
 describes every answer, and an answer has exactly these keys: tests/client/test_types_match_answers.py
 calls every verb and compares), and the SDK returns them. A key marked ``NotRequired`` is present
-only in some answers (the comment says when); every other key is always there, ``None`` when it
+only in some answers (its docstring says when); every other key is always there, ``None`` when it
 has no value. :class:`SendResult` is a small frozen dataclass, since every sending call returns it
 and callers use its fields directly (:class:`SendAnswer` is its JSON).
 
