@@ -7,6 +7,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..client.types import Health
 from ..services import Context
 from ..services.rate_limits import RateLimits
 from . import errors, ratelimit
@@ -30,7 +31,8 @@ def create_app(ctx: Context) -> FastAPI:
     for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links):
         app.include_router(module.router)
 
-    @app.get("/health", tags=["health"], operation_id="health")
+    @app.get("/health", tags=["health"], operation_id="health", response_model=Health,
+             responses={503: {"model": errors.ErrorBody, "description": "The database does not answer."}})
     def health() -> JSONResponse:
         """200 when the server can serve (the database answers)."""
         try:

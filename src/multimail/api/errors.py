@@ -9,22 +9,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..client.types import ErrorBody
 from ..core.errors import MultiMailError
 
 log = logging.getLogger("multimail.api")
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
+__all__ = ["ErrorBody", "error_response", "install", "responses", "retry_headers"]  # ErrorBody: client/types.py's
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Request and response bodies of the verb routes, as API.md names them.
+"""Request bodies of the verb routes, as API.md names them (the answers are client/types.py's TypedDicts).
 
 Requests forbid unknown fields, so a typo (`"too": ...`) is a 400 naming the field rather than a
 message silently sent without its recipient.
@@ -106,15 +106,6 @@ class DecideEmail(Request):
     oversight_mode: OversightMode | None = None
     metadata: Metadata | None = None
     idempotency_key: str | None = None
-
-
-class SendResult(BaseModel):
-    message_id: str
-    thread_id: str
-    status: str
-    approval_status: str | None
-    oversight_mode: str
-    duplicate: bool
 
 
 class ApproveMessage(Request):

@@ -1,4 +1,4 @@
-"""The asynchronous client: :class:`AsyncMultiMail` (generated once from _sync.py, then kept by hand)."""
+"""The asynchronous client: :class:`AsyncMultiMail`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import httpx
 
 from ._base import BaseClient, Call, compact
 from .types import (
-    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, Health, InboxMessage, InboxPage,
-    FlowRunWait, Mailbox, ReleaseResult,
-    MailboxList, Message, OversightMode, PendingList, SendResult, TagResult, TagValue, Thread, Webhook, WebhookList,
+    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, FlowRunWait, Health, InboxMessage,
+    InboxPage, Mailbox, MailboxDeleted, MailboxList, Message, OversightMode, PendingList, PendingMessage, ReleaseResult,
+    SendResult, TagResult, TagValue, Thread, Webhook, WebhookDeleted, WebhookList,
 )
 
 
@@ -287,7 +287,7 @@ class AsyncMultiMail(BaseClient):
                                                           flow_run_id=None if flow_run_id is None else str(flow_run_id)))
 
     async def approve_message(self, message_id: str, *, note: str | None = None, subject: str | None = None,
-                        body: str | None = None, html: str | None = None) -> dict[str, Any]:
+                        body: str | None = None, html: str | None = None) -> PendingMessage:
         """Approve a held message (approver/admin key); it then goes out.
 
         Args:
@@ -310,7 +310,7 @@ class AsyncMultiMail(BaseClient):
         return await self._request(self._post_call("approve_message", {"message_id": message_id,
                                                                   **compact(note=note, subject=subject, body=body, html=html)}))
 
-    async def reject_message(self, message_id: str, *, reason: str | None = None) -> dict[str, Any]:
+    async def reject_message(self, message_id: str, *, reason: str | None = None) -> PendingMessage:
         """Reject a held message (approver/admin key); it never goes out.
 
         Args:
@@ -325,7 +325,7 @@ class AsyncMultiMail(BaseClient):
         """
         return await self._request(self._post_call("reject_message", {"message_id": message_id, **compact(reason=reason)}))
 
-    async def cancel_message(self, message_id: str, *, reason: str | None = None) -> dict[str, Any]:
+    async def cancel_message(self, message_id: str, *, reason: str | None = None) -> PendingMessage:
         """Withdraw a message that has not gone out (the key that queued it, or an approver).
 
         Args:
@@ -651,7 +651,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds)}))
 
-    async def delete_mailbox(self, mailbox: str) -> dict[str, Any]:
+    async def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.
 
         Args:
@@ -755,7 +755,7 @@ class AsyncMultiMail(BaseClient):
         """
         return await self._request(self._get_call("list_webhooks"))
 
-    async def delete_webhook(self, webhook_id: str) -> dict[str, Any]:
+    async def delete_webhook(self, webhook_id: str) -> WebhookDeleted:
         """Remove a webhook subscription (admin key).
 
         Args:
@@ -803,7 +803,7 @@ class AsyncMultiMail(BaseClient):
         """
         return await self._request(self._get_call("list_api_keys"))
 
-    async def revoke_api_key(self, key_id: str) -> dict[str, Any]:
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
         """Revoke an API key (admin key); it answers 401 from then on.
 
         Args:

@@ -1,3 +1,4 @@
+# generated from _async.py by scripts/unasync.py; do not edit
 """The synchronous client: :class:`MultiMail`."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import httpx
 
 from ._base import BaseClient, Call, compact
 from .types import (
-    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, Health, InboxMessage, InboxPage,
-    FlowRunWait, Mailbox, ReleaseResult,
-    MailboxList, Message, OversightMode, PendingList, SendResult, TagResult, TagValue, Thread, Webhook, WebhookList,
+    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, FlowRunWait, Health, InboxMessage,
+    InboxPage, Mailbox, MailboxDeleted, MailboxList, Message, OversightMode, PendingList, PendingMessage, ReleaseResult,
+    SendResult, TagResult, TagValue, Thread, Webhook, WebhookDeleted, WebhookList,
 )
 
 
@@ -287,7 +288,7 @@ class MultiMail(BaseClient):
                                                           flow_run_id=None if flow_run_id is None else str(flow_run_id)))
 
     def approve_message(self, message_id: str, *, note: str | None = None, subject: str | None = None,
-                        body: str | None = None, html: str | None = None) -> dict[str, Any]:
+                        body: str | None = None, html: str | None = None) -> PendingMessage:
         """Approve a held message (approver/admin key); it then goes out.
 
         Args:
@@ -310,7 +311,7 @@ class MultiMail(BaseClient):
         return self._request(self._post_call("approve_message", {"message_id": message_id,
                                                                   **compact(note=note, subject=subject, body=body, html=html)}))
 
-    def reject_message(self, message_id: str, *, reason: str | None = None) -> dict[str, Any]:
+    def reject_message(self, message_id: str, *, reason: str | None = None) -> PendingMessage:
         """Reject a held message (approver/admin key); it never goes out.
 
         Args:
@@ -325,7 +326,7 @@ class MultiMail(BaseClient):
         """
         return self._request(self._post_call("reject_message", {"message_id": message_id, **compact(reason=reason)}))
 
-    def cancel_message(self, message_id: str, *, reason: str | None = None) -> dict[str, Any]:
+    def cancel_message(self, message_id: str, *, reason: str | None = None) -> PendingMessage:
         """Withdraw a message that has not gone out (the key that queued it, or an approver).
 
         Args:
@@ -430,7 +431,8 @@ class MultiMail(BaseClient):
         while True:
             page = self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
                                     limit=page_size, cursor=cursor)
-            yield from page["messages"]
+            for message in page["messages"]:
+                yield message
             previous, cursor = cursor, page.get("next_cursor")
             if not cursor or not page["messages"] or cursor == previous:  # a repeated cursor would loop forever
                 return
@@ -650,7 +652,7 @@ class MultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds)}))
 
-    def delete_mailbox(self, mailbox: str) -> dict[str, Any]:
+    def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.
 
         Args:
@@ -709,13 +711,14 @@ class MultiMail(BaseClient):
             Audit events, as in :meth:`audit_log`.
 
         Example:
-            >>> sum(1 for _ in client.iter_audit_log(mailbox="agent@acme.test"))
+            >>> [e for e in client.iter_audit_log(mailbox="agent@acme.test")]
         """
         cursor: str | None = None
         while True:
             page = self.audit_log(mailbox=mailbox, actor=actor, action=action, message_id=message_id, since=since,
                                   until=until, limit=page_size, cursor=cursor)
-            yield from page["events"]
+            for event in page["events"]:
+                yield event
             previous, cursor = cursor, page.get("next_cursor")
             if not cursor or not page["events"] or cursor == previous:  # a repeated cursor would loop forever
                 return
@@ -753,7 +756,7 @@ class MultiMail(BaseClient):
         """
         return self._request(self._get_call("list_webhooks"))
 
-    def delete_webhook(self, webhook_id: str) -> dict[str, Any]:
+    def delete_webhook(self, webhook_id: str) -> WebhookDeleted:
         """Remove a webhook subscription (admin key).
 
         Args:
@@ -801,7 +804,7 @@ class MultiMail(BaseClient):
         """
         return self._request(self._get_call("list_api_keys"))
 
-    def revoke_api_key(self, key_id: str) -> dict[str, Any]:
+    def revoke_api_key(self, key_id: str) -> ApiKey:
         """Revoke an API key (admin key); it answers 401 from then on.
 
         Args:

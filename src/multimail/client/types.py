@@ -1,31 +1,40 @@
-"""Typed shapes of the API's answers (API.md).
+"""Typed shapes of the API's answers (API.md): the one declaration of what each verb answers.
 
-:class:`SendResult` is a small frozen dataclass, since every sending call returns it and callers
-use its fields directly. The other answers are passed through as the server's JSON objects; the
-TypedDicts here document their fields for type checkers and editors (``total=False``: the server
-may add fields, and it never renames or removes the ones named in API.md).
+The server uses these TypedDicts as its routes' response models (so its OpenAPI document
+describes every answer, and an answer has exactly these keys: tests/client/test_types_match_answers.py
+calls every verb and compares), and the SDK returns them. A key marked ``NotRequired`` is present
+only in some answers (its docstring says when); every other key is always there, ``None`` when it
+has no value. :class:`SendResult` is a small frozen dataclass, since every sending call returns it
+and callers use its fields directly (:class:`SendAnswer` is its JSON).
 
-Standard library only.
+No ``from __future__ import annotations`` here: ``NotRequired`` must be seen when each class is made.
+Standard library only: ``typing_extensions`` (always there with pydantic, which on Python 3.11 reads
+only its TypedDicts) is used when installed.
 """
-
-from __future__ import annotations
 
 import base64
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypedDict, Union
+from typing import Any, Literal, Mapping, Union
+
+try:  # pydantic (the server) needs typing_extensions' TypedDict on Python < 3.12
+    from typing_extensions import NotRequired, TypedDict, is_typeddict
+except ImportError:  # pragma: no cover - the SDK alone, without typing_extensions
+    from typing import NotRequired, TypedDict, is_typeddict  # type: ignore[assignment]
 
 OversightMode = Literal["read_only", "gated_all", "gated_send", "monitored", "autonomous"]
 Addresses = Union[str, "list[str]"]
 TagValue = Union[str, int, float, bool, None]
 
 __all__ = [
-    "OversightMode", "Addresses", "TagValue", "SendResult", "Attachment", "attachment",
-    "InboxMessage", "InboxPage", "AttachmentInfo", "Message", "ThreadMessage", "Thread",
-    "PendingMessage", "PendingList", "Mailbox", "MailboxList", "AuditEvent", "AuditPage",
-    "Webhook", "WebhookList", "ApiKey", "ApiKeyList", "Health", "TagResult",
-    "ApprovalOutcome", "DecisionOutcome", "FlowRunWait",
+    "OversightMode", "Addresses", "TagValue", "SendResult", "SendAnswer", "Attachment", "attachment",
+    "InboxMessage", "InboxPage", "AttachmentItem", "AttachmentInfo", "DecisionCheck", "HeldBecause", "Message",
+    "ThreadMessage", "Thread", "PendingMessage", "PendingList", "Mailbox", "MailboxList", "MailboxDeleted",
+    "AuditEvent", "AuditPage", "Webhook", "WebhookList", "WebhookTest", "WebhookDeleted", "DeliveryAttempt",
+    "WebhookDelivery", "WebhookDeliveryPage", "Redelivered", "EventType", "EventTypeList", "ApiKey", "ApiKeyList",
+    "Health", "SigningKey", "SigningKeys", "VerifyResult", "TagResult", "Claim", "AckResult", "ReleaseResult",
+    "ApprovalOutcome", "DecisionOutcome", "FlowRunWait", "ErrorDetail", "ErrorBody",
 ]
 
 
@@ -112,8 +121,29 @@ def attachment(filename: str, data: bytes | str | Path | None = None, content_ty
     return {"filename": Path(filename).name, "content_type": ctype, "content_base64": base64.b64encode(raw).decode("ascii")}
 
 
-class InboxMessage(TypedDict, total=False):
-    """One item of ``check_inbox`` (``from`` is a key too: ``msg["from"]``)."""
+
+# Keys that are Python keywords: a TypedDict base in the functional syntax carries them.
+_Sender = TypedDict("_Sender", {"from": str})  # the sender's address, with its display name
+_SenderOrNone = TypedDict("_SenderOrNone", {"from": Union[str, None]}, total=False)
+
+
+class SendAnswer(TypedDict):
+    """The JSON answer of send_email, reply_email and decide_email (the SDK wraps it in :class:`SendResult`)."""
+
+    message_id: str
+    thread_id: str
+    status: str
+    """The delivery status: `pending` (held for approval), `queued`, `sent`, ..."""
+    approval_status: str | None
+    """The approval status (`pending`, `approved`, ...) when the message needed approval; else null."""
+    oversight_mode: str
+    """The oversight mode applied to this message."""
+    duplicate: bool
+    """A repeated request: this is the message the first one created."""
+
+
+class InboxMessage(_Sender):
+    """One item of ``check_inbox`` and ``claim_messages`` (``from`` is a key too: ``msg["from"]``)."""
 
     message_id: str
     thread_id: str
@@ -121,11 +151,13 @@ class InboxMessage(TypedDict, total=False):
     cc: list[str]
     subject: str
     snippet: str
+    """The start of the text body, on one line."""
     received_at: str
     tags: dict[str, str]
     read: bool
     is_reply: bool
     decision: str | None
+    """The option a reply to decide_email chose."""
 
 
 class InboxPage(TypedDict):
@@ -135,30 +167,80 @@ class InboxPage(TypedDict):
     next_cursor: str | None
 
 
-class AttachmentInfo(TypedDict, total=False):
+class AttachmentItem(TypedDict):
+    """An attachment as an approver sees it (no content)."""
+
     attachment_id: str
     filename: str
     content_type: str
     size: int
+    """In bytes."""
+
+
+class AttachmentInfo(AttachmentItem):
+    """An attachment of ``read_email``, with the ``url`` of ``get_attachment``."""
+
     url: str
 
 
-class Message(TypedDict, total=False):
-    """The answer of ``read_email`` (``from`` is a key too). Inbound mail has ``authentication``."""
+class DecisionCheck(TypedDict):
+    """For a reply to a decide_email question: whether it decided, and if not, why."""
+
+    outcome: str
+    """`decided`, or why not."""
+    reason: str | None
+    decision: NotRequired[str]
+    description: NotRequired[str]
+    proof: NotRequired[str]
+    """What proved the reply came from a recipient."""
+    question_message_id: NotRequired[str]
+    link_sent_to: NotRequired[Any]
+
+
+class HeldBecause(TypedDict):
+    """Why a message was held for approval: ``code`` for programs, ``message`` for people."""
+
+    code: str
+    message: str
+    mode: str
+    recipients: list[Any]
+
+
+class _Review(TypedDict):
+    """What an approver is shown of a held outbound message: all that will leave."""
+
+    content_hash: str
+    """The content version an approval (approve_message's content_hash) is bound to."""
+    headers: list[list[str]]
+    """[name, value]: every header a recipient will see."""
+    html_remote_content_blocked: int
+    """Remote references removed from the HTML."""
+    html_css_removed: bool
+    html_css_text: list[str]
+    html_other_text: list[str]
+    html_note: str | None
+    """What the safe rendering left out, in words."""
+    held_because: HeldBecause | None
+    approved_content_hash: str | None
+    """The content version that was approved."""
+
+
+class Message(_Sender):
+    """The answer of ``read_email`` (``from`` is a key too)."""
 
     message_id: str
     thread_id: str
     mailbox: str
     internet_message_id: str
     in_reply_to: str | None
-    references: Any
+    references: list[str]
     to: list[str]
     cc: list[str]
-    bcc: list[str]
-    reply_to: Any
+    reply_to: list[str]
     subject: str
     body: str
     html: str | None
+    """Sanitised: no remote references."""
     attachments: list[AttachmentInfo]
     tags: dict[str, str]
     direction: Literal["inbound", "outbound"]
@@ -167,16 +249,33 @@ class Message(TypedDict, total=False):
     oversight_mode: str | None
     is_reply: bool
     decision: str | None
+    decision_check: DecisionCheck | None
     options: list[str] | None
+    """A decide_email question's options."""
     read: bool
     metadata: dict[str, Any] | None
     created_at: str | None
     received_at: str | None
     sent_at: str | None
-    authentication: dict[str, Any] | None
+    bcc: NotRequired[list[str]]
+    """Outbound messages only."""
+    failure_reason: NotRequired[str | None]
+    """Outbound messages only."""
+    authentication: NotRequired[dict[str, Any] | None]
+    """Inbound only: SPF/DKIM/DMARC, or local delivery."""
+    # held (or decided) outbound messages only: what the approver sees (_Review)
+    content_hash: NotRequired[str]
+    headers: NotRequired[list[list[str]]]
+    html_remote_content_blocked: NotRequired[int]
+    html_css_removed: NotRequired[bool]
+    html_css_text: NotRequired[list[str]]
+    html_other_text: NotRequired[list[str]]
+    html_note: NotRequired[str | None]
+    held_because: NotRequired[HeldBecause | None]
+    approved_content_hash: NotRequired[str | None]
 
 
-class ThreadMessage(TypedDict, total=False):
+class ThreadMessage(_Sender):
     message_id: str
     to: list[str]
     cc: list[str]
@@ -185,12 +284,13 @@ class ThreadMessage(TypedDict, total=False):
     direction: str
     is_reply: bool
     decision: str | None
+    decision_check: DecisionCheck | None
     options: list[str] | None
     status: str
     created_at: str
 
 
-class Thread(TypedDict, total=False):
+class Thread(TypedDict):
     """The answer of ``get_thread``: messages oldest first; a human's answer to decide_email has ``decision``."""
 
     thread_id: str
@@ -203,10 +303,12 @@ class Thread(TypedDict, total=False):
 class TagResult(TypedDict):
     message_id: str
     tags: dict[str, str]
+    """All the message's tags after the change (values as text)."""
 
 
-class PendingMessage(TypedDict, total=False):
-    """One item of ``list_pending``; ``status`` is the approval status."""
+class PendingMessage(_Sender, _Review):
+    """One item of ``list_pending``, and the answer of approve/edit/reject/cancel_message;
+    ``status`` is the approval status, ``message_status`` the delivery status."""
 
     message_id: str
     thread_id: str
@@ -215,19 +317,28 @@ class PendingMessage(TypedDict, total=False):
     message_status: str
     oversight_mode: str
     to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    reply_to: list[str]
     subject: str
     body: str
+    html: str | None
+    options: list[str] | None
+    metadata: dict[str, Any] | None
+    created_by: str | None
+    """The key that queued it."""
     created_at: str
     decided_at: str | None
     decided_by: str | None
     decision_note: str | None
+    attachments: list[AttachmentItem]
 
 
 class PendingList(TypedDict):
     messages: list[PendingMessage]
 
 
-class ApprovalOutcome(TypedDict, total=False):
+class ApprovalOutcome(TypedDict):
     """How a held message's approval ended (the ``outcome`` of a :class:`FlowRunWait` of kind ``approval``).
 
     ``status`` is ``not_required`` when the message was never held for approval (it went
@@ -242,19 +353,25 @@ class ApprovalOutcome(TypedDict, total=False):
     reason: str | None
 
 
-class DecisionOutcome(TypedDict, total=False):
+class DecisionOutcome(_SenderOrNone, total=False):
     """The answer to a decide_email question (the ``outcome`` of a :class:`FlowRunWait` of kind
     ``decision``): ``decision`` is the chosen option, ``message_id`` the reply that chose it and
-    ``from`` its sender (a key too: ``outcome["from"]``)."""
+    ``from`` its sender (a key too: ``outcome["from"]``). When the question itself was rejected or
+    cancelled, ``decision`` and ``message_id`` are ``None`` and ``status``, ``decided_by``,
+    ``decided_at`` and ``reason`` say so (then there is no ``from``)."""
 
     kind: Literal["decision"]
     thread_id: str
     question_message_id: str
-    message_id: str
-    decision: str
+    message_id: str | None
+    decision: str | None
+    status: Literal["rejected", "cancelled"]
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
 
 
-class FlowRunWait(TypedDict, total=False):
+class FlowRunWait(TypedDict):
     """The answer of ``register_wait``: a Prefect flow run waiting for an approval or a decision.
 
     ``resume`` is ``prefect`` when the server will resume the paused run itself (it calls the
@@ -267,11 +384,17 @@ class FlowRunWait(TypedDict, total=False):
     wait_id: str | None
     kind: Literal["approval", "decision"]
     flow_run_id: str
-    message_id: str
-    thread_id: str
+    message_id: NotRequired[str]
+    """Kind `approval` only."""
+    thread_id: NotRequired[str]
+    """Kind `decision` only."""
     resume: Literal["prefect", "none"]
+    pause_key: str | None
+    """Pause under this key: the server resumes the run only from that pause."""
     status: Literal["waiting", "resolved"]
     outcome: ApprovalOutcome | DecisionOutcome | None
+    resume_status: str | None
+    """`waiting`, `due`, `resumed`, `answered` or `failed`."""
 
 
 class Claim(TypedDict):
@@ -293,14 +416,16 @@ class AckResult(TypedDict):
 class ReleaseResult(TypedDict):
     claim_id: str
     released: list[str]
+    """What this call gave back."""
 
 
-class Mailbox(TypedDict, total=False):
+class Mailbox(TypedDict):
     mailbox_id: str
     address: str
     display_name: str
     oversight_mode: str
     min_oversight: str
+    """The floor a per-call override may not go below."""
     idempotency_window_seconds: int
     created_at: str
     updated_at: str
@@ -310,14 +435,22 @@ class MailboxList(TypedDict):
     mailboxes: list[Mailbox]
 
 
-class AuditEvent(TypedDict, total=False):
+class MailboxDeleted(TypedDict):
+    mailbox_id: str
+    address: str
+    deleted: bool
+
+
+class AuditEvent(TypedDict):
     event_id: str
     at: str
     actor: str | None
+    """The key id."""
     actor_role: str | None
     mailbox_id: str | None
     mailbox: str | None
     action: str
+    """E.g. `message.approved`."""
     message_id: str | None
     oversight_mode: str | None
     approval_status: str | None
@@ -329,24 +462,97 @@ class AuditPage(TypedDict):
     next_cursor: str | None
 
 
-class Webhook(TypedDict, total=False):
-    """A webhook subscription; ``secret`` is only in the answer of ``create_webhook``."""
+class Webhook(TypedDict):
+    """A webhook subscription; ``secret`` is only in the answers of ``create_webhook`` and
+    ``rotate_webhook_secret``."""
 
     webhook_id: str
-    url: str
+    kind: str
+    """`http`, `prefect_deployment` or `prefect_events`."""
+    url: str | None
+    """Kind `http`; null for the others."""
+    deployment: NotRequired[str | None]
+    """Kind `prefect_deployment` only."""
+    parameter: NotRequired[str | None]
+    """Kind `prefect_deployment` only: the flow parameter that gets the event."""
     events: list[str] | None
+    """Null: all."""
     mailbox: str | None
+    """Null: all in scope."""
     enabled: bool
     description: str
-    secret: str
+    consecutive_failures: int
+    disabled_at: str | None
+    disabled_reason: str | None
     created_at: str
+    secret: NotRequired[str]
+    previous_secret_valid_until: NotRequired[str]
+    """Answer of `rotate_webhook_secret` only: the old secret also signs until then."""
 
 
 class WebhookList(TypedDict):
     webhooks: list[Webhook]
 
 
-class ApiKey(TypedDict, total=False):
+class WebhookTest(TypedDict):
+    """The answer of ``test_webhook``: the queued ``webhook.test`` delivery."""
+
+    webhook_id: str
+    delivery_id: str
+    event_id: str
+    status: str
+
+
+class WebhookDeleted(TypedDict):
+    webhook_id: str
+    deleted: bool
+
+
+class DeliveryAttempt(TypedDict):
+    at: str
+    status_code: int | None
+    error: str | None
+    response_body: str | None
+    """Truncated."""
+    duration_ms: int | None
+
+
+class WebhookDelivery(TypedDict):
+    delivery_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: str
+    """`pending`, `succeeded` or `failed`."""
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    finished_at: str | None
+    attempt_log: list[DeliveryAttempt]
+
+
+class WebhookDeliveryPage(TypedDict):
+    deliveries: list[WebhookDelivery]
+    next_cursor: str | None
+
+
+class Redelivered(TypedDict):
+    redelivered: int
+    """Deliveries queued again."""
+
+
+class EventType(TypedDict):
+    type: str
+    description: str
+
+
+class EventTypeList(TypedDict):
+    event_types: list[EventType]
+
+
+class ApiKey(TypedDict):
     """An API key; ``api_key`` (the secret) is only in the answer of ``create_api_key``."""
 
     key_id: str
@@ -354,16 +560,72 @@ class ApiKey(TypedDict, total=False):
     role: str
     scopes: list[str]
     mailboxes: list[str] | None
+    """Null: all."""
     prefix: str
-    api_key: str
     created_at: str
     revoked_at: str | None
+    api_key: NotRequired[str]
 
 
 class ApiKeyList(TypedDict):
     keys: list[ApiKey]
 
 
-class Health(TypedDict, total=False):
+class Health(TypedDict):
     status: str
     version: str
+
+
+class SigningKey(TypedDict, total=False):
+    """A public key that signs ``X-MultiMail-Identity`` claims: a JWK plus ``kid``, ``pem`` and ``created_at``."""
+
+    kty: str
+    crv: str
+    x: str
+    y: str
+    kid: str
+    alg: str
+    use: str
+    pem: str
+    created_at: str
+
+
+class SigningKeys(TypedDict):
+    """The answer of ``/.well-known/multimail-signing-key``: a JWK set and the key in use."""
+
+    keys: list[SigningKey]
+    kid: str
+    header: str
+    """The header the claims are in."""
+    alg: str
+
+
+class VerifyResult(TypedDict):
+    """The answer of ``verify_message``."""
+
+    dkim: dict[str, Any]
+    identity: dict[str, Any]
+    proves: list[str]
+    does_not_prove: list[str]
+
+
+class ErrorDetail(TypedDict):
+    code: str
+    """E.g. `not_found`, `invalid_field`, `rate_limited`, `too_many_waits`."""
+    message: str
+    details: dict[str, Any]
+    """A 429 has `retry_after` (seconds) and `limit` (and `scope` for `too_many_waits`)."""
+
+
+class ErrorBody(TypedDict):
+    """Every error answer: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail
+
+
+# The server's response models are these TypedDicts. Its pydantic reads this plain dict (nothing
+# is imported for it): an answer with a key not declared here is refused, where pydantic's default
+# would silently drop the key from the answer, so a view and its declaration cannot drift apart;
+# and a field's docstring is its description in the OpenAPI document.
+for _shape in [v for v in list(globals().values()) if isinstance(v, type) and is_typeddict(v)]:
+    _shape.__pydantic_config__ = {"extra": "forbid", "use_attribute_docstrings": True}  # type: ignore[attr-defined]

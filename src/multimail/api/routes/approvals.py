@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Query
 
+from ...client.types import PendingList, PendingMessage
 from ...core.errors import BadRequest
-
 from ...services import approvals as svc
 from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
@@ -13,7 +13,7 @@ from ..schemas import ApproveMessage, EditMessage, RejectMessage
 router = APIRouter(prefix="/v1", tags=["approvals"])
 
 
-@router.get("/list_pending", operation_id="list_pending", responses=responses(400, 404))
+@router.get("/list_pending", operation_id="list_pending", response_model=PendingList, responses=responses(400, 404))
 async def list_pending(
     ctx: CtxDep,
     who: PrincipalDep,
@@ -42,7 +42,7 @@ async def list_pending(
                                           flow_run_id=flow_run_id)
 
 
-@router.post("/approve_message", operation_id="approve_message", responses=responses(403, 404, 409, body=True))
+@router.post("/approve_message", operation_id="approve_message", response_model=PendingMessage, responses=responses(403, 404, 409, body=True))
 def approve_message(body: ApproveMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Approve a held message (approver/admin), optionally with edits; it then goes out.
 
@@ -51,19 +51,19 @@ def approve_message(body: ApproveMessage, ctx: CtxDep, who: PrincipalDep) -> dic
     return svc.approve_message(ctx, principal=who, **body.model_dump(exclude_none=True))
 
 
-@router.post("/edit_message", operation_id="edit_message", responses=responses(403, 404, 409, body=True))
+@router.post("/edit_message", operation_id="edit_message", response_model=PendingMessage, responses=responses(403, 404, 409, body=True))
 def edit_message(body: EditMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Edit a held message (approver/admin); it stays held, with a new content_hash."""
     return svc.edit_message(ctx, principal=who, **body.model_dump(exclude_none=True))
 
 
-@router.post("/reject_message", operation_id="reject_message", responses=responses(403, 404, 409, body=True))
+@router.post("/reject_message", operation_id="reject_message", response_model=PendingMessage, responses=responses(403, 404, 409, body=True))
 def reject_message(body: RejectMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Reject a held message (approver/admin); it never goes out."""
     return svc.reject_message(ctx, principal=who, **body.model_dump(exclude_none=True))
 
 
-@router.post("/cancel_message", operation_id="cancel_message", responses=responses(403, 404, 409, body=True))
+@router.post("/cancel_message", operation_id="cancel_message", response_model=PendingMessage, responses=responses(403, 404, 409, body=True))
 def cancel_message(body: RejectMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Withdraw a message that has not gone out (the key that queued it, or an approver)."""
     return svc.cancel_message(ctx, principal=who, **body.model_dump(exclude_none=True))

@@ -3,6 +3,7 @@ concurrent workers (a lease per claim; see services/claims.py)."""
 
 from fastapi import APIRouter
 
+from ...client.types import AckResult, Claim, ReleaseResult
 from ...services import claims as svc
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
@@ -11,7 +12,7 @@ from ..schemas import ClaimMessages, ClaimRef
 router = APIRouter(prefix="/v1", tags=["claims"])
 
 
-@router.post("/claim_messages", operation_id="claim_messages", responses=responses(403, 404, body=True))
+@router.post("/claim_messages", operation_id="claim_messages", response_model=Claim, responses=responses(403, 404, body=True))
 def claim_messages(body: ClaimMessages, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Lease up to `limit` unprocessed inbound messages of a mailbox (oldest first) to this caller
     for `lease_seconds`: concurrent callers never get the same message. Answers
@@ -21,7 +22,7 @@ def claim_messages(body: ClaimMessages, ctx: CtxDep, who: PrincipalDep) -> dict:
     return svc.claim_messages(ctx, principal=who, **body.model_dump())
 
 
-@router.post("/ack_messages", operation_id="ack_messages", responses=responses(403, 404, 409, body=True))
+@router.post("/ack_messages", operation_id="ack_messages", response_model=AckResult, responses=responses(403, 404, 409, body=True))
 def ack_messages(body: ClaimRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Mark a claim's messages (all, or `message_ids`) processed: they are never claimed again.
     Only the key that claimed them, while the lease holds: 409 `lease_expired` afterwards (another
@@ -29,7 +30,7 @@ def ack_messages(body: ClaimRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     return svc.ack_messages(ctx, principal=who, claim_id=body.claim_id, message_ids=body.message_ids)
 
 
-@router.post("/release_messages", operation_id="release_messages", responses=responses(403, 404, body=True))
+@router.post("/release_messages", operation_id="release_messages", response_model=ReleaseResult, responses=responses(403, 404, body=True))
 def release_messages(body: ClaimRef, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Give a claim's unacknowledged messages (all, or `message_ids`) back before the lease ends,
     so they can be claimed again at once. Idempotent; `released` lists what this call gave back."""

@@ -3,6 +3,7 @@ resumes it (see services/flow_run_waits.py)."""
 
 from fastapi import APIRouter
 
+from ...client.types import FlowRunWait
 from ...services import flow_run_waits as svc
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
@@ -11,7 +12,7 @@ from ..schemas import RegisterWait
 router = APIRouter(prefix="/v1", tags=["prefect"])
 
 
-@router.post("/register_wait", operation_id="register_wait", responses=responses(404, 409, body=True))
+@router.post("/register_wait", operation_id="register_wait", response_model=FlowRunWait, responses=responses(404, 409, body=True))
 def register_wait(body: RegisterWait, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Register that Prefect flow run `flow_run_id` waits for the approval of `message_id`, or
     for the decision on `thread_id`, before it pauses.

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from ...client.types import SigningKeys, VerifyResult
 from ...core.errors import UnsupportedMediaType
 from ...services.identity import public_keys, verify_message
 from ..deps import CtxDep
@@ -26,7 +27,7 @@ _ERRORS = {
 MESSAGE_TYPES = ("message/rfc822", "text/plain", "application/octet-stream")
 
 
-@router.get("/.well-known/multimail-signing-key", operation_id="signing_key")
+@router.get("/.well-known/multimail-signing-key", operation_id="signing_key", response_model=SigningKeys)
 def signing_key(ctx: CtxDep) -> JSONResponse:
     """The public keys that sign `X-MultiMail-Identity` claims, as a JWK set (`keys`, each with
     `kid`, the JWK fields and a `pem`), plus `kid`: the key in use."""
@@ -36,6 +37,7 @@ def signing_key(ctx: CtxDep) -> JSONResponse:
 @router.post(
     "/v1/verify_message",
     operation_id="verify_message",
+    response_model=VerifyResult,
     responses=_ERRORS,
     openapi_extra={"requestBody": {"required": True, "content": {t: {"schema": {"type": "string"}} for t in MESSAGE_TYPES[:2]}}},
 )

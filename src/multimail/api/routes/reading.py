@@ -6,6 +6,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from ...client.types import InboxPage, Message, TagResult, Thread
 from ...services import reading as svc
 from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
@@ -15,7 +16,7 @@ from ..schemas import TagEmail
 router = APIRouter(prefix="/v1", tags=["reading"])
 
 
-@router.get("/check_inbox", operation_id="check_inbox", responses=responses(403, 404))
+@router.get("/check_inbox", operation_id="check_inbox", response_model=InboxPage, responses=responses(403, 404))
 def check_inbox(
     ctx: CtxDep,
     who: PrincipalDep,
@@ -32,13 +33,13 @@ def check_inbox(
                            since=since, limit=limit, cursor=cursor)
 
 
-@router.get("/read_email", operation_id="read_email", responses=responses(404))
+@router.get("/read_email", operation_id="read_email", response_model=Message, responses=responses(404))
 def read_email(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> dict:
     """The full message; marks it read."""
     return svc.read_email(ctx, principal=who, message_id=message_id)
 
 
-@router.get("/get_thread", operation_id="get_thread", responses=responses(400, 404))
+@router.get("/get_thread", operation_id="get_thread", response_model=Thread, responses=responses(400, 404))
 async def get_thread(
     ctx: CtxDep,
     who: PrincipalDep,
@@ -62,13 +63,14 @@ async def get_thread(
                                          after_message_id=after_message_id, min_messages=min_messages)
 
 
-@router.post("/tag_email", operation_id="tag_email", responses=responses(404, body=True))
+@router.post("/tag_email", operation_id="tag_email", response_model=TagResult, responses=responses(404, body=True))
 def tag_email(body: TagEmail, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Set tags (a list sets empty values; an object sets key: value) and remove others."""
     return svc.tag_email(ctx, principal=who, message_id=body.message_id, tags=body.tags, remove=body.remove)
 
 
-@router.get("/get_attachment", operation_id="get_attachment", responses=responses(404),
+@router.get("/get_attachment", operation_id="get_attachment",
+            responses={**responses(404), 200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
             response_class=Response, response_description="The attachment's bytes.")
 def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...), attachment_id: str = Query(...)) -> Response:
     """Download one attachment of a message."""

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
+from ...client.types import SendAnswer
 from ...core import idempotency as idem
 from ...services import sending as svc
 from ..deps import CtxDep, IdempotencyKeyHeader, PrincipalDep
 from ..errors import responses
-from ..schemas import DecideEmail, ReplyEmail, SendEmail, SendResult
+from ..schemas import DecideEmail, ReplyEmail, SendEmail
 
 router = APIRouter(prefix="/v1", tags=["sending"])
 ERRORS = responses(403, 404, 409, body=True)
@@ -22,7 +23,7 @@ def _attachments(body) -> list[dict] | None:
     return [a.model_dump() for a in body.attachments] if body.attachments is not None else None
 
 
-@router.post("/send_email", operation_id="send_email", response_model=SendResult, responses=ERRORS)
+@router.post("/send_email", operation_id="send_email", response_model=SendAnswer, responses=ERRORS)
 def send_email(body: SendEmail, ctx: CtxDep, who: PrincipalDep, idempotency_key: IdempotencyKeyHeader = None) -> dict:
     """Send a new message. Held as `pending` when the mailbox's oversight requires approval."""
     return svc.send_email(
@@ -32,7 +33,7 @@ def send_email(body: SendEmail, ctx: CtxDep, who: PrincipalDep, idempotency_key:
     )
 
 
-@router.post("/reply_email", operation_id="reply_email", response_model=SendResult, responses=ERRORS)
+@router.post("/reply_email", operation_id="reply_email", response_model=SendAnswer, responses=ERRORS)
 def reply_email(body: ReplyEmail, ctx: CtxDep, who: PrincipalDep, idempotency_key: IdempotencyKeyHeader = None) -> dict:
     """Reply in the message's thread (In-Reply-To, References, `Re:` subject)."""
     return svc.reply_email(
@@ -42,7 +43,7 @@ def reply_email(body: ReplyEmail, ctx: CtxDep, who: PrincipalDep, idempotency_ke
     )
 
 
-@router.post("/decide_email", operation_id="decide_email", response_model=SendResult, responses=ERRORS)
+@router.post("/decide_email", operation_id="decide_email", response_model=SendAnswer, responses=ERRORS)
 def decide_email(body: DecideEmail, ctx: CtxDep, who: PrincipalDep, idempotency_key: IdempotencyKeyHeader = None) -> dict:
     """Ask a human a question with options; their reply shows up in get_thread with `decision`."""
     return svc.decide_email(

@@ -1,0 +1,53 @@
+"""docs/openapi.json is the API's OpenAPI document as the code makes it (scripts/export_openapi.py),
+and that document describes every answer: each operation has a stable operation id and a
+response schema that says more than "any object"."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "docs" / "openapi.json"
+# Answers that are not JSON objects, and what they are instead.
+NOT_JSON = {"get_attachment": "*/*"}  # its own content type, whatever was attached
+
+
+def test_committed_openapi_document_is_current():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "export_openapi.py"), "--check"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _operations(doc: dict):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            yield f"{method.upper()} {path}", op
+
+
+def _schema(doc: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_every_operation_has_an_id_and_describes_its_answer():
+    doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    problems, ids = [], []
+    for name, op in _operations(doc):
+        op_id = op.get("operationId")
+        ids.append(op_id)
+        ok = op["responses"].get("200", {}).get("content", {})
+        if op_id in NOT_JSON:
+            if NOT_JSON[op_id] not in ok:
+                problems.append(f"{name}: no {NOT_JSON[op_id]} answer")
+            continue
+        schema = _schema(doc, ok.get("application/json", {}).get("schema", {}))
+        if not op_id:
+            problems.append(f"{name}: no operationId")
+        if not schema.get("properties"):  # `{}` or `{"type": "object"}`: any object
+            problems.append(f"{name}: its answer is not described ({schema})")
+    assert problems == []
+    assert len(ids) == len(set(ids)), "operation ids must be unique"
