@@ -624,8 +624,9 @@ class ErrorBody(TypedDict):
 
 
 # The server's response models are these TypedDicts. Its pydantic reads this plain dict (nothing
-# is imported for it): an answer with a key not declared here is refused, where pydantic's default
-# would silently drop the key from the answer, so a view and its declaration cannot drift apart;
-# and a field's docstring is its description in the OpenAPI document.
+# is imported for it): an answer with a key not declared here fails validation, where pydantic's
+# default would silently drop the key, so a view and its declaration cannot drift apart (the
+# tests run the server strict, where that is a 500; a server in use logs it and sends the answer
+# as built: api/errors.py); and a field's docstring is its description in the OpenAPI document.
 for _shape in [v for v in list(globals().values()) if isinstance(v, type) and is_typeddict(v)]:
     _shape.__pydantic_config__ = {"extra": "forbid", "use_attribute_docstrings": True}  # type: ignore[attr-defined]
