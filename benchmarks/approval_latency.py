@@ -299,9 +299,9 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.runtime import flow_run as current_flow_run
+    from prefect_multimail import MultiMailCredentials, send_email, wait_for_approval
 
     from multimail.client import MultiMail
-    from prefect_multimail import MultiMailCredentials, send_email, wait_for_approval
 
     proxy = CountingProxy(base)
     prefect_counter = PrefectCallCounter()

@@ -20,7 +20,6 @@ import time
 import uuid
 
 import requests
-
 from send_throughput import start_server
 
 PER_KEY = 30

@@ -14,8 +14,9 @@ import contextlib
 import os
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -27,7 +28,6 @@ from multimail.store import tables as store_tables
 # prefect-multimail suite); imported here so that `from tests.conftest import ...` keeps working
 # and the fixtures are this suite's too.
 from multimail.testing import (  # noqa: F401
-    require_service,
     SESSION_DNS,
     TEST_RATE_LIMITS,
     Api,
@@ -35,6 +35,7 @@ from multimail.testing import (  # noqa: F401
     free_port,
     prefect_api_url,
     prefect_server,
+    require_service,
     start_session_server,
     wait_for,
 )
@@ -72,14 +73,14 @@ class Clock:
     It starts at a fixed instant, or at `start` (tests whose signatures a receiver checks against
     its own clock start at `Clock.real_now()`)."""
 
-    FIXED = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+    FIXED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
     def __init__(self, start: datetime | None = None):
         self.now = start or self.FIXED
 
     @staticmethod
     def real_now() -> datetime:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
 
     def __call__(self) -> datetime:
         return self.now

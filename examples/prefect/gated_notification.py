@@ -15,7 +15,6 @@ it, so nobody approves mail for a run that no longer exists.
 from __future__ import annotations
 
 from prefect import flow, task
-
 from prefect_multimail import (
     ApprovalTimeout,
     MessageRejected,

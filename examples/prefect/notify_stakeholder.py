@@ -13,7 +13,6 @@ to your Prefect server (see README.md in this directory).
 from __future__ import annotations
 
 from prefect import flow
-
 from prefect_multimail import MultiMailCredentials, send_email
 
 SENDER = "notify@acme.test"

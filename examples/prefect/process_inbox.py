@@ -26,7 +26,6 @@ import sys
 from typing import Any
 
 from prefect import flow, task
-
 from prefect_multimail import MultiMailCredentials, ack_messages, claim_messages, read_email, tag_email
 
 INBOX = "support@acme.test"

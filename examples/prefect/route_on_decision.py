@@ -16,7 +16,6 @@ To answer it yourself without real mail, see README.md in this directory ("Answe
 from __future__ import annotations
 
 from prefect import flow, task
-
 from prefect_multimail import (
     DecisionTimeout,
     MultiMailCredentials,

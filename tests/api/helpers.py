@@ -7,7 +7,8 @@ from typing import Any
 
 import requests
 
-from tests.conftest import unique_address as new_address, wait_for  # noqa: F401  (the one copy of each)
+from tests.conftest import unique_address as new_address  # noqa: F401  (the one copy of each)
+from tests.conftest import wait_for
 
 Api = Any  # tests/conftest.py's Api: `requests` against the server with one key
 

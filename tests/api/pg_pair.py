@@ -6,8 +6,8 @@ Built like tests/concurrency/conftest.py's `pg2` deployment."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from multimail.config import Settings
 from multimail.core.access import Principal

@@ -1,6 +1,6 @@
 """Webhook subscriptions, the audit log, /health and /openapi.json over HTTP."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import requests
 
@@ -76,7 +76,7 @@ def test_audit_log_records_actor_mode_and_status(admin, agent, approver, mailbox
 
 def test_audit_log_filters_and_cursor(admin, mailbox):
     box = mailbox()
-    start = datetime.now(timezone.utc) - timedelta(seconds=1)
+    start = datetime.now(UTC) - timedelta(seconds=1)
     ids = [admin.ok("POST", "send_email", {"from": box, "to": new_address(), "subject": f"n{i}", "body": "x"})["message_id"] for i in range(5)]
     admin.ok("POST", "tag_email", {"message_id": ids[0], "tags": ["x"]})
     everything = all_audit(admin, mailbox=box)
@@ -85,7 +85,7 @@ def test_audit_log_filters_and_cursor(admin, mailbox):
     assert [e["action"] for e in all_audit(admin, mailbox=box, action="message.tagged")] == ["message.tagged"]
     assert [e["message_id"] for e in all_audit(admin, mailbox=box, action="message.send")] == ids[::-1]
     assert {e["action"] for e in all_audit(admin, message_id=ids[0])} == {"message.send", "message.tagged"}
-    assert all_audit(admin, mailbox=box, since=(datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()) == []
+    assert all_audit(admin, mailbox=box, since=(datetime.now(UTC) + timedelta(minutes=5)).isoformat()) == []
     assert len(all_audit(admin, mailbox=box, since=start.isoformat())) == len(everything)
     # The cursor walks the same events, newest first, without repeats, however small the pages.
     seen, cursor = [], None

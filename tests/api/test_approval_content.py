@@ -17,7 +17,6 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
-
 from .helpers import all_audit, assert_error, find_in_inbox, new_address, snapshot, wait_status
 
 TRACKER = "https://tracker.elsewhere.test/open.gif?who=approver"
@@ -175,9 +174,10 @@ def test_approve_with_edits_records_both_versions(admin, approver, mailbox):
 def test_approved_content_matches_only_the_approved_version(server, admin, mailbox):
     """Service level, on the server's own rows: the check the delivery worker makes before
     composing fails for content changed after the approval."""
+    from sqlalchemy import create_engine, select
+
     from multimail.services.approvals import approved_content_matches
     from multimail.store import messages as message_q
-    from sqlalchemy import create_engine, select
     from multimail.store import tables as t
 
     box = mailbox(oversight_mode="gated_all")

@@ -2,7 +2,7 @@
 
 import base64
 import smtplib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from .helpers import all_audit, assert_error, inbox_ids, snapshot, wait_status
 
@@ -55,13 +55,13 @@ def test_check_inbox_filters(admin, mailbox, inbound):
     assert inbox_ids(admin, box, unread="true") == [b, a]
     assert inbox_ids(admin, box, unread="false") == [c]
     assert inbox_ids(admin, box, tag="nothing") == []
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
-    past = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     assert inbox_ids(admin, box, since=future) == []
     assert inbox_ids(admin, box, since=past) == [c, b, a]
     # A time without a zone is UTC; a date is midnight UTC.
-    assert inbox_ids(admin, box, since=(datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")) == [c, b, a]
-    assert inbox_ids(admin, box, since=(datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")) == []
+    assert inbox_ids(admin, box, since=(datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")) == [c, b, a]
+    assert inbox_ids(admin, box, since=(datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")) == []
     # A message received after `since` is in, one before is out.
     cut = admin.ok("GET", "read_email", message_id=b)["received_at"]
     assert inbox_ids(admin, box, since=cut) == [c, b]

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -138,7 +138,7 @@ def test_cli_verify_exits_non_zero_and_export_writes_jsonl(ctx, tmp_path):
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [e["event_id"] for e in lines] == [r["id"] for r in rows(ctx)]
     assert all({"actor", "actor_role", "action", "at", "hash", "prev_hash"} <= set(e) for e in lines)
-    future = cli("export", "--since", datetime(2100, 1, 1, tzinfo=timezone.utc).isoformat(), "--format", "jsonl")
+    future = cli("export", "--since", datetime(2100, 1, 1, tzinfo=UTC).isoformat(), "--format", "jsonl")
     assert future.returncode == 0 and future.stdout == ""
     victim = rows(ctx)[1]
     with tamper(ctx) as conn:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from multimail.client import AsyncMultiMail, MultiMail
-
 from tests.conftest import unique_address
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import inspect
 import secrets
-from typing import Any
-
 import uuid
+from typing import Any
 
 import pytest
 

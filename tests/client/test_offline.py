@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import UTC
 
 import httpx
 import pytest
@@ -78,7 +79,7 @@ def test_get_params_are_encoded():
     from datetime import datetime, timezone
 
     s = Script((200, {"messages": [], "next_cursor": None}))
-    s.client().check_inbox("a@acme.test", unread=False, since=datetime(2024, 1, 2, tzinfo=timezone.utc), limit=5)
+    s.client().check_inbox("a@acme.test", unread=False, since=datetime(2024, 1, 2, tzinfo=UTC), limit=5)
     params = dict(s.requests[0].url.params)
     assert params == {"mailbox": "a@acme.test", "unread": "false", "since": "2024-01-02T00:00:00+00:00", "limit": "5"}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-
 from multimail.store import tables as t
 
 ROUNDS = 10

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_the_run_id_of_a_send_comes_from_metadata_prefect():
 
 
 def test_approval_outcomes_follow_the_approval_status():
-    at = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     base = {"id": "msg_1", "decided_by": "key_1", "decided_at": at, "decision_note": "ok"}
     assert rules.approval_outcome({**base, "approval_status": "pending"}) is None
     approved = rules.approval_outcome({**base, "approval_status": "approved"})

@@ -7,8 +7,7 @@ import uuid
 
 from multimail.config import Settings
 from multimail.core.access import Principal
-from multimail.services import Context
-from multimail.services import approvals, mailboxes, sending
+from multimail.services import Context, approvals, mailboxes, sending
 from multimail.services.flow_run_waits import reconcile
 from multimail.store import flow_run_waits as wait_q
 

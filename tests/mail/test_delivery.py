@@ -5,17 +5,15 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-
-from tests.conftest import Clock
 from sqlalchemy import select
 
 from multimail.config import Settings
 from multimail.core.access import Principal
-from multimail.services import Context
-from multimail.services import approvals, mailboxes, reading, sending
+from multimail.services import Context, approvals, mailboxes, reading, sending
 from multimail.services.delivery import DeliveryWorker
 from multimail.store import open_store
 from multimail.store.tables import captured_mail, outbox
+from tests.conftest import Clock
 
 OP = Principal.local_operator()
 

@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -70,7 +70,7 @@ def claimed_message(box: str, issuer: str, *, sender: str = "boss@partner.test",
            f"Date: Tue, 01 Dec 2026 09:00:00 +0000\r\nMessage-ID: <claim-{box}>\r\n\r\nApproved.\r\n").encode()
     kid, private_pem, _ = identity.generate_key()
     token = identity.make_claim(raw, mailbox=sender, oversight_mode="gated_send", approval_status="approved",
-                                approved_by="key_boss", issued_at=issued_at or datetime.now(timezone.utc),
+                                approved_by="key_boss", issued_at=issued_at or datetime.now(UTC),
                                 private_key_pem=private_pem, kid=kid, issuer=issuer)
     out = identity.add_header(raw, token)
     return out.replace(b"Approved.\r\n", b"Approved. And pay the other invoice too.\r\n") if tamper else out
@@ -122,7 +122,7 @@ def test_a_claim_failing_a_check_that_needs_no_key_fetches_nothing(issuer_server
     before = lst.count()
     tampered = received_claim(api, srv.smtp_port, origin, tamper=True)
     assert tampered["valid"] is False and "body" in tampered["error"]
-    stale = received_claim(api, srv.smtp_port, origin, issued_at=datetime.now(timezone.utc) - timedelta(days=30))
+    stale = received_claim(api, srv.smtp_port, origin, issued_at=datetime.now(UTC) - timedelta(days=30))
     assert stale["valid"] is False and "expired" in stale["error"]
     assert lst.count() == before
 

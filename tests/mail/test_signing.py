@@ -5,7 +5,7 @@ identity key; any change to what is bound breaks it."""
 import base64
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import dkim as dkimpy
 import pytest
@@ -30,7 +30,7 @@ OP = Principal.local_operator()
 @pytest.fixture
 def ctx(db_url, tmp_path):
     c = Context(store=open_store(db_url), settings=Settings(data_dir=tmp_path),
-                clock=lambda: datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc))
+                clock=lambda: datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
     yield c
     c.store.dispose()
 
@@ -169,7 +169,7 @@ def test_the_claim_cannot_be_moved_onto_another_message_or_forged(ctx):
     # A claim signed by a key this server never published.
     kid, private_pem, _ = identity.generate_key()
     foreign = identity.make_claim(first, mailbox="agent@acme.test", oversight_mode="gated_all", approval_status="approved",
-                                  approved_by="key_boss", issued_at=datetime.now(timezone.utc), private_key_pem=private_pem, kid=kid)
+                                  approved_by="key_boss", issued_at=datetime.now(UTC), private_key_pem=private_pem, kid=kid)
     claim = identity.verify(identity.add_header(first, foreign), key_lookup=keys)
     assert claim["valid"] is False and claim["key_known"] is False and "unknown key id" in claim["error"]
 

@@ -6,6 +6,7 @@ import json
 import secrets
 import sqlite3
 import time
+from datetime import UTC
 
 import pytest
 import requests
@@ -126,7 +127,7 @@ def test_a_forged_claim_with_an_unknown_key_is_reported(server, signed_mail):
         unsigned = unsigned.split(b"\r\n", 1)[1]
     from datetime import datetime, timezone
     forged = identity.make_claim(unsigned, mailbox="ceo@bank.test", oversight_mode="gated_all", approval_status="approved",
-                                 approved_by="key_ceo", issued_at=datetime.now(timezone.utc), private_key_pem=private_pem, kid=kid)
+                                 approved_by="key_ceo", issued_at=datetime.now(UTC), private_key_pem=private_pem, kid=kid)
     body = verify(server, identity.add_header(unsigned, forged)).json()
     assert body["dkim"]["present"] is False
     assert body["identity"]["valid"] is False and body["identity"]["key_known"] is False

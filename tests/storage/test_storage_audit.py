@@ -95,16 +95,14 @@ def test_refused_requests_write_nothing(ctx, new_mailbox, principal_for, db):
     box = new_mailbox(oversight_mode="gated_send")
     agent = principal_for("agent", [box])
     mid = sending.send_email(ctx, principal=agent, sender=box, to="x@partner.test", subject="s", body="b")["message_id"]
+    elsewhere = principal_for("approver", [new_mailbox()])  # keys name mailboxes that exist
     before = db.snapshot()
     with pytest.raises(Forbidden):
         approvals.approve_message(ctx, principal=agent, message_id=mid)  # an agent never approves
     with pytest.raises(NotFound):
-        approvals.reject_message(ctx, principal=principal_for("approver", ["other@acme.test"]), message_id=mid)
+        approvals.reject_message(ctx, principal=elsewhere, message_id=mid)
     with pytest.raises(NotFound):
         sending.send_email(ctx, principal=agent, sender="nobody@acme.test", to="x@partner.test", subject="s", body="b")
-    after = db.snapshot()
-    after["api_keys"] -= 1  # the approver key made above (its own audit row is api_key.created)
-    after["audit_events"] -= 1
-    assert after == before
+    assert db.snapshot() == before
     [row] = db.rows(t.messages, id=mid)
     assert row["approval_status"] == "pending"

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -155,7 +155,7 @@ def test_a_delivery_that_outlives_its_lease_is_not_repeated(pg_url, tmp_path):
 
     settings = Settings(data_dir=tmp_path, delivery_lease_seconds=60)
     store_a, store_b = open_store(pg_url), open_store(pg_url, migrate=False)
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     ctx_a = Context(store=store_a, settings=settings, clock=lambda: t0)
     ctx_b = Context(store=store_b, settings=settings, clock=lambda: t0 + timedelta(seconds=61))
     op = Principal.local_operator()

@@ -7,11 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import Clock
-
 from multimail.config import Settings
 from multimail.services import Context
 from multimail.store import open_store
+from tests.conftest import Clock
 
 
 class Receiver:

@@ -34,7 +34,8 @@ import json
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from prefect.context import FlowRunContext, TaskRunContext
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from multimail.client import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL, AsyncMultiMail, MultiMail
-from prefect.blocks.core import Block
 
 
 class MultiMailCredentials(Block):

@@ -16,7 +16,8 @@ a rejected message must never look like a flow that finished.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "MultiMailWaitError", "MessageRejected", "MessageCancelled",

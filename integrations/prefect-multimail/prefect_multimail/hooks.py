@@ -26,10 +26,12 @@ approver key.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping, overload
+from collections.abc import Callable, Mapping
+from typing import Any, overload
+
+from prefect.logging.loggers import flow_run_logger
 
 from multimail.client.errors import Conflict, MultiMailError
-from prefect.logging.loggers import flow_run_logger
 
 from .credentials import MultiMailCredentials
 

@@ -16,16 +16,18 @@ read must see the mailbox as it is now.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from multimail.client.errors import ConnectionError as MultiMailConnectionError
-from multimail.client.errors import RateLimited, ServerError
-from multimail.client.types import Addresses, Attachment, Claim, Message, OversightMode, TagResult, TagValue
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
+
+from multimail.client.errors import ConnectionError as MultiMailConnectionError
+from multimail.client.errors import RateLimited, ServerError
+from multimail.client.types import Addresses, Attachment, Claim, Message, OversightMode, TagResult, TagValue
 
 from ._context import derive_idempotency_key, merge_metadata
 from .credentials import MultiMailCredentials

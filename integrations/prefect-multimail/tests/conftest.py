@@ -19,8 +19,9 @@ import pytest
 pytest.importorskip("prefect")
 pytest.importorskip("prefect_multimail")
 
-import multimail.testing as servers  # noqa: E402
 from flow_boxes import Box, make_box  # noqa: E402
+
+import multimail.testing as servers  # noqa: E402
 from multimail.testing import Api  # noqa: E402
 
 prefect_api_url = servers.prefect_api_url  # the fixtures, made this suite's

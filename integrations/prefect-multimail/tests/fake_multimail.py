@@ -5,12 +5,13 @@ for the calls these tests make (a repeated idempotency key gets the first answer
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
+from prefect_multimail import MultiMailCredentials
 
 from multimail.client import AsyncMultiMail, MultiMail
-from prefect_multimail import MultiMailCredentials
 
 
 class FakeMultiMail:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from multimail.testing import Api, ServerProcess
 from prefect_multimail import MultiMailCredentials
+
+from multimail.testing import Api, ServerProcess
 
 
 @dataclass

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
+from prefect_multimail import MultiMailCredentials
 
 from multimail.client import DEFAULT_BASE_URL, AsyncMultiMail, MultiMail
-from prefect_multimail import MultiMailCredentials
 
 
 class TestBlockStandards(BlockStandardTestSuite):

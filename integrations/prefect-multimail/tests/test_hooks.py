@@ -7,13 +7,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from fake_multimail import FakeMultiMail
 from prefect import flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelling, Crashed
-
 from prefect_multimail import MultiMailCredentials, cancel_pending_mail
-
-from fake_multimail import FakeMultiMail
 
 pytestmark = pytest.mark.usefixtures("prefect_api_url")
 

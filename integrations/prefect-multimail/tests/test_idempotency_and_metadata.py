@@ -5,12 +5,10 @@ session's temporary Prefect server)."""
 from __future__ import annotations
 
 import pytest
+from fake_multimail import FakeMultiMail
 from prefect import flow, task
-
 from prefect_multimail import MultiMailCredentials, decide_email, reply_email, send_email
 from prefect_multimail._context import KEY_PREFIX, derive_idempotency_key, merge_metadata, run_metadata
-
-from fake_multimail import FakeMultiMail
 
 pytestmark = pytest.mark.usefixtures("prefect_api_url")
 
@@ -153,8 +151,15 @@ def test_merge_leaves_a_non_object_prefect_value_alone():
 
 
 def test_only_the_safe_tasks_retry_on_their_own():
-    from prefect_multimail import (ack_messages, cancel_message, check_inbox, claim_messages, read_email,
-                                   release_messages, tag_email)
+    from prefect_multimail import (
+        ack_messages,
+        cancel_message,
+        check_inbox,
+        claim_messages,
+        read_email,
+        release_messages,
+        tag_email,
+    )
 
     for safe in (check_inbox, read_email, tag_email, ack_messages, release_messages):
         assert safe.retries == 2 and safe.retry_condition_fn is not None, safe.name
@@ -164,10 +169,10 @@ def test_only_the_safe_tasks_retry_on_their_own():
 
 def test_the_retry_condition_retries_transient_failures_only():
     from prefect.states import Failed
+    from prefect_multimail.tasks import _transient_failure
 
     from multimail.client import ConnectionError as MMConnectionError
     from multimail.client import NotFound, RateLimited, ServerError
-    from prefect_multimail.tasks import _transient_failure
 
     def retried(exc: Exception) -> bool:
         return _transient_failure(None, None, Failed(data=exc))

@@ -12,11 +12,11 @@ import textwrap
 import time
 
 import pytest
+from flow_boxes import Box
 from prefect.client.orchestration import get_client
 from prefect.states import Cancelling
 
 from multimail.testing import wait_for
-from flow_boxes import Box
 
 FLOW_SCRIPT = textwrap.dedent('''
     from prefect import flow

@@ -4,9 +4,9 @@ tagging, claiming and cancelling tasks do what the SDK calls do."""
 
 from __future__ import annotations
 
+from flow_boxes import Box, make_box
 from prefect import flow, task
 from prefect.context import FlowRunContext
-
 from prefect_multimail import (
     ack_messages,
     cancel_message,
@@ -19,7 +19,6 @@ from prefect_multimail import (
 )
 
 from multimail.testing import wait_for
-from flow_boxes import Box, make_box
 
 
 def test_a_task_retry_does_not_send_twice_and_the_message_names_its_run(gated: Box):

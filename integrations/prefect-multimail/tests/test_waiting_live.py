@@ -12,15 +12,16 @@ import contextvars
 import smtplib
 import threading
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+from flow_boxes import Box, make_box
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
-
 from prefect_multimail import (
     ApprovalTimeout,
     MessageRejected,
@@ -32,7 +33,6 @@ from prefect_multimail import (
 )
 
 from multimail.testing import Api, ServerProcess, free_port, wait_for
-from flow_boxes import Box, make_box
 
 ASKED = "bob.boss@partner.test"  # partner.test passes SPF in the session DNS, so its replies may decide
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_multimail import FakeMultiMail
 from prefect import flow, task
-
 from prefect_multimail import (
     ApprovalTimeout,
     DecisionTimeout,
@@ -27,8 +27,6 @@ from prefect_multimail import (
     wait_for_approval,
     wait_for_decision,
 )
-
-from fake_multimail import FakeMultiMail
 
 CREDS = MultiMailCredentials(api_key="mm_live_test", base_url="http://mm.test")
 

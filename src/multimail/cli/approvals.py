@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..core.access import Principal
-from .common import DataDir, DatabaseUrl, JsonOut, app, context_for, run
+from .common import DatabaseUrl, DataDir, JsonOut, app, context_for, run
 
 
 @app.command()

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from typing import Annotated, Optional
 
 import typer
 
-from .common import DataDir, DatabaseUrl, context_for, err, group
+from .common import DatabaseUrl, DataDir, context_for, err, group
 
 audit_app = group("audit", "The hash-chained audit trail.")
 
 def _when(value: str | None, option: str):
     if value is None:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         err.print(f"[red]error[/red] {option} must be an ISO 8601 date or time, e.g. 2026-11-26T00:00:00Z")
         raise typer.Exit(2) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @audit_app.command("verify")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..core.access import Principal
-from .common import DataDir, DatabaseUrl, JsonOut, context_for, group, run
+from .common import DatabaseUrl, DataDir, JsonOut, context_for, group, run
 
 domains_app = group("domains", "Signing domains: DKIM keys and the DNS records to publish.")
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..core.access import Principal
-from .common import DataDir, DatabaseUrl, JsonOut, context_for, group, out, run
+from .common import DatabaseUrl, DataDir, JsonOut, context_for, group, out, run
 
 mailboxes_app = group("mailboxes", "Mailboxes.")
 

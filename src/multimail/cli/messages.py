@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..core.access import Principal
-from .common import DataDir, DatabaseUrl, app, context_for, run
+from .common import DatabaseUrl, DataDir, app, context_for, run
 
 
 @app.command()

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import DataDir, DatabaseUrl, app, err, settings_for
+from .common import DatabaseUrl, DataDir, app, err, settings_for
 
 
 @app.command()
@@ -33,7 +33,8 @@ def serve(
     """Run the API, inbound SMTP and the delivery worker in one process."""
     import logging
 
-    from ..server import PortInUse, serve as run_server
+    from ..server import PortInUse
+    from ..server import serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "mail.log", "httpx", "httpcore"):

@@ -3,16 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 
 from ._base import BaseClient, Call, compact
 from .types import (
-    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, FlowRunWait, Health, InboxMessage,
-    InboxPage, Mailbox, MailboxDeleted, MailboxList, Message, OversightMode, PendingList, PendingMessage, ReleaseResult,
-    SendResult, TagResult, TagValue, Thread, Webhook, WebhookDeleted, WebhookList,
+    AckResult,
+    Addresses,
+    ApiKey,
+    ApiKeyList,
+    Attachment,
+    AuditEvent,
+    AuditPage,
+    Claim,
+    FlowRunWait,
+    Health,
+    InboxMessage,
+    InboxPage,
+    Mailbox,
+    MailboxDeleted,
+    MailboxList,
+    Message,
+    OversightMode,
+    PendingList,
+    PendingMessage,
+    ReleaseResult,
+    SendResult,
+    TagResult,
+    TagValue,
+    Thread,
+    Webhook,
+    WebhookDeleted,
+    WebhookList,
 )
 
 
@@ -68,7 +93,7 @@ class AsyncMultiMail(BaseClient):
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def __aenter__(self) -> "AsyncMultiMail":
+    async def __aenter__(self) -> AsyncMultiMail:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:

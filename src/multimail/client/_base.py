@@ -8,9 +8,10 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 

@@ -4,16 +4,41 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 
 from ._base import BaseClient, Call, compact
 from .types import (
-    AckResult, Addresses, ApiKey, ApiKeyList, Attachment, AuditEvent, AuditPage, Claim, FlowRunWait, Health, InboxMessage,
-    InboxPage, Mailbox, MailboxDeleted, MailboxList, Message, OversightMode, PendingList, PendingMessage, ReleaseResult,
-    SendResult, TagResult, TagValue, Thread, Webhook, WebhookDeleted, WebhookList,
+    AckResult,
+    Addresses,
+    ApiKey,
+    ApiKeyList,
+    Attachment,
+    AuditEvent,
+    AuditPage,
+    Claim,
+    FlowRunWait,
+    Health,
+    InboxMessage,
+    InboxPage,
+    Mailbox,
+    MailboxDeleted,
+    MailboxList,
+    Message,
+    OversightMode,
+    PendingList,
+    PendingMessage,
+    ReleaseResult,
+    SendResult,
+    TagResult,
+    TagValue,
+    Thread,
+    Webhook,
+    WebhookDeleted,
+    WebhookList,
 )
 
 
@@ -69,7 +94,7 @@ class MultiMail(BaseClient):
         """Close the connection pool."""
         self._http.close()
 
-    def __enter__(self) -> "MultiMail":
+    def __enter__(self) -> MultiMail:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

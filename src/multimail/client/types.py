@@ -14,12 +14,15 @@ only its TypedDicts) is used when installed.
 
 import base64
 import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, Union
 
 try:  # pydantic (the server) needs typing_extensions' TypedDict on Python < 3.12
-    from typing_extensions import NotRequired, TypedDict, is_typeddict
+    from typing import NotRequired
+
+    from typing_extensions import TypedDict, is_typeddict
 except ImportError:  # pragma: no cover - the SDK alone, without typing_extensions
     from typing import NotRequired, TypedDict, is_typeddict  # type: ignore[assignment]
 

@@ -7,8 +7,8 @@ approve, unless it is an admin key (a human operator), so an agent can never app
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Iterable
 
 from .errors import BadRequest, Forbidden
 
@@ -105,6 +105,6 @@ class Principal:
         return self.mailboxes is None or address.lower() in self.mailboxes
 
     @classmethod
-    def local_operator(cls) -> "Principal":
+    def local_operator(cls) -> Principal:
         """The person at the server's terminal (CLI verbs): full rights, audited as such."""
         return cls(key_id=None, scopes=ROLE_SCOPES[Role.ADMIN], mailboxes=None, label="cli")

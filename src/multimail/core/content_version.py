@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 # Bumped when the set of fields or their canonical form changes, so an old hash never matches new
 # content by accident of a format change.

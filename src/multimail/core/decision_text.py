@@ -24,5 +24,5 @@ def links_section(options: list[str], links: list[str] | None) -> str:
     """One line per option with its link (or the placeholder, for views)."""
     urls = links if links else [LINK_PLACEHOLDER] * len(options)
     lines = ["", "Or choose with one click:", ""]
-    lines += [f"  {i}. {option}: {url}" for i, (option, url) in enumerate(zip(options, urls), 1)]
+    lines += [f"  {i}. {option}: {url}" for i, (option, url) in enumerate(zip(options, urls, strict=True), 1)]
     return "\n".join(lines) + "\n"

@@ -9,8 +9,9 @@ outcome is already known, so both paths carry the same dict. Pure: no database, 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import BadRequest
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .access import Role, ROLE_SCOPES, Scope
+from .access import ROLE_SCOPES, Role, Scope
 from .errors import BadRequest, Forbidden, Unprocessable
 
 

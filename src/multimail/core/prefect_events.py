@@ -11,7 +11,8 @@ emission is the same event to Prefect. Pure: no HTTP.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _NAMESPACE = uuid.UUID("6d756c74-696d-6169-6c2e-6576656e7473")  # fixed: ids must stay stable
 

@@ -6,15 +6,15 @@ that also covers the claim header. Mail from a domain without a key goes out wit
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ..core.addresses import parse_address
 from ..core.errors import BadRequest
-from ..store import domains as domain_q
 from ..mail import dkim, identity
+from ..store import domains as domain_q
 
 log = logging.getLogger("multimail.signing")
 
@@ -26,7 +26,7 @@ def ensure_identity_key(tx: Connection, now: datetime | None = None) -> dict[str
         return keys[0]
     kid, private_pem, public_pem = identity.generate_key()
     row = {"id": kid, "kind": identity.KEY_KIND, "private_key": private_pem, "public_key": public_pem,
-           "created_at": now or datetime.now(timezone.utc)}
+           "created_at": now or datetime.now(UTC)}
     domain_q.insert_server_key(tx, row)
     return row
 
@@ -55,7 +55,7 @@ def finalize_outbound(
     """Return the bytes to hand over for `message` from `mailbox`: with the identity claim, and
     DKIM-signed when the sender's domain has a key. `issuer` (the server's public base URL), when
     given, is written into the claim so remote verifiers know where to fetch the key."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         key = ensure_identity_key(tx, now)
         approved = message.get("approval_status") == "approved"

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -72,7 +73,7 @@ class RelayConfig:
     starttls: bool | None  # True: required; None: when offered; False: never (smtps uses implicit TLS)
 
     @classmethod
-    def from_url(cls, url: str) -> "RelayConfig":
+    def from_url(cls, url: str) -> RelayConfig:
         """`smtp://user:pass@host:port` (STARTTLS required; `?starttls=optional` uses it only when
         offered) or `smtps://user:pass@host:port` (implicit TLS). User and password are
         percent-decoded, so `p%40ss` is `p@ss`."""
@@ -169,7 +170,7 @@ class SmtpRelayTransport:
                 await client.connect()
             except aiosmtplib.SMTPResponseException as exc:
                 raise self._failure(exc.code, exc.message, f"{where} refused the connection") from None
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
                 # Connect errors, timeouts, TLS handshake failures, STARTTLS required but not offered.
                 raise TemporaryFailure(f"{where}: {type(exc).__name__}: {exc}") from None
             if cfg.username is not None:
@@ -212,7 +213,7 @@ class SmtpRelayTransport:
                 raise self._failure(exc.code, exc.message, f"{where} did not accept the message") from None
             outcome.reply = _answer(response.code, response.message)
             return outcome
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
             if data_sent:
                 raise UncertainDelivery(
                     f"{where}: connection lost after the message was sent, before the answer ({type(exc).__name__}: {exc})"
@@ -237,7 +238,7 @@ class SmtpRelayTransport:
         return PermanentFailure(f"{context}: {answer}")
 
 
-def make_transport(settings: "Settings | str") -> CaptureTransport | SmtpRelayTransport:
+def make_transport(settings: Settings | str) -> CaptureTransport | SmtpRelayTransport:
     """The transport the settings name: the SMTP relay when `smtp_relay` is set (or
     `outbound=smtp`), otherwise capture."""
     if isinstance(settings, str):  # older callers passed the transport name

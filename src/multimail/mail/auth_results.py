@@ -10,7 +10,6 @@ from typing import Any
 import authres
 import authres.dmarc
 
-
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@\-\[\]:]+$")
 
 

@@ -23,7 +23,7 @@ from .domains import from_domain_in, normalize_domain
 from .spf import check_spf
 
 
-def check_dkim(message: "bytes | dkim.DKIM", resolver: Resolver, *, from_domain: str | None = None,
+def check_dkim(message: bytes | dkim.DKIM, resolver: Resolver, *, from_domain: str | None = None,
                deadline: Deadline | None = None) -> tuple[list[dict[str, Any]], int]:
     """(one result per checked DKIM-Signature: pass, fail, temperror or permerror; the number
     left unchecked): at most MAX_SIGNATURES, those aligned with the From domain first (mail/dkim.py's

@@ -18,4 +18,4 @@ def question_html(body: str, options: list[str], links: list[str]) -> str:
     """The HTML alternative of the copy that goes out: the body's paragraphs (its lines kept as
     line breaks), and one link per option (the text alternative carries the same links)."""
     paragraphs = [p.strip().split("\n") for p in body.strip().split("\n\n") if p.strip()]
-    return _TEMPLATES.get_template("decision_question.html").render(paragraphs=paragraphs, choices=list(zip(options, links)))
+    return _TEMPLATES.get_template("decision_question.html").render(paragraphs=paragraphs, choices=list(zip(options, links, strict=True)))

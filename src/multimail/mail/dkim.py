@@ -12,7 +12,8 @@ import base64
 import logging
 import re
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dkim as dkimpy
 from cryptography.hazmat.primitives import serialization
@@ -99,7 +100,7 @@ MAX_SIGNATURES = 5
 KeyFetch = Callable[[str, str, float], "tuple[bytes | None, str | None]"]
 
 
-def load(raw: bytes) -> "dkimpy.DKIM":
+def load(raw: bytes) -> dkimpy.DKIM:
     """The message parsed once (dkimpy's verifier holds headers and body); MessageFormatError."""
     return dkimpy.DKIM(raw, logger=_quiet)
 
@@ -201,7 +202,7 @@ class _FieldIndex:
         return [self.headers[pos] for pos in kept], signatures.index(own)
 
 
-def _verify_one(checker: "dkimpy.DKIM", fields: _FieldIndex, entry: dict[str, Any], fetch: KeyFetch,
+def _verify_one(checker: dkimpy.DKIM, fields: _FieldIndex, entry: dict[str, Any], fetch: KeyFetch,
                 deadline: Deadline | None) -> None:
     request = _KeyRequest(fetch, deadline)
     all_fields = checker.headers
@@ -231,7 +232,7 @@ def _verify_one(checker: "dkimpy.DKIM", fields: _FieldIndex, entry: dict[str, An
 
 
 def check_signatures(
-    message: "bytes | dkimpy.DKIM",
+    message: bytes | dkimpy.DKIM,
     *,
     fetch: KeyFetch,
     prefer: Callable[[str], bool] | None = None,

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -100,7 +101,7 @@ class StaticResolver:
         self.records = {norm_name(k): v for k, v in (records or {}).items()}
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "StaticResolver":
+    def from_file(cls, path: str | Path) -> StaticResolver:
         return cls(json.loads(Path(path).read_text()))
 
     def __call__(self, name: str) -> list[str]:

@@ -17,7 +17,6 @@ from inscriptis import get_text
 
 from .text import normalise_text
 
-
 _TAG = re.compile(r"<[^>]+>")
 
 

@@ -44,8 +44,9 @@ import binascii
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -348,7 +349,7 @@ def verify(raw: bytes, *, key_lookup: KeyLookup, admit: Admit | None = None) -> 
         "approval_status": payload.get("approval_status"),
         "approved_by": payload.get("approved_by"),
         "ai_generated": payload.get("ai_generated"),
-        "issued_at": datetime.fromtimestamp(iat, timezone.utc).isoformat().replace("+00:00", "Z")
+        "issued_at": datetime.fromtimestamp(iat, UTC).isoformat().replace("+00:00", "Z")
         if isinstance(iat, int) and 0 <= iat < 2**33 else None,
         "message_id": payload.get("message_id"),
         "issuer": payload.get("iss"),

@@ -16,7 +16,7 @@ defects noted in `ParsedMail.defects`) rather than refused. `parse_message` neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
@@ -191,7 +191,7 @@ def _parse(raw: bytes) -> ParsedMail:
         date_header = first_header(msg, "Date", defects)
         date = parsedate_to_datetime(date_header) if date_header else None
         if date is not None and date.tzinfo is None:
-            date = date.replace(tzinfo=timezone.utc)
+            date = date.replace(tzinfo=UTC)
     except Exception:
         defects.append("date")
     from_addr = (addresses(msg, "From", defects) or [""])[0]

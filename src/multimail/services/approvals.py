@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..core import flow_run_waits
 from ..core.access import Principal, Scope, require_scope
 from ..core.content_version import attachment_digest
-from ..core import flow_run_waits
 from ..core.errors import BadRequest, Conflict, Forbidden
+from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from ..store import mailboxes as mailbox_q
 from .common import find_mailbox, find_message, record, scoped_mailbox_ids
 from .context import Context
 from .views import message_version, pending_item
@@ -78,7 +78,7 @@ def pending_views(tx: Connection, items: list[tuple[dict[str, Any], dict[str, An
     and why each was held, read in a few queries for the whole list."""
     ids = [msg["id"] for msg, _ in items]
     listed = message_q.attachments_of_many(tx, ids)
-    attachments = dict(zip(listed, [_with_digests(tx, atts) for atts in listed.values()]))
+    attachments = {mid: _with_digests(tx, atts) for mid, atts in listed.items()}
     reasons = message_q.held_reasons(tx, ids)
     return [pending_item(msg, box, attachments[msg["id"]], reasons.get(msg["id"])) for msg, box in items]
 

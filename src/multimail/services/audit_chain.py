@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 from ..core.audit_chain import verify_chain
 from ..store import records

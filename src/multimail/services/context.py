@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from ..config import Settings
 from ..store import Store
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Context:
         return self._prefect
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Context":
+    def from_settings(cls, settings: Settings) -> Context:
         """Open (and migrate) the database the settings name."""
         from ..store import open_store
 

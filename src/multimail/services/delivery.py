@@ -54,20 +54,20 @@ from typing import Any
 
 from ..core.addresses import normalized_or_none
 from ..core.decision_text import links_section
-from ..mail.decision_html import question_html
-from ..mail.compose import compose_stored as compose
 from ..delivery.signing import finalize_outbound
 from ..delivery.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
+from ..mail.compose import compose_stored as compose
+from ..mail.decision_html import question_html
 from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from .common import record
-from .context import Context
-from .workers import PollingWorker
 from . import decision_links
 from .approvals import approved_content_matches
+from .common import record
+from .context import Context
 from .receiving import deliver_locally
+from .workers import PollingWorker
 
 log = logging.getLogger("multimail.delivery")
 
@@ -158,7 +158,7 @@ class DeliveryWorker(PollingWorker):
         super().__init__(ctx)
         self.transport = make_transport(ctx.settings)
         if not getattr(self.transport, "transactional", True):
-            log.info("outbound mail goes through %s", getattr(self.transport, "config").redacted())
+            log.info("outbound mail goes through %s", self.transport.config.redacted())
         self._last_purge = 0.0
 
     @property
@@ -276,7 +276,7 @@ class DeliveryWorker(PollingWorker):
         if msg["raw"] is None:
             message_q.update_message(tx, msg["id"], {"raw": raw})
         if not progress["local_delivered"]:
-            for address, box in local.items():
+            for box in local.values():
                 deliver_locally(tx, mailbox=box, raw=copies.hosted(), sender=mailbox, now=now)
             progress["local_delivered"], progress["local"] = True, sorted(local)
         done = set(progress["accepted"]) | set(progress["refused"]) | set(progress["uncertain"])

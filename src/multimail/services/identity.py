@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from cachetools import TTLCache
 
 from ..core.errors import BadRequest
-from ..mail import dkim, identity
 from ..delivery.signing import ensure_identity_key
+from ..mail import dkim, identity
 from ..mail.dmarc import aligned_with, organizational_domain
 from ..mail.domains import from_domain_in, normalize_domain
 from ..store import domains as domain_q

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..core.access import Principal
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..mail.redact import redact_message
 from ..store import messages as message_q
+from .approvals import pending_view
 from .common import find_mailbox, find_message, find_thread, record
 from .context import Context
-from .approvals import pending_view
 from .views import REVIEW_KEYS, full_message, inbox_item, thread_item
 
 MAX_LIMIT = 100
@@ -48,7 +48,7 @@ def as_utc(value: datetime | None) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         raise BadRequest("Times are ISO 8601 date-times.", code="invalid_field")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def check_limit(limit: int | None, default: int = 50) -> int:

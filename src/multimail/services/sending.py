@@ -11,26 +11,27 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Connection
 
 from ..core import idempotency as idem
 from ..core.access import Principal
 from ..core.addresses import ParsedAddress, normalized_or_none, parse_address, parse_address_list, refuse_control_chars
-from ..core.flow_run_waits import flow_run_id_from_metadata
+from ..core.decision_text import question_body
 from ..core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from ..core.flow_run_waits import flow_run_id_from_metadata
+from ..core.headers import header_safe
 from ..core.ids import domain_of, new_id
-from ..core.oversight import Action, Outcome, decide_outbound, parse_mode, Mode
+from ..core.oversight import Action, Mode, Outcome, decide_outbound, parse_mode
 from ..core.threading import reply_references, reply_subject
 from ..mail.compose import new_internet_message_id
 from ..store import idempotency as idem_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from ..core.decision_text import question_body
-from ..core.headers import header_safe
 from .common import find_mailbox, find_message, record
 from .context import Context
 from .views import held_because, send_result

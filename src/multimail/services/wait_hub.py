@@ -29,8 +29,9 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from anyio import to_thread
 
@@ -193,7 +194,7 @@ class WaitHub:
             self._dirty.set()
         try:
             return await asyncio.wait_for(parked.future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         finally:
             self._unpark(parked)

@@ -20,7 +20,6 @@ from .common import find_mailbox, find_message
 from .context import Context
 from .wait_hub import PendingScope, Target, check_wait, wait_until
 
-
 # -- the long-polled answers ------------------------------------------------------------------------
 
 def pending_of_message(ctx: Context, *, principal: Principal, message_id: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from ..core.webhook_rules import ROTATION_GRACE, next_delay, redact_url, retryable_status
+from ..store import mailboxes as mailbox_q
 from ..store import webhook_deliveries as delivery_q
 from ..store import webhooks as webhook_q
-from ..store import mailboxes as mailbox_q
 from ..webhooks.sender import AttemptResult, post_event
 from ..webhooks.ssrf import Resolver, system_resolver
 from . import prefect_targets

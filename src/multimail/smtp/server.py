@@ -32,14 +32,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from ..core.access import Scope
 from ..core.addresses import normalize_mailbox_address
 from ..core.errors import BadRequest, Unauthorized
-from ..services.context import Context
-from ..services.keys import authenticate as authenticate_key
-from ..services.receiving import is_hosted, receive
-from ..services.identity import inbound_claim
-from ..services.rate_limits import RateLimits, TooManyRequests
 from ..mail.auth_results import strip_authentication_results
 from ..mail.authentication import authenticate_inbound
 from ..mail.dns import DNSResolver, Resolver, StaticResolver
+from ..services.context import Context
+from ..services.identity import inbound_claim
+from ..services.keys import authenticate as authenticate_key
+from ..services.rate_limits import RateLimits, TooManyRequests
+from ..services.receiving import is_hosted, receive
 
 log = logging.getLogger("multimail.smtp")
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
-
-import json
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
@@ -13,7 +12,6 @@ from ..core.audit_chain import GENESIS, canonical_details, event_hash
 from ..core.ids import new_id
 from . import flow_run_waits
 from .tables import audit_events, audit_head, events, webhook_deliveries, webhooks
-
 
 _AUDIT_CHAIN_LOCK = 0x6D6D6175  # "mmau": one appender at a time across processes (PostgreSQL)
 

@@ -8,7 +8,8 @@ the number of waiters.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 

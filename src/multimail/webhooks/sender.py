@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -37,7 +37,7 @@ class AttemptResult:
 
 def sign_headers(secrets: list[str], msg_id: str, body: str, now: datetime) -> dict[str, str]:
     """Standard Webhooks headers; several secrets (during a rotation) give space-separated signatures."""
-    stamp = datetime.fromtimestamp(int(now.timestamp()), tz=timezone.utc)
+    stamp = datetime.fromtimestamp(int(now.timestamp()), tz=UTC)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(stamp.timestamp())),
@@ -90,7 +90,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -106,7 +106,7 @@ def post_event(
     now: datetime | None = None,
 ) -> AttemptResult:
     started = time.monotonic()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit
 
 # Cloud metadata services, refused even where private addresses are allowed.

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pydantic
-
-from multimail.client.errors import ConnectionError as MultiMailConnectionError
-from multimail.client.errors import RateLimited, ServerError
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
+
+from multimail.client.errors import ConnectionError as MultiMailConnectionError
+from multimail.client.errors import RateLimited, ServerError
 
 from .outcomes import MultiMailOutcome
 from .prefect_run import logger, module_logger, pausable_context, pause_key

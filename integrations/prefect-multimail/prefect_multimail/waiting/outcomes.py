@@ -3,11 +3,11 @@ answers, and the run input a paused flow run is resumed with (which carries one)
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from pydantic import ConfigDict, Field
+from collections.abc import Mapping
+from typing import Any
 
 from prefect.input import RunInput
+from pydantic import ConfigDict, Field
 
 from ..exceptions import MessageCancelled, MessageRejected, MultiMailWaitError
 

@@ -7,7 +7,8 @@ how a timeout reads. The wait logic (:mod:`.logic`) is the same for both.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Union
+from collections.abc import Mapping
+from typing import Any, Literal, Union
 
 from ..exceptions import ApprovalTimeout, DecisionTimeout, MultiMailWaitError, WaitTimeout
 from .outcomes import approval_outcome, confirm_never_held, decision_outcome, question_of, refusal
@@ -26,7 +27,7 @@ class Approval:
             raise ValueError(f"message_id must be a message id (msg_...), got {message_id!r}")
         self.message_id = message_id
 
-    def fresh(self) -> "Approval":
+    def fresh(self) -> Approval:
         """A copy with nothing seen yet (for the watcher, which looks on its own)."""
         return Approval(self.message_id)
 
@@ -73,7 +74,7 @@ class Decision:
         self._seen: str | None = None  # the last message of the thread already looked at
         self._held: str | None = None  # the question's id while it waits for approval itself
 
-    def fresh(self) -> "Decision":
+    def fresh(self) -> Decision:
         """A copy with nothing seen yet (for the watcher, which looks on its own)."""
         return Decision(self.thread_id)
 

@@ -81,7 +81,8 @@ def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...),
                     headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/get_raw", operation_id="get_raw", responses=responses(404, 409), response_class=Response,
+@router.get("/get_raw", operation_id="get_raw", response_class=Response,
+            responses={**responses(404, 409), 200: {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
             response_description="The message's RFC 5322 bytes (message/rfc822).")
 def get_raw(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> Response:
     """The exact bytes of a message: as received, or as handed over for delivery (409

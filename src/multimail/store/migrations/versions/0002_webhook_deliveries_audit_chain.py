@@ -3,8 +3,10 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
+from datetime import UTC
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -98,7 +100,6 @@ def upgrade() -> None:
 
 def _chain_existing_events() -> None:
     """Chain the events written before the chain existed, in their order, and record the head."""
-    from datetime import timezone
 
     from multimail.core.audit_chain import GENESIS, event_hash
 
@@ -113,7 +114,7 @@ def _chain_existing_events() -> None:
     prev, count, last_seq = GENESIS, 0, 0
     for row in bind.execute(sa.select(events).order_by(events.c.seq)).mappings().all():
         ev = dict(row)
-        ev["at"] = ev["at"].replace(tzinfo=timezone.utc)
+        ev["at"] = ev["at"].replace(tzinfo=UTC)
         h = event_hash(prev, ev)
         bind.execute(sa.update(events).where(events.c.seq == ev["seq"]).values(prev_hash=prev, hash=h))
         prev, count, last_seq = h, count + 1, ev["seq"]
