@@ -11,7 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi.json"
-# Answers that are not JSON objects, and what they are instead.
 # Answers that are not JSON: a message's bytes, and an attachment in its own content type.
 NOT_JSON = {"get_raw": "message/rfc822", "get_attachment": "*/*"}
 
