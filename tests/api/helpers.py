@@ -17,7 +17,7 @@ ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def assert_error(r: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """API.md: every non-2xx answer is {"error": {"code", "message", "details"}}."""
+    """the API reference: every non-2xx answer is {"error": {"code", "message", "details"}}."""
     assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text[:500]}"
     assert r.headers.get("content-type", "").startswith("application/json"), r.headers.get("content-type")
     body = r.json()

@@ -8,7 +8,7 @@ def test_create_mailbox_defaults_and_shape(admin):
     box = admin.ok("POST", "create_mailbox", {"address": address})
     assert box["mailbox_id"].startswith("mbx_")
     assert box["address"] == address
-    assert box["oversight_mode"] == "gated_send"  # API.md: default oversight gated_send
+    assert box["oversight_mode"] == "gated_send"  # the API reference: default oversight gated_send
     assert box["min_oversight"] == "gated_send"
     assert box["idempotency_window_seconds"] == 900
     listed = {m["address"]: m for m in admin.ok("GET", "list_mailboxes")["mailboxes"]}

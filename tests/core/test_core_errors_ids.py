@@ -1,4 +1,4 @@
-"""Error classes carry API.md's statuses and body shape; ids and keys look as documented."""
+"""Error classes carry the API reference's statuses and body shape; ids and keys look as documented."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Idempotency keys (API.md "Sending"): 1-256 printable characters, header vs body, fingerprints."""
+"""Idempotency keys (the API reference, "Sending"): 1-256 printable characters, header vs body, fingerprints."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Oversight, exhaustively: every mode x floor x override x action x role against an oracle.
 
-The oracle below is written from API.md's table ("Oversight modes", "Keys and roles") with plain
+The oracle below is written from the API reference's table ("Oversight modes", "Keys and roles") with plain
 strings and literal tables, not from the implementation, so the two can disagree.
 """
 
@@ -29,7 +29,7 @@ from multimail.core.oversight import (
 )
 
 # ---------------------------------------------------------------------------------------------
-# The oracle, from API.md.
+# The oracle, from the API reference.
 
 # "Oversight modes (strictest first)"
 STRICTEST_FIRST = ["read_only", "gated_all", "gated_send", "monitored", "autonomous"]
@@ -103,7 +103,7 @@ def _run(role, default, floor, override, action, *, as_strings=False, role_arg=N
 
 
 # ---------------------------------------------------------------------------------------------
-# The oracle itself is checked against a few sentences of API.md, so that a wrong oracle cannot
+# The oracle itself is checked against a few sentences of the API reference, so that a wrong oracle cannot
 # silently agree with a wrong implementation.
 
 
@@ -226,7 +226,7 @@ def test_modes_strictest_first_is_api_md_order():
     assert [m.value for m in MODES_STRICTEST_FIRST] == STRICTEST_FIRST
     assert {m.value for m in Mode} == set(STRICTEST_FIRST)
     assert {a.value for a in Action} == set(ACTIONS)
-    assert DEFAULT_MODE is Mode.GATED_SEND  # API.md: "Default oversight gated_send"
+    assert DEFAULT_MODE is Mode.GATED_SEND  # the API reference: "Default oversight gated_send"
 
 
 @pytest.mark.parametrize("a,b", itertools.product(STRICTEST_FIRST, STRICTEST_FIRST))

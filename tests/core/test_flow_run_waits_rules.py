@@ -26,7 +26,7 @@ def test_the_run_id_of_a_send_comes_from_metadata_prefect():
     assert rules.flow_run_id_from_metadata({}) is None
     assert rules.flow_run_id_from_metadata(None) is None
     assert rules.flow_run_id_from_metadata({"prefect": "not a dict"}) is None
-    # metadata is free-form (API.md): what is not a run id is simply not indexed
+    # metadata is free-form (docs/api.md): what is not a run id is simply not indexed
     assert rules.flow_run_id_from_metadata({"prefect": {"flow_run_id": "x"}}) is None
     assert rules.flow_run_id_from_metadata({"prefect": {"flow_run_id": 5}}) is None
 

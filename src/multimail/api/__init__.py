@@ -1,1 +1,1 @@
-"""The HTTP API (FastAPI): verb routes of API.md over the services."""
+"""The HTTP API (FastAPI): verb routes of the API reference over the services."""

@@ -14,7 +14,7 @@ from ..services.keys import authenticate
 from . import ratelimit
 
 # Declared for the OpenAPI document (the "Authorize" button); the check itself is ours, so a
-# missing key gets API.md's error shape instead of FastAPI's default.
+# missing key gets the API reference's error shape instead of FastAPI's default.
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer mm_live_...`")
 
 

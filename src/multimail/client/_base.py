@@ -178,7 +178,7 @@ class BaseClient:
         if attempt >= self.max_retries:
             return None
         status = response.status_code
-        # API.md: a refused request changes nothing, so a 429 is safe to retry for any call.
+        # the API reference: a refused request changes nothing, so a 429 is safe to retry for any call.
         if status == 429 or (status in _RETRY_STATUSES and call.idempotent):
             after = parse_retry_after(response.headers.get("Retry-After"))
             if after is not None:

@@ -1,4 +1,4 @@
-"""Typed errors of the MultiMail client, one class per HTTP status class of API.md.
+"""Typed errors of the MultiMail client, one class per HTTP status class of the API.
 
 Every non-2xx answer of the API has the body
 `{"error": {"code": "<snake_case_code>", "message": "<one sentence>", "details": {...}}}`; the client
@@ -106,7 +106,7 @@ class RateLimited(MultiMailError):
 
 
 class ServerError(MultiMailError):
-    """5xx: the server failed (API.md: a 5xx is a bug, never a validation answer) or is unavailable."""
+    """5xx: the server failed (the API reference: a 5xx is a bug, never a validation answer) or is unavailable."""
 
 
 class ConnectionError(MultiMailError):  # noqa: A001 - deliberately the SDK's own name; see APIConnectionError
@@ -137,9 +137,9 @@ def error_for_status(status: int, body: Any, *, retry_after: float | None = None
 
     Args:
         status: The HTTP status (>= 400).
-        body: The decoded JSON body, if any; API.md's ``{"error": {...}}`` shape is read when present.
+        body: The decoded JSON body, if any; the API reference's ``{"error": {...}}`` shape is read when present.
         retry_after: Seconds from a ``Retry-After`` header (kept on :class:`RateLimited`).
-        text: The raw body text, used for the message when the body is not API.md's shape
+        text: The raw body text, used for the message when the body is not the API reference's shape
             (e.g. an HTML page from a proxy).
 
     Returns:

@@ -1,4 +1,4 @@
-"""Typed shapes of the API's answers (API.md): the one declaration of what each verb answers.
+"""Typed shapes of the API's answers (docs/api.md): the one declaration of what each verb answers.
 
 The server uses these TypedDicts as its routes' response models (so its OpenAPI document
 describes every answer, and an answer has exactly these keys: tests/client/test_types_match_answers.py
@@ -89,7 +89,7 @@ class SendResult:
 
 
 class Attachment(TypedDict):
-    """An attachment to send: base64 content, as API.md's ``attachments`` items."""
+    """An attachment to send: base64 content, as the API reference's ``attachments`` items."""
 
     filename: str
     content_type: str

@@ -114,7 +114,7 @@ def normalized_or_none(value: str) -> str | None:
 
 
 def parse_address_list(value: str | list[str] | None, field: str, *, required: bool) -> list[ParsedAddress]:
-    """One address or a list of them (API.md: `to`, `cc`, `bcc`)."""
+    """One address or a list of them (the API reference: `to`, `cc`, `bcc`)."""
     if value is None:
         value = []
     if not isinstance(value, (str, list, tuple)):

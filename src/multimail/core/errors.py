@@ -1,7 +1,7 @@
 """Typed errors shared by every interface.
 
 Services raise these; each interface (HTTP, CLI, SMTP, MCP) maps them to its own answer in exactly
-one place. The `status` is the HTTP status API.md assigns to the class of error, so the mapping
+one place. The `status` is the HTTP status the API assigns to the class of error, so the mapping
 for HTTP is the identity and other interfaces can still tell a client error from a conflict.
 """
 

@@ -36,7 +36,7 @@ def flow_run_id(value: Any, field: str = "flow_run_id") -> str:
 
 def flow_run_id_from_metadata(metadata: Mapping[str, Any] | None) -> str | None:
     """`metadata.prefect.flow_run_id` of a send when it is a flow run id: the run that queued
-    the message. Metadata is free-form (API.md), so anything else is kept but not indexed."""
+    the message. Metadata is free-form (docs/api.md), so anything else is kept but not indexed."""
     prefect = (metadata or {}).get("prefect")
     if not isinstance(prefect, Mapping):
         return None

@@ -1,7 +1,7 @@
 """Idempotency: explicit keys and the implicit window for identical requests.
 
 A Prefect task that times out after the server accepted its send will retry; without this the
-recipient gets the mail twice. Two layers, as in API.md:
+recipient gets the mail twice. Two layers, as in the API reference:
 - an explicit key (`Idempotency-Key` header or `idempotency_key` field) pins the answer for 24 h;
   the same key with a different body is a 409;
 - without one, an identical request (same key, mailbox, recipients, content, oversight mode)
@@ -23,7 +23,7 @@ MAX_KEY_LENGTH = 256
 
 
 def validate_key(key: str) -> str:
-    """1–256 printable ASCII characters (space to tilde), per API.md."""
+    """1–256 printable ASCII characters (space to tilde), per the API reference."""
     if not isinstance(key, str) or not (1 <= len(key) <= MAX_KEY_LENGTH) or any(
         not (0x20 <= ord(c) <= 0x7E) for c in key
     ):

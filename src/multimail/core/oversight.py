@@ -25,7 +25,7 @@ class Mode(StrEnum):
     AUTONOMOUS = "autonomous"
 
 
-# Strictest first, as in API.md; a lower index is stricter.
+# Strictest first, as in the API reference; a lower index is stricter.
 MODES_STRICTEST_FIRST: tuple[Mode, ...] = (
     Mode.READ_ONLY,
     Mode.GATED_ALL,

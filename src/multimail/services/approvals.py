@@ -36,7 +36,7 @@ MAX_NOTE = 2000
 
 def list_pending(ctx: Context, *, principal: Principal, mailbox: str | None = None,
                  flow_run_id: str | None = None) -> dict[str, Any]:
-    """Pending messages plus those decided in the last 24 h (API.md), oldest first; with
+    """Pending messages plus those decided in the last 24 h (docs/api.md), oldest first; with
     `flow_run_id`, the held messages that Prefect flow run queued (its cancellation hook
     withdraws the pending ones)."""
     since = ctx.now() - timedelta(seconds=ctx.settings.decided_visible_seconds)

@@ -43,7 +43,7 @@ def decode_cursor(cursor: str | None) -> int | None:
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """A time filter from a client: one without a zone is UTC (API.md's times are all UTC)."""
+    """A time filter from a client: one without a zone is UTC (the API reference's times are all UTC)."""
     if value is None:
         return None
     if not isinstance(value, datetime):

@@ -1,4 +1,4 @@
-"""How stored rows look to clients: one function per shape in API.md, used by every interface."""
+"""How stored rows look to clients: one function per shape in the API reference, used by every interface."""
 
 from __future__ import annotations
 
