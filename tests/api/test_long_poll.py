@@ -212,3 +212,19 @@ def test_approval_on_server_b_wakes_waiter_on_server_a(pair):
     print(f"cross-server wake-up latencies: {[round(x * 1000) for x in latencies]} ms")
     assert max(latencies) < WAKE_LIMIT, latencies
     pair.assert_clean_logs()
+
+
+def test_a_pending_list_long_poll_filtered_by_flow_run(admin, mailbox):
+    """list_pending?flow_run_id=…&wait=… (what a cancelled run's hook may poll): answers, and wakes
+    on a new held message of that run."""
+    box = mailbox(oversight_mode="gated_all")
+    run = str(uuid.uuid4())
+    answers: list = []
+    waiter = threading.Thread(target=lambda: answers.append(admin.get("list_pending", flow_run_id=run, wait=20)))
+    waiter.start()
+    time.sleep(0.5)
+    admin.ok("POST", "send_email", {"from": box, "to": "ana@partner.test", "subject": "s", "body": "b",
+                                    "metadata": {"prefect": {"flow_run_id": run}}})
+    waiter.join(timeout=25)
+    assert answers and answers[0].status_code == 200, answers and answers[0].text
+    assert [m["message_status"] for m in answers[0].json()["messages"]] == ["pending"]

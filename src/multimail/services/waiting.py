@@ -11,9 +11,9 @@ from typing import Any
 from anyio import to_thread
 
 from ..core.access import Principal
+from ..core import flow_run_waits as run_rules
 from ..core.errors import BadRequest
 from . import approvals as approvals_svc
-from . import flow_run_waits
 from . import reading as reading_svc
 from .approvals import pending_view
 from .common import find_mailbox, find_message
@@ -41,7 +41,7 @@ def pending_signature(answer: dict[str, Any]) -> list[tuple[str, str]]:
 
 def pending_scope(ctx: Context, *, principal: Principal, mailbox: str | None, flow_run_id: str | None) -> PendingScope:
     """What a pending-list long-poll watches (404 for a mailbox outside the key's scope)."""
-    run = flow_run_waits.flow_run_id(flow_run_id) if flow_run_id is not None else None
+    run = run_rules.flow_run_id(flow_run_id) if flow_run_id is not None else None
     if mailbox is not None:
         with ctx.store.read() as tx:
             return PendingScope(mailbox_id=find_mailbox(tx, principal, mailbox)["id"], flow_run_id=run)
