@@ -75,7 +75,7 @@ class ServerProcess:
             cmd.append("--no-smtp")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **TEST_RATE_LIMITS, **(env or {})})
-        self.admin_key = None
+        self.admin_key: str | None = None
         self._wait_healthy()
 
     def query(self, sql: str, **params: Any) -> list[tuple]:
@@ -173,7 +173,7 @@ def start_session_server(data: Path, database_url: str | None = None, env: dict[
     return ServerProcess(data, database_url=database_url, env={"MULTIMAIL_DNS_OVERRIDES": str(dns), **(env or {})})
 
 
-_prefect_harness = {"users": 0, "url": None, "stack": None}
+_prefect_harness: dict[str, Any] = {"users": 0, "url": None, "stack": None}
 
 
 @contextlib.contextmanager

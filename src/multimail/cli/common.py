@@ -9,7 +9,7 @@ local operator (audited as `cli`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from ..core.errors import MultiMailError
 
 # Plain (click) help screens: Typer's rich help shows flags as `--json <bool>` with click 8.4, as
 # if they took a value; the plain ones show `--json`.
-HELP_STYLE = {"rich_markup_mode": None}
+HELP_STYLE: dict[str, Any] = {"rich_markup_mode": None}
 
 app = typer.Typer(help="MultiMail: email for AI agents, with human oversight.", no_args_is_help=True, add_completion=False,
                   **HELP_STYLE)

@@ -24,7 +24,7 @@ try:  # pydantic (the server) needs typing_extensions' TypedDict on Python < 3.1
 
     from typing_extensions import TypedDict, is_typeddict
 except ImportError:  # pragma: no cover - the SDK alone, without typing_extensions
-    from typing import NotRequired, TypedDict, is_typeddict  # type: ignore[assignment]
+    from typing import NotRequired, TypedDict, is_typeddict
 
 OversightMode = Literal["read_only", "gated_all", "gated_send", "monitored", "autonomous"]
 Addresses = Union[str, "list[str]"]

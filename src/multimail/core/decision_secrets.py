@@ -56,7 +56,7 @@ def redact_bytes(data: bytes) -> bytes:
 
 
 def contains_secret(text: str | None) -> bool:
-    return bool(text) and bool(_LINK_TOKEN.search(text) or _REPLY_TAG.search(text))
+    return bool(text and (_LINK_TOKEN.search(text) or _REPLY_TAG.search(text)))
 
 
 def split_plus_tag(address: str) -> tuple[str, str | None]:

@@ -120,7 +120,7 @@ def public_jwk(public_pem: str, kid: str | None = None) -> dict[str, str]:
     """The public key as a JWK (RFC 7517), with `kid` (the RFC 7638 thumbprint, truncated, unless
     given), `alg` and `use`."""
     key = _ec_key(public_pem)
-    jwk = key.as_dict(private=False)
+    jwk: dict[str, Any] = dict(key.as_dict(private=False))
     return {"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"], "kid": kid or key.thumbprint()[:32],
             "alg": ALG, "use": "sig"}
 
@@ -277,7 +277,7 @@ def _from_address(headers: list[tuple[bytes, bytes]]) -> str | None:
         return None
     try:
         parsed = HeaderRegistry()("from", " ".join(values[0].decode("utf-8", "replace").split()))
-        addrs = parsed.addresses
+        addrs = parsed.addresses  # type: ignore[attr-defined]  # an address header
     except Exception:
         return None
     return addrs[0].addr_spec.lower() if len(addrs) == 1 else None
@@ -291,7 +291,8 @@ Admit = Callable[[dict[str, Any], dict[str, Any]], "str | None"]
 def _binding_checks(headers: list[tuple[bytes, bytes]], body: bytes, payload: dict[str, Any]) -> dict[str, bool]:
     """Whether the claim belongs to this message as it is now (no key needed)."""
     bound = _binding_of(headers, body)
-    claimed = payload.get("bind") if isinstance(payload.get("bind"), dict) else {}
+    bind = payload.get("bind")
+    claimed: dict[str, Any] = bind if isinstance(bind, dict) else {}
     from_addr = _from_address(headers)
     return {
         "message_id": bound["message_id"] is not None and bound["message_id"] == payload.get("message_id"),

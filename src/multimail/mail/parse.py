@@ -98,7 +98,8 @@ def _filename(part: Message) -> str | None:
 
 
 def _bodies(msg: Message, defects: list[str]) -> tuple[Message | None, Message | None]:
-    text_part = html_part = None
+    text_part: Any = None  # email.message.Message or MIMEPart, as the parser returns them
+    html_part: Any = None
     try:
         if isinstance(msg, EmailMessage):
             text_part = msg.get_body(preferencelist=("plain",))
@@ -122,7 +123,7 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[Message | None, Message |
 
 
 def _attachments(msg: Message, bodies: tuple[Message | None, Message | None], defects: list[str]) -> list[dict[str, Any]]:
-    result = []
+    result: list[dict[str, Any]] = []
     try:
         parts = list(msg.walk()) if msg.is_multipart() else []
     except Exception as exc:

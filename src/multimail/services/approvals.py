@@ -44,7 +44,7 @@ def list_pending(ctx: Context, *, principal: Principal, mailbox: str | None = No
         flow_run_id = flow_run_waits.flow_run_id(flow_run_id)
     with ctx.store.read() as tx:
         if mailbox is not None:
-            ids = [find_mailbox(tx, principal, mailbox)["id"]]
+            ids: list[str] | None = [find_mailbox(tx, principal, mailbox)["id"]]
         else:
             ids = scoped_mailbox_ids(tx, principal)
         rows = message_q.pending_and_recent(tx, mailbox_ids=ids, decided_since=since, flow_run_id=flow_run_id)
@@ -209,7 +209,7 @@ def approve_message(
         values = {**edits, "approval_status": "approved", "status": "queued", "decided_at": now,
                   "decided_by": principal.label, "decision_note": note, "approved_content_hash": approved}
         if not message_q.update_message(tx, message_id, values, where={"approval_status": "pending"}):
-            raise _not_pending(message_q.by_id(tx, message_id))
+            raise _not_pending(message_q.by_id(tx, message_id) or msg)
         outbox_q.enqueue(tx, message_id, now)
         details: dict[str, Any] = {"note": note, "content_hash": approved}
         if edits:
@@ -248,7 +248,7 @@ def edit_message(
         msg, mailbox, attachments, before = _held_for_change(tx, principal, message_id, content_hash)
         changes = _diff(msg, edits)
         if not message_q.update_message(tx, message_id, edits, where={"approval_status": "pending"}):
-            raise _not_pending(message_q.by_id(tx, message_id))
+            raise _not_pending(message_q.by_id(tx, message_id) or msg)
         msg = {**msg, **edits}
         after = message_version(msg, attachments)
         record(tx, at=now, principal=principal, action="message.edited", mailbox=mailbox, message=msg,
@@ -300,7 +300,7 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
         else:
             ok = False
         if not ok:
-            fresh = message_q.by_id(tx, message_id)
+            fresh = message_q.by_id(tx, message_id) or msg
             state = "approved and on its way out" if fresh["approval_status"] == "approved" and fresh["status"] == "queued" else fresh["status"]
             raise Conflict(
                 f"Message {message_id} can no longer be cancelled (it is {state}).",

@@ -188,6 +188,7 @@ def use(ctx: Context, token: str) -> LinkState:
         state, link, question = _state(tx, nonce, now)
         if state.status != "open":
             return state
+        assert nonce is not None and link is not None and question is not None  # an open link has all three
         if already_decided(tx, question):
             # A reply decided first: the first answer stands, whichever way it came.
             return LinkState("used", option=state.option, question=state.question, subject=state.subject,

@@ -121,6 +121,7 @@ def register_wait(ctx: Context, *, principal: Principal, flow_run_id: Any, messa
                 record(tx, at=now, principal=principal, action="flow_run.wait_registered", mailbox=box, message=msg,
                        details={"wait_id": existing["id"], "flow_run_id": run_id, "kind": kind, "target_id": target,
                                 "already_resolved": outcome is not None})
+        assert existing is not None  # inserted, or found after a concurrent insert of the same wait
         if outcome is not None and existing["status"] in ("waiting", "due"):
             # the caller is running and now has the outcome: resuming it is no longer owed
             wait_q.answer(tx, existing["seq"], outcome=existing["outcome"] or outcome, now=now)

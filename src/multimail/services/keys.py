@@ -130,6 +130,7 @@ def revoke_key(ctx: Context, *, principal: Principal, key_id: str) -> dict[str, 
             raise NotFound(f"No API key {key_id!r}.", code="api_key_not_found", details={"key_id": key_id})
         key_q.revoke(tx, key_id)
         row = key_q.by_id(tx, key_id)
+        assert row is not None  # found above, in this transaction
         record(tx, at=now, principal=principal, action="api_key.revoked", details={"key_id": key_id})
     return key_view(row)
 

@@ -99,6 +99,8 @@ class RateLimits:
                     self.storage_uri, type(exc).__name__, exc)
 
     def _reset_in(self, budget: Budget, who: str) -> float:
+        if self._limiter is None:
+            return 0.0
         try:
             stats = self._limiter.get_window_stats(budget.item, budget.name, who)
             return stats.reset_time - time.time()

@@ -500,7 +500,7 @@ def reply_email(
     )
 
 
-def _dedupe(addresses: list[str], *, exclude: str, also_exclude: list[str] = ()) -> list[str]:
+def _dedupe(addresses: list[str], *, exclude: str, also_exclude: tuple[str, ...] | list[str] = ()) -> list[str]:
     seen = {exclude.lower()} | {parse_address(a, "to").normalized for a in also_exclude}
     result = []
     for a in addresses:

@@ -10,8 +10,8 @@ from typing import Any
 
 from anyio import to_thread
 
-from ..core.access import Principal
 from ..core import flow_run_waits as run_rules
+from ..core.access import Principal
 from ..core.errors import BadRequest
 from . import approvals as approvals_svc
 from . import reading as reading_svc

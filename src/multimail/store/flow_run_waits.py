@@ -76,10 +76,10 @@ def settle_for_event(tx: Connection, *, type: str, message_id: str | None, data:
     (decision.received); a refused decide_email question settles its thread's decision waits."""
     if type not in rules.SETTLING_EVENTS or not message_id:
         return 0
-    row = tx.execute(select(messages).where(messages.c.id == message_id)).mappings().first()
-    if row is None:
+    found = tx.execute(select(messages).where(messages.c.id == message_id)).mappings().first()
+    if found is None:
         return 0
-    row = dict(row)
+    row = dict(found)
     marked = 0
     if rules.settles(rules.APPROVAL, type):
         outcome = rules.approval_outcome(row)
@@ -87,7 +87,7 @@ def settle_for_event(tx: Connection, *, type: str, message_id: str | None, data:
             marked += mark_due(tx, kind=rules.APPROVAL, target_id=row["id"], outcome=outcome, now=now)
     if rules.settles(rules.DECISION, type):
         if type == rules.DECISION_EVENT:
-            outcome = rules.decision_outcome(thread_id=row["thread_id"], question_message_id=data.get("question_message_id"),
+            outcome = rules.decision_outcome(thread_id=row["thread_id"], question_message_id=str(data.get("question_message_id") or ""),
                                              reply=row)
         else:
             outcome = rules.refused_question_outcome(row) if row["kind"] == "decision" else None

@@ -138,7 +138,7 @@ def pending_and_recent(
     """Messages awaiting approval, plus those decided since `decided_since` (with their decision);
     with `flow_run_id`, every held message that Prefect flow run queued, whatever its age."""
     m = t.messages
-    conds = [m.c.approval_status.is_not(None)]
+    conds: list[Any] = [m.c.approval_status.is_not(None)]
     if flow_run_id is not None:
         conds.append(m.c.flow_run_id == flow_run_id)
     else:

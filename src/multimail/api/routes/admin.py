@@ -118,7 +118,9 @@ def list_event_types(who: PrincipalDep) -> dict:
 @router.post("/create_api_key", operation_id="create_api_key", response_model=ApiKey, responses=responses(403, body=True))
 def create_api_key(body: CreateApiKey, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Create a key by role or scopes (admin); the secret is in the answer, once."""
-    return key_svc.create_key(ctx, principal=who, **body.model_dump())
+    created = key_svc.create_key(ctx, principal=who, **body.model_dump())
+    assert created is not None  # None only for the first-key-if-none-exist call of `serve`
+    return created
 
 
 @router.get("/list_api_keys", operation_id="list_api_keys", response_model=ApiKeyList, responses=responses(403))

@@ -17,7 +17,7 @@ from ..errors import ErrorBody
 router = APIRouter(tags=["identity"])
 
 # No API key, so never a 401; the error shape is the usual one.
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is empty or not an RFC 5322 message (code empty_message / invalid_message)."},
     413: {"model": ErrorBody, "description": "Message larger than the request limit."},
     415: {"model": ErrorBody, "description": "Content-Type is not message/rfc822, text/plain or application/octet-stream."},
