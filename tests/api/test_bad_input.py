@@ -1,4 +1,4 @@
-"""Bad input over HTTP: every refusal has API.md's error shape and changes nothing.
+"""Bad input over HTTP: every refusal has the API's error shape (docs/api.md) and changes nothing.
 
 Each refused send is followed by a check that the sending mailbox's audit trail, approval queue
 and inbox are exactly as before (every change is audited, so a half-written message shows up).
@@ -102,7 +102,7 @@ def test_bad_send_is_refused_and_changes_nothing(admin, mailbox, label, changes,
             body[k] = v
     before = snapshot(admin, box)
     err = assert_error(admin.post("send_email", body), status, code)
-    # The answer names the field (API.md: "which field, why").
+    # The answer names the field (docs/api.md: "which field, why").
     field = err["details"].get("field", "")
     assert field.split(".")[0].split("[")[0] == next(iter(changes)), err
     assert snapshot(admin, box) == before, f"{label}: a refused request changed something"

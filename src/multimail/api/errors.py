@@ -1,5 +1,6 @@
-"""Every error answer in API.md's shape, in one place: service errors, validation errors, unknown
-routes, and — as a last resort — unexpected exceptions (a 5xx is a bug; it is logged)."""
+"""Every error answer in the API's one shape (docs/api.md, "Errors"), in one place: service errors,
+validation errors, unknown routes, and — as a last resort — unexpected exceptions (a 5xx is a bug;
+it is logged)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies of the verb routes, as API.md names them (the answers are client/types.py's TypedDicts).
+"""Request bodies of the verb routes, as docs/api.md names them (the answers are client/types.py's TypedDicts).
 
 Requests forbid unknown fields, so a typo (`"too": ...`) is a 400 naming the field rather than a
 message silently sent without its recipient.
