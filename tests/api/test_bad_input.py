@@ -1,4 +1,4 @@
-"""Bad input over HTTP: every refusal has API.md's error shape and changes nothing.
+"""Bad input over HTTP: every refusal has the API's error shape (docs/api.md) and changes nothing.
 
 Each refused send is followed by a check that the sending mailbox's audit trail, approval queue
 and inbox are exactly as before (every change is audited, so a half-written message shows up).
@@ -102,7 +102,7 @@ def test_bad_send_is_refused_and_changes_nothing(admin, mailbox, label, changes,
             body[k] = v
     before = snapshot(admin, box)
     err = assert_error(admin.post("send_email", body), status, code)
-    # The answer names the field (API.md: "which field, why").
+    # The answer names the field (docs/api.md: "which field, why").
     field = err["details"].get("field", "")
     assert field.split(".")[0].split("[")[0] == next(iter(changes)), err
     assert snapshot(admin, box) == before, f"{label}: a refused request changed something"
@@ -293,3 +293,55 @@ def test_error_names_the_field(admin, mailbox):
     err = assert_error(admin.post("send_email", {"from": box, "to": "a@b.test", "subject": "s", "body": "b", "attachments": [{"filename": 1}]}),
                        400)
     assert err["details"]["field"].startswith("attachments.0") or err["details"]["field"].startswith("attachments[0]")
+
+
+def test_every_missing_field_is_named_in_one_answer(admin, mailbox):
+    """One round trip tells the caller everything it has to add, not one field per attempt."""
+    box = mailbox()
+    before = snapshot(admin, box)
+    err = assert_error(admin.post("send_email", {"from": box, "subject": "s"}), 400, "missing_field")
+    assert err["details"]["fields"] == ["to", "body"], err
+    assert err["details"]["field"] == "to", err  # the first, as before
+    assert "to" in err["message"] and "body" in err["message"], err
+    err = assert_error(admin.post("send_email", {}), 400, "missing_field")
+    assert set(err["details"]["fields"]) == {"from", "to", "subject", "body"}, err
+    assert all(name in err["message"] for name in ("from", "to", "subject", "body")), err
+    err = assert_error(admin.get("read_email"), 400, "missing_field")
+    assert err["details"]["fields"] == ["message_id"], err
+    assert snapshot(admin, box) == before
+
+
+@pytest.mark.parametrize("raw,line,column", [
+    ('{"from": "BOX",\n  "to": "a@partner.test",,\n  "subject": "s"}', 2, 26),  # the second comma
+    ('{\n"subject": "s"\n"body": "b"}', 3, 1),
+    ('{"subject": "s", "body": "b"', 1, 29),
+])
+def test_malformed_json_says_where(admin, mailbox, raw, line, column):
+    box = mailbox()
+    r = admin.session.post(f"{admin.base}/v1/send_email", data=raw.replace("BOX", box).encode(),
+                           headers=admin.headers({"Content-Type": "application/json"}), timeout=10)
+    err = assert_error(r, 400, "invalid_json")
+    assert (err["details"]["line"], err["details"]["column"]) == (line, column), err
+    assert f"line {line}, column {column}" in err["message"], err
+
+
+def test_body_not_utf8_says_which_byte(admin, mailbox):
+    raw = b'{"subject": "caf\xe9"}'
+    r = admin.session.post(f"{admin.base}/v1/send_email", data=raw, headers=admin.headers({"Content-Type": "application/json"}), timeout=10)
+    err = assert_error(r, 400, "invalid_json")
+    assert err["details"]["byte_offset"] == raw.index(b"\xe9"), err
+
+
+def test_gate_answers_have_the_error_shape(admin):
+    """Answers made before any route runs (the request gate, the router) are in the one error shape
+    (413 has its own tests above)."""
+    base, auth = admin.base, admin.headers()
+    assert_error(requests.post(f"{base}/v1/send_email", data=b"x", headers={**auth, "Content-Type": "text/plain"}, timeout=10),
+                 415, "unsupported_media_type")
+    assert_error(requests.post(f"{base}/v1/send_email", data=b'{"subject": NaN}', headers={**auth, "Content-Type": "application/json"},
+                               timeout=10), 400, "invalid_json")
+    assert_error(requests.get(f"{base}/v1/read_email?message_id=a%00", headers=auth, timeout=10), 400, "invalid_string")
+    assert_error(requests.get(f"{base}/no/such/page", timeout=10), 404, "route_not_found")
+    assert_error(requests.put(f"{base}/health", timeout=10), 405, "method_not_allowed")
+    head = requests.head(f"{base}/health", timeout=10)  # a HEAD answer has no body; its headers still say JSON and Allow
+    assert head.status_code == 405 and head.headers["allow"] == "GET" and head.headers["content-type"] == "application/json"

@@ -1,6 +1,7 @@
 """docs/openapi.json is the API's OpenAPI document as the code makes it (scripts/export_openapi.py),
 and that document describes every answer: each operation has a stable operation id and a
-response schema that says more than "any object"."""
+response schema that says more than "any object", and every parameter and request-body field
+says what it is for."""
 
 from __future__ import annotations
 
@@ -51,3 +52,34 @@ def test_every_operation_has_an_id_and_describes_its_answer():
             problems.append(f"{name}: its answer is not described ({schema})")
     assert problems == []
     assert len(ids) == len(set(ids)), "operation ids must be unique"
+
+
+def _undescribed_fields(doc: dict, schema: dict, where: str, seen: set[str]) -> list[str]:
+    """Properties without a description in a request body's schema, and in the models it uses."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _undescribed_fields(doc, doc["components"]["schemas"][name], name, seen)
+    out = []
+    for key, prop in schema.get("properties", {}).items():
+        if not prop.get("description"):
+            out.append(f"{where}.{key}")
+        out += _undescribed_fields(doc, prop, f"{where}.{key}", seen)
+    for key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties"):
+        parts = schema.get(key)
+        for part in parts if isinstance(parts, list) else [parts] if isinstance(parts, dict) else []:
+            out += _undescribed_fields(doc, part, where, seen)
+    return out
+
+
+def test_every_parameter_and_request_field_is_described():
+    doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    problems, seen = [], set()
+    for name, op in _operations(doc):
+        problems += [f"{name}: parameter {p['name']}" for p in op.get("parameters", []) if not p.get("description")]
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if body:
+            problems += [f"{name}: field {f}" for f in _undescribed_fields(doc, body, name, seen)]
+    assert problems == []

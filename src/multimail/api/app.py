@@ -10,7 +10,7 @@ from .. import __version__
 from ..client.types import Health
 from ..services import Context
 from ..services.rate_limits import RateLimits
-from . import errors, ratelimit
+from . import docs, errors, ratelimit
 from .deps import get_principal
 from .limits import RequestLimits
 from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, reading, sending
@@ -24,9 +24,11 @@ def create_app(ctx: Context) -> FastAPI:
         '`{"error": {"code", "message", "details"}}`.',
         # Every route spends a rate-limit budget (api/ratelimit.py); keyed routes in get_principal.
         dependencies=[Depends(ratelimit.make_request_limit(get_principal))],
+        **docs.OFF,  # /docs and /redoc come from docs.py, without a CDN
     )
     app.state.ctx = ctx
     errors.install(app)
+    docs.install(app)
     ratelimit.install(app, RateLimits(ctx.settings))
     for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links):
         app.include_router(module.router)

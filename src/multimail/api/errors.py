@@ -1,8 +1,10 @@
-"""Every error answer in API.md's shape, in one place: service errors, validation errors, unknown
-routes, and — as a last resort — unexpected exceptions (a 5xx is a bug; it is logged)."""
+"""Every error answer in the API's one shape (docs/api.md, "Errors"), in one place: service errors,
+validation errors, unknown routes, and — as a last resort — unexpected exceptions (a 5xx is a bug;
+it is logged)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -50,20 +52,55 @@ def _field(loc: tuple) -> str:
     return out or "body"
 
 
-def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _where(body: bytes, pos: Any) -> dict[str, int]:
+    """Line and column (1-based, as editors count) of character offset `pos` in the body, computed
+    by the json module's own error type so they match what `json.loads` would report."""
+    if not isinstance(pos, int):
+        return {}
+    where = json.JSONDecodeError("", body.decode("utf-8", errors="replace"), pos)
+    return {"line": where.lineno, "column": where.colno, "position": pos}
+
+
+def _invalid_json(body: bytes, error: dict) -> JSONResponse:
+    """Malformed JSON: the message says what is wrong and where, so the sender can find it."""
+    reason = str(error.get("ctx", {}).get("error") or "malformed JSON")
+    loc = tuple(error.get("loc", ()))
+    where = _where(body, loc[1] if len(loc) > 1 else None)
+    at = f" at line {where['line']}, column {where['column']}" if where else ""
+    return error_response(400, "invalid_json", f"The request body is not valid JSON: {reason}{at}.", {"reason": reason, **where})
+
+
+def _missing(errors: list[dict]) -> JSONResponse | None:
+    """One answer naming every missing required field (not just the first), so one round trip
+    tells the caller all it has to add; None when nothing is missing."""
+    fields = list(dict.fromkeys(_field(tuple(e.get("loc", ()))) for e in errors
+                                if e.get("type") == "missing" and tuple(e.get("loc", ())) != ("body",)))
+    if not fields:
+        return None
+    names = fields[0] if len(fields) == 1 else f"{', '.join(fields[:-1])} and {fields[-1]}"
+    message = f"{names} {'is' if len(fields) == 1 else 'are'} required."
+    return error_response(400, "missing_field", message, {"field": fields[0], "fields": fields, "errors": _error_list(errors)})
+
+
+def _error_list(errors: list[dict]) -> list[dict[str, Any]]:
+    return [{"field": _field(tuple(e.get("loc", ()))), "type": e.get("type"), "message": e.get("msg")} for e in errors]
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {"type": "invalid", "loc": ("body",), "msg": "Invalid request."}
     kind = first.get("type", "")
     field = _field(tuple(first.get("loc", ())))
     if kind == "json_invalid":
-        return error_response(400, "invalid_json", "The request body is not valid JSON.", {"position": first.get("ctx", {}).get("error")})
+        return _invalid_json(await request.body(), first)
+    missing = _missing(errors)
+    if missing is not None:
+        return missing
     # Every error about the same field (one per member of a union such as `str | list[str]`).
     same = [e for e in errors if _field(tuple(e.get("loc", ()))) == field]
     whole_body = tuple(first.get("loc", ())) == ("body",)
     if kind == "missing" and whole_body:  # `null` or no body at all (FastAPI < 0.160 says so this way)
         code, message = "invalid_body", "The request body must be a JSON object."
-    elif kind == "missing":
-        code, message = "missing_field", f"{field} is required."
     elif kind == "extra_forbidden":
         code, message = "unknown_field", f"{field} is not a field of this request."
     elif kind in ("model_attributes_type", "dict_type", "model_type") and field == "body":
@@ -71,11 +108,18 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     else:
         reasons = list(dict.fromkeys(str(e.get("msg", "invalid value")) for e in same))
         code, message = "invalid_field", f"{field}: {' or '.join(r[:1].lower() + r[1:] for r in reasons)}."
-    details = {
-        "field": field,
-        "errors": [{"field": _field(tuple(e.get("loc", ()))), "type": e.get("type"), "message": e.get("msg")} for e in errors],
-    }
-    return error_response(400, code, message, details)
+    return error_response(400, code, message, {"field": field, "errors": _error_list(errors)})
+
+
+def _undecodable(body: bytes) -> JSONResponse:
+    """The framework could not decode the body at all: not UTF-8 (say at which byte), or nested
+    too deeply for the parser."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error_response(400, "invalid_json", f"The request body is not UTF-8 text (byte {exc.start} cannot be decoded).",
+                              {"reason": "not UTF-8", "byte_offset": exc.start})
+    return error_response(400, "invalid_json", "The request body is nested too deeply to parse.", {"reason": "nested too deeply"})
 
 
 def retry_headers(exc: MultiMailError) -> dict[str, str] | None:
@@ -91,7 +135,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _val(request: Request, exc: RequestValidationError):
-        return _validation(request, exc)
+        return await _validation(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -100,8 +144,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.", headers=exc.headers)
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            # The framework could not decode the body at all (not UTF-8, or nested too deeply).
-            return error_response(400, "invalid_json", "The request body is not valid JSON (or is nested too deeply).")
+            return _undecodable(await request.body())
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(ResponseValidationError)

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
 
 _WITH_BODY = {"POST", "PUT", "PATCH"}
 _SUSPECT = (b"\\u", b"NaN", b"Infinity")
 
 
-def _error(status: int, code: str, message: str, details: dict | None = None) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message, "details": details or {}}}).encode()
 
 
 class _NonFinite(Exception):
@@ -71,7 +72,7 @@ def find_unstorable(data: Any) -> tuple[str, str] | None:
     return None
 
 
-def check_json(body: bytes) -> tuple[int, bytes] | None:
+def check_json(body: bytes) -> Response | None:
     """A 400 answer for JSON that parses but cannot be accepted, else None (malformed JSON is left
     to the framework, which answers `invalid_json` with the position)."""
     if not any(s in body for s in _SUSPECT):
@@ -79,13 +80,14 @@ def check_json(body: bytes) -> tuple[int, bytes] | None:
     try:
         data = json.loads(body, parse_constant=_reject_constant)
     except _NonFinite as exc:
-        return 400, _error(400, "invalid_json", f"The request body is not valid JSON: {exc} is not a JSON number.", {"constant": str(exc)})
+        return error_response(400, "invalid_json", f"The request body is not valid JSON: {exc} is not a JSON number.", {"constant": str(exc)})
     except (ValueError, RecursionError):
         return None
     found = find_unstorable(data)
     if found:
         field, why = found
-        return 400, _error(400, "invalid_string", f"{field} {why}.", {"field": field})
+        field = field.encode("utf-8", "backslashreplace").decode("utf-8")  # a key may hold the lone surrogate
+        return error_response(400, "invalid_string", f"{field} {why}.", {"field": field})
     return None
 
 
@@ -96,17 +98,15 @@ class RequestLimits:
         self.json_prefixes = json_prefixes
         self.exempt = exempt
 
-    async def _send_error(self, send: Send, status: int, body: bytes) -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    def _too_large(self) -> Response:
+        return error_response(413, "payload_too_large", f"The request body is larger than {self.max_bytes} bytes.", {"limit": self.max_bytes})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if b"%00" in scope.get("query_string", b""):
-            await self._send_error(send, 400, _error(400, "invalid_string", "The query string contains a NUL character.", {"field": "query"}))
+            await error_response(400, "invalid_string", "The query string contains a NUL character.", {"field": "query"})(scope, receive, send)
             return
         if scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
@@ -114,7 +114,7 @@ class RequestLimits:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._send_error(send, 413, _error(413, "payload_too_large", f"The request body is larger than {self.max_bytes} bytes.", {"limit": self.max_bytes}))
+            await self._too_large()(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -126,7 +126,7 @@ class RequestLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._send_error(send, 413, _error(413, "payload_too_large", f"The request body is larger than {self.max_bytes} bytes.", {"limit": self.max_bytes}))
+                await self._too_large()(scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -135,11 +135,12 @@ class RequestLimits:
         if body and path.startswith(self.json_prefixes) and not path.startswith(self.exempt):
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != "application/json" and not ctype.endswith("+json"):
-                await self._send_error(send, 415, _error(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.", {"content_type": ctype or None}))
+                await error_response(415, "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'.",
+                                     {"content_type": ctype or None})(scope, receive, send)
                 return
             refused = check_json(body)
             if refused:
-                await self._send_error(send, *refused)
+                await refused(scope, receive, send)
                 return
         sent = False
 

@@ -1,4 +1,4 @@
-"""Request bodies of the verb routes, as API.md names them (the answers are client/types.py's TypedDicts).
+"""Request bodies of the verb routes, as docs/api.md names them (the answers are client/types.py's TypedDicts).
 
 Requests forbid unknown fields, so a typo (`"too": ...`) is a 400 naming the field rather than a
 message silently sent without its recipient.
@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 Addresses = str | list[str]
 OversightMode = Literal["read_only", "gated_all", "gated_send", "monitored", "autonomous"]
+MODES = "read_only, gated_all, gated_send, monitored or autonomous (strictest first)"
 MAX_METADATA_DEPTH = 16
 
 
@@ -32,85 +34,112 @@ def _not_too_deep(value: dict[str, Any]) -> dict[str, Any]:
 
 Metadata = Annotated[dict[str, Any], AfterValidator(_not_too_deep)]
 
+# Query parameters of every paged list (check_inbox, audit_log, list_webhook_deliveries), one wording.
+PageLimit = Annotated[int | None, Query(ge=1, le=100, description="At most this many items per page (1-100; default 50).")]
+PageCursor = Annotated[str | None, Query(description="The `next_cursor` of the previous page; omit it for the first page.")]
+
+
+# Fields that several requests share, described once.
+MessageId = Annotated[str, Field(description="The message's id (msg_...).")]
+Note = Annotated[str | None, Field(description="A note for the audit log (who decided and why).")]
+Html = Annotated[str | None, Field(description="An HTML alternative to the text body.")]
+Cc = Annotated[Addresses | None, Field(description="Copy recipients: an address or a list of them.")]
+Bcc = Annotated[Addresses | None, Field(description="Blind copy recipients: an address or a list of them (not in the headers).")]
+Attachments = Annotated[list["Attachment"] | None, Field(description="Files to attach, base64-encoded.")]
+CallMode = Annotated[OversightMode | None, Field(
+    description=f"Oversight for this call only: {MODES}. Stricter than the mailbox's mode is always allowed, "
+                "looser only down to its `min_oversight` (else 403).")]
+CallMetadata = Annotated[Metadata | None, Field(
+    description=f"Free-form JSON kept with the message and passed to webhooks (at most {MAX_METADATA_DEPTH} levels deep).")]
+IdempotencyKey = Annotated[str | None, Field(
+    description="Pins the answer for 24 h: the same key with the same body answers the first result, with another "
+                "body 409. Same as the `Idempotency-Key` header.")]
+MailboxMode = Annotated[OversightMode | None, Field(description=f"The mailbox's default oversight: {MODES}.")]
+Floor = Annotated[OversightMode | None, Field(
+    description="The loosest mode a call may ask for (admin only); defaults to the mailbox's mode.")]
+WINDOW = ("Seconds within which an identical send (same content, no key) answers the first message instead of "
+          "sending again; 0 turns it off.")
+WebhookId = Annotated[str, Field(description="The webhook's id (wh_...).")]
+
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Attachment(Request):
-    filename: str
-    content_type: str = "application/octet-stream"
-    content_base64: str
+    filename: str = Field(description="The file name the recipient sees.")
+    content_type: str = Field("application/octet-stream", description="The file's MIME type.")
+    content_base64: str = Field(description="The file's bytes, base64-encoded.")
 
 
 class CreateMailbox(Request):
-    address: str
-    oversight_mode: OversightMode | None = None
-    min_oversight: OversightMode | None = None
-    display_name: str = ""
-    idempotency_window_seconds: StrictInt = 900
+    address: str = Field(description="The new mailbox's address, on a domain this server hosts.")
+    oversight_mode: MailboxMode = None
+    min_oversight: Floor = None
+    display_name: str = Field("", description="The name shown in the From header of its mail.")
+    idempotency_window_seconds: StrictInt = Field(900, description=WINDOW)
 
 
 class MailboxRef(Request):
     mailbox: str | None = Field(None, description="Address or mailbox id.")
-    mailbox_id: str | None = None
-    address: str | None = None
+    mailbox_id: str | None = Field(None, description="Or: the mailbox's id (mbx_...).")
+    address: str | None = Field(None, description="Or: the mailbox's address.")
 
     def ref(self) -> str | None:
         return self.mailbox or self.mailbox_id or self.address
 
 
 class UpdateMailbox(MailboxRef):
-    oversight_mode: OversightMode | None = None
-    min_oversight: OversightMode | None = None
-    display_name: str | None = None
-    idempotency_window_seconds: StrictInt | None = None
+    oversight_mode: MailboxMode = None
+    min_oversight: Floor = None
+    display_name: str | None = Field(None, description="The name shown in the From header of its mail.")
+    idempotency_window_seconds: StrictInt | None = Field(None, description=WINDOW)
 
 
 class SendEmail(Request):
     from_: str = Field(alias="from", description="The sending mailbox, as an address (display name allowed).")
-    to: Addresses
-    subject: str
-    body: str
-    html: str | None = None
-    cc: Addresses | None = None
-    bcc: Addresses | None = None
-    reply_to: Addresses | None = None
-    attachments: list[Attachment] | None = None
-    oversight_mode: OversightMode | None = None
-    metadata: Metadata | None = None
-    idempotency_key: str | None = None
+    to: Addresses = Field(description="Recipients: an address or a list of them (display names allowed).")
+    subject: str = Field(description="The subject line (no line breaks).")
+    body: str = Field(description="The plain-text body.")
+    html: Html = None
+    cc: Cc = None
+    bcc: Bcc = None
+    reply_to: Addresses | None = Field(None, description="Where replies should go, if not to the sender.")
+    attachments: Attachments = None
+    oversight_mode: CallMode = None
+    metadata: CallMetadata = None
+    idempotency_key: IdempotencyKey = None
 
 
 class ReplyEmail(Request):
-    message_id: str
-    body: str
-    html: str | None = None
-    reply_all: StrictBool = False
-    cc: Addresses | None = None
-    bcc: Addresses | None = None
-    attachments: list[Attachment] | None = None
-    oversight_mode: OversightMode | None = None
-    metadata: Metadata | None = None
-    idempotency_key: str | None = None
+    message_id: str = Field(description="The message to reply to; the reply joins its thread.")
+    body: str = Field(description="The plain-text body.")
+    html: Html = None
+    reply_all: StrictBool = Field(False, description="Also reply to the other recipients of the message.")
+    cc: Cc = None
+    bcc: Bcc = None
+    attachments: Attachments = None
+    oversight_mode: CallMode = None
+    metadata: CallMetadata = None
+    idempotency_key: IdempotencyKey = None
 
 
 class DecideEmail(Request):
-    from_: str = Field(alias="from")
-    to: Addresses
-    question: str
-    options: list[str]
-    subject: str | None = None
-    context: str | None = None
-    cc: Addresses | None = None
-    oversight_mode: OversightMode | None = None
-    metadata: Metadata | None = None
-    idempotency_key: str | None = None
+    from_: str = Field(alias="from", description="The asking mailbox, as an address.")
+    to: Addresses = Field(description="Who decides: an address or a list of them.")
+    question: str = Field(description="The question, as the email states it.")
+    options: list[str] = Field(description="The answers to choose from; each becomes a link in the email.")
+    subject: str | None = Field(None, description="The subject line; derived from the question when omitted.")
+    context: str | None = Field(None, description="Background shown above the question.")
+    cc: Cc = None
+    oversight_mode: CallMode = None
+    metadata: CallMetadata = None
+    idempotency_key: IdempotencyKey = None
 
 
 class ApproveMessage(Request):
-    message_id: str
-    note: str | None = None
+    message_id: MessageId
+    note: Note = None
     subject: str | None = Field(None, description="Approver's edit of the subject before it goes out.")
     body: str | None = Field(None, description="Approver's edit of the text body.")
     html: str | None = Field(None, description="Approver's edit of the HTML body.")
@@ -121,8 +150,8 @@ class ApproveMessage(Request):
 class EditMessage(Request):
     """An approver's edit of a held message, which stays held (its content_hash changes)."""
 
-    message_id: str
-    note: str | None = None
+    message_id: MessageId
+    note: Note = None
     subject: str | None = Field(None, description="The new subject.")
     body: str | None = Field(None, description="The new text body (the HTML body is dropped unless html is given too).")
     html: str | None = Field(None, description="The new HTML body.")
@@ -131,14 +160,15 @@ class EditMessage(Request):
 
 
 class RejectMessage(Request):
-    message_id: str
-    reason: str | None = None
+    message_id: MessageId
+    reason: str | None = Field(None, description="Why (kept with the decision in the audit log).")
 
 
 class TagEmail(Request):
-    message_id: str
-    tags: list[str] | dict[str, str | int | float | bool | None] | None = None
-    remove: list[str] | None = None
+    message_id: MessageId
+    tags: list[str] | dict[str, str | int | float | bool | None] | None = Field(
+        None, description="Tags to set: an object of key -> value, or a list of keys (empty values).")
+    remove: list[str] | None = Field(None, description="Tag keys to remove.")
 
 
 class CreateWebhook(Request):
@@ -150,38 +180,39 @@ class CreateWebhook(Request):
                                   "(default \"message\").")
     events: list[str] | None = Field(None, description="Event types to receive; all when omitted.")
     mailbox: str | None = Field(None, description="Only this mailbox's events; all in scope when omitted.")
-    description: str = ""
+    description: str = Field("", description="A note for people (what the webhook is for).")
 
 
 class UpdateWebhook(Request):
-    webhook_id: str
-    url: str | None = None
-    events: list[str] | None = None
-    enabled: StrictBool | None = None
-    description: str | None = None
+    webhook_id: WebhookId
+    url: str | None = Field(None, description="The new receiver URL (kind http).")
+    events: list[str] | None = Field(None, description="The new list of event types.")
+    enabled: StrictBool | None = Field(None, description="false pauses deliveries; true resumes them.")
+    description: str | None = Field(None, description="A note for people (what the webhook is for).")
 
 
 class Redeliver(Request):
     delivery_id: str | None = Field(None, description="One delivery to send again.")
     webhook_id: str | None = Field(None, description="Or: this webhook's finished deliveries in a time range.")
-    since: datetime | None = None
-    until: datetime | None = None
-    status: Literal["succeeded", "failed"] | None = None
+    since: datetime | None = Field(None, description="With webhook_id: the start of the time range.")
+    until: datetime | None = Field(None, description="With webhook_id: the end of the time range.")
+    status: Literal["succeeded", "failed"] | None = Field(None, description="With webhook_id: only deliveries that ended so.")
 
 
 class WebhookRef(Request):
-    webhook_id: str
+    webhook_id: WebhookId
 
 
 class CreateApiKey(Request):
-    role: Literal["agent", "approver", "admin"] | None = None
-    scopes: list[str] | None = None
-    mailboxes: list[str] | None = None
-    name: str = ""
+    role: Literal["agent", "approver", "admin"] | None = Field(
+        None, description="agent (read, send), approver (read, oversight) or admin (everything).")
+    scopes: list[str] | None = Field(None, description="Or (instead of role): the scopes themselves (read, send, oversight, admin).")
+    mailboxes: list[str] | None = Field(None, description="The mailboxes the key may act on; all when omitted.")
+    name: str = Field("", description="A label for people (who holds the key).")
 
 
 class ApiKeyRef(Request):
-    key_id: str
+    key_id: str = Field(description="The key's id (key_...), not its secret.")
 
 
 class ClaimMessages(Request):
@@ -193,7 +224,7 @@ class ClaimMessages(Request):
 
 
 class ClaimRef(Request):
-    claim_id: str
+    claim_id: str = Field(description="The claim's id, as claim_messages answered it.")
     message_ids: list[str] | None = Field(None, max_length=100, description="Some of the claim's messages; all when omitted.")
 
 

@@ -25,6 +25,8 @@ from ..schemas import (
     ApiKeyRef,
     CreateApiKey,
     CreateWebhook,
+    PageCursor,
+    PageLimit,
     Redeliver,
     UpdateWebhook,
     WebhookRef,
@@ -37,14 +39,14 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 def audit_log(
     ctx: CtxDep,
     who: PrincipalDep,
-    mailbox: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    message_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int | None = Query(None, ge=1, le=100),
-    cursor: str | None = None,
+    mailbox: str | None = Query(None, description="Only this mailbox's events (address or mailbox id)."),
+    actor: str | None = Query(None, description="Only events caused by this API key (its key_id)."),
+    action: str | None = Query(None, description="Only events of this action, e.g. `message.approved`."),
+    message_id: str | None = Query(None, description="Only events about this message."),
+    since: datetime | None = Query(None, description="Only events at or after this time (ISO 8601)."),
+    until: datetime | None = Query(None, description="Only events before this time (ISO 8601)."),
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> dict:
     """Audit events of the mailboxes in the key's scope, newest first."""
     return audit_svc.audit_log(ctx, principal=who, mailbox=mailbox, actor=actor, action=action, message_id=message_id,
@@ -92,10 +94,10 @@ def test_webhook(body: WebhookRef, ctx: CtxDep, who: PrincipalDep) -> dict:
 def list_webhook_deliveries(
     ctx: CtxDep,
     who: PrincipalDep,
-    webhook_id: str = Query(...),
-    status: str | None = Query(None, description="pending, succeeded or failed"),
-    limit: int | None = Query(None, ge=1, le=100),
-    cursor: str | None = None,
+    webhook_id: str = Query(..., description="The webhook whose deliveries to list."),
+    status: str | None = Query(None, description="Only deliveries in this state: pending, succeeded or failed."),
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> dict:
     """Deliveries of one webhook, newest first, each with its attempts (status, code, truncated body)."""
     return webhook_svc.list_webhook_deliveries(ctx, principal=who, webhook_id=webhook_id, status=status, limit=limit, cursor=cursor)

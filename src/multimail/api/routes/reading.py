@@ -11,7 +11,7 @@ from ...services import reading as svc
 from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
-from ..schemas import TagEmail
+from ..schemas import PageCursor, PageLimit, TagEmail
 
 router = APIRouter(prefix="/v1", tags=["reading"])
 
@@ -21,12 +21,12 @@ def check_inbox(
     ctx: CtxDep,
     who: PrincipalDep,
     mailbox: str = Query(..., description="Address or mailbox id."),
-    tag: str | None = None,
-    exclude_tag: str | None = None,
-    unread: bool | None = None,
-    since: datetime | None = None,
-    limit: int | None = Query(None, ge=1, le=100),
-    cursor: str | None = None,
+    tag: str | None = Query(None, description="Only messages that have this tag key."),
+    exclude_tag: str | None = Query(None, description="Only messages that do not have this tag key."),
+    unread: bool | None = Query(None, description="true: only unread messages; false: only read ones; omitted: both."),
+    since: datetime | None = Query(None, description="Only messages received at or after this time (ISO 8601)."),
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> dict:
     """Inbound messages, newest first, with a cursor that is stable under concurrent inserts."""
     return svc.check_inbox(ctx, principal=who, mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
@@ -34,7 +34,7 @@ def check_inbox(
 
 
 @router.get("/read_email", operation_id="read_email", response_model=Message, responses=responses(404))
-def read_email(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> dict:
+def read_email(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(..., description="The message's id (msg_...).")) -> dict:
     """The full message; marks it read."""
     return svc.read_email(ctx, principal=who, message_id=message_id)
 
@@ -43,7 +43,7 @@ def read_email(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> 
 async def get_thread(
     ctx: CtxDep,
     who: PrincipalDep,
-    thread_id: str = Query(...),
+    thread_id: str = Query(..., description="The thread's id, as a message view names it."),
     wait: float = Query(0, ge=0, le=60, description="Long-poll: hold the answer up to this many seconds until the "
                         "thread has news (see below). 0 (the default) answers at once."),
     after_message_id: str | None = Query(None, description="With `wait`: news is a message after this one "
@@ -72,7 +72,12 @@ def tag_email(body: TagEmail, ctx: CtxDep, who: PrincipalDep) -> dict:
 @router.get("/get_attachment", operation_id="get_attachment",
             responses={**responses(404), 200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
             response_class=Response, response_description="The attachment's bytes.")
-def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...), attachment_id: str = Query(...)) -> Response:
+def get_attachment(
+    ctx: CtxDep,
+    who: PrincipalDep,
+    message_id: str = Query(..., description="The message that carries the attachment."),
+    attachment_id: str = Query(..., description="The attachment's id, from the message view's `attachments`."),
+) -> Response:
     """Download one attachment of a message."""
     att = svc.get_attachment(ctx, principal=who, message_id=message_id, attachment_id=attachment_id)
     disposition = "attachment; filename*=UTF-8''" + quote(att["filename"])
@@ -84,7 +89,7 @@ def get_attachment(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...),
 @router.get("/get_raw", operation_id="get_raw", response_class=Response,
             responses={**responses(404, 409), 200: {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
             response_description="The message's RFC 5322 bytes (message/rfc822).")
-def get_raw(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(...)) -> Response:
+def get_raw(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(..., description="The message's id (msg_...).")) -> Response:
     """The exact bytes of a message: as received, or as handed over for delivery (409
     `not_composed_yet` before that). Decision links and private reply addresses are replaced."""
     raw = svc.get_raw(ctx, principal=who, message_id=message_id)
