@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import smtplib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +29,13 @@ from prefect_multimail import (
     MessageRejected,
     await_approval,
     decide_email,
+    read_email,
     send_email,
     wait_for_approval,
     wait_for_decision,
 )
 
-from multimail.testing import Api, ServerProcess, free_port, wait_for
+from multimail.testing import Api, ServerProcess, free_port, start_session_server, wait_for
 
 ASKED = "bob.boss@partner.test"  # partner.test passes SPF in the session DNS, so its replies may decide
 
@@ -284,3 +287,44 @@ def test_an_async_flow_pauses_and_resumes_the_same_way(gated: Box):
     human.join()
     assert result == "approved" and returned_at - human.acted_at < 5.0
     assert "flow_run.resumed" in audit_actions(gated, runs[0][1])
+
+
+def test_a_paused_run_survives_a_multimail_restart_around_the_approval(prefect_api_url, tmp_path):
+    """The issue's story: a run waits (Paused); `multimail serve` stops; an operator approves at
+    the terminal (the CLI writes the database); the run is resumed while MultiMail is down (here
+    by hand, as the watcher does once it saw the outcome, or a server that stopped right after
+    its resume); MultiMail comes back seconds later. The run's calls after the resume meet a
+    server that is not there: they must be waited out, and the follow-up work run, once."""
+    srv = start_session_server(tmp_path, env={"MULTIMAIL_PREFECT_API_URL": prefect_api_url})
+    try:
+        box = make_box(srv, Api(srv.base, srv.admin_key))
+        runs: list = []
+        followed: list = []
+
+        def approve_while_the_server_is_down() -> None:
+            srv.stop()
+            subprocess.run([sys.executable, "-m", "multimail.cli", "approve", runs[0][1], "--data-dir",
+                            str(srv.data_dir)], check=True, capture_output=True, timeout=60)
+            with get_client(sync_client=True) as prefect:
+                answer = prefect.resume_flow_run(runs[0][0], run_input={"kind": "approval", "status": "approved"})
+            assert answer.status.value == "ACCEPT", answer
+            time.sleep(4)  # longer than the SDK's own retries of one call
+            srv.restart()
+
+        @flow(name="gated-across-a-restart")
+        def gated_across_a_restart():
+            message_id = send_email(box.credentials, sender=box.address, to="ana@partner.test",
+                                    subject="Weekly numbers", body="Revenue is up 3%.")
+            runs.append((FlowRunContext.get().flow_run.id, message_id))
+            result = wait_for_approval(box.credentials, message_id, timeout=120)
+            followed.append(read_email(box.credentials, message_id=message_id)["status"])
+            return result
+
+        human = Human(paused(runs), approve_while_the_server_is_down, timeout=60)
+        state = gated_across_a_restart(return_state=True)
+        human.join()
+        assert state.is_completed(), state.result(raise_on_failure=False)
+        assert state.result() == "approved"
+        assert len(followed) == 1 and followed[0] in ("queued", "sending", "sent")
+    finally:
+        srv.stop()
