@@ -29,10 +29,10 @@ from prefect_multimail import (
     MessageRejected,
     await_approval,
     decide_email,
-    read_email,
     send_email,
     wait_for_approval,
     wait_for_decision,
+    wait_for_delivery,
 )
 
 from multimail.testing import Api, ServerProcess, free_port, start_session_server, wait_for
@@ -110,6 +110,25 @@ def test_an_approval_resumes_the_paused_flow_run(gated: Box, capsys):
     assert latency < 5.0, f"the flow took {latency:.2f} s to resume after the approval"
     assert gated.agent.ok("GET", "read_email", message_id=runs[0][1])["status"] in ("queued", "sending", "sent")
     assert "flow_run.resumed" in audit_actions(gated, runs[0][1])  # the server resumed it, not the watcher
+
+
+def test_wait_for_delivery_returns_once_the_approved_mail_went_out(gated: Box):
+    """`wait_for_approval` returning means a human let the mail go; `wait_for_delivery` is the
+    step that knows it is out (the session server is in capture mode: it is `sent` at once)."""
+    runs: list = []
+
+    @flow(name="gated-then-delivered")
+    def gated_then_delivered():
+        message_id = send_email(gated.credentials, sender=gated.address, to="ana@partner.test",
+                                subject="Board pack", body="Attached soon.")
+        runs.append((FlowRunContext.get().flow_run.id, message_id))
+        approval = wait_for_approval(gated.credentials, message_id, timeout=60)
+        return approval, wait_for_delivery(gated.credentials, message_id, timeout=60, poll_interval=0.2)
+
+    human = Human(paused(runs), lambda: gated.approver.ok("POST", "approve_message", {"message_id": runs[0][1]}))
+    assert gated_then_delivered() == ("approved", "sent")
+    human.join()
+    assert gated.agent.ok("GET", "read_email", message_id=runs[0][1])["status"] == "sent"
 
 
 def test_a_rejection_fails_the_flow_run_with_message_rejected(gated: Box):
@@ -317,7 +336,7 @@ def test_a_paused_run_survives_a_multimail_restart_around_the_approval(prefect_a
                                     subject="Weekly numbers", body="Revenue is up 3%.")
             runs.append((FlowRunContext.get().flow_run.id, message_id))
             result = wait_for_approval(box.credentials, message_id, timeout=120)
-            followed.append(read_email(box.credentials, message_id=message_id)["status"])
+            followed.append(wait_for_delivery(box.credentials, message_id, timeout=60))
             return result
 
         human = Human(paused(runs), approve_while_the_server_is_down, timeout=60)
@@ -325,6 +344,6 @@ def test_a_paused_run_survives_a_multimail_restart_around_the_approval(prefect_a
         human.join()
         assert state.is_completed(), state.result(raise_on_failure=False)
         assert state.result() == "approved"
-        assert len(followed) == 1 and followed[0] in ("queued", "sending", "sent")
+        assert followed == ["sent"]
     finally:
         srv.stop()

@@ -205,7 +205,7 @@ def poll_steps(target: Target, deadline: float, timeout: float, poll_interval: f
 def wait_steps(target: Target, deadline: float, timeout: float, poll_interval: float) -> Steps:
     """The whole wait: register it, pause (in a flow function, when the server can resume runs),
     else long-poll; what the wait returns or raises."""
-    flow_ctx = pausable_context()
+    flow_ctx = pausable_context() if target.pausable else None
     if flow_ctx is not None:
         wait = yield from call_steps(register(flow_ctx.flow_run.id, target), deadline)
         if wait.get("outcome"):
