@@ -73,10 +73,20 @@ class ServerProcess:
             cmd += ["--database-url", database_url]
         if not smtp:
             cmd.append("--no-smtp")
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **TEST_RATE_LIMITS, **(env or {})})
+        self._cmd, self._env = cmd, {**os.environ, **TEST_RATE_LIMITS, **(env or {})}
         self.admin_key: str | None = None
+        self._start("w")
+
+    def _start(self, mode: str) -> None:
+        self._log = open(self.log_path, mode)
+        self.proc = subprocess.Popen(self._cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self._env)
         self._wait_healthy()
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same ports and data, as an operator's
+        restart (clients keep their base URL); the log goes on in the same file."""
+        self.stop()
+        self._start("a")
 
     def query(self, sql: str, **params: Any) -> list[tuple]:
         """Rows of one SQL statement against this server's database, SQLite or PostgreSQL (for

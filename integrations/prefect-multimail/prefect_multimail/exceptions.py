@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = [
     "MultiMailWaitError", "MessageRejected", "MessageCancelled",
-    "WaitTimeout", "ApprovalTimeout", "DecisionTimeout",
+    "WaitTimeout", "ApprovalTimeout", "DecisionTimeout", "DeliveryFailed", "DeliveryTimeout",
 ]
 
 
@@ -95,3 +95,19 @@ class ApprovalTimeout(WaitTimeout):
 class DecisionTimeout(WaitTimeout):
     """Nobody answered the question in time."""
 
+
+class DeliveryTimeout(WaitTimeout):
+    """The message had not gone out (``sent``) nor failed within the wait for its delivery."""
+
+
+class DeliveryFailed(MultiMailWaitError):
+    """The message was approved (or needed no approval) but could not be delivered: the relay
+    refused it for good, or every retry failed.
+
+    Attributes:
+        failure_reason: What the server recorded (the relay's answer), when known.
+    """
+
+    def __init__(self, text: str, *, failure_reason: str | None = None, **kwargs: Any):
+        super().__init__(text, **kwargs)
+        self.failure_reason = failure_reason

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import smtplib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +32,10 @@ from prefect_multimail import (
     send_email,
     wait_for_approval,
     wait_for_decision,
+    wait_for_delivery,
 )
 
-from multimail.testing import Api, ServerProcess, free_port, wait_for
+from multimail.testing import Api, ServerProcess, free_port, start_session_server, wait_for
 
 ASKED = "bob.boss@partner.test"  # partner.test passes SPF in the session DNS, so its replies may decide
 
@@ -107,6 +110,25 @@ def test_an_approval_resumes_the_paused_flow_run(gated: Box, capsys):
     assert latency < 5.0, f"the flow took {latency:.2f} s to resume after the approval"
     assert gated.agent.ok("GET", "read_email", message_id=runs[0][1])["status"] in ("queued", "sending", "sent")
     assert "flow_run.resumed" in audit_actions(gated, runs[0][1])  # the server resumed it, not the watcher
+
+
+def test_wait_for_delivery_returns_once_the_approved_mail_went_out(gated: Box):
+    """`wait_for_approval` returning means a human let the mail go; `wait_for_delivery` is the
+    step that knows it is out (the session server is in capture mode: it is `sent` at once)."""
+    runs: list = []
+
+    @flow(name="gated-then-delivered")
+    def gated_then_delivered():
+        message_id = send_email(gated.credentials, sender=gated.address, to="ana@partner.test",
+                                subject="Board pack", body="Attached soon.")
+        runs.append((FlowRunContext.get().flow_run.id, message_id))
+        approval = wait_for_approval(gated.credentials, message_id, timeout=60)
+        return approval, wait_for_delivery(gated.credentials, message_id, timeout=60, poll_interval=0.2)
+
+    human = Human(paused(runs), lambda: gated.approver.ok("POST", "approve_message", {"message_id": runs[0][1]}))
+    assert gated_then_delivered() == ("approved", "sent")
+    human.join()
+    assert gated.agent.ok("GET", "read_email", message_id=runs[0][1])["status"] == "sent"
 
 
 def test_a_rejection_fails_the_flow_run_with_message_rejected(gated: Box):
@@ -284,3 +306,44 @@ def test_an_async_flow_pauses_and_resumes_the_same_way(gated: Box):
     human.join()
     assert result == "approved" and returned_at - human.acted_at < 5.0
     assert "flow_run.resumed" in audit_actions(gated, runs[0][1])
+
+
+def test_a_paused_run_survives_a_multimail_restart_around_the_approval(prefect_api_url, tmp_path):
+    """The issue's story: a run waits (Paused); `multimail serve` stops; an operator approves at
+    the terminal (the CLI writes the database); the run is resumed while MultiMail is down (here
+    by hand, as the watcher does once it saw the outcome, or a server that stopped right after
+    its resume); MultiMail comes back seconds later. The run's calls after the resume meet a
+    server that is not there: they must be waited out, and the follow-up work run, once."""
+    srv = start_session_server(tmp_path, env={"MULTIMAIL_PREFECT_API_URL": prefect_api_url})
+    try:
+        box = make_box(srv, Api(srv.base, srv.admin_key))
+        runs: list = []
+        followed: list = []
+
+        def approve_while_the_server_is_down() -> None:
+            srv.stop()
+            subprocess.run([sys.executable, "-m", "multimail.cli", "approve", runs[0][1], "--data-dir",
+                            str(srv.data_dir)], check=True, capture_output=True, timeout=60)
+            with get_client(sync_client=True) as prefect:
+                answer = prefect.resume_flow_run(runs[0][0], run_input={"kind": "approval", "status": "approved"})
+            assert answer.status.value == "ACCEPT", answer
+            time.sleep(4)  # longer than the SDK's own retries of one call
+            srv.restart()
+
+        @flow(name="gated-across-a-restart")
+        def gated_across_a_restart():
+            message_id = send_email(box.credentials, sender=box.address, to="ana@partner.test",
+                                    subject="Weekly numbers", body="Revenue is up 3%.")
+            runs.append((FlowRunContext.get().flow_run.id, message_id))
+            result = wait_for_approval(box.credentials, message_id, timeout=120)
+            followed.append(wait_for_delivery(box.credentials, message_id, timeout=60))
+            return result
+
+        human = Human(paused(runs), approve_while_the_server_is_down, timeout=60)
+        state = gated_across_a_restart(return_state=True)
+        human.join()
+        assert state.is_completed(), state.result(raise_on_failure=False)
+        assert state.result() == "approved"
+        assert followed == ["sent"]
+    finally:
+        srv.stop()

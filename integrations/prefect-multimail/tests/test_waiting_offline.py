@@ -17,6 +17,8 @@ from prefect import flow, task
 from prefect_multimail import (
     ApprovalTimeout,
     DecisionTimeout,
+    DeliveryFailed,
+    DeliveryTimeout,
     MessageCancelled,
     MessageRejected,
     MultiMailCredentials,
@@ -24,8 +26,10 @@ from prefect_multimail import (
     WaitTimeout,
     await_approval,
     await_decision,
+    await_delivery,
     wait_for_approval,
     wait_for_decision,
+    wait_for_delivery,
 )
 
 CREDS = MultiMailCredentials(api_key="mm_live_test", base_url="http://mm.test")
@@ -260,3 +264,40 @@ def test_a_watcher_told_to_stop_stops(fake):
     watcher.join(5)
     assert not watcher.is_alive()
     assert fake.sent("list_pending") == []
+
+
+def outbound(status: str, **fields) -> dict:
+    return {"message_id": "msg_1", "direction": "outbound", "status": status, **fields}
+
+
+def test_delivery_waits_through_queued_and_retries_until_sent(fake):
+    fake.routes["read_email"] = script(outbound("queued"), outbound("sending"), outbound("sent"))
+    assert wait_for_delivery(CREDS, "msg_1", timeout=30, poll_interval=0.05) == "sent"
+    assert len(fake.sent("read_email")) == 3
+
+
+def test_a_delivery_that_failed_or_never_goes_out_raises_what_happened(fake):
+    fake.routes["read_email"] = script(outbound("queued"), outbound("failed", failure_reason="550 no such user"))
+    with pytest.raises(DeliveryFailed) as failed:
+        wait_for_delivery(CREDS, "msg_1", poll_interval=0.05)
+    assert failed.value.failure_reason == "550 no such user" and "550 no such user" in str(failed.value)
+    fake.routes["read_email"] = script(outbound("rejected"))
+    with pytest.raises(MessageRejected):
+        wait_for_delivery(CREDS, "msg_1")
+    fake.routes["read_email"] = script(outbound("pending"))
+    with pytest.raises(DeliveryTimeout):
+        wait_for_delivery(CREDS, "msg_1", timeout=0.3, poll_interval=0.1)
+    fake.routes["read_email"] = script({**outbound("received"), "direction": "inbound"})
+    with pytest.raises(ValueError, match="inbound"):
+        wait_for_delivery(CREDS, "msg_1")
+
+
+def test_delivery_in_a_flow_polls_and_never_pauses_or_registers(fake):
+    fake.routes["read_email"] = script(outbound("queued"), outbound("sent"))
+
+    @flow
+    async def notify() -> str:
+        return await await_delivery(CREDS, "msg_1", poll_interval=0.05)
+
+    assert asyncio.run(notify()) == "sent"
+    assert not fake.sent("register_wait")

@@ -25,6 +25,9 @@ How a wait works, and why:
    ``get_thread`` with ``wait``): one request per minute at most while nothing happens, an answer
    within milliseconds when something does.
 
+6. :func:`wait_for_delivery` (after an approval, when the next step needs the mail *out*) never
+   pauses: nothing resumes a run when mail goes out, so it polls ``read_email``.
+
 Sync and async: :func:`wait_for_approval` and :func:`wait_for_decision` block; in ``async def``
 flows and tasks use their async twins :func:`await_approval` and :func:`await_decision`. The
 blocking ones refuse to run in an async flow's event loop (``TypeError``) rather than hand back a
@@ -39,10 +42,11 @@ awaited: an approval or a decision), :mod:`.logic` (the wait written once, as ge
 wait learns from the run it is in).
 """
 
-from .api import await_approval, await_decision, wait_for_approval, wait_for_decision
+from .api import await_approval, await_decision, await_delivery, wait_for_approval, wait_for_decision, wait_for_delivery
 from .outcomes import MultiMailOutcome
 from .prefect_run import pause_key as _pause_key  # noqa: F401  (kept at its old path for the tests)
 from .targets import ApprovalResult
 
-__all__ = ["wait_for_approval", "wait_for_decision", "await_approval", "await_decision", "MultiMailOutcome",
+__all__ = ["wait_for_approval", "wait_for_decision", "wait_for_delivery", "await_approval", "await_decision",
+           "await_delivery", "MultiMailOutcome",
            "ApprovalResult"]

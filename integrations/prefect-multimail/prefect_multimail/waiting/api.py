@@ -1,5 +1,6 @@
-"""The public waits: :func:`wait_for_approval` and :func:`wait_for_decision` (blocking), and their
-async twins :func:`await_approval` and :func:`await_decision`. Each checks its arguments, picks
+"""The public waits: :func:`wait_for_approval`, :func:`wait_for_decision` and
+:func:`wait_for_delivery` (blocking), and their async twins :func:`await_approval`,
+:func:`await_decision` and :func:`await_delivery`. Each checks its arguments, picks
 the target and hands it to a runner; the wait itself is :mod:`.logic`."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from ..credentials import MultiMailCredentials
 from . import async_, blocking
 from .prefect_run import refuse_async
-from .targets import Approval, ApprovalResult, Decision
+from .targets import Approval, ApprovalResult, Decision, Delivery
 
 
 def wait_for_approval(
@@ -33,7 +34,10 @@ def wait_for_approval(
 
     Returns:
         ``"approved"``, or ``"not_required"`` when the message was never held (its mailbox's
-        oversight let it go straight out).
+        oversight let it go straight out). Either means a human let it go (or nobody had to),
+        not that it went out yet: delivery follows within moments, and may still fail (a relay
+        that refuses it). When the next step needs the mail out, follow with
+        :func:`wait_for_delivery`.
 
     Raises:
         MessageRejected: An approver rejected it (``reason``, ``decided_by``).
@@ -50,7 +54,8 @@ def wait_for_approval(
             message_id = send_email(credentials, sender="agent@acme.test", to="cfo@acme.test",
                                     subject="Q3 numbers", body=draft_report())
             wait_for_approval(credentials, message_id, timeout=8 * 3600)
-            archive_report()  # runs only once a human approved the mail
+            wait_for_delivery(credentials, message_id)  # "sent", or DeliveryFailed
+            archive_report()  # runs only once a human approved the mail and it went out
         ```
     """
     refuse_async("wait_for_approval", "await_approval")
@@ -164,3 +169,58 @@ async def await_decision(
         ```
     """
     return await async_.await_(credentials, Decision(thread_id), timeout, poll_interval)
+
+
+def wait_for_delivery(
+    credentials: MultiMailCredentials,
+    message_id: str,
+    *,
+    timeout: float = 600,
+    poll_interval: float = 1.0,
+) -> str:
+    """Wait until a message went out (status ``sent``); fail if it cannot.
+
+    For the step after :func:`wait_for_approval` (or a send that needed no approval) that must
+    not run before the mail is out. It polls ``read_email`` every ``poll_interval`` seconds
+    (the server has no long-poll on a message's status; an approved message goes out within
+    seconds, a relay's retries may take longer) and waits out a MultiMail server that is down
+    for a while, like the other waits. It never pauses the run. In an ``async def`` flow use
+    :func:`await_delivery`.
+
+    Args:
+        credentials: The MultiMail credentials block.
+        message_id: An outbound message, e.g. what :func:`~prefect_multimail.send_email` returned.
+        timeout: Seconds to wait at most.
+        poll_interval: Seconds between two looks at the message.
+
+    Returns:
+        ``"sent"``: the relay (or capture mode) accepted it.
+
+    Raises:
+        DeliveryFailed: It could not be delivered (``failure_reason``).
+        MessageRejected: It was rejected by an approver, so it never goes out.
+        MessageCancelled: It was withdrawn.
+        DeliveryTimeout: Still on its way (pending approval, queued, retrying) after ``timeout``.
+        ValueError: An inbound message.
+        TypeError: Called in an async flow or task (use :func:`await_delivery`).
+
+    Example:
+        ```python
+        wait_for_approval(credentials, message_id, timeout=8 * 3600)
+        wait_for_delivery(credentials, message_id)
+        tell_the_team(f"The Q3 report went out.")
+        ```
+    """
+    refuse_async("wait_for_delivery", "await_delivery")
+    return blocking.wait(credentials, Delivery(message_id), timeout, poll_interval)
+
+
+async def await_delivery(
+    credentials: MultiMailCredentials,
+    message_id: str,
+    *,
+    timeout: float = 600,
+    poll_interval: float = 1.0,
+) -> str:
+    """The async twin of :func:`wait_for_delivery`: ``"sent"``, or the same exceptions."""
+    return await async_.await_(credentials, Delivery(message_id), timeout, poll_interval)

@@ -32,6 +32,8 @@ RESUME_GRACE_SECONDS = 3.0  # how long the watcher leaves the MultiMail server t
 PAUSE_TIMEOUT_MARGIN = 30.0  # the Prefect pause outlives the wait; the watcher ends it at the deadline
 NUDGE_SOURCE = "prefect-multimail"  # marks the run inputs the watcher resumes with
 
+MAX_BACKOFF_SECONDS = 30.0  # the longest pause between two tries of a MultiMail call that failed
+
 TRANSIENT = (MultiMailConnectionError, ServerError, RateLimited)
 
 
@@ -45,6 +47,32 @@ def check_times(timeout: float, poll_interval: float) -> None:
 
 def register(flow_run_id: Any, target: Target) -> Register:
     return Register(str(flow_run_id), **target.register_args())
+
+
+def backoff_steps(exc: Exception, failures: int, deadline: float) -> Steps:
+    """Wait out the ``failures``-th transient failure in a row (``exc``): 2, 4, 8 ... 30 s, never
+    past the deadline; once the deadline has come, ``exc`` is the wait's error.
+
+    Why: MultiMail restarts (an upgrade, a crash, a CLI approval while it is stopped), and a flow
+    run that waited hours for a human must not die of a refused connection in those seconds.
+    """
+    if time.monotonic() >= deadline:
+        raise exc
+    delay = min(2.0 ** failures, MAX_BACKOFF_SECONDS, max(0.0, deadline - time.monotonic()))
+    logger().warning("MultiMail did not answer (%s); trying again in %.0f s.", exc, delay)
+    yield Sleep(delay)
+
+
+def call_steps(request: Register, deadline: float) -> Steps:
+    """One call of the wait on the MultiMail server, its answer; connection errors, 429 and 5xx
+    are waited out (:func:`backoff_steps`) until the deadline, as the polling does."""
+    failures = 0
+    while True:
+        try:
+            return (yield request)
+        except TRANSIENT as exc:
+            failures += 1
+            yield from backoff_steps(exc, failures, deadline)
 
 
 def input_type(target: Target) -> type[MultiMailOutcome]:
@@ -142,7 +170,9 @@ def pause_steps(target: Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any
         yield Unwatch()
         return None
     yield Unwatch()
-    outcome = (yield register(flow_run_id, target)).get("outcome")  # the confirmation
+    # the confirmation, which may meet a MultiMail server that is down (it resumed the run and
+    # stopped, or the run was resumed by the watcher or by hand while it was down)
+    outcome = (yield from call_steps(register(flow_run_id, target), deadline)).get("outcome")
     if outcome:
         return outcome
     log_unconfirmed(target, received)
@@ -158,12 +188,8 @@ def poll_steps(target: Target, deadline: float, timeout: float, poll_interval: f
         try:
             outcome = yield from target.poll_steps(max(0.0, min(deadline - started, LONG_POLL_SECONDS)))
         except TRANSIENT as exc:
-            if time.monotonic() >= deadline:
-                raise
             failures += 1
-            delay = min(2.0 ** failures, 30.0, max(0.0, deadline - time.monotonic()))
-            logger().warning("MultiMail did not answer (%s); trying again in %.0f s.", exc, delay)
-            yield Sleep(delay)
+            yield from backoff_steps(exc, failures, deadline)
             continue
         failures = 0
         if outcome is not None:
@@ -179,9 +205,9 @@ def poll_steps(target: Target, deadline: float, timeout: float, poll_interval: f
 def wait_steps(target: Target, deadline: float, timeout: float, poll_interval: float) -> Steps:
     """The whole wait: register it, pause (in a flow function, when the server can resume runs),
     else long-poll; what the wait returns or raises."""
-    flow_ctx = pausable_context()
+    flow_ctx = pausable_context() if target.pausable else None
     if flow_ctx is not None:
-        wait = yield register(flow_ctx.flow_run.id, target)
+        wait = yield from call_steps(register(flow_ctx.flow_run.id, target), deadline)
         if wait.get("outcome"):
             return target.conclude(wait["outcome"])
         if wait.get("resume") == "prefect":

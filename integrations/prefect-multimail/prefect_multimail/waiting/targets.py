@@ -1,4 +1,5 @@
-"""What is awaited: the approval of a held message, or the answer to a decide_email question.
+"""What is awaited: the approval of a held message, the answer to a decide_email question, or
+(without a pause: the server resumes no run for it) a message's delivery.
 
 A target knows how to look at its outcome on the MultiMail server (:meth:`poll_steps`, as
 steps), what the outcome means for the caller (:meth:`conclude`: a result or an exception), and
@@ -10,22 +11,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
-from ..exceptions import ApprovalTimeout, DecisionTimeout, MultiMailWaitError, WaitTimeout
+from ..exceptions import (
+    ApprovalTimeout,
+    DecisionTimeout,
+    DeliveryFailed,
+    DeliveryTimeout,
+    MessageCancelled,
+    MessageRejected,
+    MultiMailWaitError,
+    WaitTimeout,
+)
 from .outcomes import approval_outcome, confirm_never_held, decision_outcome, question_of, refusal
 from .steps import GetThread, ListPending, ReadEmail, Steps
 
 ApprovalResult = Literal["approved", "not_required"]
 
 
+def checked_message_id(message_id: str) -> str:
+    """``message_id``, or ValueError: a wait on nothing would wait until its timeout."""
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError(f"message_id must be a message id (msg_...), got {message_id!r}")
+    return message_id
+
+
 class Approval:
     """The approval of the held message ``message_id``."""
 
     kind = "approval"
+    pausable = True  # the server resumes a run paused for it
 
     def __init__(self, message_id: str):
-        if not isinstance(message_id, str) or not message_id:
-            raise ValueError(f"message_id must be a message id (msg_...), got {message_id!r}")
-        self.message_id = message_id
+        self.message_id = checked_message_id(message_id)
 
     def fresh(self) -> Approval:
         """A copy with nothing seen yet (for the watcher, which looks on its own)."""
@@ -66,6 +82,7 @@ class Decision:
     """
 
     kind = "decision"
+    pausable = True
 
     def __init__(self, thread_id: str):
         if not isinstance(thread_id, str) or not thread_id:
@@ -142,4 +159,48 @@ class Decision:
                                timeout=timeout, thread_id=self.thread_id)
 
 
-Target = Union[Approval, Decision]
+class Delivery:
+    """The delivery of message ``message_id``: its status reaching ``sent``, or an end that is not.
+
+    Why a wait of its own: an approval means a human let the message go; it goes out moments
+    later, through a relay that may refuse it. A flow whose next step assumes the mail is out
+    (it tells someone it was sent) waits for this. There is no long-poll on a message's status,
+    so each look is one ``read_email``, paced by the wait's ``poll_interval``.
+    """
+
+    kind = "delivery"
+    pausable = False  # nobody resumes a run when mail goes out: the wait polls
+    ENDS = ("sent", "failed", "rejected", "cancelled")
+
+    def __init__(self, message_id: str):
+        self.message_id = checked_message_id(message_id)
+
+    def describe(self) -> str:
+        return f"delivery of message {self.message_id}"
+
+    def poll_steps(self, wait: float) -> Steps:
+        """One look at the message: its end (``status``, ``failure_reason``), or None on its way."""
+        message = yield ReadEmail(self.message_id)
+        if message.get("direction") == "inbound":
+            raise ValueError(f"Message {self.message_id} is inbound mail: it is not delivered by MultiMail.")
+        if message.get("status") not in self.ENDS:
+            return None
+        return {"status": message["status"], "failure_reason": message.get("failure_reason")}
+
+    def conclude(self, outcome: Mapping[str, Any]) -> Literal["sent"]:
+        status, ids = outcome.get("status"), {"message_id": self.message_id, "outcome": outcome}
+        if status == "sent":
+            return "sent"
+        if status == "failed":
+            reason = outcome.get("failure_reason")
+            raise DeliveryFailed(f"Message {self.message_id} could not be delivered: {reason or 'no reason recorded'}.",
+                                 failure_reason=reason, **ids)
+        error = MessageRejected if status == "rejected" else MessageCancelled
+        raise error(f"Message {self.message_id} is {status}: it will never go out.", **ids)
+
+    def timeout_error(self, timeout: float) -> WaitTimeout:
+        return DeliveryTimeout(f"Message {self.message_id} had neither gone out nor failed within {timeout:g} s.",
+                               timeout=timeout, message_id=self.message_id)
+
+
+Target = Union[Approval, Decision, Delivery]
