@@ -7,10 +7,11 @@ the workers run, so a load balancer sends traffic only where mail will actually 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from ...core.access import Scope, require_scope
 from ...services.metrics import CONTENT_TYPE, metrics_for, readiness
@@ -31,7 +32,7 @@ def metrics_reader(request: Request, authorization: Annotated[str | None, Header
 
 
 @router.get("/metrics", operation_id="metrics", response_class=Response, dependencies=[Depends(metrics_reader)],
-            responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}}, "description": "Prometheus text format."},
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."},
                        **responses(403)})
 def metrics(ctx: CtxDep) -> Response:
     """Requests by route and status, latencies, SMTP sessions and transactions, delivery attempts
@@ -40,10 +41,18 @@ def metrics(ctx: CtxDep) -> Response:
     return Response(metrics_for(ctx).render(), media_type=CONTENT_TYPE)
 
 
-@router.get("/ready", operation_id="ready",
-            responses={200: {"description": "Every check passed.",
-                             "content": {"application/json": {"example": {"status": "ready", "checks": {"database": {"ok": True}}}}}},
-                       503: {"model": ErrorBody, "description": "A check failed: `details.failed` names it."}})
+class Check(BaseModel):
+    ok: bool = Field(description="Whether this check passed; the other fields say what was seen.")
+    model_config = {"extra": "allow"}
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, Check] = Field(description="database; migrations (current, head); workers (alive, by name).")
+
+
+@router.get("/ready", operation_id="ready", response_model=Readiness,
+            responses={503: {"model": ErrorBody, "description": "A check failed: `details.failed` names it."}})
 def ready(request: Request, ctx: CtxDep) -> JSONResponse:
     """200 when the database answers, its schema is current and this process's workers run."""
     checks = readiness(ctx, getattr(request.app.state, "worker_liveness", None))
