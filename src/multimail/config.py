@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,14 @@ class Settings(BaseSettings):
         False, description="Answer 500 when a response's shape differs from its declared model (client/types.py); "
         "the test suites turn it on. Off, such an answer is sent as built and the difference is logged.",
     )
+
+    # Operating ---------------------------------------------------------------------------------
+    # GET /metrics answers an admin key, or this separate token (for a scraper that should hold
+    # no key able to change anything); GET /health and GET /ready need no key.
+    metrics_token: str | None = Field(
+        None, description="A bearer token that may read GET /metrics (besides admin keys), for Prometheus scrapers.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per event; json: one JSON object per line, with the same fields.")
 
     # Rate limits and long-polls -------------------------------------------------------------
     # Limits are `limits` strings ("600/minute", "10 per 10 minutes"). Counters live in

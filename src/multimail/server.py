@@ -116,7 +116,9 @@ def serve(settings: Settings, *, announce=print) -> None:
     announce(f"API on http://{settings.host}:{settings.http_port} (data: {settings.resolved_database_url().split('@')[-1]})")
     # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a
     # connection the server is closing at that moment (a reset on a non-idempotent call)
-    config = uvicorn.Config(create_app(ctx), log_level="warning", access_log=False, timeout_keep_alive=65,
+    app = create_app(ctx)
+    app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=65,
                             timeout_graceful_shutdown=SHUTDOWN_HTTP_SECONDS)
     server = _Server(config)
     # uvicorn re-raises the stop signal once it has shut down; with the default SIGTERM handler

@@ -12,8 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi.json"
-# Answers that are not JSON: a message's bytes, and an attachment in its own content type.
-NOT_JSON = {"get_raw": "message/rfc822", "get_attachment": "*/*"}
+# Answers that are not JSON: a message's bytes, an attachment in its own content type, and the
+# Prometheus text of GET /metrics.
+NOT_JSON = {"get_raw": "message/rfc822", "get_attachment": "*/*", "metrics": "text/plain"}
 
 
 def test_committed_openapi_document_is_current():

@@ -9,11 +9,13 @@ from fastapi.responses import JSONResponse
 from .. import __version__
 from ..client.types import Health
 from ..services import Context
+from ..services.metrics import metrics_for
 from ..services.rate_limits import RateLimits
 from . import docs, errors, ratelimit
 from .deps import get_principal
 from .limits import RequestLimits
-from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, reading, sending
+from .observability import RequestLog
+from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, ops, reading, sending
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -30,7 +32,7 @@ def create_app(ctx: Context) -> FastAPI:
     errors.install(app)
     docs.install(app)
     ratelimit.install(app, RateLimits(ctx.settings))
-    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links):
+    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links, ops):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"], operation_id="health", response_model=Health,
@@ -45,6 +47,7 @@ def create_app(ctx: Context) -> FastAPI:
 
     # verify_message takes a raw RFC 5322 message, not JSON.
     app.add_middleware(RequestLimits, max_bytes=ctx.settings.max_request_bytes, exempt=("/v1/verify_message",))
+    app.add_middleware(RequestLog, metrics=metrics_for(ctx))  # outermost: sees every answer, even a 413
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

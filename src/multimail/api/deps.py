@@ -36,6 +36,7 @@ def get_principal(
         ratelimit.key_failed(request, missing=not authorization)
         raise
     ratelimit.key_authenticated(request, principal.key_id)
+    request.state.key_id = principal.key_id  # for the request's log line (api/observability.py)
     return principal
 
 

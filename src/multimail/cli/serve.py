@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Optional
 
 import typer
 
 from .common import DatabaseUrl, DataDir, app, err, settings_for
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(log_format: str) -> None:
+    """One line per event on stderr: readable text, or a JSON object whose keys are the record's
+    own (time, level, logger, message) plus the fields each line passes in `extra` (request ids,
+    peers, message ids), so a log shipper never parses the text."""
+    import logging
+
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                           rename_fields={"levelname": "level", "name": "logger", "asctime": "time"}))
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    for noisy in ("alembic", "mail.log", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -29,19 +57,20 @@ def serve(
     prefect_events: Annotated[bool, typer.Option(
         "--prefect-events", help="Also emit every event into that Prefect API's event stream (multimail.message.received, "
                                  "multimail.message.approved, ...). Env MULTIMAIL_PREFECT_EVENTS.")] = False,
+    log_format: Annotated[Optional[LogFormat], typer.Option(
+        "--log-format", case_sensitive=False, show_default=False,
+        help="text (default): readable lines; json: one JSON object per line, for log shippers. "
+             "Env MULTIMAIL_LOG_FORMAT.")] = None,
 ) -> None:
     """Run the API, inbound SMTP and the delivery worker in one process."""
-    import logging
-
     from ..server import PortInUse
     from ..server import serve as run_server
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "mail.log", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = settings_for(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
                          smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
-                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None)
+                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None,
+                         log_format=log_format.value if log_format else None)
+    configure_logging(settings.log_format)
     if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay
         from ..delivery.transports import RelayConfig
 

@@ -66,6 +66,7 @@ from . import decision_links
 from .approvals import approved_content_matches
 from .common import record
 from .context import Context
+from .metrics import metrics_for
 from .receiving import deliver_locally
 from .workers import PollingWorker
 
@@ -187,11 +188,13 @@ class DeliveryWorker(PollingWorker):
     def _deliver(self, row: dict[str, Any]) -> None:
         """One row; nothing that goes wrong here stops the rows after it. An unexpected error is
         retried on the schedule like a temporary failure, so a row never stays stuck."""
+        lost = False
         try:
             plan = self._prepare(row)
             if plan is not None:
                 self._hand_over(row, plan)
         except LeaseLost:
+            lost = True
             log.warning("outbox row %s was taken over by another worker", row["seq"])
         except TemporaryFailure as exc:
             self._safely(self._retry, row, str(exc))
@@ -200,6 +203,24 @@ class DeliveryWorker(PollingWorker):
         except Exception as exc:
             log.exception("delivering message %s failed unexpectedly", row["message_id"])
             self._safely(self._retry, row, f"internal error: {type(exc).__name__}: {exc}")
+        self._attempt_done(row, lost=lost)
+
+    _OUTCOMES = {"ready": "deferred", "done": "sent", "failed": "failed", "cancelled": "cancelled"}
+
+    def _attempt_done(self, row: dict[str, Any], *, lost: bool) -> None:
+        """One log line and one count per delivery attempt, its outcome read back from the row
+        (whichever of the paths above concluded it); never fails the worker's pass."""
+        try:
+            with self.ctx.store.read() as tx:
+                current = outbox_q.by_seq(tx, row["seq"]) or {}
+            outcome = "taken_over" if lost else self._OUTCOMES.get(current.get("state"), "unknown")
+            metrics_for(self.ctx).delivery_attempts.labels(outcome=outcome).inc()
+            fields = {"message_id": row["message_id"], "attempt": row["attempts"], "outcome": outcome,
+                      "error": current.get("last_error") if outcome in ("deferred", "failed") else None}
+            log.info("delivery attempt %d of %s: %s%s", row["attempts"], row["message_id"], outcome,
+                     f" ({fields['error']})" if fields["error"] else "", extra=fields)
+        except Exception:
+            log.exception("logging the delivery attempt of %s failed", row["message_id"])
 
     def _safely(self, fn, row: dict[str, Any], error: str) -> None:
         try:

@@ -124,6 +124,11 @@ class WaitHub:
         self._open = _Admission()
         self.closing = False  # set by `close`: the server is shutting down
 
+    @property
+    def open_long_polls(self) -> int:
+        """Long-polls admitted and not yet answered (GET /metrics reads it; admissions stay ours)."""
+        return self._open.total
+
     # -- shutdown -----------------------------------------------------------------------------
     def close(self) -> int:
         """The server is stopping: answer every parked long-poll now, with its current answer

@@ -38,6 +38,7 @@ from ..mail.dns import DNSResolver, Resolver, StaticResolver
 from ..services.context import Context
 from ..services.identity import inbound_claim
 from ..services.keys import authenticate as authenticate_key
+from ..services.metrics import metrics_for
 from ..services.rate_limits import RateLimits, TooManyRequests
 from ..services.receiving import is_hosted, receive
 
@@ -74,6 +75,7 @@ class InboundHandler:
         self.ctx = ctx
         self.resolver = resolver or resolver_for(ctx.settings)
         self.limits = RateLimits(ctx.settings)
+        self.metrics = metrics_for(ctx)
         # aiosmtpd's Controller connects to the server once while starting it, to see it is up;
         # that connection is not a client's and spends no budget. start_smtp sets this after.
         self.serving = False
@@ -200,6 +202,7 @@ class InboundHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         refusal = self.message_refusal(session.peer, envelope.mail_from, spend=True)
         if refusal:
+            self._transaction_done(session, envelope, "refused", [])
             return refusal
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
@@ -210,9 +213,19 @@ class InboundHandler:
                                           rcpt_tos=list(envelope.rcpt_tos), authentication=authentication)
         except Exception:
             log.exception("could not store inbound message")
+            self._transaction_done(session, envelope, "error", [])
             return "451 4.3.0 Could not store the message; try again later"
-        log.info("stored inbound message for %s as %s", envelope.rcpt_tos, ids)
+        self._transaction_done(session, envelope, "stored" if ids else "duplicate", ids)
         return "250 OK: queued as " + (",".join(ids) or "duplicate")
+
+
+    def _transaction_done(self, session: Session, envelope: Envelope, outcome: str, ids: list[str]) -> None:
+        """One log line and one count per mail transaction, whatever its outcome."""
+        self.metrics.smtp_transactions.labels(outcome=outcome).inc()
+        fields = {"peer": _peer_ip(session.peer), "mail_from": envelope.mail_from, "recipients": len(envelope.rcpt_tos),
+                  "outcome": outcome, "message_ids": ids}
+        log.info("smtp transaction from %s: mail from <%s>, %d recipients, %s %s", fields["peer"], envelope.mail_from or "",
+                 fields["recipients"], outcome, ",".join(ids) or "-", extra=fields)
 
 
 def _close_after_reply(server: Any) -> None:
@@ -244,6 +257,8 @@ class _SMTP(SMTP):
         if first and self.session is not None:
             self._refusal = self.event_handler.connection_refusal(self.session.peer)
             self._counted = self._refusal is None and self.event_handler.serving
+            if self.event_handler.serving:
+                self.event_handler.metrics.smtp_sessions.labels(outcome="refused" if self._refusal else "accepted").inc()
         if self._plain_auth_on_loopback and self.tls_context is None and self.session is not None:
             self._auth_require_tls = self._configured_auth_require_tls and not _is_loopback(self.session.peer)
 
