@@ -37,7 +37,7 @@ log = logging.getLogger("multimail")
 
 # How long a stop may take: HTTP connections still open after the long-polls were answered get
 # this long to finish their request, and the workers as long to finish their current item.
-SHUTDOWN_HTTP_SECONDS = 2.0
+SHUTDOWN_HTTP_SECONDS = 2
 SHUTDOWN_WORKERS_SECONDS = 2.0
 
 
@@ -119,7 +119,7 @@ def serve(settings: Settings, *, announce=print) -> None:
     app = create_app(ctx)
     app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=65,
-                            timeout_graceful_shutdown=SHUTDOWN_HTTP_SECONDS)
+                            timeout_graceful_shutdown=int(SHUTDOWN_HTTP_SECONDS))
     server = _Server(config)
     # uvicorn re-raises the stop signal once it has shut down; with the default SIGTERM handler
     # that would kill the process before the workers and the SMTP server are stopped below.

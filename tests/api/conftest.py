@@ -83,6 +83,15 @@ def approver(make_key):
 
 
 
+@pytest.fixture(scope="session")
+def admin(server):
+    """This suite's own admin client: the root `admin` is cached for the whole session, and
+    would keep this suite's (last) server's key for the suites that run after it."""
+    from tests.conftest import Api
+
+    return Api(server.base, server.admin_key)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory):
     """The HTTP suite runs twice: against a server on SQLite and one on PostgreSQL (skipped

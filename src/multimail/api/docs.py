@@ -11,6 +11,7 @@ under ASSETS; nothing a page references leaves the server.
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -19,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs/assets"
 DOCS, REDOC, OAUTH2_REDIRECT = "/docs", "/redoc", "/docs/oauth2-redirect"
-OFF = {"docs_url": None, "redoc_url": None}  # FastAPI(**OFF): no CDN pages of its own
+OFF: dict[str, Any] = {"docs_url": None, "redoc_url": None}  # FastAPI(**OFF): no CDN pages of its own
 
 
 def _asset_dir() -> str:

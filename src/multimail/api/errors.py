@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,7 +24,8 @@ log = logging.getLogger("multimail.api")
 __all__ = ["ErrorBody", "error_response", "install", "responses", "retry_headers"]  # ErrorBody: client/types.py's
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers)
 
 
@@ -70,7 +72,7 @@ def _invalid_json(body: bytes, error: dict) -> JSONResponse:
     return error_response(400, "invalid_json", f"The request body is not valid JSON: {reason}{at}.", {"reason": reason, **where})
 
 
-def _missing(errors: list[dict]) -> JSONResponse | None:
+def _missing(errors: Sequence[Any]) -> JSONResponse | None:
     """One answer naming every missing required field (not just the first), so one round trip
     tells the caller all it has to add; None when nothing is missing."""
     fields = list(dict.fromkeys(_field(tuple(e.get("loc", ()))) for e in errors
@@ -82,7 +84,7 @@ def _missing(errors: list[dict]) -> JSONResponse | None:
     return error_response(400, "missing_field", message, {"field": fields[0], "fields": fields, "errors": _error_list(errors)})
 
 
-def _error_list(errors: list[dict]) -> list[dict[str, Any]]:
+def _error_list(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"field": _field(tuple(e.get("loc", ()))), "type": e.get("type"), "message": e.get("msg")} for e in errors]
 
 

@@ -55,7 +55,13 @@ from typing import Any
 from ..core.addresses import normalized_or_none
 from ..core.decision_text import links_section
 from ..delivery.signing import finalize_outbound
-from ..delivery.transports import PermanentFailure, TemporaryFailure, UncertainDelivery, make_transport
+from ..delivery.transports import (
+    PermanentFailure,
+    SmtpRelayTransport,
+    TemporaryFailure,
+    UncertainDelivery,
+    make_transport,
+)
 from ..mail.compose import compose_stored as compose
 from ..mail.decision_html import question_html
 from ..store import idempotency as idem_q
@@ -115,6 +121,7 @@ class Copies:
         if not self.is_question:
             return self._finalize(compose(self.msg, self._atts()))
         key = decision_links.secret_in(self.tx)
+        assert key is not None  # decide_email creates it before the question exists
         options = self.msg["options"]
         urls = decision_links.link_urls(self.tx, key=key, question=self.msg, base_url=self.ctx.settings.base_url())
         text = self.msg["body_text"] + links_section(options, urls)
@@ -157,9 +164,11 @@ class DeliveryWorker(PollingWorker):
 
     def __init__(self, ctx: Context):
         super().__init__(ctx)
-        self.transport = make_transport(ctx.settings)
-        if not getattr(self.transport, "transactional", True):
-            log.info("outbound mail goes through %s", self.transport.config.redacted())
+        transport = make_transport(ctx.settings)
+        if isinstance(transport, SmtpRelayTransport):
+            log.info("outbound mail goes through %s", transport.config.redacted())
+        # capture (transactional: `deliver` in the transaction) or the relay (`send`, outside it)
+        self.transport: Any = transport
         self._last_purge = 0.0
 
     @property
@@ -213,7 +222,7 @@ class DeliveryWorker(PollingWorker):
         try:
             with self.ctx.store.read() as tx:
                 current = outbox_q.by_seq(tx, row["seq"]) or {}
-            outcome = "taken_over" if lost else self._OUTCOMES.get(current.get("state"), "unknown")
+            outcome = "taken_over" if lost else self._OUTCOMES.get(str(current.get("state")), "unknown")
             metrics_for(self.ctx).delivery_attempts.labels(outcome=outcome).inc()
             fields = {"message_id": row["message_id"], "attempt": row["attempts"], "outcome": outcome,
                       "error": current.get("last_error") if outcome in ("deferred", "failed") else None}
@@ -243,6 +252,7 @@ class DeliveryWorker(PollingWorker):
                 outbox_q.finish(tx, row["seq"], state=state, now=now)
                 return None
             mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+            assert mailbox is not None  # a message's mailbox is deleted only with its messages
             current = outbox_q.by_seq(tx, row["seq"], lock=True) or row
             if current["attempts"] != row["attempts"] or current["state"] != "ready":
                 raise LeaseLost()
@@ -361,6 +371,7 @@ class DeliveryWorker(PollingWorker):
                                     "accepted": outcome.accepted if outcome else [], "reply": outcome.reply if outcome else None})
                 return
             mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+            assert mailbox is not None  # a message's mailbox is deleted only with its messages
             in_flight = plan["rcpts"] if progress["phase"] == "started" else progress["in_flight"]
             if kind == "ok":
                 progress["accepted"].update({r: outcome.reply for r in outcome.accepted})
@@ -380,7 +391,7 @@ class DeliveryWorker(PollingWorker):
                 outbox_q.set_handoff_result(tx, row["seq"], progress=json.dumps(progress), now=now)
                 delay = self.retry_schedule[row["attempts"] - 1]
                 reason = "; ".join(f"{r}: {a}" for r, a in deferred.items()) if kind == "ok" else error
-                outbox_q.retry_later(tx, row["seq"], at=now + timedelta(seconds=delay), now=now, error=reason)
+                outbox_q.retry_later(tx, row["seq"], at=now + timedelta(seconds=delay), now=now, error=reason or "deferred")
                 record(tx, at=now, principal=None, action="message.delivery_deferred", mailbox=mailbox, message=msg,
                        details={"attempt": row["attempts"], "retry_in_seconds": delay, "deferred": deferred,
                                 "accepted": sorted(progress["accepted"])})
@@ -451,6 +462,7 @@ class DeliveryWorker(PollingWorker):
                 outbox_q.finish(tx, row["seq"], state="failed", now=now, error=error)
                 return
             mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+            assert mailbox is not None  # a message's mailbox is deleted only with its messages
             current = outbox_q.by_seq(tx, row["seq"], lock=True)
             progress = _progress(current) if current else _progress({})
             if progress["phase"] == "data" and progress["in_flight"]:  # handed over, answer unknown

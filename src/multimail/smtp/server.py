@@ -207,9 +207,10 @@ class InboundHandler:
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
+        raw = raw or b""
         authentication, stored_raw = await asyncio.to_thread(self._authenticate, raw, session, envelope)
         try:
-            ids = await asyncio.to_thread(receive, self.ctx, raw=stored_raw, mail_from=envelope.mail_from,
+            ids = await asyncio.to_thread(receive, self.ctx, raw=stored_raw, mail_from=envelope.mail_from or "",
                                           rcpt_tos=list(envelope.rcpt_tos), authentication=authentication)
         except Exception:
             log.exception("could not store inbound message")
