@@ -15,11 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
-
-if TYPE_CHECKING:
-    from .targets import Target
-
+from typing import Any, Union
 
 # -- calls on a client ------------------------------------------------------------------------
 
@@ -139,7 +135,7 @@ class FlowRunState:
 class Watch:
     """Start the watcher beside the paused run (see :func:`.logic.watch_steps`)."""
 
-    target: Target
+    target: Any  # a targets.Target (targets.py builds its steps from these, so this module names none of it)
     flow_run_id: Any
     pause_key: str
     deadline: float
