@@ -73,7 +73,7 @@ from .approvals import approved_content_matches
 from .common import record
 from .context import Context
 from .metrics import metrics_for
-from .receiving import deliver_locally
+from .receiving import deliver_locally, keep_raw
 from .workers import PollingWorker
 
 log = logging.getLogger("multimail.delivery")
@@ -280,9 +280,10 @@ class DeliveryWorker(PollingWorker):
             remote = [r for r in recipients if r not in local]
             if remote and not getattr(self.transport, "transactional", True):
                 return self._start_handoff(tx, row, msg, mailbox, progress, copies, local, remote, now)
+            hosted = keep_raw(tx, copies.hosted(), now) if local else None  # one blob for every hosted copy
             for address in recipients:
                 if address in local:
-                    deliver_locally(tx, mailbox=local[address], raw=copies.hosted(), sender=mailbox, now=now)
+                    deliver_locally(tx, mailbox=local[address], raw=copies.hosted(), sender=mailbox, now=now, raw_sha256=hosted)
             result = None
             if remote:
                 result = self.transport.deliver(tx, message_id=msg["id"], mail_from=mailbox["address"], rcpt_tos=remote, raw=raw, now=now)
@@ -307,8 +308,9 @@ class DeliveryWorker(PollingWorker):
         if msg["raw"] is None:
             message_q.update_message(tx, msg["id"], {"raw": raw})
         if not progress["local_delivered"]:
+            hosted = keep_raw(tx, copies.hosted(), now) if local else None
             for box in local.values():
-                deliver_locally(tx, mailbox=box, raw=copies.hosted(), sender=mailbox, now=now)
+                deliver_locally(tx, mailbox=box, raw=copies.hosted(), sender=mailbox, now=now, raw_sha256=hosted)
             progress["local_delivered"], progress["local"] = True, sorted(local)
         done = set(progress["accepted"]) | set(progress["refused"]) | set(progress["uncertain"])
         rcpts = [r for r in remote if r not in done]

@@ -54,10 +54,11 @@ def store_inbound(
     scrubbed (core/decision_secrets.py): a human's reply quotes the question, links and all, and
     the agent reads that reply. If the message answers a decide_email question, the rules of
     core/decision_proof.py decide whether it decides; `reply_text` is its new text, stripped of
-    quotes outside the transaction (services/receiving.receive)."""
+    quotes outside the transaction (services/receiving.receive). `raw_sha256` is given by a caller
+    that kept the bytes already (`keep_raw`); without it they are kept here."""
     mail = parsed or parse_message(raw)
     authentication = authentication or {}
-    digest = raw_sha256 or hashlib.sha256(raw).hexdigest()
+    digest = raw_sha256 or keep_raw(tx, raw, now)
     message_id = new_id("msg")
     internet_id = mail.message_id or f"<{message_id}@multimail.invalid>"
     if mail.message_id and any(
@@ -126,7 +127,6 @@ def store_inbound(
         "created_at": now,
         "received_at": now,
     }
-    message_q.put_raw_blob(tx, digest, raw, now)
     message_q.insert_message(tx, row)
     message_q.insert_attachments(tx, message_id, [{"id": new_id("att"), **_scrubbed(a)} for a in mail.attachments])
     data = {**inbox_item(row, {}), "body": row["body_text"], "authentication": authentication or None}
@@ -135,6 +135,15 @@ def store_inbound(
     if check is not None:
         _record_check(tx, now, mailbox, row, check)
     return row
+
+
+def keep_raw(tx: Connection, raw: bytes, now: datetime) -> str:
+    """Keep `raw` once in `raw_blobs` and return its hash. A caller storing one message in several
+    mailboxes calls this once and passes the hash to each `store_inbound`, so the bytes (up to
+    the message size limit) cross to the database once, not once per mailbox."""
+    digest = hashlib.sha256(raw).hexdigest()
+    message_q.put_raw_blob(tx, digest, raw, now)
+    return digest
 
 
 def _same_delivery(tx: Connection, existing: dict[str, Any], digest: str, authentication: dict[str, Any]) -> bool:
@@ -219,10 +228,11 @@ def _record_check(tx: Connection, now: datetime, mailbox: dict[str, Any], row: d
                event="decision.unclear", event_data=base)
 
 
-def deliver_locally(tx: Connection, *, mailbox: dict[str, Any], raw: bytes, sender: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+def deliver_locally(tx: Connection, *, mailbox: dict[str, Any], raw: bytes, sender: dict[str, Any], now: datetime,
+                    raw_sha256: str | None = None) -> dict[str, Any] | None:
     """Mail from one hosted mailbox to another: the server itself vouches for the sender, but the
     sender is an API key, so such a message never decides a question (core/decision_proof)."""
-    return store_inbound(tx, mailbox=mailbox, raw=raw, now=now,
+    return store_inbound(tx, mailbox=mailbox, raw=raw, now=now, raw_sha256=raw_sha256,
                          authentication={"local_delivery": True, "verified_sender": True, "sender_mailbox": sender["address"]})
 
 
@@ -296,7 +306,6 @@ def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authenticat
     message cannot hold the write lock while a regular expression backtracks."""
     mail = _parse_inbound(raw)
     reply_text = new_text(mail.text) if (mail.in_reply_to or mail.references) else None
-    digest = hashlib.sha256(raw).hexdigest()
     now = ctx.now()
     stored = []
     with ctx.store.write() as tx:
@@ -305,6 +314,7 @@ def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authenticat
             box = hosted_mailbox(tx, rcpt)
             if box is not None:
                 boxes.setdefault(box["id"], box)
+        digest = keep_raw(tx, raw, now) if boxes else ""
         for box in boxes.values():
             row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=authentication, parsed=mail,
                                 reply_text=reply_text, envelope_recipients=list(rcpt_tos), raw_sha256=digest,
