@@ -189,10 +189,10 @@ def use(ctx: Context, token: str) -> LinkState:
         if state.status != "open":
             return state
         assert nonce is not None and link is not None and question is not None  # an open link has all three
-        if already_decided(tx, question):
+        earlier = already_decided(tx, question)
+        if earlier is not None:
             # A reply decided first: the first answer stands, whichever way it came.
-            return LinkState("used", option=state.option, question=state.question, subject=state.subject,
-                             decision=already_decided(tx, question))
+            return LinkState("used", option=state.option, question=state.question, subject=state.subject, decision=earlier)
         if not link_q.claim(tx, nonce, now):
             return LinkState("used", option=state.option, question=state.question, subject=state.subject, decision=state.option)
         mailbox = mailbox_q.by_id(tx, question["mailbox_id"])
@@ -259,9 +259,10 @@ def external_recipients(tx: Connection, question: dict[str, Any]) -> list[str]:
     return [r for r in recipients if r not in hosted]
 
 
-def already_decided(tx: Connection, question: dict[str, Any]) -> str | None:
-    """The option an earlier answer (reply or link) chose for this question, if any."""
-    for msg in message_q.thread_messages(tx, question["thread_id"]):
+def already_decided(tx: Connection, question: dict[str, Any], thread: list[dict[str, Any]] | None = None) -> str | None:
+    """The option an earlier answer (reply or link) chose for this question, if any; `thread` is
+    the question's thread when the caller has read it already."""
+    for msg in thread if thread is not None else message_q.thread_messages(tx, question["thread_id"]):
         if msg["decision"] and msg["seq"] > question["seq"]:
             return msg["decision"]
     return None

@@ -80,13 +80,12 @@ def store_inbound(
         message_q.insert_thread(tx, {"id": thread_id, "mailbox_id": mailbox["id"], "subject": redact_text(mail.subject),
                                      "created_at": now, "last_message_at": now})
 
-    question = None
+    question, thread = None, []
     if parent is not None and parent["direction"] == "outbound":
-        question = next(
-            (m for m in reversed(message_q.thread_messages(tx, thread_id)) if m["kind"] == "decision" and m["direction"] == "outbound"),
-            None,
-        )
-    check = _decision_check(tx, question, mail, authentication, reply_text, envelope_recipients or [], require_dmarc) if question else None
+        thread = message_q.thread_messages(tx, thread_id)
+        question = next((m for m in reversed(thread) if m["kind"] == "decision" and m["direction"] == "outbound"), None)
+    check = (_decision_check(tx, question, thread, mail, authentication, reply_text, envelope_recipients or [], require_dmarc)
+             if question else None)
 
     metadata: dict[str, Any] = {}
     if authentication:
@@ -172,7 +171,7 @@ def _scrubbed(attachment: dict[str, Any]) -> dict[str, Any]:
     return {**attachment, "content": content, "size": len(content)}
 
 
-def _decision_check(tx: Connection, question: dict[str, Any], mail: ParsedMail, authentication: dict[str, Any],
+def _decision_check(tx: Connection, question: dict[str, Any], thread: list[dict[str, Any]], mail: ParsedMail, authentication: dict[str, Any],
                     reply_text: str | None, envelope_recipients: list[str], require_dmarc: bool) -> dict[str, Any]:
     """Whether this reply decides `question` (core/decision_proof.py), and with which option."""
     addressees = frozenset(
@@ -183,7 +182,7 @@ def _decision_check(tx: Connection, question: dict[str, Any], mail: ParsedMail, 
     dmarc = authentication.get("dmarc")
     facts = ReplyFacts(
         question_status=question["status"],
-        question_decided=decision_links.already_decided(tx, question) is not None,
+        question_decided=decision_links.already_decided(tx, question, thread) is not None,
         sender=normalized_or_none(mail.from_addr) if mail.from_addr else None,
         addressees=addressees,
         local_delivery=bool(authentication.get("local_delivery")),
