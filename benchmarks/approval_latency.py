@@ -101,7 +101,7 @@ def start_multimail(tmp: str, prefect_api_url: str) -> tuple[subprocess.Popen, s
     data_dir = os.path.join(tmp, "multimail")
     os.makedirs(data_dir)
     log_path = os.path.join(tmp, "multimail.log")
-    cmd = [sys.executable, "-m", "multimail.cli", "serve", "--data-dir", data_dir, "--http-port", str(port), "--no-smtp",
+    cmd = [sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", data_dir, "--http-port", str(port), "--no-smtp",
            "--prefect-api-url", prefect_api_url]
     proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -301,7 +301,7 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
     from prefect.runtime import flow_run as current_flow_run
     from prefect_multimail import MultiMailCredentials, send_email, wait_for_approval
 
-    from multimail.client import MultiMail
+    from multimail_server.client import MultiMail
 
     proxy = CountingProxy(base)
     prefect_counter = PrefectCallCounter()

@@ -19,7 +19,7 @@ import time
 
 from mailparser_reply.constants import MAIL_LANGUAGES
 
-from multimail.mail.replies import _PARSER, LANGUAGES, MAX_LINE_CHARS, MAX_LINES, new_text
+from multimail_server.mail.replies import _PARSER, LANGUAGES, MAX_LINE_CHARS, MAX_LINES, new_text
 
 
 def timed(fn, *args) -> float:

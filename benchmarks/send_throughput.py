@@ -37,7 +37,7 @@ def free_port() -> int:
 
 def start_server(data_dir: str, database_url: str | None):
     port = free_port()
-    cmd = [sys.executable, "-m", "multimail.cli", "serve", "--data-dir", data_dir, "--http-port", str(port), "--no-smtp"]
+    cmd = [sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", data_dir, "--http-port", str(port), "--no-smtp"]
     if database_url:
         cmd += ["--database-url", database_url]
     log = open(os.path.join(data_dir, "server.log"), "w")

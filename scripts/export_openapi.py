@@ -25,9 +25,9 @@ REFRESH = "python3 scripts/export_openapi.py"
 def openapi_document() -> dict:
     """The document the server serves at /openapi.json: the app is built around a fresh, empty
     database (the document does not depend on the data, only on the routes)."""
-    from multimail.api.app import create_app
-    from multimail.config import Settings
-    from multimail.services import Context
+    from multimail_server.api.app import create_app
+    from multimail_server.config import Settings
+    from multimail_server.services import Context
 
     with tempfile.TemporaryDirectory(prefix="multimail-openapi-") as data_dir:
         ctx = Context.from_settings(Settings(data_dir=Path(data_dir), database_url=None))

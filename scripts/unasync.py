@@ -4,7 +4,7 @@ The two clients are the same code but for `async`/`await`; keeping both by hand 
 (a fix in one, not the other). So `_async.py` is the source, docstrings included, and this small
 token rewrite (after httpcore's `scripts/unasync.py`) derives `_sync.py`.
 
-    python3 scripts/unasync.py          # rewrite src/multimail/client/_sync.py
+    python3 scripts/unasync.py          # rewrite src/multimail_server/client/_sync.py
     python3 scripts/unasync.py --check  # exit 1 when the committed _sync.py is not what it would write
 """
 
@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-CLIENT = Path(__file__).resolve().parent.parent / "src" / "multimail" / "client"
+CLIENT = Path(__file__).resolve().parent.parent / "src" / "multimail_server" / "client"
 SOURCE = CLIENT / "_async.py"
 TARGET = CLIENT / "_sync.py"
 HEADER = "# generated from _async.py by scripts/unasync.py; do not edit\n"

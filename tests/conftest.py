@@ -1,7 +1,7 @@
 """Shared fixtures: real servers on free loopback ports, and databases for the storage tests.
 
 - `server`: one `multimail serve` process (SQLite, capture mode) for the whole session.
-- `prefect_api_url` / `prefect_server` (from multimail.testing): a temporary Prefect server and a
+- `prefect_api_url` / `prefect_server` (from multimail_server.testing): a temporary Prefect server and a
   MultiMail server that resumes flow runs through it.
 - `pg_url`: a fresh PostgreSQL database per session when MULTIMAIL_TEST_POSTGRES_URL is set
   (CI sets it); tests that need it are skipped otherwise.
@@ -22,12 +22,12 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from multimail.store import tables as store_tables
+from multimail_server.store import tables as store_tables
 
-# The servers, their client and the Prefect fixtures live in multimail.testing (shared with the
+# The servers, their client and the Prefect fixtures live in multimail_server.testing (shared with the
 # prefect-multimail suite); imported here so that `from tests.conftest import ...` keeps working
 # and the fixtures are this suite's too.
-from multimail.testing import (  # noqa: F401
+from multimail_server.testing import (  # noqa: F401
     SESSION_DNS,
     TEST_RATE_LIMITS,
     Api,

@@ -1,4 +1,4 @@
-"""The house's rules, kept by reading every import of src/multimail (as the core purity test does
+"""The house's rules, kept by reading every import of src/multimail_server (as the core purity test does
 for core): imports point one way, down the layers; no two modules import each other, even
 lazily; SQL stays in store/; mail/ is a codec library on core alone; the SDK imports no server code.
 
@@ -21,9 +21,9 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import multimail
+import multimail_server
 
-ROOT = Path(multimail.__file__).parent
+ROOT = Path(multimail_server.__file__).parent
 LAYERS = [
     {"core"},
     {"store", "mail", "webhooks", "client"},
@@ -39,7 +39,7 @@ RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 # Beside its own package, each of these may only import what is listed (beyond the rank rule).
 ONLY = {"mail": {"core"}, "client": set(), "webhooks": {"core"}, "core": set()}
 # Outside store/, sqlalchemy may be named for type hints and its exceptions, never to build SQL;
-# multimail.testing (tests' helpers, never imported by the server) reads what a server stored.
+# multimail_server.testing (tests' helpers, never imported by the server) reads what a server stored.
 SQL_UNITS = {"store", "testing"}
 SQLALCHEMY_ALLOWED = {("sqlalchemy", "Connection"), ("sqlalchemy", "Engine"), ("sqlalchemy.exc", "*")}
 
@@ -169,5 +169,5 @@ def test_sql_is_written_only_in_store():
 def test_the_checks_see_the_real_graph():
     """The rules above would pass vacuously on an empty graph: they read real imports."""
     graph = imports()
-    assert any(t == "multimail.store.messages" for t, _ in graph["multimail.services.receiving"])
-    assert any(t.startswith("multimail.services") for t, _ in graph["multimail.api.routes.sending"])
+    assert any(t == "multimail_server.store.messages" for t, _ in graph["multimail_server.services.receiving"])
+    assert any(t.startswith("multimail_server.services") for t, _ in graph["multimail_server.api.routes.sending"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from multimail.client import Conflict, MultiMail
+from multimail_server.client import Conflict, MultiMail
 
 # The examples' mailboxes and their oversight modes (see the README's "Oversight" section).
 MAILBOXES = {

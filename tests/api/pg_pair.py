@@ -9,11 +9,11 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.services import Context
-from multimail.services import keys as key_svc
-from multimail.store import open_store
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.services import Context
+from multimail_server.services import keys as key_svc
+from multimail_server.store import open_store
 
 from ..conftest import Api, ServerProcess, fresh_pg_database
 

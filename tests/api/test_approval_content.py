@@ -176,9 +176,9 @@ def test_approved_content_matches_only_the_approved_version(server, admin, mailb
     composing fails for content changed after the approval."""
     from sqlalchemy import create_engine, select
 
-    from multimail.services.approvals import approved_content_matches
-    from multimail.store import messages as message_q
-    from multimail.store import tables as t
+    from multimail_server.services.approvals import approved_content_matches
+    from multimail_server.store import messages as message_q
+    from multimail_server.store import tables as t
 
     box = mailbox(oversight_mode="gated_all")
     sent = held_with_everything(admin, box)

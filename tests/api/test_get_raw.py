@@ -45,7 +45,7 @@ def test_inbound_bytes_are_those_received_and_scoped(server, admin, mailbox, mak
     assert got["Authentication-Results"]  # as stored: with the receiver's verdict stamped on
     other = make_key("agent", [mailbox()])
     assert raw_of(other, item["message_id"]).status_code == 404
-    cli = subprocess.run([sys.executable, "-m", "multimail.cli", "show", item["message_id"], "--raw",
+    cli = subprocess.run([sys.executable, "-m", "multimail_server.cli", "show", item["message_id"], "--raw",
                           "--database-url", server.database_url], capture_output=True, timeout=60)
     assert cli.returncode == 0 and cli.stdout == r.content
 

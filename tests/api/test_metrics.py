@@ -22,10 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from multimail.api.app import create_app
-from multimail.config import Settings
-from multimail.services import Context
-from multimail.services.delivery import DeliveryWorker
+from multimail_server.api.app import create_app
+from multimail_server.config import Settings
+from multimail_server.services import Context
+from multimail_server.services.delivery import DeliveryWorker
 from tests.conftest import free_port, fresh_pg_database, start_session_server, wait_for
 from tests.mail.test_smtp_inbound import smtp_send
 

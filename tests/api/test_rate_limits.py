@@ -12,7 +12,7 @@ import pytest
 import requests
 from limits import parse
 
-from multimail.config import Settings
+from multimail_server.config import Settings
 from tests.conftest import Api, ServerProcess, require_service
 
 from .helpers import assert_error

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from multimail.api.app import create_app
-from multimail.client import types
-from multimail.config import Settings
-from multimail.services.context import Context
-from multimail.store import open_store
+from multimail_server.api.app import create_app
+from multimail_server.client import types
+from multimail_server.config import Settings
+from multimail_server.services.context import Context
+from multimail_server.store import open_store
 
 
 @pytest.mark.parametrize("strict,status", [(True, 500), (False, 200)])

@@ -9,7 +9,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
-from multimail.webhooks.ssrf import classify
+from multimail_server.webhooks.ssrf import classify
 
 
 def wait_sent(api, message_id, timeout=15.0):

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.services import Context, approvals, audit_chain, mailboxes, sending
-from multimail.store import open_store
-from multimail.store import tables as t
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.services import Context, approvals, audit_chain, mailboxes, sending
+from multimail_server.store import open_store
+from multimail_server.store import tables as t
 
 OP = Principal.local_operator()
 
@@ -129,7 +129,7 @@ def test_cli_verify_exits_non_zero_and_export_writes_jsonl(ctx, tmp_path):
     url = ctx.store.engine.url.render_as_string(hide_password=False)
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "multimail.cli", "audit", *args, "--database-url", url],
+        return subprocess.run([sys.executable, "-m", "multimail_server.cli", "audit", *args, "--database-url", url],
                               capture_output=True, text=True, timeout=60)
 
     ok = cli("verify")
@@ -148,8 +148,8 @@ def test_cli_verify_exits_non_zero_and_export_writes_jsonl(ctx, tmp_path):
 
 
 def test_events_written_before_the_chain_existed_are_chained_by_the_migration(db_url):
-    from multimail.store.engine import Store, make_engine
-    from multimail.store.migrate import upgrade
+    from multimail_server.store.engine import Store, make_engine
+    from multimail_server.store.migrate import upgrade
 
     store = Store(make_engine(db_url))
     upgrade(store, "0001")

@@ -11,7 +11,7 @@ from tests.conftest import Api, ServerProcess, unique_address
 
 def mm(*args: str, data_dir, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "multimail.cli", *args, "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "multimail_server.cli", *args, "--data-dir", str(data_dir)],
         capture_output=True, text=True, timeout=60,
     )
     if check:

@@ -50,11 +50,11 @@ def test_json_logs_one_object_per_request_transaction_and_attempt(tmp_path):
     finally:
         srv.stop()
     assert {"time", "level", "logger", "message"} <= set(attempt)
-    assert attempt["attempt"] == 1 and attempt["outcome"] == "sent" and attempt["logger"] == "multimail.delivery"
+    assert attempt["attempt"] == 1 and attempt["outcome"] == "sent" and attempt["logger"] == "multimail_server.delivery"
     [request] = [r for r in records if r.get("request_id") == "trace-7"]
     assert request["method"] == "GET" and request["path"] == "/v1/list_mailboxes" and request["status"] == 200
     assert request["key_id"].startswith("key_") and isinstance(request["ms"], float)
-    [smtp] = [r for r in records if r.get("logger") == "multimail.smtp" and "outcome" in r]
+    [smtp] = [r for r in records if r.get("logger") == "multimail_server.smtp" and "outcome" in r]
     assert smtp["peer"] == "127.0.0.1" and smtp["mail_from"] == "ana@partner.test" and smtp["recipients"] == 1
     assert smtp["outcome"] == "stored" and len(smtp["message_ids"]) == 1 and smtp["message_ids"][0].startswith("msg_")
     # every request is a line, each with its own generated id
@@ -63,7 +63,7 @@ def test_json_logs_one_object_per_request_transaction_and_attempt(tmp_path):
 
 
 def test_an_unknown_log_format_is_refused(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "multimail.cli", "serve", "--data-dir", str(tmp_path),
+    done = subprocess.run([sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", str(tmp_path),
                            "--http-port", str(free_port()), "--log-format", "yaml"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--log-format" in done.stderr and "yaml" in done.stderr, done

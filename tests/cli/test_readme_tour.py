@@ -43,7 +43,7 @@ def test_tour_works_when_pasted(tmp_path):
 
 
 def test_readme_lists_every_event_type():
-    from multimail.core.events import EVENT_TYPES
+    from multimail_server.core.events import EVENT_TYPES
 
     text = README.read_text()
     missing = [t for t in EVENT_TYPES if f"| `{t}` |" not in text]

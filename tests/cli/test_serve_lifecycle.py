@@ -17,7 +17,7 @@ from tests.conftest import Api, ServerProcess, free_port, unique_address
 
 
 def serve(data_dir, http_port: int, smtp_port: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "multimail.cli", "serve", "--data-dir", str(data_dir),
+    return subprocess.run([sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", str(data_dir),
                            "--http-port", str(http_port), "--smtp-port", str(smtp_port)],
                           capture_output=True, text=True, timeout=60)
 
@@ -71,7 +71,7 @@ def test_sigterm_answers_open_long_polls_and_exits_within_five_seconds(tmp_path)
 
 def test_cli_verbs_refuse_a_place_that_holds_no_store_and_create_nothing(tmp_path):
     empty = tmp_path / "typo"
-    done = subprocess.run([sys.executable, "-m", "multimail.cli", "keys", "create", "--role", "agent", "--data-dir", str(empty)],
+    done = subprocess.run([sys.executable, "-m", "multimail_server.cli", "keys", "create", "--role", "agent", "--data-dir", str(empty)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "no MultiMail store at" in done.stderr and str(empty.resolve()) in done.stderr.replace("\n", "")
@@ -86,7 +86,7 @@ def test_a_key_for_a_mailbox_that_does_not_exist_is_refused(tmp_path):
         r = api.post("create_api_key", {"role": "agent", "mailboxes": ["nobody@nowhere.test"]})
         assert r.status_code == 404 and r.json()["error"]["code"] == "mailbox_not_found"
         assert r.json()["error"]["details"]["missing"] == ["nobody@nowhere.test"]
-        done = subprocess.run([sys.executable, "-m", "multimail.cli", "keys", "create", "--role", "agent",
+        done = subprocess.run([sys.executable, "-m", "multimail_server.cli", "keys", "create", "--role", "agent",
                                "--mailbox", "nobody@nowhere.test", "--data-dir", str(srv.data_dir)],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1 and "mailbox_not_found" in done.stderr and "mm_live_" not in done.stdout
@@ -102,8 +102,8 @@ def test_a_key_for_a_mailbox_that_does_not_exist_is_refused(tmp_path):
 
 
 def test_version_and_help_show_flags_as_flags():
-    version = subprocess.run([sys.executable, "-m", "multimail.cli", "--version"], capture_output=True, text=True, timeout=60)
+    version = subprocess.run([sys.executable, "-m", "multimail_server.cli", "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("multimail ")
-    shown = subprocess.run([sys.executable, "-m", "multimail.cli", "keys", "list", "--help"], capture_output=True, text=True,
+    shown = subprocess.run([sys.executable, "-m", "multimail_server.cli", "keys", "list", "--help"], capture_output=True, text=True,
                            timeout=60).stdout
     assert "--json " in shown and "<bool>" not in shown

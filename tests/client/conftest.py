@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from multimail.client import AsyncMultiMail, MultiMail
+from multimail_server.client import AsyncMultiMail, MultiMail
 from tests.conftest import unique_address
 
 

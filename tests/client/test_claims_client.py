@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from multimail.client import AsyncMultiMail, Conflict, MultiMail, NotFound
+from multimail_server.client import AsyncMultiMail, Conflict, MultiMail, NotFound
 
 from .conftest import new_address, run_client, v, wait_inbox
 

@@ -7,27 +7,27 @@ import json
 import subprocess
 import sys
 
-from multimail.client import AsyncMultiMail, MultiMail
+from multimail_server.client import AsyncMultiMail, MultiMail
 
 SERVER_ONLY = ["fastapi", "starlette", "sqlalchemy", "aiosmtpd", "pydantic_settings", "uvicorn",
-               "multimail.services", "multimail.store", "multimail.api", "multimail.core", "multimail.mail",
-               "multimail.config", "multimail.webhooks"]
+               "multimail_server.services", "multimail_server.store", "multimail_server.api", "multimail_server.core", "multimail_server.mail",
+               "multimail_server.config", "multimail_server.webhooks"]
 
 
 def test_import_loads_no_server_dependency():
     code = (
         "import json, sys\n"
-        "import multimail.client\n"
-        "from multimail.client import MultiMail, AsyncMultiMail, NotFound\n"
+        "import multimail_server.client\n"
+        "from multimail_server.client import MultiMail, AsyncMultiMail, NotFound\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     loaded = set(json.loads(out.stdout))
-    assert "multimail.client" in loaded and "httpx" in loaded
+    assert "multimail_server.client" in loaded and "httpx" in loaded
     leaked = [m for m in SERVER_ONLY if m in loaded or any(x.startswith(m + ".") for x in loaded)]
-    assert leaked == [], f"importing multimail.client loaded {leaked}"
+    assert leaked == [], f"importing multimail_server.client loaded {leaked}"
     own = {m for m in loaded if m.startswith("multimail")}
-    assert all(m == "multimail" or m.startswith("multimail.client") for m in own), own
+    assert all(m == "multimail_server" or m.startswith("multimail_server.client") for m in own), own
 
 
 def _public(cls) -> dict[str, inspect.Signature]:

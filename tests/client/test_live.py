@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import multimail.client as mm
-from multimail.client import AsyncMultiMail, MultiMail
+import multimail_server.client as mm
+from multimail_server.client import AsyncMultiMail, MultiMail
 
 from .conftest import collect, new_address, run_client, v, wait_inbox
 

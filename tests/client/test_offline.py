@@ -10,9 +10,9 @@ from datetime import UTC
 import httpx
 import pytest
 
-import multimail.client as mm
-from multimail.client import AsyncMultiMail, MultiMail
-from multimail.client.errors import error_for_status
+import multimail_server.client as mm
+from multimail_server.client import AsyncMultiMail, MultiMail
+from multimail_server.client.errors import error_for_status
 
 SEND = {"message_id": "msg_1", "thread_id": "thr_1", "status": "pending", "approval_status": "pending",
         "oversight_mode": "gated_send", "duplicate": False}

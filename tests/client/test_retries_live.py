@@ -14,8 +14,8 @@ import secrets
 import httpx
 import pytest
 
-import multimail.client as mm
-from multimail.client import AsyncMultiMail, MultiMail
+import multimail_server.client as mm
+from multimail_server.client import AsyncMultiMail, MultiMail
 
 
 class DropFirstAnswer(httpx.BaseTransport):

@@ -17,7 +17,7 @@ import requests
 from pydantic import TypeAdapter
 from typing_extensions import is_typeddict
 
-from multimail.client import types as t
+from multimail_server.client import types as t
 from tests.api.helpers import find_in_inbox, wait_status
 from tests.conftest import Api, unique_address, wait_for
 from tests.mail.test_smtp_inbound import smtp_send

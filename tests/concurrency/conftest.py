@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.services import Context
-from multimail.services import keys as key_svc
-from multimail.store import open_store
-from multimail.store.engine import sqlite_url_for
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.services import Context
+from multimail_server.services import keys as key_svc
+from multimail_server.store import open_store
+from multimail_server.store.engine import sqlite_url_for
 
 from ..conftest import Api, Db, ServerProcess, fresh_pg_database
 
@@ -56,7 +56,7 @@ class Deployment(Db):
 
     # -- database checks -------------------------------------------------------------------------
     def mailbox_id(self, address: str) -> str:
-        from multimail.store import tables as t
+        from multimail_server.store import tables as t
 
         [row] = self.rows(t.mailboxes, address=address)
         return row["id"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from multimail.store import tables as t
+from multimail_server.store import tables as t
 
 ROUNDS = 10
 

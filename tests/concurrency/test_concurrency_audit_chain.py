@@ -1,7 +1,7 @@
 """The audit hash chain stays intact while several server processes write at once."""
 
-from multimail.config import Settings
-from multimail.services import Context, audit_chain
+from multimail_server.config import Settings
+from multimail_server.services import Context, audit_chain
 
 
 def test_chain_is_intact_after_concurrent_writes_on_every_server(deployment, fire_together):

@@ -4,7 +4,7 @@ that content goes out, or the edit landed first and the approval is a 409 conten
 
 from __future__ import annotations
 
-from multimail.store import tables as t
+from multimail_server.store import tables as t
 
 from .test_concurrency_approvals import wait_settled
 

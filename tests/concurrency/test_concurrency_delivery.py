@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from multimail.store import tables as t
+from multimail_server.store import tables as t
 
 
 def test_two_servers_deliver_each_message_exactly_once(pg2_deployment, fire_together):

@@ -4,11 +4,11 @@ import threading
 
 from sqlalchemy import select
 
-from multimail.config import Settings
-from multimail.services import Context
-from multimail.services.keys import ensure_first_admin_key
-from multimail.store import open_store
-from multimail.store.tables import api_keys
+from multimail_server.config import Settings
+from multimail_server.services import Context
+from multimail_server.services.keys import ensure_first_admin_key
+from multimail_server.store import open_store
+from multimail_server.store.tables import api_keys
 
 
 def test_concurrent_starters_create_one_first_admin_key(db_url, tmp_path):

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from multimail.store import tables as t
+from multimail_server.store import tables as t
 
 N = 50
 

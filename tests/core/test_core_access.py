@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from multimail.core.access import ROLE_SCOPES, Principal, Role, Scope, require_scope, role_for_scopes, validate_scopes
-from multimail.core.errors import BadRequest, Forbidden
+from multimail_server.core.access import ROLE_SCOPES, Principal, Role, Scope, require_scope, role_for_scopes, validate_scopes
+from multimail_server.core.errors import BadRequest, Forbidden
 
 ALL = ["read", "send", "oversight", "admin"]
 SUBSETS = [set(c) for n in range(1, 5) for c in itertools.combinations(ALL, n)]

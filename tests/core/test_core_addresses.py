@@ -6,7 +6,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from multimail.core.addresses import (
+from multimail_server.core.addresses import (
     MAX_RECIPIENTS,
     ParsedAddress,
     normalize_mailbox_address,
@@ -14,7 +14,7 @@ from multimail.core.addresses import (
     parse_address_list,
     refuse_control_chars,
 )
-from multimail.core.errors import BadRequest
+from multimail_server.core.errors import BadRequest
 
 
 def refused(value, field="to") -> BadRequest:

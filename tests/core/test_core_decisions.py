@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multimail.core.decisions import match_option, new_text_lines
+from multimail_server.core.decisions import match_option, new_text_lines
 
 AR = ["approve", "reject"]
 ARC = ["approve", "reject", "approve with changes"]

@@ -3,7 +3,7 @@ option named in quoted history never decides."""
 
 import pytest
 
-from multimail.core.decisions import match_option
+from multimail_server.core.decisions import match_option
 
 AR = ["approve", "reject"]
 QUOTE = "\n> 1. approve\n> 2. reject\n"

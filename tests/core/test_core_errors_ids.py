@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from multimail.core import errors, ids
-from multimail.core.events import EVENT_TYPES
+from multimail_server.core import errors, ids
+from multimail_server.core.events import EVENT_TYPES
 
 
 @pytest.mark.parametrize("cls,status,code", [

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from multimail.core import idempotency as idem
-from multimail.core.errors import BadRequest
+from multimail_server.core import idempotency as idem
+from multimail_server.core.errors import BadRequest
 
 
 def _refused(key) -> bool:
@@ -142,7 +142,7 @@ class TestFingerprint:
         # Two server processes sharing one database must name the same slot for the same request,
         # whatever their hash seeds (which is what orders a set).
         code = (
-            "from multimail.core.idempotency import fingerprint; "
+            "from multimail_server.core.idempotency import fingerprint; "
             "print(fingerprint({'to': {'a@x.test', 'b@x.test', 'c@x.test', 'd@x.test', 'e@x.test'}, "
             "'s': frozenset({'x', 'y', 'z'}), 'n': [1, 2.5, None, True], 'u': 'Grüße'}))"
         )

@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from multimail.core.access import ROLE_SCOPES, Role, Scope
-from multimail.core.errors import BadRequest, Forbidden, MultiMailError, Unprocessable
-from multimail.core.oversight import (
+from multimail_server.core.access import ROLE_SCOPES, Role, Scope
+from multimail_server.core.errors import BadRequest, Forbidden, MultiMailError, Unprocessable
+from multimail_server.core.oversight import (
     DEFAULT_MODE,
     MODES_STRICTEST_FIRST,
     Action,

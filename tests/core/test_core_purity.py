@@ -1,4 +1,4 @@
-"""`multimail.core` is pure: it imports nothing of the web, the database or SMTP, nor the rest of the
+"""`multimail_server.core` is pure: it imports nothing of the web, the database or SMTP, nor the rest of the
 project. Checked at run time in a clean interpreter, and statically over every import statement
 (including the ones inside functions)."""
 
@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import multimail.core
+import multimail_server.core
 
-CORE_DIR = Path(multimail.core.__file__).parent
-CORE_MODULES = sorted(f"multimail.core.{m.name}" for m in pkgutil.iter_modules([str(CORE_DIR)]))
+CORE_DIR = Path(multimail_server.core.__file__).parent
+CORE_MODULES = sorted(f"multimail_server.core.{m.name}" for m in pkgutil.iter_modules([str(CORE_DIR)]))
 # Web, database and SMTP packages, which must not even be loaded indirectly.
 FORBIDDEN = {"sqlalchemy", "fastapi", "starlette", "aiosmtpd", "uvicorn", "pydantic", "pydantic_settings", "alembic",
              "psycopg", "psycopg2", "httpx", "requests", "typer", "rich", "smtplib", "sqlite3"}
@@ -41,10 +41,10 @@ def test_importing_core_loads_no_web_db_or_smtp_module():
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(CORE_DIR.parent.parent))
     loaded = json.loads(out.stdout)
-    assert "multimail.core.oversight" in loaded  # the check ran against the real modules
+    assert "multimail_server.core.oversight" in loaded  # the check ran against the real modules
     bad = sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN)
     assert bad == []
-    outside_core = sorted(m for m in loaded if m.startswith("multimail.") and not m.startswith("multimail.core"))
+    outside_core = sorted(m for m in loaded if m.startswith("multimail.") and not m.startswith("multimail_server.core"))
     assert outside_core == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multimail.core.threading import MAX_REFERENCES, parse_message_ids, reply_references, reply_subject, strip_prefixes
+from multimail_server.core.threading import MAX_REFERENCES, parse_message_ids, reply_references, reply_subject, strip_prefixes
 
 
 @pytest.mark.parametrize("subject,expected", [

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timezone
 
 import pytest
 
-from multimail.core import flow_run_waits as rules
-from multimail.core.errors import BadRequest
+from multimail_server.core import flow_run_waits as rules
+from multimail_server.core.errors import BadRequest
 
 
 def test_flow_run_ids_are_uuids_in_canonical_form():

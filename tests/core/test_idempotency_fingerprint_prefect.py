@@ -1,6 +1,6 @@
 """An explicit idempotency key pins the request less its Prefect run bookkeeping."""
 
-from multimail.core.idempotency import fingerprint, request_fingerprint
+from multimail_server.core.idempotency import fingerprint, request_fingerprint
 
 
 def test_metadata_prefect_is_not_part_of_what_a_key_pins():

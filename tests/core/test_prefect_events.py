@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from multimail.core.prefect_events import prefect_event, prefect_event_id
+from multimail_server.core.prefect_events import prefect_event, prefect_event_id
 
 
 def _envelope(**data):

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from multimail.prefect_api import PrefectApi, valid_name
+from multimail_server.prefect_api import PrefectApi, valid_name
 
 RUN = "1c7a6f0e-0000-4000-8000-000000000001"
 KEY = "multimail-frw-abc"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.services import Context, approvals, mailboxes, sending
-from multimail.services.flow_run_waits import reconcile
-from multimail.store import flow_run_waits as wait_q
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.services import Context, approvals, mailboxes, sending
+from multimail_server.services.flow_run_waits import reconcile
+from multimail_server.store import flow_run_waits as wait_q
 
 
 def test_a_wait_the_settling_event_missed_is_marked_due(tmp_path):

@@ -117,7 +117,7 @@ def test_an_outcome_recorded_while_the_server_was_down_resumes_the_run_after_a_r
     try:
         wait_for(lambda: state.get("registered"), timeout=30)
         srv.stop()
-        done = subprocess.run([sys.executable, "-m", "multimail.cli", "approve", state["msg"], "--data-dir", str(data),
+        done = subprocess.run([sys.executable, "-m", "multimail_server.cli", "approve", state["msg"], "--data-dir", str(data),
                                "--database-url", db_url],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr

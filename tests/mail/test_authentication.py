@@ -8,11 +8,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from multimail.mail.auth_results import strip_authentication_results
-from multimail.mail.authentication import authenticate_inbound, check_message
-from multimail.mail.dmarc import organizational_domain
-from multimail.mail.dns import StaticResolver
-from multimail.mail.spf import check_spf
+from multimail_server.mail.auth_results import strip_authentication_results
+from multimail_server.mail.authentication import authenticate_inbound, check_message
+from multimail_server.mail.dmarc import organizational_domain
+from multimail_server.mail.dns import StaticResolver
+from multimail_server.mail.spf import check_spf
 
 IP_OK = "192.0.2.10"
 IP_BAD = "198.51.100.7"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from multimail.mail.html import sanitize_html
-from multimail.mail.parse import parse_message
+from multimail_server.mail.html import sanitize_html
+from multimail_server.mail.parse import parse_message
 
 CORPUS = Path(__file__).parent / "corpus" / "awkward"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())

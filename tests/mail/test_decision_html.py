@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from multimail.api.routes.links import _answer
-from multimail.mail.decision_html import question_html
-from multimail.services.decision_links import LinkState
+from multimail_server.api.routes.links import _answer
+from multimail_server.mail.decision_html import question_html
+from multimail_server.services.decision_links import LinkState
 
 PAGE_HEAD = (
     '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '

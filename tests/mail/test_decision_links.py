@@ -16,7 +16,7 @@ from email.policy import default as default_policy
 import pytest
 import requests
 
-from multimail.services.decision_links import token_for
+from multimail_server.services.decision_links import token_for
 
 from ..conftest import Api, ServerProcess, wait_for
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from multimail.mail.parse import parse_message
-from multimail.mail.replies import decision_of
+from multimail_server.mail.parse import parse_message
+from multimail_server.mail.replies import decision_of
 
 from ..conftest import wait_for
 

@@ -7,12 +7,12 @@ from email.policy import default as default_policy
 import pytest
 from sqlalchemy import select
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.services import Context, approvals, mailboxes, reading, sending
-from multimail.services.delivery import DeliveryWorker
-from multimail.store import open_store
-from multimail.store.tables import captured_mail, outbox
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.services import Context, approvals, mailboxes, reading, sending
+from multimail_server.services.delivery import DeliveryWorker
+from multimail_server.store import open_store
+from multimail_server.store.tables import captured_mail, outbox
 from tests.conftest import Clock
 
 OP = Principal.local_operator()
@@ -72,7 +72,7 @@ def test_reply_headers_thread_onto_the_parent(ctx):
 def test_a_worker_that_died_mid_delivery_is_taken_over_once(ctx):
     mailboxes.create_mailbox(ctx, principal=OP, address="agent@acme.test", oversight_mode="autonomous")
     sent = sending.send_email(ctx, principal=OP, sender="agent@acme.test", to="bob@partner.test", subject="s", body="b")
-    from multimail.store import outbox as outbox_q
+    from multimail_server.store import outbox as outbox_q
 
     with ctx.store.write() as tx:  # a worker claims the row, then its process dies
         [row] = outbox_q.claim_due(tx, ctx.now(), lease_seconds=120, limit=10)

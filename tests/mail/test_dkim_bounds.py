@@ -9,7 +9,7 @@ import time
 
 import dkim
 
-from multimail.mail.dkim import MAX_SIGNATURES
+from multimail_server.mail.dkim import MAX_SIGNATURES
 from tests.conftest import Api
 from tests.mail.test_smtp_security import dkim_key, dns_server, new_mailbox, only_message  # noqa: F401 (fixtures)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from multimail.mail import identity
+from multimail_server.mail import identity
 
 SAMPLE = json.loads((Path(__file__).parent / "corpus" / "identity" / "claim_v1.json").read_text())
 MESSAGE = SAMPLE["message"].encode("utf-8")

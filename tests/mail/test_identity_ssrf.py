@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from multimail.mail import identity
+from multimail_server.mail import identity
 from tests.conftest import SESSION_DNS, Api, ServerProcess, unique_address
 from tests.mail.test_smtp_security import only_message, send_raw
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from multimail.mail.dmarc import aligned, organizational_domain
+from multimail_server.mail.dmarc import aligned, organizational_domain
 from tests.conftest import Api, ServerProcess
 from tests.mail.test_smtp_security import new_mailbox, only_message, raw_message, send_raw
 

@@ -19,15 +19,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.delivery.transports import CaptureTransport, RelayConfig, SmtpRelayTransport, make_transport
-from multimail.services import Context, mailboxes, reading, sending
-from multimail.services import delivery as delivery_mod
-from multimail.services.delivery import DeliveryWorker
-from multimail.store import open_store
-from multimail.store import outbox as outbox_q
-from multimail.store.tables import audit_events, events, outbox
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.delivery.transports import CaptureTransport, RelayConfig, SmtpRelayTransport, make_transport
+from multimail_server.services import Context, mailboxes, reading, sending
+from multimail_server.services import delivery as delivery_mod
+from multimail_server.services.delivery import DeliveryWorker
+from multimail_server.store import open_store
+from multimail_server.store import outbox as outbox_q
+from multimail_server.store.tables import audit_events, events, outbox
 
 from ..conftest import Api, Clock, ServerProcess, free_port, unique_address
 
@@ -135,7 +135,7 @@ def relay(port: int, *, optional: bool = True, userinfo: str = "") -> str:
 
 def send(ctx, to="bob@partner.test", subject="Hello", sender="agent@acme.test") -> str:
     with ctx.store.read() as tx:
-        from multimail.store import mailboxes as mailbox_q
+        from multimail_server.store import mailboxes as mailbox_q
 
         exists = mailbox_q.addresses_in(tx, [sender])
     if not exists:

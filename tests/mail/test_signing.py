@@ -12,17 +12,17 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from multimail.cli.domains import domains_app
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.core.errors import BadRequest, Conflict, NotFound
-from multimail.mail import identity
-from multimail.services import Context, approvals, domains, mailboxes, sending
-from multimail.services import identity as identity_service
-from multimail.services.delivery import DeliveryWorker
-from multimail.store import open_store
-from multimail.store.engine import sqlite_url_for
-from multimail.store.tables import captured_mail, server_keys
+from multimail_server.cli.domains import domains_app
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.core.errors import BadRequest, Conflict, NotFound
+from multimail_server.mail import identity
+from multimail_server.services import Context, approvals, domains, mailboxes, sending
+from multimail_server.services import identity as identity_service
+from multimail_server.services.delivery import DeliveryWorker
+from multimail_server.store import open_store
+from multimail_server.store.engine import sqlite_url_for
+from multimail_server.store.tables import captured_mail, server_keys
 
 OP = Principal.local_operator()
 

@@ -259,8 +259,8 @@ def test_auth_without_tls_is_offered_only_on_loopback(tmp_path):
 def test_receive_never_fails_on_parsing(monkeypatch):
     """If the parser raises (as the stdlib does for an encoded CR/LF in an address), receive()
     parses a defused copy, and failing that stores a minimal form, flagged; never a 451 loop."""
-    from multimail.mail import parse as parse_module
-    from multimail.services import receiving
+    from multimail_server.mail import parse as parse_module
+    from multimail_server.services import receiving
 
     real = parse_module.parse_message
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from typer.testing import CliRunner
 
-from multimail.cli.domains import domains_app
+from multimail_server.cli.domains import domains_app
 
 RFC822 = {"Content-Type": "message/rfc822"}
 
@@ -119,7 +119,7 @@ def test_an_altered_message_is_reported_invalid(server, signed_mail, edit):
 
 def test_a_forged_claim_with_an_unknown_key_is_reported(server, signed_mail):
     _, _, raw = signed_mail
-    from multimail.mail import identity
+    from multimail_server.mail import identity
 
     kid, private_pem, _ = identity.generate_key()
     unsigned = raw.split(b"\r\n", 1)[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prefect_multimail import MultiMailCredentials
 
-from multimail.testing import start_session_server
+from multimail_server.testing import start_session_server
 from tests.conftest import Api, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def code_blocks(text: str, language: str) -> list[str]:
 
 
 def multimail_cli(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "multimail.cli", *args], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "multimail_server.cli", *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -82,7 +82,7 @@ def test_the_examples_readme_creates_each_mailbox_before_it_is_mailed(tmp_path):
         assert steps, "Set up (once) creates no mailbox"
         for step in steps:
             command = [sys.executable, *step.split()[1:]] if step.startswith("python ") else \
-                [sys.executable, "-m", "multimail.cli", *step.split()[1:], "--data-dir", str(server.data_dir)]
+                [sys.executable, "-m", "multimail_server.cli", *step.split()[1:], "--data-dir", str(server.data_dir)]
             done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stdout + done.stderr
         send_mail = next(b for b in code_blocks(section(readme, "## process_inbox.py"), "bash") if "smtplib" in b)

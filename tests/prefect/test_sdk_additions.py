@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from multimail.client import AsyncMultiMail, BadRequest, Conflict, MultiMail
+from multimail_server.client import AsyncMultiMail, BadRequest, Conflict, MultiMail
 
 WAIT = {"wait_id": "frw_1", "kind": "approval", "flow_run_id": "x", "resume": "prefect", "status": "waiting", "outcome": None}
 

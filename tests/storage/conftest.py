@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from multimail.config import Settings
-from multimail.core.access import Principal
-from multimail.services import Context
-from multimail.services import keys as key_svc
-from multimail.services import mailboxes as mailbox_svc
-from multimail.store import open_store
+from multimail_server.config import Settings
+from multimail_server.core.access import Principal
+from multimail_server.services import Context
+from multimail_server.services import keys as key_svc
+from multimail_server.services import mailboxes as mailbox_svc
+from multimail_server.store import open_store
 
 from ..conftest import Clock, Db
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from multimail.core.errors import Forbidden, NotFound
-from multimail.services import approvals, delivery, sending
-from multimail.services.delivery import DeliveryWorker
-from multimail.store import tables as t
+from multimail_server.core.errors import Forbidden, NotFound
+from multimail_server.services import approvals, delivery, sending
+from multimail_server.services.delivery import DeliveryWorker
+from multimail_server.store import tables as t
 
 
 class Boom(RuntimeError):

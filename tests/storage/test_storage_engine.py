@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import event, func, select, text
 
-from multimail.store import Store, open_store
-from multimail.store import tables as t
-from multimail.store.engine import make_engine
+from multimail_server.store import Store, open_store
+from multimail_server.store import tables as t
+from multimail_server.store.engine import make_engine
 
 
 def slot_row(i: int) -> dict:

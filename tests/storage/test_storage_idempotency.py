@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from multimail.core.errors import Conflict
-from multimail.services import sending
-from multimail.store import tables as t
+from multimail_server.core.errors import Conflict
+from multimail_server.services import sending
+from multimail_server.store import tables as t
 
 
 def send(ctx, principal, box, *, subject="Weekly report", body="All green.", key=None):

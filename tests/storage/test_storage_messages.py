@@ -10,9 +10,9 @@ from email.utils import make_msgid
 
 import pytest
 
-from multimail.core.errors import Conflict
-from multimail.services import approvals, reading, receiving, sending
-from multimail.store import tables as t
+from multimail_server.core.errors import Conflict
+from multimail_server.services import approvals, reading, receiving, sending
+from multimail_server.store import tables as t
 
 
 def inbound(ctx, to: str, *, subject: str, body: str = "hello", sender: str = "Ana Analyst <ana@partner.test>") -> str:

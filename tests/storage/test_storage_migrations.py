@@ -14,9 +14,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, String, inspect, text
 
-from multimail.store import open_store
-from multimail.store import tables as t
-from multimail.store.migrate import alembic_config, current_revision, upgrade
+from multimail_server.store import open_store
+from multimail_server.store import tables as t
+from multimail_server.store.migrate import alembic_config, current_revision, upgrade
 
 
 def head_revision(store) -> str:
@@ -87,7 +87,7 @@ def test_a_second_upgrade_is_a_no_op(db_url):
 
 MIGRATE_AT = """
 import sys, time
-from multimail.store import open_store
+from multimail_server.store import open_store
 start_at = float(sys.argv[2])
 time.sleep(max(0.0, start_at - time.time()))  # start together, after the imports
 open_store(sys.argv[1]).dispose()

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from multimail.config import Settings
-from multimail.services import Context, sending
-from multimail.services.delivery import DeliveryWorker
-from multimail.store import open_store
-from multimail.store import outbox as outbox_q
-from multimail.store import tables as t
+from multimail_server.config import Settings
+from multimail_server.services import Context, sending
+from multimail_server.services.delivery import DeliveryWorker
+from multimail_server.store import open_store
+from multimail_server.store import outbox as outbox_q
+from multimail_server.store import tables as t
 
 
 def queued(ctx, principal, box: str, n: int, to: str = "x@partner.test") -> list[str]:
@@ -150,8 +150,8 @@ def test_a_delivery_that_outlives_its_lease_is_not_repeated(pg_url, tmp_path):
     """Worker A claims a row and is slow inside the transport (as a slow SMTP relay would be);
     its lease expires and worker B takes the row over and delivers it. When A finally finishes,
     the message must still have gone out once."""
-    from multimail.core.access import Principal
-    from multimail.services import mailboxes as mailbox_svc
+    from multimail_server.core.access import Principal
+    from multimail_server.services import mailboxes as mailbox_svc
 
     settings = Settings(data_dir=tmp_path, delivery_lease_seconds=60)
     store_a, store_b = open_store(pg_url), open_store(pg_url, migrate=False)

@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from multimail.config import Settings
-from multimail.services import Context
-from multimail.store import open_store
+from multimail_server.config import Settings
+from multimail_server.services import Context
+from multimail_server.store import open_store
 from tests.conftest import Clock
 
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from multimail.core.access import Principal
-from multimail.services import mailboxes, sending, webhooks
-from multimail.services.webhook_delivery import WebhookWorker
-from multimail.store import tables as t
+from multimail_server.core.access import Principal
+from multimail_server.services import mailboxes, sending, webhooks
+from multimail_server.services.webhook_delivery import WebhookWorker
+from multimail_server.store import tables as t
 
 OP = Principal.local_operator()
 

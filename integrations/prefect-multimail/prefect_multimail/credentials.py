@@ -8,7 +8,7 @@ from typing import Any
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from multimail.client import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL, AsyncMultiMail, MultiMail
+from multimail_server.client import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL, AsyncMultiMail, MultiMail
 
 
 class MultiMailCredentials(Block):
@@ -65,7 +65,7 @@ class MultiMailCredentials(Block):
         """A synchronous MultiMail client for these credentials (close it, or use it in ``with``).
 
         Args:
-            **kwargs: Passed to :class:`multimail.client.MultiMail` (``timeout``, ``max_retries``, ...).
+            **kwargs: Passed to :class:`multimail_server.client.MultiMail` (``timeout``, ``max_retries``, ...).
 
         Returns:
             The client.
@@ -82,7 +82,7 @@ class MultiMailCredentials(Block):
         """An asynchronous MultiMail client for these credentials (use it in ``async with``).
 
         Args:
-            **kwargs: Passed to :class:`multimail.client.AsyncMultiMail`.
+            **kwargs: Passed to :class:`multimail_server.client.AsyncMultiMail`.
 
         Returns:
             The client.

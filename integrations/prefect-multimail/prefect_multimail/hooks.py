@@ -31,7 +31,7 @@ from typing import Any, overload
 
 from prefect.logging.loggers import flow_run_logger
 
-from multimail.client.errors import Conflict, MultiMailError
+from multimail_server.client.errors import Conflict, MultiMailError
 
 from .credentials import MultiMailCredentials
 

@@ -1,4 +1,4 @@
-"""Prefect tasks for MultiMail: thin wrappers over the SDK (``multimail.client``) that take the
+"""Prefect tasks for MultiMail: thin wrappers over the SDK (``multimail_server.client``) that take the
 credentials block first and everything else by keyword.
 
 Retries: the tasks that send (``send_email``, ``reply_email``, ``decide_email``) carry an
@@ -25,9 +25,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
-from multimail.client.errors import ConnectionError as MultiMailConnectionError
-from multimail.client.errors import RateLimited, ServerError
-from multimail.client.types import Addresses, Attachment, Claim, Message, OversightMode, TagResult, TagValue
+from multimail_server.client.errors import ConnectionError as MultiMailConnectionError
+from multimail_server.client.errors import RateLimited, ServerError
+from multimail_server.client.types import Addresses, Attachment, Claim, Message, OversightMode, TagResult, TagValue
 
 from ._context import derive_idempotency_key, merge_metadata
 from .credentials import MultiMailCredentials
@@ -105,7 +105,7 @@ def send_email(
         cc: Carbon-copy recipients.
         bcc: Blind-copy recipients.
         reply_to: Reply-To address(es).
-        attachments: Items from :func:`multimail.client.attachment`.
+        attachments: Items from :func:`multimail_server.client.attachment`.
         oversight_mode: Make oversight stricter for this message (or looser, down to the mailbox's floor).
         metadata: Free-form JSON kept with the message.
         idempotency_key: Your own key; by default one is derived from the run, so a retried task
@@ -161,7 +161,7 @@ def reply_email(
         reply_all: Also address the original's other recipients.
         cc: Extra carbon-copy recipients.
         bcc: Blind-copy recipients.
-        attachments: Items from :func:`multimail.client.attachment`.
+        attachments: Items from :func:`multimail_server.client.attachment`.
         oversight_mode: Per-message oversight override.
         metadata: Free-form JSON kept with the message (the run's ids are added).
         idempotency_key: Your own key; derived from the run by default (see :func:`send_email`).
@@ -388,7 +388,7 @@ def ack_messages(credentials: MultiMailCredentials, *, claim_id: str, message_id
         ``{"claim_id", "acked", "processed_at"}``.
 
     Raises:
-        multimail.client.Conflict: The lease ran out (another run may hold the messages now).
+        multimail_server.client.Conflict: The lease ran out (another run may hold the messages now).
 
     Example:
         ```python
@@ -434,7 +434,7 @@ def cancel_message(credentials: MultiMailCredentials, *, message_id: str, reason
         The message's approval item after the change.
 
     Raises:
-        multimail.client.Conflict: It already went out, or was approved (approval wins a race
+        multimail_server.client.Conflict: It already went out, or was approved (approval wins a race
             with a cancellation).
 
     Example:

@@ -1,7 +1,7 @@
 """Fixtures of the prefect-multimail suite, which runs on its own (``python3 -m pytest
 integrations/prefect-multimail/tests``) or within the repository's suite.
 
-- `prefect_api_url` / `prefect_server` (from :mod:`multimail.testing`, the helpers shipped with
+- `prefect_api_url` / `prefect_server` (from :mod:`multimail_server.testing`, the helpers shipped with
   the server): one temporary Prefect server and one MultiMail server (a real ``multimail serve``
   subprocess) that resumes runs through it, for the whole session.
 - `gated`: a fresh `gated_send` mailbox on that server with an agent key (as credentials block
@@ -21,8 +21,8 @@ pytest.importorskip("prefect_multimail")
 
 from flow_boxes import Box, make_box  # noqa: E402
 
-import multimail.testing as servers  # noqa: E402
-from multimail.testing import Api  # noqa: E402
+import multimail_server.testing as servers  # noqa: E402
+from multimail_server.testing import Api  # noqa: E402
 
 prefect_api_url = servers.prefect_api_url  # the fixtures, made this suite's
 prefect_server = servers.prefect_server

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from prefect_multimail import MultiMailCredentials
 
-from multimail.client import AsyncMultiMail, MultiMail
+from multimail_server.client import AsyncMultiMail, MultiMail
 
 
 class FakeMultiMail:

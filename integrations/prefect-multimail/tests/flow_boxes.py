@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prefect_multimail import MultiMailCredentials
 
-from multimail.testing import Api, ServerProcess
+from multimail_server.testing import Api, ServerProcess
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from prefect_multimail import MultiMailCredentials
 
-from multimail.client import DEFAULT_BASE_URL, AsyncMultiMail, MultiMail
+from multimail_server.client import DEFAULT_BASE_URL, AsyncMultiMail, MultiMail
 
 
 class TestBlockStandards(BlockStandardTestSuite):

@@ -171,8 +171,8 @@ def test_the_retry_condition_retries_transient_failures_only():
     from prefect.states import Failed
     from prefect_multimail.tasks import _transient_failure
 
-    from multimail.client import ConnectionError as MMConnectionError
-    from multimail.client import NotFound, RateLimited, ServerError
+    from multimail_server.client import ConnectionError as MMConnectionError
+    from multimail_server.client import NotFound, RateLimited, ServerError
 
     def retried(exc: Exception) -> bool:
         return _transient_failure(None, None, Failed(data=exc))

@@ -16,7 +16,7 @@ from flow_boxes import Box
 from prefect.client.orchestration import get_client
 from prefect.states import Cancelling
 
-from multimail.testing import wait_for
+from multimail_server.testing import wait_for
 
 FLOW_SCRIPT = textwrap.dedent('''
     from prefect import flow

@@ -18,7 +18,7 @@ from prefect_multimail import (
     tag_email,
 )
 
-from multimail.testing import wait_for
+from multimail_server.testing import wait_for
 
 
 def test_a_task_retry_does_not_send_twice_and_the_message_names_its_run(gated: Box):

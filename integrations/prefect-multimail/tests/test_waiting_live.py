@@ -35,7 +35,7 @@ from prefect_multimail import (
     wait_for_delivery,
 )
 
-from multimail.testing import Api, ServerProcess, free_port, start_session_server, wait_for
+from multimail_server.testing import Api, ServerProcess, free_port, start_session_server, wait_for
 
 ASKED = "bob.boss@partner.test"  # partner.test passes SPF in the session DNS, so its replies may decide
 
@@ -322,7 +322,7 @@ def test_a_paused_run_survives_a_multimail_restart_around_the_approval(prefect_a
 
         def approve_while_the_server_is_down() -> None:
             srv.stop()
-            subprocess.run([sys.executable, "-m", "multimail.cli", "approve", runs[0][1], "--data-dir",
+            subprocess.run([sys.executable, "-m", "multimail_server.cli", "approve", runs[0][1], "--data-dir",
                             str(srv.data_dir)], check=True, capture_output=True, timeout=60)
             with get_client(sync_client=True) as prefect:
                 answer = prefect.resume_flow_run(runs[0][0], run_input={"kind": "approval", "status": "approved"})

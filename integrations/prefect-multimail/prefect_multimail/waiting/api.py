@@ -43,7 +43,7 @@ def wait_for_approval(
         MessageRejected: An approver rejected it (``reason``, ``decided_by``).
         MessageCancelled: It was withdrawn before anyone approved it.
         ApprovalTimeout: Nobody decided within ``timeout`` (a :class:`WaitTimeout`).
-        multimail.client.NotFound: Unknown message, or outside the key's scope.
+        multimail_server.client.NotFound: Unknown message, or outside the key's scope.
         TypeError: Called in an async flow or task (use :func:`await_approval`).
 
     Example:
@@ -89,7 +89,7 @@ def wait_for_decision(
         MessageRejected: The question itself was held for approval and rejected, so nobody will
             ever answer it (noticed when polling; a paused run learns it through the watcher).
         MessageCancelled: The question was withdrawn.
-        multimail.client.Conflict: ``not_a_decision``: the thread has no decide_email question
+        multimail_server.client.Conflict: ``not_a_decision``: the thread has no decide_email question
             (``ValueError`` with the same meaning when polling).
         TypeError: Called in an async flow or task (use :func:`await_decision`).
 

@@ -18,8 +18,8 @@ from prefect.client.schemas.responses import SetStateStatus
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 
-from multimail.client.errors import ConnectionError as MultiMailConnectionError
-from multimail.client.errors import RateLimited, ServerError
+from multimail_server.client.errors import ConnectionError as MultiMailConnectionError
+from multimail_server.client.errors import RateLimited, ServerError
 
 from .outcomes import MultiMailOutcome
 from .prefect_run import logger, module_logger, pausable_context, pause_key

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-_TEMPLATES = Environment(loader=PackageLoader("multimail.mail", "templates"), autoescape=True,
+_TEMPLATES = Environment(loader=PackageLoader("multimail_server.mail", "templates"), autoescape=True,
                          keep_trailing_newline=True, undefined=StrictUndefined)
 
 

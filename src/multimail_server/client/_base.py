@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from multimail import __version__
+from multimail_server import __version__
 
 from .errors import ConnectionError as MMConnectionError
 from .errors import MultiMailError, error_for_status

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..client.types import ErrorBody
 from ..core.errors import MultiMailError
 
-log = logging.getLogger("multimail.api")
+log = logging.getLogger("multimail_server.api")
 
 
 __all__ = ["ErrorBody", "error_response", "install", "responses", "retry_headers"]  # ErrorBody: client/types.py's

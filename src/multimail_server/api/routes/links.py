@@ -18,7 +18,7 @@ from ..deps import CtxDep
 router = APIRouter(tags=["decisions"])
 
 # The page is a Jinja2 template, autoescaped: the question and the options are the agent's text.
-_TEMPLATES = Environment(loader=PackageLoader("multimail.api", "templates"), autoescape=True,
+_TEMPLATES = Environment(loader=PackageLoader("multimail_server.api", "templates"), autoescape=True,
                          keep_trailing_newline=True, undefined=StrictUndefined)
 
 # A link's state -> the page's title and HTTP status; any other state is an open link (confirm).

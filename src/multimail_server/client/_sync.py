@@ -65,7 +65,7 @@ class MultiMail(BaseClient):
         headers: Extra headers for every request.
 
     Example:
-        >>> from multimail.client import MultiMail
+        >>> from multimail_server.client import MultiMail
         >>> with MultiMail(api_key="mm_live_...", base_url="http://127.0.0.1:8025") as client:
         ...     result = client.send_email(sender="agent@acme.test", to="bob@example.com",
         ...                                subject="Hello", body="Hi Bob")
@@ -168,7 +168,7 @@ class MultiMail(BaseClient):
             cc: Carbon-copy recipients.
             bcc: Blind-copy recipients.
             reply_to: Reply-To address(es).
-            attachments: Items from :func:`multimail.client.attachment`.
+            attachments: Items from :func:`multimail_server.client.attachment`.
             oversight_mode: Override the mailbox's mode for this call (stricter always; looser
                 only down to the mailbox's floor).
             metadata: Free-form JSON kept with the message (e.g. the Prefect run ids).
@@ -215,7 +215,7 @@ class MultiMail(BaseClient):
             reply_all: Also address the original's other recipients.
             cc: Extra carbon-copy recipients.
             bcc: Blind-copy recipients.
-            attachments: Items from :func:`multimail.client.attachment`.
+            attachments: Items from :func:`multimail_server.client.attachment`.
             oversight_mode: Per-call oversight override (see :meth:`send_email`).
             metadata: Free-form JSON kept with the message.
             idempotency_key: As for :meth:`send_email`.

@@ -76,7 +76,7 @@ from .metrics import metrics_for
 from .receiving import deliver_locally, keep_raw
 from .workers import PollingWorker
 
-log = logging.getLogger("multimail.delivery")
+log = logging.getLogger("multimail_server.delivery")
 
 RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
 PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the worker is idle

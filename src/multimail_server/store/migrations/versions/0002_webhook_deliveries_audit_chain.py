@@ -101,7 +101,7 @@ def upgrade() -> None:
 def _chain_existing_events() -> None:
     """Chain the events written before the chain existed, in their order, and record the head."""
 
-    from multimail.core.audit_chain import GENESIS, event_hash
+    from multimail_server.core.audit_chain import GENESIS, event_hash
 
     bind = op.get_bind()
     events = sa.table(

@@ -1,6 +1,6 @@
 """Threading rules: reply subjects and the References chain (RFC 5322 section 3.6.4).
 
-Named `threading` for what it holds (mail threads); it is imported as `multimail.core.threading`
+Named `threading` for what it holds (mail threads); it is imported as `multimail_server.core.threading`
 and never shadows the stdlib module for anyone importing `threading` absolutely.
 """
 

@@ -3,7 +3,7 @@
 Every non-2xx answer of the API has the body
 `{"error": {"code": "<snake_case_code>", "message": "<one sentence>", "details": {...}}}`; the client
 raises the subclass of :class:`MultiMailError` that matches the status, carrying those fields, so
-callers can write ``except multimail.client.NotFound`` and still read ``err.code`` for the detail.
+callers can write ``except multimail_server.client.NotFound`` and still read ``err.code`` for the detail.
 
 Transport failures (connection refused, timeouts, a connection dropped mid-answer) raise
 :class:`ConnectionError`, which has no HTTP status.

@@ -4,14 +4,14 @@ It needs only httpx and the standard library, so it installs on a worker (e.g. a
 without the server's dependencies.
 
 Example:
-    >>> from multimail.client import MultiMail, NotFound
+    >>> from multimail_server.client import MultiMail, NotFound
     >>> with MultiMail() as client:  # MULTIMAIL_API_KEY / MULTIMAIL_BASE_URL from the environment
     ...     sent = client.send_email(sender="agent@acme.test", to="bob@x.test", subject="Hi", body="Hello")
     ...     for msg in client.iter_inbox("agent@acme.test", unread=True):
     ...         print(msg["from"], msg["subject"])
 
     >>> import asyncio
-    >>> from multimail.client import AsyncMultiMail
+    >>> from multimail_server.client import AsyncMultiMail
     >>> async def main():
     ...     async with AsyncMultiMail() as client:
     ...         return (await client.check_inbox("agent@acme.test"))["messages"]

@@ -67,7 +67,7 @@ class ServerProcess:
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.database_url = database_url or f"sqlite:///{self.data_dir.resolve() / 'multimail.db'}"
         self.log_path = self.data_dir / f"server-{self.http_port}.log"
-        cmd = [sys.executable, "-m", "multimail.cli", "serve", "--data-dir", str(self.data_dir),
+        cmd = [sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", str(self.data_dir),
                "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port)]
         if database_url:
             cmd += ["--database-url", database_url]

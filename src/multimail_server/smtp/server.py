@@ -42,7 +42,7 @@ from ..services.metrics import metrics_for
 from ..services.rate_limits import RateLimits, TooManyRequests
 from ..services.receiving import is_hosted, receive
 
-log = logging.getLogger("multimail.smtp")
+log = logging.getLogger("multimail_server.smtp")
 
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # advertised with EHLO SIZE (RFC 1870)
 

@@ -1,8 +1,8 @@
-"""Alembic environment: runs against the Store handed in by `multimail.store.migrate`."""
+"""Alembic environment: runs against the Store handed in by `multimail_server.store.migrate`."""
 
 from alembic import context
 
-from multimail.store.tables import metadata
+from multimail_server.store.tables import metadata
 
 config = context.config
 store = config.attributes["store"]

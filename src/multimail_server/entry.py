@@ -11,7 +11,7 @@ def main() -> None:
     missing = [name for name in ("typer", "fastapi", "sqlalchemy") if importlib.util.find_spec(name) is None]
     if missing:  # the CLI's and the server's dependencies come together, in the `server` extra
         sys.stderr.write(f"The multimail command needs the server's dependencies ({', '.join(missing)} missing).\n"
-                         "Install them with: pip install \"multimail[server]\"\n")
+                         "Install them with: pip install \"multimail-server[server]\"\n")
         raise SystemExit(2)
     from .cli import main as cli_main
 

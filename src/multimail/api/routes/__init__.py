@@ -1,1 +1,0 @@
-"""One router per area; `multimail.api.app` lists them all in one place."""

@@ -1,8 +1,0 @@
-"""`python -m multimail.cli`: the same command as `multimail`."""
-
-import sys
-
-from . import main
-
-main()
-sys.exit(0)

@@ -1,0 +1,1 @@
+"""One router per area; `multimail_server.api.app` lists them all in one place."""
