@@ -17,6 +17,7 @@ def wait_for_approval(
     *,
     timeout: float = 3600,
     poll_interval: float = 0.5,
+    suspend: bool | None = None,
 ) -> ApprovalResult:
     """Wait until a held message is approved (it then goes out), or fail if it is rejected.
 
@@ -31,6 +32,15 @@ def wait_for_approval(
         timeout: Seconds to wait at most.
         poll_interval: Seconds between the paused run's checks for its resume (Prefect's pause
             polling), and the least time between two polls of a server that answers at once.
+        suspend: Suspend the flow run instead of pausing it: its process exits, the run waits as
+            *Suspended*, and when the human acts a worker runs the flow again from the top
+            (the tasks that already ran are read back from their persisted results). ``None``
+            (the default) suspends a deployment run whose results are persisted when
+            ``timeout`` is over 10 minutes, and pauses otherwise; ``False`` always pauses.
+            Only a top-level deployment run with persisted results can be suspended; any
+            other run pauses (with a warning when ``True`` was asked for). A suspended wait's
+            timeout fails the run (Prefect expires the suspension) instead of raising
+            :class:`ApprovalTimeout`. See the README, "Long waits".
 
     Returns:
         ``"approved"``, or ``"not_required"`` when the message was never held (its mailbox's
@@ -59,7 +69,7 @@ def wait_for_approval(
         ```
     """
     refuse_async("wait_for_approval", "await_approval")
-    return blocking.wait(credentials, Approval(message_id), timeout, poll_interval)
+    return blocking.wait(credentials, Approval(message_id), timeout, poll_interval, suspend)
 
 
 def wait_for_decision(
@@ -68,6 +78,7 @@ def wait_for_decision(
     *,
     timeout: float = 3600,
     poll_interval: float = 0.5,
+    suspend: bool | None = None,
 ) -> str:
     """Wait for the answer to a decide_email question; return the chosen option.
 
@@ -80,6 +91,7 @@ def wait_for_decision(
         thread_id: The question's thread, as :func:`~prefect_multimail.decide_email` returned it.
         timeout: Seconds to wait at most.
         poll_interval: As for :func:`wait_for_approval`.
+        suspend: As for :func:`wait_for_approval` (a suspended wait's timeout fails the run).
 
     Returns:
         The chosen option, spelled as in ``options``.
@@ -102,7 +114,7 @@ def wait_for_decision(
         ```
     """
     refuse_async("wait_for_decision", "await_decision")
-    return blocking.wait(credentials, Decision(thread_id), timeout, poll_interval)
+    return blocking.wait(credentials, Decision(thread_id), timeout, poll_interval, suspend)
 
 
 async def await_approval(
@@ -111,6 +123,7 @@ async def await_approval(
     *,
     timeout: float = 3600,
     poll_interval: float = 0.5,
+    suspend: bool | None = None,
 ) -> ApprovalResult:
     """The async twin of :func:`wait_for_approval` (for ``async def`` flows, or any event loop).
 
@@ -119,6 +132,7 @@ async def await_approval(
         message_id: The held message.
         timeout: Seconds to wait at most.
         poll_interval: As for :func:`wait_for_approval`.
+        suspend: As for :func:`wait_for_approval`.
 
     Returns:
         ``"approved"`` or ``"not_required"``.
@@ -138,7 +152,7 @@ async def await_approval(
             await await_approval(credentials, message_id)
         ```
     """
-    return await async_.await_(credentials, Approval(message_id), timeout, poll_interval)
+    return await async_.await_(credentials, Approval(message_id), timeout, poll_interval, suspend)
 
 
 async def await_decision(
@@ -147,6 +161,7 @@ async def await_decision(
     *,
     timeout: float = 3600,
     poll_interval: float = 0.5,
+    suspend: bool | None = None,
 ) -> str:
     """The async twin of :func:`wait_for_decision`.
 
@@ -155,6 +170,7 @@ async def await_decision(
         thread_id: The question's thread.
         timeout: Seconds to wait at most.
         poll_interval: As for :func:`wait_for_approval`.
+        suspend: As for :func:`wait_for_approval`.
 
     Returns:
         The chosen option.
@@ -168,7 +184,7 @@ async def await_decision(
         choice = await await_decision(credentials, thread_id, timeout=3600)
         ```
     """
-    return await async_.await_(credentials, Decision(thread_id), timeout, poll_interval)
+    return await async_.await_(credentials, Decision(thread_id), timeout, poll_interval, suspend)
 
 
 def wait_for_delivery(

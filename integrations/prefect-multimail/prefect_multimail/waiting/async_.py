@@ -8,12 +8,12 @@ import time
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.flow_runs import apause_flow_run
+from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 
 from ..credentials import MultiMailCredentials
 from .logic import check_times, nudge_steps, wait_steps, watch_steps
 from .prefect_run import module_logger
-from .steps import FlowRunState, Pause, Request, Sleep, Step, Steps, Stopped, Unwatch, Watch
+from .steps import FlowRunState, Pause, Request, Sleep, Step, Steps, Stopped, Suspend, Unwatch, Watch
 from .targets import Target
 
 
@@ -41,6 +41,8 @@ class Async:
                 await self.unwatch()
             case Pause():
                 return await apause_flow_run(**step.arguments())
+            case Suspend():
+                return await asuspend_flow_run(**step.arguments())  # raises Pause when it suspends
             case FlowRunState(flow_run_id=flow_run_id):
                 async with get_client() as prefect:
                     return (await prefect.read_flow_run(flow_run_id)).state
@@ -85,13 +87,14 @@ async def awatch(credentials: MultiMailCredentials, target: Target, flow_run_id:
         module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
 
 
-async def await_(credentials: MultiMailCredentials, target: Target, timeout: float, poll_interval: float) -> Any:
+async def await_(credentials: MultiMailCredentials, target: Target, timeout: float, poll_interval: float,
+           suspend: bool | None = None) -> Any:
     """The whole wait for ``target``, in the event loop; the watcher is cancelled however it ends."""
     check_times(timeout, poll_interval)
     deadline = time.monotonic() + timeout
     async with credentials.get_async_client() as client:
         io = Async(client, credentials)
         try:
-            return await arun(wait_steps(target, deadline, timeout, poll_interval), io)
+            return await arun(wait_steps(target, deadline, timeout, poll_interval, suspend), io)
         finally:
             await io.unwatch()

@@ -6,16 +6,27 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.flow_runs import pause_flow_run
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
 
 from ..credentials import MultiMailCredentials
 from .logic import check_times, nudge_steps, wait_steps, watch_steps
 from .prefect_run import module_logger
-from .steps import FlowRunState, Pause, Request, Sleep, Step, Steps, Stopped, Unwatch, Watch
+from .steps import FlowRunState, Pause, Request, Sleep, Step, Steps, Stopped, Suspend, Unwatch, Watch
 from .targets import Target
+
+
+def call_sync(dual: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call the blocking half of one of Prefect's dual functions (``pause_flow_run``, ...).
+
+    They pick their half by looking for a running event loop (``async_dispatch``); a blocking
+    wait called from a sync flow must get the blocking half even when some loop is running in
+    the thread, so it says so with ``_sync=True``, which their declared signatures omit.
+    """
+    return dual(_sync=True, **kwargs)
 
 
 class Blocking:
@@ -40,7 +51,9 @@ class Blocking:
             case Unwatch():
                 self.unwatch()
             case Pause():
-                return pause_flow_run(**step.arguments(), _sync=True)
+                return call_sync(pause_flow_run, **step.arguments())
+            case Suspend():
+                return call_sync(suspend_flow_run, **step.arguments())  # raises Pause when it suspends
             case FlowRunState(flow_run_id=flow_run_id):
                 with get_client(sync_client=True) as prefect:
                     return prefect.read_flow_run(flow_run_id).state
@@ -88,13 +101,14 @@ def watch(credentials: MultiMailCredentials, target: Target, flow_run_id: Any, p
         module_logger.debug("The MultiMail wait watcher stopped", exc_info=True)
 
 
-def wait(credentials: MultiMailCredentials, target: Target, timeout: float, poll_interval: float) -> Any:
+def wait(credentials: MultiMailCredentials, target: Target, timeout: float, poll_interval: float,
+         suspend: bool | None = None) -> Any:
     """The whole wait for ``target``, blocking; the watcher is stopped however it ends."""
     check_times(timeout, poll_interval)
     deadline = time.monotonic() + timeout
     with credentials.get_client() as client:
         io = Blocking(client, credentials)
         try:
-            return run(wait_steps(target, deadline, timeout, poll_interval), io)
+            return run(wait_steps(target, deadline, timeout, poll_interval, suspend), io)
         finally:
             io.unwatch()

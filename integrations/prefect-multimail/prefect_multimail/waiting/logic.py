@@ -23,7 +23,19 @@ from multimail_server.client.errors import RateLimited, ServerError
 
 from .outcomes import MultiMailOutcome
 from .prefect_run import logger, module_logger, pausable_context, pause_key
-from .steps import FlowRunState, Pause, ReadFlowRun, Register, ResumeFlowRun, Sleep, Steps, Stopped, Unwatch, Watch
+from .steps import (
+    FlowRunState,
+    Pause,
+    ReadFlowRun,
+    Register,
+    ResumeFlowRun,
+    Sleep,
+    Steps,
+    Stopped,
+    Suspend,
+    Unwatch,
+    Watch,
+)
 from .targets import Target
 
 LONG_POLL_SECONDS = 55.0  # one long-poll request; the server holds at most 60 s
@@ -31,6 +43,8 @@ WATCH_POLL_SECONDS = 55.0  # the watcher's long-polls: the server answers at onc
 RESUME_GRACE_SECONDS = 3.0  # how long the watcher leaves the MultiMail server to resume the run
 PAUSE_TIMEOUT_MARGIN = 30.0  # the Prefect pause outlives the wait; the watcher ends it at the deadline
 NUDGE_SOURCE = "prefect-multimail"  # marks the run inputs the watcher resumes with
+
+SUSPEND_AFTER_SECONDS = 600.0  # suspend=None: a deployment run's wait allowed longer than this suspends
 
 MAX_BACKOFF_SECONDS = 30.0  # the longest pause between two tries of a MultiMail call that failed
 
@@ -179,6 +193,78 @@ def pause_steps(target: Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any
     return None
 
 
+def why_not_suspendable(flow_ctx: FlowRunContext) -> str | None:
+    """Why this flow run cannot be suspended, or None when it can.
+
+    A suspended run is rerun from the top by a worker: it needs a deployment (something to rerun;
+    Prefect refuses to suspend a run without one), must be a top-level run (Prefect cannot
+    suspend a subflow), and must persist its results, so that the tasks that already ran are
+    read back from their results instead of running again.
+    """
+    flow_run = flow_ctx.flow_run
+    if flow_run is None or flow_run.deployment_id is None:
+        return "it is not a run of a deployment"
+    if flow_run.parent_task_run_id is not None:
+        return "it is a subflow run"
+    if not flow_ctx.persist_result:
+        return "its results are not persisted (use @flow(persist_result=True))"
+    return None
+
+
+def should_suspend(suspend: bool | None, flow_ctx: FlowRunContext, timeout: float) -> bool:
+    """Suspend (True) or pause (False): ``suspend`` as asked, by default past the threshold;
+    a run that cannot be suspended pauses, and says why when suspending was asked for."""
+    if suspend is False:
+        return False
+    reason = why_not_suspendable(flow_ctx)
+    if suspend is None:
+        if reason is not None and timeout > SUSPEND_AFTER_SECONDS:
+            logger().debug("Pausing, not suspending, this flow run for a wait of %g s: %s.", timeout, reason)
+        return reason is None and timeout > SUSPEND_AFTER_SECONDS
+    if reason is not None:
+        logger().warning("This flow run cannot be suspended (%s); pausing it instead, in its process.", reason)
+        return False
+    return True
+
+
+class CannotSuspend(Exception):
+    """Prefect refused to suspend the run (the wait pauses it instead)."""
+
+
+def suspend_steps(target: Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
+                  timeout: float) -> Steps:
+    """Suspend until resumed; the outcome as the server confirms it, or None when it has none.
+
+    The first time, the flow run is suspended: its process exits (Prefect's ``Pause`` signal
+    passes through) and nothing of this wait is left but the registration on the MultiMail
+    server. When the server resumes the run, Prefect reschedules it, a worker runs the flow
+    again from the top, and the wait registers again: the outcome is in that answer, so this is
+    not reached again. Reached in a rerun when the run was resumed without an outcome (by hand):
+    the suspension under this key already fired, so it returns at once, and the server, asked
+    again, says there is nothing yet (None: the caller suspends again under a new key).
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    assert flow_ctx.flow_run is not None  # pausable_context() gives only contexts with a run
+    flow_run_id = flow_ctx.flow_run.id
+    key = pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
+    logger().info("Suspending this flow run until the %s: its process exits now, and the MultiMail server has the "
+                  "run rescheduled on a worker when it happens (timeout %g s).", target.describe(), timeout)
+    received: Any = None
+    try:
+        received = yield Suspend(wait_for_input=input_type(target), timeout=math.ceil(remaining), key=key)
+    except RuntimeError as exc:  # Prefect would not suspend it
+        raise CannotSuspend(str(exc)) from exc
+    except Exception:  # fired before, but its run input cannot be read: the server says what is true
+        module_logger.debug("The run input of an earlier suspension could not be read", exc_info=True)
+    outcome = (yield from call_steps(register(flow_run_id, target), deadline)).get("outcome")
+    if outcome:
+        return outcome
+    log_unconfirmed(target, received)
+    return None
+
+
 def poll_steps(target: Target, deadline: float, timeout: float, poll_interval: float) -> Steps:
     """Long-poll the server until the outcome (concluded) or the deadline (the timeout error),
     waiting out transient failures with a growing delay."""
@@ -202,18 +288,30 @@ def poll_steps(target: Target, deadline: float, timeout: float, poll_interval: f
             yield Sleep(min(spare, deadline - now))
 
 
-def wait_steps(target: Target, deadline: float, timeout: float, poll_interval: float) -> Steps:
-    """The whole wait: register it, pause (in a flow function, when the server can resume runs),
-    else long-poll; what the wait returns or raises."""
+def wait_steps(target: Target, deadline: float, timeout: float, poll_interval: float,
+               suspend: bool | None = None) -> Steps:
+    """The whole wait: register it, then (in a flow function, when the server can resume runs)
+    suspend or pause the run, else long-poll; what the wait returns or raises."""
     flow_ctx = pausable_context() if target.pausable else None
-    if flow_ctx is not None:
+    if flow_ctx is not None and flow_ctx.flow_run is not None:
         wait = yield from call_steps(register(flow_ctx.flow_run.id, target), deadline)
         if wait.get("outcome"):
             return target.conclude(wait["outcome"])
         if wait.get("resume") == "prefect":
-            outcome = yield from pause_steps(target, flow_ctx, wait, deadline, timeout, poll_interval)
-            if outcome is not None:
-                return target.conclude(outcome)
+            suspending = should_suspend(suspend, flow_ctx, timeout)
+            while suspending and time.monotonic() < deadline:
+                try:
+                    outcome = yield from suspend_steps(target, flow_ctx, wait, deadline, timeout)
+                except CannotSuspend as exc:
+                    logger().warning("Could not suspend this flow run (%s); pausing it instead.", exc)
+                    suspending = False
+                    break
+                if outcome is not None:
+                    return target.conclude(outcome)
+            if not suspending:
+                outcome = yield from pause_steps(target, flow_ctx, wait, deadline, timeout, poll_interval)
+                if outcome is not None:
+                    return target.conclude(outcome)
         else:
             logger().info("Waiting for the %s by polling MultiMail (its server does not resume Prefect runs).",
                           target.describe())

@@ -7,7 +7,7 @@ place, and the runners only do what they are told.
 
 A :class:`Request` knows how to make its call on a client: the blocking runner gets the answer
 back, the async runner awaits it. The other steps are the things only a runner can do (sleep,
-pause the flow run, start or stop the watcher beside it).
+pause or suspend the flow run, start or stop the watcher beside it).
 """
 
 from __future__ import annotations
@@ -125,6 +125,25 @@ class Pause:
 
 
 @dataclass(frozen=True)
+class Suspend:
+    """Suspend the flow run (its process exits) until it is resumed with a ``wait_for_input``;
+    Prefect then reschedules it on a worker and the flow runs again from the top.
+
+    The step returns only when this suspension already fired: in the rerun after the resume,
+    with the run input Prefect kept. When it suspends, Prefect's ``Pause`` signal (a
+    ``BaseException``) ends the flow function, and the runners let it through.
+    """
+
+    wait_for_input: type
+    timeout: int
+    key: str
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments of Prefect's ``suspend_flow_run`` / ``asuspend_flow_run``."""
+        return {"wait_for_input": self.wait_for_input, "timeout": self.timeout, "key": self.key}
+
+
+@dataclass(frozen=True)
 class FlowRunState:
     """The state of the flow run, read through a Prefect client of the runner's own."""
 
@@ -148,5 +167,5 @@ class Unwatch:
 
 
 Step = Union[ListPending, ReadEmail, GetThread, Register, ReadFlowRun, ResumeFlowRun,
-             Sleep, Stopped, Pause, FlowRunState, Watch, Unwatch]
+             Sleep, Stopped, Pause, Suspend, FlowRunState, Watch, Unwatch]
 Steps = Generator[Step, Any, Any]

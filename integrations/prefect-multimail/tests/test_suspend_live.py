@@ -1,0 +1,192 @@
+"""A long wait of a deployment run suspends it, and survives a worker restart.
+
+Everything is real: the session's temporary Prefect server, a process work pool served by a
+``prefect worker start`` subprocess, a deployment whose flow sends a held message and waits an
+hour for its approval (so the default suspends it), and the session's MultiMail server, which
+resumes runs through that Prefect API. The run suspends (its process exits), the worker is
+killed and started again, an approver approves through the MultiMail API, and the run is
+rescheduled, rerun from the top by the new worker and completes: the work before the wait is
+read back from its persisted result, the mail was sent once, the work after it ran once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flow_boxes import Box
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.workers.process import ProcessWorker
+
+from multimail_server.testing import wait_for
+
+FLOW_SOURCE = '''
+"""The deployment's flow: prepare (a task whose result is persisted), send a held message,
+wait an hour for its approval (so it suspends), then the follow-up work."""
+import os
+from pathlib import Path
+
+from prefect import flow, task
+from prefect_multimail import MultiMailCredentials, send_email, wait_for_approval
+
+
+@task
+def prepare(workdir: str) -> str:
+    with open(Path(workdir, "prepared.log"), "a") as f:
+        f.write("prepared\\n")
+    return "Revenue is up 12%."
+
+
+@task
+def follow_up(workdir: str, message_id: str, result: str) -> None:
+    with open(Path(workdir, "follow_up.log"), "a") as f:
+        f.write(f"{message_id} {result}\\n")
+
+
+@flow(name="long-approval", persist_result=True)
+def long_approval(api_key: str, base_url: str, sender: str, workdir: str) -> str:
+    Path(workdir, "pids.log").open("a").write(f"{os.getpid()}\\n")
+    credentials = MultiMailCredentials(api_key=api_key, base_url=base_url)
+    body = prepare(workdir)
+    message_id = send_email(credentials, sender=sender, to="ana@partner.test", subject="Q3 numbers", body=body)
+    Path(workdir, "message_ids.log").open("a").write(message_id + "\\n")
+    result = wait_for_approval(credentials, message_id, timeout=3600)  # over 10 min: suspends
+    follow_up(workdir, message_id, result)
+    return result
+'''
+
+
+class Worker:
+    """A ``prefect worker start`` subprocess serving one process work pool."""
+
+    def __init__(self, pool: str, env: dict[str, str], log: Path):
+        self.log = log
+        with open(log, "a") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"],
+                stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def process_gone(pid: int) -> bool:
+    """Whether the process ``pid`` has exited (a zombie that awaits its parent counts as exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def work_pool(prefect_api_url) -> str:
+    name = f"mm-suspend-{uuid.uuid4().hex[:8]}"
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name=name, type="process",
+                                               base_job_template=ProcessWorker.get_default_base_job_template()))
+    yield name
+    with get_client(sync_client=True) as client:
+        client.delete_work_pool(name)
+
+
+def deploy(workdir: Path, pool: str) -> Any:
+    (workdir / "long_flow.py").write_text(textwrap.dedent(FLOW_SOURCE))
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("long-approval")
+        return client.create_deployment(
+            flow_id=flow_id, name=f"suspend-{pool}", work_pool_name=pool, entrypoint="long_flow.py:long_approval",
+            path=str(workdir), enforce_parameter_schema=False,
+            pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(workdir)}}])
+
+
+def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box, prefect_api_url, work_pool, tmp_path,
+                                                                      capsys):
+    started = time.perf_counter()
+    workdir = tmp_path / "flow"
+    workdir.mkdir()
+    deployment_id = deploy(workdir, work_pool)
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"), "PREFECT_WORKER_QUERY_SECONDS": "1",
+           "PREFECT_WORKER_PREFETCH_SECONDS": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    log = tmp_path / "worker.log"
+    worker = Worker(work_pool, env, log)
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(
+                deployment_id, parameters={"api_key": gated.credentials.api_key.get_secret_value(),
+                                           "base_url": gated.server.base, "sender": gated.address,
+                                           "workdir": str(workdir)})
+
+            def state():
+                return client.read_flow_run(run.id).state
+
+            def failed_early() -> None:
+                s = state()
+                assert not (s and s.is_final()), f"the run ended: {s}\n{log.read_text()}"
+
+            def suspended():
+                failed_early()
+                s = state()
+                return s is not None and s.is_paused() and s.name == "Suspended"
+
+            wait_for(suspended, timeout=45, what="the run to suspend")
+            suspended_at = time.perf_counter()
+            [first_pid] = lines(workdir / "pids.log")
+            wait_for(lambda: process_gone(int(first_pid)), timeout=15, what="the flow's process to exit")
+            [message_id] = lines(workdir / "message_ids.log")
+            assert lines(workdir / "prepared.log") == ["prepared"]
+            assert lines(workdir / "follow_up.log") == []  # nothing after the wait ran
+
+            worker.kill()  # a worker restart while the human takes the afternoon
+            worker = Worker(work_pool, env, log)
+
+            approved = gated.approver.ok("POST", "approve_message", {"message_id": message_id, "note": "checked"})
+            assert approved["status"] in ("queued", "sending", "sent")
+            approved_at = time.perf_counter()
+
+            def completed():
+                s = state()
+                assert not (s and s.is_final() and not s.is_completed()), f"the run ended: {s}\n{log.read_text()}"
+                return s is not None and s.is_completed()
+
+            wait_for(completed, timeout=60, what="the rescheduled run to complete")
+            completed_at = time.perf_counter()
+            history = [(s.type.value, s.name) for s in client.read_flow_run_states(run.id)]
+    finally:
+        worker.kill()
+
+    names = [name for _, name in history]
+    assert "Suspended" in names and "Resuming" in names, history
+    assert names.index("Suspended") < names.index("Resuming") < names.index("Completed"), history
+    pids = lines(workdir / "pids.log")
+    assert len(pids) == 2 and pids[0] != pids[1]  # the rerun is another process
+    assert lines(workdir / "prepared.log") == ["prepared"]  # read back from its persisted result
+    assert lines(workdir / "message_ids.log") == [message_id, message_id]  # the rerun found its message
+    assert lines(workdir / "follow_up.log") == [f"{message_id} approved"]  # exactly once
+    box_id = gated.server.query("SELECT id FROM mailboxes WHERE address = :a", a=gated.address)[0][0]
+    sent = gated.server.query("SELECT id FROM messages WHERE mailbox_id = :b AND direction = 'outbound'", b=box_id)
+    assert [row[0] for row in sent] == [message_id]  # one message, not a second one from the rerun
+    wait_for(lambda: gated.server.query("SELECT count(*) FROM captured_mail WHERE message_id = :m", m=message_id)[0][0],
+             what="the approved mail to go out")
+    time.sleep(0.5)
+    assert gated.server.query("SELECT count(*) FROM captured_mail WHERE message_id = :m", m=message_id)[0][0] == 1
+    with capsys.disabled():
+        print(f"\n  suspend test: suspended after {suspended_at - started:.1f} s, approval -> completed "
+              f"{completed_at - approved_at:.1f} s, total {time.perf_counter() - started:.1f} s; states: "
+              + " -> ".join(f"{t}({n})" for t, n in history))
