@@ -35,6 +35,13 @@ class CallResult:
     body: Any = None
     duration_ms: int = 0
 
+    @property
+    def rescheduled(self) -> bool:
+        """Whether a resume put the run back in Scheduled (a suspended run, which a worker runs
+        again from the top) rather than Running (a paused run, whose process goes on)."""
+        state = self.body.get("state") if isinstance(self.body, dict) else None
+        return isinstance(state, dict) and state.get("type") == "SCHEDULED"
+
 
 class PrefectApi:
     """A small synchronous client for the Prefect REST API (OSS server or Prefect Cloud)."""
@@ -73,6 +80,11 @@ class PrefectApi:
     # --- resuming a paused run ----------------------------------------------------------------
     def resume(self, flow_run_id: str, run_input: dict[str, Any], *, pause_key: str) -> CallResult:
         """Resume the run with the run input, but only from the pause it made for this wait.
+
+        Paused and suspended runs are both in a PAUSED state, and both are resumed here: Prefect
+        sets a paused run Running (its process goes on) and a suspended one (``suspend_flow_run``,
+        its process exited) Scheduled, named "Resuming", for a worker of its deployment's pool
+        to run again from the top; the answer says which (``CallResult.rescheduled``).
 
         The run must be PAUSED under `pause_key` (or `pause_key-<n>`), the key prefect-multimail
         pauses with: a client names the run, so without this check an agent could resume some

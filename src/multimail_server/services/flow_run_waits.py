@@ -201,8 +201,9 @@ class FlowRunResumeWorker(PollingWorker):
                        "target_id": row["target_id"], "attempts": row["attempts"]}
             if result.ok:
                 wait_q.settle(tx, row["seq"], status="resumed", now=now, error=None)
+                # a suspended run (its process exited) is rescheduled for a worker to run it again
                 record(tx, at=now, principal=None, action="flow_run.resumed", mailbox=box, message=msg,
-                       details={**details, "outcome": row["outcome"]})
+                       details={**details, "outcome": row["outcome"], "rescheduled": result.rescheduled})
             elif result.retryable and row["attempts"] <= len(schedule):
                 wait_q.settle(tx, row["seq"], status="due", now=now, error=result.error,
                               next_attempt_at=now + timedelta(seconds=schedule[row["attempts"] - 1]))
