@@ -4,7 +4,10 @@ credentials block first and everything else by keyword.
 Retries: the tasks that send (``send_email``, ``reply_email``, ``decide_email``) carry an
 idempotency key derived from the run (see :mod:`prefect_multimail._context`), so a retry you
 configure (``send_email.with_options(retries=3)``) or a retried flow run never sends twice; they
-have no retries of their own. Reading, tagging, acknowledging and releasing are safe to repeat
+have no retries of their own. In a run of a deployment, which may be run again from the top
+days later (after a suspension, see :mod:`prefect_multimail.waiting`), each send's message id is
+also kept with the run (:mod:`prefect_multimail._run_sends`), so a repeat finds it even once the
+server has forgotten the key (it keeps one 24 h). Reading, tagging, acknowledging and releasing are safe to repeat
 and retry twice on transient failures (connection errors, 5xx, 429). ``claim_messages`` and
 ``cancel_message`` do not retry: a repeated claim would lease other messages, and a cancellation
 that failed deserves a look.
@@ -30,6 +33,7 @@ from multimail_server.client.errors import RateLimited, ServerError
 from multimail_server.client.types import Addresses, Attachment, Claim, Message, OversightMode, TagResult, TagValue
 
 from ._context import derive_idempotency_key, merge_metadata
+from ._run_sends import recall, remember
 from .credentials import MultiMailCredentials
 
 __all__ = [
@@ -56,6 +60,11 @@ def _transient_failure(task: Any, task_run: Any, state: Any) -> bool:
     except BaseException:
         return False
     return False
+
+
+def _log_recalled(what: str, earlier: Mapping[str, Any]) -> None:
+    _logger().info("%s %s was sent by an earlier run of this flow run (before it was suspended, or a retried run); "
+                   "not sent again", what, earlier["message_id"])
 
 
 _SAFE_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": _transient_failure}
@@ -129,8 +138,15 @@ def send_email(
     """
     request = dict(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
                    attachments=attachments, oversight_mode=oversight_mode)
+    fields = _run_fields(metadata, idempotency_key, "send", request)
+    earlier = recall(fields["idempotency_key"], request)
+    if earlier is not None:
+        _log_recalled("Message", earlier)
+        return earlier["message_id"]
     with credentials.get_client() as client:
-        result = client.send_email(**request, **_run_fields(metadata, idempotency_key, "send", request))
+        result = client.send_email(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc,
+                                   reply_to=reply_to, attachments=attachments, oversight_mode=oversight_mode, **fields)
+    remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Message %s from %s: %s (oversight %s)%s", result.message_id, sender, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
     return result.message_id
@@ -176,8 +192,15 @@ def reply_email(
     """
     request = dict(message_id=message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
                    attachments=attachments, oversight_mode=oversight_mode)
+    fields = _run_fields(metadata, idempotency_key, "reply", request)
+    earlier = recall(fields["idempotency_key"], request)
+    if earlier is not None:
+        _log_recalled("Reply", earlier)
+        return earlier["message_id"]
     with credentials.get_client() as client:
-        result = client.reply_email(**request, **_run_fields(metadata, idempotency_key, "reply", request))
+        result = client.reply_email(message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
+                                    attachments=attachments, oversight_mode=oversight_mode, **fields)
+    remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Reply %s to %s: %s (oversight %s)%s", result.message_id, message_id, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
     return result.message_id
@@ -228,8 +251,15 @@ def decide_email(
     """
     request = dict(sender=sender, to=to, question=question, options=list(options), subject=subject, context=context,
                    cc=cc, oversight_mode=oversight_mode)
+    fields = _run_fields(metadata, idempotency_key, "decide", request)
+    earlier = recall(fields["idempotency_key"], request)
+    if earlier is not None and earlier.get("thread_id"):
+        _log_recalled("Question", earlier)
+        return earlier["thread_id"]
     with credentials.get_client() as client:
-        result = client.decide_email(**request, **_run_fields(metadata, idempotency_key, "decide", request))
+        result = client.decide_email(sender=sender, to=to, question=question, options=list(options), subject=subject,
+                                     context=context, cc=cc, oversight_mode=oversight_mode, **fields)
+    remember(fields["idempotency_key"], request, message_id=result.message_id, thread_id=result.thread_id)
     _logger().info("Question %s (thread %s) to %s: %s%s", result.message_id, result.thread_id, to, result.status,
                    " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
     return result.thread_id

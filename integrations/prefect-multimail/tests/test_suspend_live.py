@@ -6,7 +6,8 @@ hour for its approval (so the default suspends it), and the session's MultiMail 
 resumes runs through that Prefect API. The run suspends (its process exits), the worker is
 killed and started again, an approver approves through the MultiMail API, and the run is
 rescheduled, rerun from the top by the new worker and completes: the work before the wait is
-read back from its persisted result, the mail was sent once, the work after it ran once.
+read back from its persisted result, the mail was sent once (even though the server forgot the
+send's idempotency key meanwhile, as it does after 24 h), the work after it ran once.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from flow_boxes import Box
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.workers.process import ProcessWorker
+from sqlalchemy import create_engine, text
 
-from multimail_server.testing import Api, wait_for
+from multimail_server.testing import Api, ServerProcess, wait_for
 
 FLOW_SOURCE = '''
 """The deployment's flow: prepare (a task whose result is persisted), send a held message,
@@ -87,6 +89,16 @@ def process_gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return "\nState:\tZ" in status
+
+
+def forget_idempotency_keys(server: ServerProcess) -> None:
+    """What 24 h do to the server's idempotency keys (they expire), done at once."""
+    engine = create_engine(server.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM idempotency"))
+    finally:
+        engine.dispose()
 
 
 def lines(path: Path) -> list[str]:
@@ -153,7 +165,9 @@ def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box
             assert lines(workdir / "prepared.log") == ["prepared"]
             assert lines(workdir / "follow_up.log") == []  # nothing after the wait ran
 
-            worker.kill()  # a worker restart while the human takes the afternoon
+            # the human takes more than a day: the server no longer knows the send's idempotency key
+            forget_idempotency_keys(gated.server)
+            worker.kill()  # and the worker restarts meanwhile
             worker = Worker(work_pool, env, log)
 
             approved = gated.approver.ok("POST", "approve_message", {"message_id": message_id, "note": "checked"})

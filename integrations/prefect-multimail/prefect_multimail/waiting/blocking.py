@@ -6,27 +6,17 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 
+from .._dual import call_sync
 from ..credentials import MultiMailCredentials
 from .logic import check_times, nudge_steps, wait_steps, watch_steps
 from .prefect_run import module_logger
 from .steps import FlowRunState, Pause, Request, Sleep, Step, Steps, Stopped, Suspend, Unwatch, Watch
 from .targets import Target
-
-
-def call_sync(dual: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call the blocking half of one of Prefect's dual functions (``pause_flow_run``, ...).
-
-    They pick their half by looking for a running event loop (``async_dispatch``); a blocking
-    wait called from a sync flow must get the blocking half even when some loop is running in
-    the thread, so it says so with ``_sync=True``, which their declared signatures omit.
-    """
-    return dual(_sync=True, **kwargs)
 
 
 class Blocking:
