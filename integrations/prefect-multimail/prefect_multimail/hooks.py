@@ -33,6 +33,7 @@ from prefect.logging.loggers import flow_run_logger
 
 from multimail_server.client.errors import Conflict, MultiMailError
 
+from ._dual import call_sync
 from .credentials import MultiMailCredentials
 
 __all__ = ["cancel_pending_mail", "ENV_CREDENTIALS_BLOCK"]
@@ -42,10 +43,18 @@ ENV_CREDENTIALS_BLOCK = "MULTIMAIL_CREDENTIALS_BLOCK"
 Hook = Callable[..., None]
 
 
+def _load(name: str) -> MultiMailCredentials:
+    """The saved block ``name`` (hooks run in sync code, so the blocking half of ``Block.load``)."""
+    block = call_sync(MultiMailCredentials.load, name)
+    if not isinstance(block, MultiMailCredentials):
+        raise TypeError(f"The block {name!r} is a {type(block).__name__}, not MultiMail credentials.")
+    return block
+
+
 def _default_credentials() -> MultiMailCredentials:
     name = os.environ.get(ENV_CREDENTIALS_BLOCK)
     if name:
-        return MultiMailCredentials.load(name, _sync=True)
+        return _load(name)
     return MultiMailCredentials()
 
 
@@ -53,7 +62,7 @@ def _resolve(credentials: MultiMailCredentials | str | None) -> MultiMailCredent
     if credentials is None:
         return _default_credentials()
     if isinstance(credentials, str):
-        return MultiMailCredentials.load(credentials, _sync=True)
+        return _load(credentials)
     return credentials
 
 

@@ -30,7 +30,16 @@ from prefect.logging import get_run_logger
 
 from multimail_server.client.errors import ConnectionError as MultiMailConnectionError
 from multimail_server.client.errors import RateLimited, ServerError
-from multimail_server.client.types import Addresses, Attachment, Claim, Message, OversightMode, TagResult, TagValue
+from multimail_server.client.types import (
+    Addresses,
+    Attachment,
+    Claim,
+    Message,
+    OversightMode,
+    PendingMessage,
+    TagResult,
+    TagValue,
+)
 
 from ._context import derive_idempotency_key, merge_metadata
 from ._run_sends import recall, remember
@@ -452,7 +461,7 @@ def release_messages(credentials: MultiMailCredentials, *, claim_id: str,
 
 
 @task(name="multimail-cancel-message", cache_policy=NO_CACHE)
-def cancel_message(credentials: MultiMailCredentials, *, message_id: str, reason: str | None = None) -> dict[str, Any]:
+def cancel_message(credentials: MultiMailCredentials, *, message_id: str, reason: str | None = None) -> PendingMessage:
     """Withdraw a message that has not gone out (one held for approval, or one still queued).
 
     Args:

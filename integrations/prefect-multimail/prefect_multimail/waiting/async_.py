@@ -35,6 +35,8 @@ class Async:
             case Stopped():
                 return False
             case Watch():
+                if self.credentials is None:
+                    raise TypeError("Only a wait's own runner (which has the credentials) starts a watcher.")
                 self.watcher = asyncio.ensure_future(
                     awatch(self.credentials, step.target, step.flow_run_id, step.pause_key, step.deadline))
             case Unwatch():

@@ -52,6 +52,8 @@ class Blocking:
         return None
 
     def watch(self, step: Watch) -> None:
+        if self.credentials is None:
+            raise TypeError("Only a wait's own runner (which has the credentials) starts a watcher.")
         self.watcher_stop = stop = threading.Event()
         threading.Thread(target=contextvars.copy_context().run, daemon=True, name=f"multimail-watch-{step.wait_id}",
                          args=(watch, self.credentials, step.target, step.flow_run_id, step.pause_key, step.deadline,

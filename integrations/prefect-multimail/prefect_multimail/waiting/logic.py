@@ -36,7 +36,7 @@ from .steps import (
     Unwatch,
     Watch,
 )
-from .targets import Target
+from .targets import Pausable, Target, may_pause
 
 LONG_POLL_SECONDS = 55.0  # one long-poll request; the server holds at most 60 s
 WATCH_POLL_SECONDS = 55.0  # the watcher's long-polls: the server answers at once on a change, so long is cheap
@@ -59,7 +59,7 @@ def check_times(timeout: float, poll_interval: float) -> None:
         raise ValueError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
 
 
-def register(flow_run_id: Any, target: Target) -> Register:
+def register(flow_run_id: Any, target: Pausable) -> Register:
     return Register(str(flow_run_id), **target.register_args())
 
 
@@ -89,7 +89,7 @@ def call_steps(request: Register, deadline: float) -> Steps:
             yield from backoff_steps(exc, failures, deadline)
 
 
-def input_type(target: Target) -> type[MultiMailOutcome]:
+def input_type(target: Pausable) -> type[MultiMailOutcome]:
     """The run input the pause accepts, described for whoever looks at the paused run in the UI."""
     return MultiMailOutcome.with_initial_data(description=(
         f"Waiting for the MultiMail {target.describe()}. The MultiMail server resumes this run when it "
@@ -155,12 +155,13 @@ def nudge_steps(flow_run_id: Any, key: str, run_input: Mapping[str, Any], deadli
 # -- the wait ---------------------------------------------------------------------------------
 
 
-def pause_steps(target: Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
+def pause_steps(target: Pausable, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
                 timeout: float, poll_interval: float) -> Steps:
     """Pause until resumed; the outcome as the server confirms it, or None when it has none yet."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return None
+    assert flow_ctx.flow_run is not None  # pausable_context() gives only contexts with a run
     flow_run_id = flow_ctx.flow_run.id
     key = pause_key(flow_ctx, wait["wait_id"], wait.get("pause_key"))
     log = logger()
@@ -231,7 +232,7 @@ class CannotSuspend(Exception):
     """Prefect refused to suspend the run (the wait pauses it instead)."""
 
 
-def suspend_steps(target: Target, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
+def suspend_steps(target: Pausable, flow_ctx: FlowRunContext, wait: Mapping[str, Any], deadline: float,
                   timeout: float) -> Steps:
     """Suspend until resumed; the outcome as the server confirms it, or None when it has none.
 
@@ -292,8 +293,7 @@ def wait_steps(target: Target, deadline: float, timeout: float, poll_interval: f
                suspend: bool | None = None) -> Steps:
     """The whole wait: register it, then (in a flow function, when the server can resume runs)
     suspend or pause the run, else long-poll; what the wait returns or raises."""
-    flow_ctx = pausable_context() if target.pausable else None
-    if flow_ctx is not None and flow_ctx.flow_run is not None:
+    if may_pause(target) and (flow_ctx := pausable_context()) is not None and flow_ctx.flow_run is not None:
         wait = yield from call_steps(register(flow_ctx.flow_run.id, target), deadline)
         if wait.get("outcome"):
             return target.conclude(wait["outcome"])

@@ -9,7 +9,7 @@ how a timeout reads. The wait logic (:mod:`.logic`) is the same for both.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeGuard, Union
 
 from ..exceptions import (
     ApprovalTimeout,
@@ -62,8 +62,8 @@ class Approval:
 
     def conclude(self, outcome: Mapping[str, Any]) -> ApprovalResult:
         status = outcome.get("status")
-        if status in ("approved", "not_required"):
-            return status  # type: ignore[return-value]
+        if status == "approved" or status == "not_required":
+            return status
         error = refusal(outcome, f"Message {self.message_id}", message_id=self.message_id)
         if error is not None:
             raise error
@@ -188,15 +188,16 @@ class Delivery:
         return {"status": message["status"], "failure_reason": message.get("failure_reason")}
 
     def conclude(self, outcome: Mapping[str, Any]) -> Literal["sent"]:
-        status, ids = outcome.get("status"), {"message_id": self.message_id, "outcome": outcome}
+        status = outcome.get("status")
         if status == "sent":
             return "sent"
         if status == "failed":
             reason = outcome.get("failure_reason")
             raise DeliveryFailed(f"Message {self.message_id} could not be delivered: {reason or 'no reason recorded'}.",
-                                 failure_reason=reason, **ids)
+                                 failure_reason=reason, message_id=self.message_id, outcome=outcome)
         error = MessageRejected if status == "rejected" else MessageCancelled
-        raise error(f"Message {self.message_id} is {status}: it will never go out.", **ids)
+        raise error(f"Message {self.message_id} is {status}: it will never go out.", message_id=self.message_id,
+                    outcome=outcome)
 
     def timeout_error(self, timeout: float) -> WaitTimeout:
         return DeliveryTimeout(f"Message {self.message_id} had neither gone out nor failed within {timeout:g} s.",
@@ -204,3 +205,10 @@ class Delivery:
 
 
 Target = Union[Approval, Decision, Delivery]
+Pausable = Union[Approval, Decision]
+"""The targets a flow run may pause or suspend for (the server resumes runs for them)."""
+
+
+def may_pause(target: Target) -> TypeGuard[Pausable]:
+    """Whether a flow run may pause (or suspend) for ``target``: the server resumes runs for it."""
+    return target.pausable
