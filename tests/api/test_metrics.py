@@ -2,22 +2,27 @@
 
 /metrics answers an admin key or the separate metrics token (401 without, 403 for any other key),
 in the Prometheus text format, with values that follow the traffic; /ready is 200 on a healthy
-server and a 503 in the error shape naming the failed check (a stopped worker, a database gone). Those 503s are
+server and a 503 in the error shape naming the failed check (a stopped worker, a database gone, a
+schema behind the code). Those 503s are
 read with httpx: the suite's guard (conftest.py) fails a test on any 5xx that `requests` sees, and
 here the 503 is the promised answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 import httpx
 import pytest
 import requests
 import uvicorn
+from alembic import command
+from alembic.script import ScriptDirectory
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -26,6 +31,11 @@ from multimail_server.api.app import create_app
 from multimail_server.config import Settings
 from multimail_server.services import Context
 from multimail_server.services.delivery import DeliveryWorker
+from multimail_server.services.keys import ensure_first_admin_key
+from multimail_server.store import Store
+from multimail_server.store.engine import make_engine
+from multimail_server.store.migrate import alembic_config, upgrade
+from multimail_server.testing import Api
 from tests.conftest import free_port, fresh_pg_database, start_session_server, wait_for
 from tests.mail.test_smtp_inbound import smtp_send
 
@@ -124,12 +134,11 @@ def test_ready_and_the_request_id(server):
     assert odd != "x" * 200 and len(odd) == 32
 
 
-@pytest.fixture
-def in_process_server(tmp_path):
-    """An app served by uvicorn in this process over real HTTP, with a real delivery worker the
-    test can stop (a worker thread of a `multimail serve` subprocess cannot be killed alone)."""
-    ctx = Context.from_settings(Settings(data_dir=tmp_path, smtp_enabled=False))
-    worker = DeliveryWorker(ctx)
+@contextlib.contextmanager
+def serve_in_process(ctx: Context, worker: DeliveryWorker) -> Iterator[str]:
+    """Serve the app of `ctx` with uvicorn in this process over real HTTP; its base URL. The
+    delivery worker is the test's own: it runs only once the test starts it (a worker thread of
+    a `multimail serve` subprocess can neither be held back nor killed alone)."""
     app = create_app(ctx)
     app.state.worker_liveness = lambda: {worker.name: worker.alive}
     port = free_port()
@@ -139,12 +148,94 @@ def in_process_server(tmp_path):
     wait_for(lambda: uv.started, timeout=10, what="uvicorn to start")
     base = f"http://127.0.0.1:{port}"
     requests.get(f"{base}/health", timeout=60)  # FastAPI builds its routing on the first request: seconds on a busy box
-    worker.start()
-    yield base, worker
-    worker.stop(timeout=2)
-    uv.should_exit = True
-    thread.join(10)
-    ctx.store.dispose()
+    try:
+        yield base
+    finally:
+        worker.stop(timeout=2)
+        uv.should_exit = True
+        thread.join(10)
+        ctx.store.dispose()
+
+
+@pytest.fixture
+def in_process_server(tmp_path):
+    """An in-process server whose delivery worker runs (see :func:`serve_in_process`)."""
+    ctx = Context.from_settings(Settings(data_dir=tmp_path, smtp_enabled=False))
+    worker = DeliveryWorker(ctx)
+    with serve_in_process(ctx, worker) as base:
+        worker.start()
+        yield base, worker
+
+
+def test_queue_gauges_fill_while_nothing_moves_and_drain_after(tmp_path):
+    """On a fresh database (so the values are absolute): held mail counts as pending approvals,
+    mail nobody delivers yet as outbox depth, both with the age of their oldest; deciding and
+    delivering brings each back to 0."""
+    ctx = Context.from_settings(Settings(data_dir=tmp_path, smtp_enabled=False))
+    admin_key = ensure_first_admin_key(ctx)
+    worker = DeliveryWorker(ctx)  # not started: nothing leaves the outbox yet
+    with serve_in_process(ctx, worker) as base:
+        admin = Api(base, admin_key)
+        free, held = new_address(), new_address()
+        admin.ok("POST", "create_mailbox", {"address": free, "oversight_mode": "autonomous"})
+        admin.ok("POST", "create_mailbox", {"address": held, "oversight_mode": "gated_send"})
+        empty = scrape(base, admin_key)
+        for name in ("multimail_outbox_depth", "multimail_outbox_oldest_age_seconds", "multimail_pending_approvals",
+                     "multimail_pending_approval_oldest_age_seconds"):
+            assert value(empty, name) == 0, name
+
+        queued = [admin.ok("POST", "send_email", {"from": free, "to": new_address(), "subject": f"Queued {i}", "body": "."})
+                  for i in range(3)]
+        assert {m["status"] for m in queued} == {"queued"}
+        pending = [admin.ok("POST", "send_email", {"from": held, "to": new_address(), "subject": f"Held {i}", "body": "."})
+                   for i in range(2)]
+        assert {m["status"] for m in pending} == {"pending"}
+        time.sleep(1.1)
+        backed_up = scrape(base, admin_key)
+        assert value(backed_up, "multimail_outbox_depth") == 3
+        assert value(backed_up, "multimail_outbox_oldest_age_seconds") >= 1.0
+        assert value(backed_up, "multimail_pending_approvals") == 2
+        assert value(backed_up, "multimail_pending_approval_oldest_age_seconds") >= 1.0
+
+        # an approval moves its message from the approvals into the outbox; a rejection removes it
+        admin.ok("POST", "approve_message", {"message_id": pending[0]["message_id"]})
+        admin.ok("POST", "reject_message", {"message_id": pending[1]["message_id"], "reason": "not today"})
+        decided = scrape(base, admin_key)
+        assert value(decided, "multimail_pending_approvals") == 0
+        assert value(decided, "multimail_pending_approval_oldest_age_seconds") == 0
+        assert value(decided, "multimail_outbox_depth") == 4
+
+        worker.start()
+        for m in [*queued, pending[0]]:
+            wait_status(admin, m["message_id"], "sent")
+        drained = scrape(base, admin_key)
+        assert value(drained, "multimail_outbox_depth") == 0
+        assert value(drained, "multimail_outbox_oldest_age_seconds") == 0
+        assert value(drained, "multimail_delivery_attempts_total", outcome="sent") == 4
+
+
+def test_ready_is_503_while_the_schema_is_behind_the_code(tmp_path_factory):
+    """A database one revision behind the code's migrations head (restored from an older backup,
+    or downgraded by hand) is not ready; migrating it makes the server ready again."""
+    srv = start_session_server(tmp_path_factory.mktemp("ready-behind"))
+    store = Store(make_engine(srv.database_url))
+    try:
+        head = ScriptDirectory.from_config(alembic_config(store)).get_current_head()
+        previous = ScriptDirectory.from_config(alembic_config(store)).get_revision(head).down_revision
+        assert requests.get(f"{srv.base}/ready", timeout=10).status_code == 200
+        command.downgrade(alembic_config(store), previous)
+        err = assert_error(httpx.get(f"{srv.base}/ready", timeout=10), 503, "not_ready")
+        assert err["details"]["failed"] == ["migrations"]
+        assert err["details"]["checks"]["migrations"] == {"ok": False, "current": previous, "head": head}
+        assert err["details"]["checks"]["database"] == {"ok": True}
+        assert "migrations" in err["message"]
+        upgrade(store)
+        r = requests.get(f"{srv.base}/ready", timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"]["migrations"] == {"ok": True, "current": head, "head": head}
+    finally:
+        store.dispose()
+        srv.stop()
 
 
 def test_ready_is_503_when_a_worker_stopped(in_process_server):
