@@ -214,10 +214,20 @@ def test_queue_gauges_fill_while_nothing_moves_and_drain_after(tmp_path):
         assert value(drained, "multimail_delivery_attempts_total", outcome="sent") == 4
 
 
-def test_ready_is_503_while_the_schema_is_behind_the_code(tmp_path_factory):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> Iterator[str | None]:
+    """None (the server's own SQLite file) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_pg_database("mm_behind") as url:
+        yield url
+
+
+def test_ready_is_503_while_the_schema_is_behind_the_code(tmp_path_factory, database_url):
     """A database one revision behind the code's migrations head (restored from an older backup,
     or downgraded by hand) is not ready; migrating it makes the server ready again."""
-    srv = start_session_server(tmp_path_factory.mktemp("ready-behind"))
+    srv = start_session_server(tmp_path_factory.mktemp("ready-behind"), database_url=database_url)
     store = Store(make_engine(srv.database_url))
     try:
         head = ScriptDirectory.from_config(alembic_config(store)).get_current_head()

@@ -12,10 +12,12 @@ send's idempotency key meanwhile, as it does after 24 h), the work after it ran 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,9 +25,12 @@ from typing import Any
 
 import pytest
 from flow_boxes import Box
+from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.context import FlowRunContext
 from prefect.workers.process import ProcessWorker
+from prefect_multimail import send_email, wait_for_approval
 from sqlalchemy import create_engine, text
 
 from multimail_server.testing import Api, ServerProcess, wait_for
@@ -207,3 +212,38 @@ def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box
         print(f"\n  suspend test: suspended after {suspended_at - started:.1f} s, approval -> completed "
               f"{completed_at - approved_at:.1f} s, total {time.perf_counter() - started:.1f} s; states: "
               + " -> ".join(f"{t}({n})" for t, n in history))
+
+
+def test_a_run_without_a_deployment_pauses_even_when_asked_to_suspend(gated: Box, caplog):
+    """``suspend=True`` in a run that cannot be suspended (no deployment: nothing would run it
+    again) pauses it in its process instead, says why, and the approval resumes it as usual."""
+    seen: list = []
+
+    @flow(name="local-long-approval", persist_result=True)
+    def local_long_approval() -> str:
+        message_id = send_email(gated.credentials, sender=gated.address, to="ana@partner.test",
+                                subject="Local run", body="Hello.")
+        seen.append((FlowRunContext.get().flow_run.id, message_id))
+        return wait_for_approval(gated.credentials, message_id, timeout=3600, suspend=True)
+
+    def approve_once_paused() -> None:
+        def paused():
+            if not seen:
+                return None
+            with get_client(sync_client=True) as client:
+                state = client.read_flow_run(seen[0][0]).state
+            return state if state is not None and state.is_paused() else None
+
+        state = wait_for(paused, timeout=30, what="the run to pause")
+        seen.append(state.name)
+        time.sleep(0.5)  # the run input schema is saved just after the pause
+        gated.approver.ok("POST", "approve_message", {"message_id": seen[0][1]})
+
+    human = threading.Thread(target=approve_once_paused, daemon=True)
+    human.start()
+    with caplog.at_level(logging.WARNING):
+        assert local_long_approval() == "approved"
+    human.join(10)
+    assert seen[1] == "Paused"  # not "Suspended": its process held the wait
+    assert any("cannot be suspended (it is not a run of a deployment)" in r.getMessage() for r in caplog.records), \
+        [r.getMessage() for r in caplog.records]
