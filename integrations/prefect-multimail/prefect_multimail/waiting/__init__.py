@@ -10,6 +10,13 @@ How a wait works, and why:
    slot and shows as *Paused* in the UI; the MultiMail server resumes it with the outcome the
    moment the approver decides or the answer arrives, and the flow notices within
    ``poll_interval`` seconds (the default 0.5 s, instead of Prefect's 10 s).
+   A long wait of a deployment run (``suspend=None`` and a timeout over 10 minutes, or
+   ``suspend=True``) **suspends** the run instead (``suspend_flow_run``): its process exits, so a
+   worker restart cannot kill it; the server's resume has Prefect reschedule it, a worker runs
+   the flow again from the top (tasks read back from their persisted results, sends answered
+   by their idempotency key or the run's record of them), and the wait, registering again, gets
+   the outcome at once. Only a top-level deployment run with persisted results is suspended
+   (:func:`.logic.should_suspend`); any other pauses.
 3. After the resume the outcome is **confirmed with the MultiMail server** (``register_wait``
    again): the server is the source of truth, and anyone with access to Prefect could resume the
    run with input of their choosing. An outcome the server does not confirm is logged and ignored,
