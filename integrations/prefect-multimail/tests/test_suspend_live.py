@@ -42,7 +42,7 @@ import os
 from pathlib import Path
 
 from prefect import flow, task
-from prefect_multimail import MultiMailCredentials, send_email, wait_for_approval
+from prefect_multimail import MultiMailCredentials, await_approval, send_email, wait_for_approval
 
 
 @task
@@ -59,13 +59,13 @@ def follow_up(workdir: str, message_id: str, result: str) -> None:
 
 
 @flow(name="long-approval", persist_result=True)
-def long_approval(api_key: str, base_url: str, sender: str, workdir: str) -> str:
+DEF long_approval(api_key: str, base_url: str, sender: str, workdir: str) -> str:
     Path(workdir, "pids.log").open("a").write(f"{os.getpid()}\\n")
     credentials = MultiMailCredentials(api_key=api_key, base_url=base_url)
     body = prepare(workdir)
     message_id = send_email(credentials, sender=sender, to="ana@partner.test", subject="Q3 numbers", body=body)
     Path(workdir, "message_ids.log").open("a").write(message_id + "\\n")
-    result = wait_for_approval(credentials, message_id, timeout=3600)  # over 10 min: suspends
+    result = WAIT(credentials, message_id, timeout=3600)  # over 10 min: suspends
     follow_up(workdir, message_id, result)
     return result
 '''
@@ -121,8 +121,12 @@ def work_pool(prefect_api_url) -> str:
         client.delete_work_pool(name)
 
 
-def deploy(workdir: Path, pool: str) -> Any:
-    (workdir / "long_flow.py").write_text(textwrap.dedent(FLOW_SOURCE))
+def deploy(workdir: Path, pool: str, kind: str) -> Any:
+    """The deployment of the flow, a ``def`` flow with ``wait_for_approval`` or an ``async def``
+    one with ``await await_approval``."""
+    source = FLOW_SOURCE.replace("DEF", "def" if kind == "sync" else "async def")
+    source = source.replace("WAIT", "wait_for_approval" if kind == "sync" else "await await_approval")
+    (workdir / "long_flow.py").write_text(textwrap.dedent(source))
     with get_client(sync_client=True) as client:
         flow_id = client.create_flow_from_name("long-approval")
         return client.create_deployment(
@@ -131,12 +135,13 @@ def deploy(workdir: Path, pool: str) -> Any:
             pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(workdir)}}])
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box, prefect_api_url, work_pool, tmp_path,
-                                                                      capsys):
+                                                                      capsys, kind):
     started = time.perf_counter()
     workdir = tmp_path / "flow"
     workdir.mkdir()
-    deployment_id = deploy(workdir, work_pool)
+    deployment_id = deploy(workdir, work_pool, kind)
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "PREFECT_HOME": str(tmp_path / "prefect-home"),
            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"), "PREFECT_WORKER_QUERY_SECONDS": "1",
            "PREFECT_WORKER_PREFETCH_SECONDS": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -162,7 +167,7 @@ def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box
                 s = state()
                 return s is not None and s.is_paused() and s.name == "Suspended"
 
-            wait_for(suspended, timeout=45, what="the run to suspend")
+            wait_for(suspended, timeout=60, what="the run to suspend")
             suspended_at = time.perf_counter()
             [first_pid] = lines(workdir / "pids.log")
             wait_for(lambda: process_gone(int(first_pid)), timeout=15, what="the flow's process to exit")
@@ -184,7 +189,7 @@ def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box
                 assert not (s and s.is_final() and not s.is_completed()), f"the run ended: {s}\n{log.read_text()}"
                 return s is not None and s.is_completed()
 
-            wait_for(completed, timeout=60, what="the rescheduled run to complete")
+            wait_for(completed, timeout=75, what="the rescheduled run to complete")
             completed_at = time.perf_counter()
             history = [(s.type.value, s.name) for s in client.read_flow_run_states(run.id)]
     finally:
@@ -209,7 +214,7 @@ def test_a_suspended_run_survives_a_worker_restart_and_completes_once(gated: Box
     time.sleep(0.5)
     assert gated.server.query("SELECT count(*) FROM captured_mail WHERE message_id = :m", m=message_id)[0][0] == 1
     with capsys.disabled():
-        print(f"\n  suspend test: suspended after {suspended_at - started:.1f} s, approval -> completed "
+        print(f"\n  suspend test ({kind}): suspended after {suspended_at - started:.1f} s, approval -> completed "
               f"{completed_at - approved_at:.1f} s, total {time.perf_counter() - started:.1f} s; states: "
               + " -> ".join(f"{t}({n})" for t, n in history))
 
