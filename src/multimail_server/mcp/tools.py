@@ -11,7 +11,7 @@ import time
 from typing import Any, Literal
 
 import anyio
-from pydantic import EmailStr, Field
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from ..client import types as t
@@ -135,8 +135,8 @@ class ConfigureMailboxArgs(Args):
     oversight_mode: Literal["read_only", "gated_all", "gated_send", "monitored", "autonomous"] | None = Field(
         None, description="How much human oversight is required for this mailbox")
     display_name: str | None = Field(None, description="Sender display name shown in emails")
-    auto_cc: EmailStr | None = Field(None, description="Not supported here: leave it out")
-    auto_bcc: EmailStr | None = Field(None, description="Not supported here: leave it out")
+    auto_cc: str | None = Field(None, description="Not supported here: leave it out")
+    auto_bcc: str | None = Field(None, description="Not supported here: leave it out")
     signature_block: str | None = Field(None, description="Not supported here: leave it out")
     default_gate_timing: Literal["gate_first", "schedule_first"] | None = Field(None, description="Not supported here (no scheduled send)")
     scheduling_enabled: bool | None = Field(None, description="Not supported here (no scheduled send)")
@@ -165,11 +165,11 @@ async def delete_mailbox(s: ToolSession, a: DeleteMailboxArgs) -> Any:
 # -- sending ---------------------------------------------------------------------------------
 
 class SendEmailArgs(Args):
-    to: list[EmailStr] = Field(description="Recipient email addresses")
+    to: list[str] = Field(description="Recipient email addresses")
     subject: str = Field(description="Email subject line")
     markdown: str = Field(description="Email body in markdown format")
-    cc: list[EmailStr] | None = Field(None, description="CC email addresses")
-    bcc: list[EmailStr] | None = Field(None, description="BCC email addresses")
+    cc: list[str] | None = Field(None, description="CC email addresses")
+    bcc: list[str] | None = Field(None, description="BCC email addresses")
     attachments: list[HostedAttachment] | None = Field(None, description="File attachments (base64-encoded)")
     idempotency_key: str | None = Field(None, description="Unique key to prevent duplicate sends: the same key within 24 hours returns the original email instead of sending again")
     send_at: str | None = Field(None, description="Scheduled send is not available here yet: leave it out")
@@ -189,8 +189,8 @@ async def send_email(s: ToolSession, a: SendEmailArgs) -> Any:
 class ReplyEmailArgs(Args):
     email_id: str = Field(description="The email ID to reply to")
     markdown: str = Field(description="Reply body in markdown format")
-    cc: list[EmailStr] | None = Field(None, description="CC email addresses")
-    bcc: list[EmailStr] | None = Field(None, description="BCC email addresses")
+    cc: list[str] | None = Field(None, description="CC email addresses")
+    bcc: list[str] | None = Field(None, description="BCC email addresses")
     attachments: list[HostedAttachment] | None = Field(None, description="File attachments (base64-encoded)")
     idempotency_key: str | None = Field(None, description="Unique key to prevent duplicate replies (24 h)")
     reply_all: bool | None = Field(None, description="Also address the original's other recipients")
@@ -205,12 +205,12 @@ async def reply_email(s: ToolSession, a: ReplyEmailArgs) -> Any:
 
 
 class RequestDecisionArgs(Args):
-    to: list[EmailStr] = Field(description="Who decides (email addresses)")
+    to: list[str] = Field(description="Who decides (email addresses)")
     question: str = Field(description="The question, in one or two sentences")
     options: list[str] = Field(min_length=2, description="The possible answers, e.g. ['approve', 'decline']")
     subject: str | None = Field(None, description="Subject line (derived from the question when omitted)")
     context: str | None = Field(None, description="Background shown above the question")
-    cc: list[EmailStr] | None = Field(None, description="CC email addresses")
+    cc: list[str] | None = Field(None, description="CC email addresses")
     idempotency_key: str | None = Field(None, description="Unique key to prevent asking twice (24 h)")
     mailbox_id: str | None = MAILBOX
 
@@ -233,12 +233,12 @@ async def cancel_message(s: ToolSession, a: CancelArgs) -> Any:
 
 
 class ScheduleArgs(Args):
-    to: list[EmailStr] | None = None
+    to: list[str] | None = None
     subject: str | None = None
     markdown: str | None = None
     send_at: str | None = None
-    cc: list[EmailStr] | None = None
-    bcc: list[EmailStr] | None = None
+    cc: list[str] | None = None
+    bcc: list[str] | None = None
     attachments: list[HostedAttachment] | None = None
     gate_timing: str | None = None
     idempotency_key: str | None = None
