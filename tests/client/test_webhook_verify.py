@@ -40,8 +40,9 @@ def test_a_real_delivery_verifies_and_a_tampered_one_does_not(admin, receiver):
 
 
 def test_the_standard_webhooks_library_and_ours_agree():
-    from standardwebhooks import Webhook  # the server's signer; the SDK must accept what it signs
     from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook  # the server's signer; the SDK must accept what it signs
 
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     stamp = datetime.now(UTC).replace(microsecond=0)
