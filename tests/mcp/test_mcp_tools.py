@@ -12,6 +12,8 @@ import anyio
 import pytest
 import requests
 
+from multimail_server.mcp.tools import WAIT_CHUNK
+
 from ..conftest import wait_for
 
 AGENT_ONLY = {"send_email", "reply_email", "request_decision", "schedule_email"}
@@ -141,6 +143,8 @@ def test_a_long_wait_reports_progress_and_is_cancelled_at_once(connect, server, 
     agent, _ = keys(make_key, box)
     progress: list[float] = []
 
+    held_open: list[float] = []
+
     async def on_progress(done, total, message):
         progress.append(done)
         assert total == 120
@@ -149,16 +153,33 @@ def test_a_long_wait_reports_progress_and_is_cancelled_at_once(connect, server, 
         async with connect(agent) as a:
             sent = (await a.call_tool("send_email", {"to": [other], "subject": "Held", "markdown": "x"})).structured_content
             started = time.monotonic()
-            with anyio.move_on_after(8):
-                await a.call_tool("wait_for_approval", {"email_id": sent["message_id"], "timeout_seconds": 120},
-                                  progress_callback=on_progress)
-                raise AssertionError("the wait ended by itself")
+
+            async def sample():  # mid-round: the server holds the long-poll
+                await anyio.sleep(2.5)
+                held_open.append(await anyio.to_thread.run_sync(open_long_polls, server))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sample)
+                with anyio.move_on_after(8):
+                    await a.call_tool("wait_for_approval", {"email_id": sent["message_id"], "timeout_seconds": 120},
+                                      progress_callback=on_progress)
+                    raise AssertionError("the wait ended by itself")
             cancelled_after = time.monotonic() - started
             still = await a.call_tool("list_mailboxes", {})  # the session goes on after the cancel
             return cancelled_after, still
 
     cancelled_after, still = run(main)
     assert cancelled_after < 10 and progress and not still.is_error
+    assert held_open and held_open[0] >= 1  # the wait was the server's long-poll, not a polling loop
+    # and the server is not left holding the wait: its open long-polls drain within one round
+    wait_for(lambda: open_long_polls(server) == 0, timeout=3 * WAIT_CHUNK, what="the cancelled wait's long-poll to end")
+
+
+def open_long_polls(server) -> float:
+    text = requests.get(f"{server.base}/metrics", headers={"Authorization": f"Bearer {server.admin_key}"}, timeout=10).text
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("multimail_long_polls_open")]
+    assert values, "no multimail_long_polls_open gauge in /metrics"
+    return sum(values)
 
 
 def test_email_text_comes_back_fenced_and_apart_from_the_metadata(connect, server, admin, mailbox, make_key):

@@ -407,6 +407,7 @@ class WaitForApprovalArgs(Args):
 
 async def wait_for_approval(s: ToolSession, a: WaitForApprovalArgs) -> Any:
     clock = _Clock(a.timeout_seconds)
+    await s.progress(0, clock.timeout, "waiting for a human to approve or reject")
     while True:
         items = (await s.client.list_pending(message_id=a.email_id, wait=min(WAIT_CHUNK, clock.left) or None))["messages"]
         item = items[0] if items else None
@@ -426,6 +427,7 @@ class WaitForDecisionArgs(Args):
 async def wait_for_decision(s: ToolSession, a: WaitForDecisionArgs) -> Any:
     clock = _Clock(a.timeout_seconds)
     last: str | None = None
+    await s.progress(0, clock.timeout, "waiting for the answer by email")
     while True:
         thread = await s.client.get_thread(a.thread_id, wait=min(WAIT_CHUNK, clock.left) or None, after_message_id=last)
         if thread["messages"]:
