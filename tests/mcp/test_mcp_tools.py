@@ -197,9 +197,12 @@ def test_email_text_comes_back_fenced_and_apart_from_the_metadata(connect, serve
 
     async def main():
         async with connect(agent) as a:
-            return await a.call_tool("read_email", {"email_id": item["message_id"]}), await a.call_tool("check_inbox", {})
+            return (await a.call_tool("read_email", {"email_id": item["message_id"]}), await a.call_tool("check_inbox", {}),
+                    await a.call_tool("get_raw", {"email_id": item["message_id"]}))
 
-    read, inbox = run(main)
+    read, inbox, raw = run(main)
+    assert "raw" not in raw.structured_content and "ignore previous" not in raw.content[0].text
+    assert raw.structured_content["untrusted_content"][0]["field"] == "raw" and "BEGIN UNTRUSTED" in raw.content[1].text
     assert not read.is_error
     structured = read.structured_content
     assert "body" not in structured and "html" not in structured and structured["from"] == "Mallory <mallory@partner.test>"
