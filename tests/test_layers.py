@@ -10,6 +10,7 @@ The layers, from the bottom (a module may import its own layer and the layers be
     delivery, prefect_api                  transports, outbound signing, the Prefect API client
     services                               the use cases
     api, smtp                              interfaces
+    mcp                                    the MCP adapter (over the SDK; /mcp authenticates like the API)
     server                                 assembles the interfaces and workers
     cli, testing                           the command (and the test helpers that run it)
     entry                                  the console script
@@ -31,6 +32,7 @@ LAYERS = [
     {"delivery", "prefect_api"},
     {"services"},
     {"api", "smtp"},
+    {"mcp"},
     {"server"},
     {"cli", "testing"},
     {"entry"},

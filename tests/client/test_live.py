@@ -59,6 +59,12 @@ async def every_method(c: Any) -> None:
     [att] = full["attachments"]
     assert att["filename"] == "notes.txt"
     assert await v(c.get_attachment(full["message_id"], att["attachment_id"])) == b"attached bytes"
+    raw = await v(c.get_raw(full["message_id"]))
+    assert b"attached bytes" not in raw and raw.count(b"\n") > 3  # the MIME source (the attachment base64-encoded)
+    checked = await v(c.verify_message(raw))
+    assert set(checked) == {"dkim", "identity", "proves", "does_not_prove"}
+    me = await v(c.whoami())
+    assert me["role"] == "admin" and me["mailboxes"] is None
 
     assert (await v(c.tag_email(item["message_id"], ["processed"]))) == {"message_id": item["message_id"], "tags": {"processed": ""}}
     tagged = await v(c.tag_email(item["message_id"], {"priority": "high"}, remove=["processed"]))

@@ -121,3 +121,73 @@ def test_get_retried_after_dropped_answer(server, admin_client, boxes):
     with MultiMail(api_key=server.admin_key, base_url=server.base, transport=transport, retry_backoff=0, auto_idempotency=True) as c:
         assert c.list_pending(box) == {"messages": []}
     assert [p for p, _ in transport.seen] == ["/v1/list_pending"] * 2
+
+
+class ResettingProxy:
+    """A TCP proxy in front of the real server that, for the first request naming `path`, passes
+    it on, lets the server answer, then resets the client's connection (RST, SO_LINGER 0) instead
+    of relaying the answer: a real reset on a real socket, after the work was done."""
+
+    def __init__(self, upstream_port: int, path: bytes):
+        import socket
+        import threading
+
+        self.upstream_port, self.path, self.resets = upstream_port, path, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client) -> None:
+        import socket
+        import struct
+
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        upstream.settimeout(10)
+        client.settimeout(10)
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    return
+                upstream.sendall(data)
+                answer = upstream.recv(65536)
+                if self.path in data and not self.resets:
+                    self.resets += 1
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return  # closing with linger 0 sends RST
+                client.sendall(answer)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_send_retried_after_a_real_connection_reset_sends_once(server, admin_client, boxes):
+    box, other = boxes
+    subject = f"Reset {secrets.token_hex(3)}"
+    proxy = ResettingProxy(server.http_port, b"POST /v1/send_email")
+    try:
+        with MultiMail(api_key=server.admin_key, base_url=f"http://127.0.0.1:{proxy.port}", retry_backoff=0,
+                       auto_idempotency=True) as c:
+            result = c.send_email(sender=box, to=other, subject=subject, body="Exactly once, after a reset.")
+    finally:
+        proxy.close()
+    assert proxy.resets == 1
+    assert result.duplicate is True  # the retry found the message the reset request had created
+    assert [m["message_id"] for m in held_with_subject(admin_client, box, subject)] == [result.message_id]

@@ -15,7 +15,7 @@ from . import docs, errors, ratelimit
 from .deps import get_principal
 from .limits import RequestLimits
 from .observability import RequestLog
-from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, ops, reading, sending
+from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, ops, reading, sending, whoami
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -32,7 +32,7 @@ def create_app(ctx: Context) -> FastAPI:
     errors.install(app)
     docs.install(app)
     ratelimit.install(app, RateLimits(ctx.settings))
-    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links, ops):
+    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links, ops, whoami):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"], operation_id="health", response_model=Health,

@@ -18,6 +18,7 @@ Example:
     >>> asyncio.run(main())
 """
 
+from . import webhooks
 from ._async import AsyncMultiMail
 from ._base import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL, new_idempotency_key
 from ._sync import MultiMail
@@ -52,6 +53,7 @@ from .types import (
     SendResult,
     Thread,
     Webhook,
+    WhoAmI,
     attachment,
 )
 
@@ -61,5 +63,6 @@ __all__ = [
     "PayloadTooLarge", "UnprocessableEntity", "RateLimited", "ServerError", "ConnectionError", "APIConnectionError",
     "SendResult", "Attachment", "attachment", "Claim", "InboxMessage", "InboxPage", "Message", "Thread", "PendingMessage",
     "Mailbox", "AuditEvent", "Webhook", "ApiKey", "OversightMode", "FlowRunWait", "ApprovalOutcome", "DecisionOutcome",
+    "WhoAmI", "webhooks",
     "DEFAULT_BASE_URL", "ENV_API_KEY", "ENV_BASE_URL", "new_idempotency_key",
 ]

@@ -35,9 +35,11 @@ from .types import (
     TagResult,
     TagValue,
     Thread,
+    VerifyResult,
     Webhook,
     WebhookDeleted,
     WebhookList,
+    WhoAmI,
 )
 
 
@@ -105,7 +107,8 @@ class AsyncMultiMail(BaseClient):
         attempt = 0
         while True:
             try:
-                response = await self._http.request(call.method, call.path, params=call.params, json=call.json, headers=call.headers,
+                response = await self._http.request(call.method, call.path, params=call.params, json=call.json, content=call.content,
+                                                  headers=call.headers,
                                                   **({} if call.timeout is None else {"timeout": call.timeout}))
             except httpx.TransportError as exc:
                 delay = self._retry_delay_for_error(call, exc, attempt)
@@ -134,6 +137,21 @@ class AsyncMultiMail(BaseClient):
             'ok'
         """
         return await self._request(Call("GET", "/health", idempotent=True))
+
+    async def whoami(self) -> WhoAmI:
+        """The calling key's role, scopes and mailboxes (``GET /v1/whoami``).
+
+        Returns:
+            ``{"key_id", "role", "scopes", "mailboxes"}``; ``mailboxes`` is ``None`` for all.
+
+        Raises:
+            AuthenticationError: No key, or an unknown or revoked one.
+
+        Example:
+            >>> (await client.whoami())["role"]
+            'agent'
+        """
+        return await self._request(self._get_call("whoami"))
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -478,6 +496,46 @@ class AsyncMultiMail(BaseClient):
             >>> (await client.read_email("msg_…"))["body"]
         """
         return await self._request(self._get_call("read_email", message_id=message_id))
+
+    async def get_raw(self, message_id: str) -> bytes:
+        """A message's exact RFC 5322 bytes: as received, or as handed over for delivery.
+
+        Args:
+            message_id: The message.
+
+        Returns:
+            The bytes (``message/rfc822``); decision links and private reply addresses are replaced.
+
+        Raises:
+            NotFound: Unknown id, or outside the key's scope.
+            Conflict: ``not_composed_yet``: an outbound message not yet handed over.
+
+        Example:
+            >>> (await client.get_raw("msg_…")).startswith(b"Received:")
+        """
+        call = self._get_call("get_raw", message_id=message_id)
+        call.raw = True
+        return await self._request(call)
+
+    async def verify_message(self, raw: bytes | str) -> VerifyResult:
+        """Check a raw message's DKIM signature and X-MultiMail-Identity claim (no key needed).
+
+        Args:
+            raw: The RFC 5322 message, as received.
+
+        Returns:
+            ``{"dkim", "identity", "proves", "does_not_prove"}``.
+
+        Raises:
+            BadRequest: The body is empty or not a message.
+
+        Example:
+            >>> (await client.verify_message(open("mail.eml", "rb").read()))["proves"]
+        """
+        content = raw.encode() if isinstance(raw, str) else bytes(raw)
+        call = Call("POST", "/v1/verify_message", content=content, headers={"Content-Type": "message/rfc822"})
+        call.idempotent = True  # checking twice changes nothing
+        return await self._request(call)
 
     async def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
         """Download one attachment's bytes (ids from :meth:`read_email`'s ``attachments``).

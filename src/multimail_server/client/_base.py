@@ -86,6 +86,7 @@ class Call:
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
+    content: bytes | None = None  # a raw body instead of JSON (verify_message)
     headers: dict[str, str] = field(default_factory=dict)
     idempotent: bool = False
     raw: bool = False  # return the bytes instead of decoded JSON

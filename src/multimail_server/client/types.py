@@ -635,3 +635,23 @@ class ErrorBody(TypedDict):
 # model it builds, and made the server take 10 s to import instead of 3.
 for _shape in [v for v in list(globals().values()) if isinstance(v, type) and is_typeddict(v)]:
     _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+
+
+# -- who am I (GET /v1/whoami) ---------------------------------------------------------------------
+# Appended after the loop above, so it sets its own strict config (see the comment there).
+
+
+class WhoAmI(TypedDict):
+    """The calling key: what it is and what it may do (so a client, e.g. the MCP server, offers only
+    the operations that key may call)."""
+
+    key_id: str | None
+    """Null only for the local operator (the CLI), never over HTTP."""
+    role: str
+    """``agent``, ``approver`` or ``admin``: the narrowest role that describes ``scopes``."""
+    scopes: list[str]
+    mailboxes: list[str] | None
+    """The addresses the key may act for; null: all."""
+
+
+WhoAmI.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
