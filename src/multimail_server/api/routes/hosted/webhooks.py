@@ -1,6 +1,6 @@
 """/v1/webhooks[/{id}]: create_webhook, list_webhooks and delete_webhook (services/webhooks.py) in
 the hosted dialect. Event names may be the hosted ones (mapped to ours) or ours; the deliveries are
-this server's signed events (Standard Webhooks), docs/webhooks.md."""
+this server's signed events (Standard Webhooks; README, "Webhooks")."""
 
 from __future__ import annotations
 
