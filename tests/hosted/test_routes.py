@@ -98,6 +98,7 @@ def test_gated_send_pending_decide_and_one_id(hosted, hosted_key, admin):
     assert admin.ok("GET", "read_email", message_id=msg_id)["approval_status"] == "pending"
     assert_error(approver.call("POST", "/v1/oversight/decide", {"email_id": msg_id, "action": "maybe"}), 400)
     assert_error(approver.call("POST", "/v1/oversight/decide", {"email_id": "msg_nope", "action": "approve"}), 404)
+    assert_error(approver.call("POST", "/v1/oversight/decide", {"email_id": "", "action": "approve"}), 400, "invalid_field")
 
     assert approver.ok("POST", "/v1/oversight/decide", {"email_id": msg_id, "action": "approve", "reason": "fine"}) == \
         {"id": msg_id, "status": "approved"}
@@ -202,7 +203,11 @@ def test_list_filters_cursor_and_mark_read(hosted, mailbox, inbound):
     assert_error(h.call("GET", f"/v1/mailboxes/{to}/emails", since_id="msg_unknown"), 400, "invalid_field")
     assert_error(h.call("GET", f"/v1/mailboxes/{to}/emails", status="everything"), 400)
     assert_error(h.call("GET", f"/v1/mailboxes/{to}/emails", limit=0), 400)
-    assert_error(h.call("GET", f"/v1/mailboxes/{to}/emails", date_after="yesterday"), 400)
+    assert_error(h.call("GET", f"/v1/mailboxes/{to}/emails", date_after="yesterday"), 400, "invalid_field")
+    # empty filters are no filters (the hosted document types them plain strings)
+    assert len(h.ok("GET", f"/v1/mailboxes/{to}/emails", date_after="", since_id="", cursor="", sender="")["emails"]) == 3
+    assert len(h.ok("GET", f"/v1/mailboxes/{to}/emails", date_after="2000-01-01T00:00:00Z")["emails"]) == 3
+    assert h.ok("GET", f"/v1/mailboxes/{to}/emails", date_before="2000-01-01T00:00:00Z")["emails"] == []
 
 
 def test_another_mailbox_is_not_visible(hosted, hosted_key, mailbox, inbound):
@@ -337,6 +342,7 @@ def test_domains(hosted):
     assert_error(h.call("POST", "/v1/domains", {"domain": name}), 409)
     assert_error(h.call("POST", "/v1/domains", {"domain": "not a domain"}), 400)
     assert_error(h.call("POST", f"/v1/domains/{name}/verify"), 501, "not_implemented")
+    assert_error(h.call("GET", "/v1/domains/not a domain"), 404, "domain_not_found")
 
 
 # --- what is not served ---------------------------------------------------------------------------

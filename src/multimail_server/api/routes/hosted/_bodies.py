@@ -89,7 +89,7 @@ class TagsBody(Request):
 
 
 class DecideBody(Request):
-    email_id: str = Field(description="The held message's id (msg_...).")
+    email_id: str = Field(min_length=1, description="The held message's id (msg_...).")
     action: Literal["approve", "reject"] = Field(description="approve (it then goes out) or reject (it never does).")
     reason: str | None = Field(None, description="Why, kept with the decision in the audit log.")
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 
 from ....client.types import HostedDomain, HostedDomainList
+from ....core.errors import BadRequest, NotFound
 from ....services import domains as svc
 from ...deps import CtxDep, PrincipalDep
 from ._bodies import AddDomainBody
@@ -40,5 +41,9 @@ def add_domain(body: AddDomainBody, ctx: CtxDep, who: PrincipalDep) -> dict:
 @router.get("/domains/{domain_id}", operation_id="hosted_get_domain", response_model=HostedDomain,
             responses=errors(403, 404))
 def get_domain(ctx: CtxDep, who: PrincipalDep, domain_id: str = Path(description="The domain's id: its name.")) -> dict:
-    """One signing domain (admin)."""
-    return _shape(svc.get_domain(ctx, principal=who, domain=domain_id))
+    """One signing domain (admin); an id that is not even a domain name is unknown too (404)."""
+    try:
+        name = svc.normalize_domain(domain_id)
+    except BadRequest:
+        raise NotFound(f"No signing domain {domain_id!r}.", code="domain_not_found", details={"domain": domain_id}) from None
+    return _shape(svc.get_domain(ctx, principal=who, domain=name))

@@ -20,7 +20,7 @@ from ....client.types import (
     HostedTags,
     HostedThread,
 )
-from ....core.errors import Conflict, NotFound
+from ....core.errors import BadRequest, Conflict, NotFound
 from ....services import approvals as approval_svc
 from ....services import reading as svc
 from ....services.common import iso
@@ -43,6 +43,18 @@ def _summary(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _time(value: str | None, field: str) -> datetime | None:
+    """A time filter as the hosted API takes it: an ISO 8601 string (a trailing Z allowed); an
+    empty one is no filter, as the hosted document types it a plain string."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{field} must be an ISO 8601 time, e.g. 2026-03-15T14:00:00Z.", code="invalid_field",
+                         details={"field": field}) from None
+
+
 @router.get("/mailboxes/{mailbox_id}/emails", operation_id="hosted_list_emails", response_model=HostedEmailList,
             responses=errors(404))
 def list_emails(
@@ -55,9 +67,10 @@ def list_emails(
     cursor: str | None = Query(None, description="The `cursor` of the previous page; omit it for the first page."),
     sender: str | None = Query(None, description="Only messages whose sender contains this (case-insensitive)."),
     subject_contains: str | None = Query(None, description="Only messages whose subject contains this (case-insensitive)."),
-    date_after: datetime | None = Query(None, description="Only messages received (or, outbound, created) after this "
-                                        "ISO 8601 time."),
-    date_before: datetime | None = Query(None, description="Only messages received (or created) before this time."),
+    date_after: str | None = Query(None, description="Only messages received (or, outbound, created) after this "
+                                   "ISO 8601 time; empty: no filter."),
+    date_before: str | None = Query(None, description="Only messages received (or created) before this ISO 8601 "
+                                    "time; empty: no filter."),
     direction: Literal["inbound", "outbound"] | None = Query(None, description="Only inbound or only outbound mail."),
     has_attachments: Literal["true", "false"] | None = Query(None, description="Only messages with (true) or "
                                                              "without (false) attachments."),
@@ -69,7 +82,8 @@ def list_emails(
     """The mailbox's mail in both directions, newest first, without bodies."""
     page = svc.list_emails(
         ctx, principal=who, mailbox=mailbox_id, states=STATUS_FILTER[status] if status else None, direction=direction,
-        sender=sender, subject_contains=subject_contains, date_after=date_after, date_before=date_before,
+        sender=sender, subject_contains=subject_contains, date_after=_time(date_after, "date_after"),
+        date_before=_time(date_before, "date_before"),
         has_attachments=None if has_attachments is None else has_attachments == "true", since_id=since_id,
         offset=offset, limit=limit, cursor=cursor,
     )
