@@ -16,6 +16,7 @@ from .deps import get_principal
 from .limits import RequestLimits
 from .observability import RequestLog
 from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, ops, reading, sending, whoami
+from .routes.hosted import ROUTERS as HOSTED_ROUTERS
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -34,6 +35,8 @@ def create_app(ctx: Context) -> FastAPI:
     ratelimit.install(app, RateLimits(ctx.settings))
     for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links, ops, whoami):
         app.include_router(module.router)
+    for router in HOSTED_ROUTERS:  # the hosted API's resource routes (docs/hosted-api.md)
+        app.include_router(router)
 
     @app.get("/health", tags=["health"], operation_id="health", response_model=Health,
              responses={503: {"model": errors.ErrorBody, "description": "The database does not answer."}})

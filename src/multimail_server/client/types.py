@@ -655,3 +655,210 @@ class WhoAmI(TypedDict):
 
 
 WhoAmI.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+# ================================================================================================
+# The hosted API's dialect (api/routes/hosted, docs/hosted-api.md): the answers of the resource
+# routes that code written for the hosted MultiMail service calls, with the field names of its
+# OpenAPI document ("MultiMail API" 2.0.0). Not part of this SDK's own answers; declared here, as
+# every response model is, so the server's OpenAPI document describes them and an answer has
+# exactly these keys. A key ``None`` in every answer is one the hosted service fills and this
+# server has no value for (docs/hosted-api.md says which).
+# ================================================================================================
+
+class HostedMailbox(TypedDict):
+    id: str
+    tenant_id: str
+    address: str
+    display_name: Union[str, None]
+    oversight_mode: str
+    min_oversight: str
+    auto_cc: Union[str, None]
+    auto_bcc: Union[str, None]
+    forward_inbound: int
+    webhook_url: Union[str, None]
+    oversight_webhook_url: Union[str, None]
+    signature_block: Union[str, None]
+    created_at: int
+    is_active: int
+    mcp_configured: int
+
+
+class HostedMailboxList(TypedDict):
+    mailboxes: "list[HostedMailbox]"
+
+
+class HostedStatus(TypedDict):
+    """``{"id", "status"}``: ``updated``, ``deleted``, ``revoked`` ..."""
+
+    id: str
+    status: str
+
+
+class HostedSendAnswer(TypedDict):
+    id: str
+    status: str
+    thread_id: str
+    message: str
+    idempotent: bool
+
+
+HostedEmailSummary = TypedDict("HostedEmailSummary", {
+    "id": str, "from": str, "to": "list[str]", "cc": "list[str]", "subject": str, "direction": str, "status": str,
+    "spam_score": Union[int, None], "spam_verdict": Union[str, None], "received_at": str, "thread_id": Union[str, None],
+    "has_attachments": bool, "delivered_at": Union[str, None], "bounced_at": Union[str, None],
+    "bounce_type": Union[str, None],
+})
+
+
+class HostedEmailList(TypedDict):
+    emails: "list[HostedEmailSummary]"
+    cursor: Union[str, None]
+
+
+class HostedAttachmentMeta(TypedDict):
+    name: str
+    size: int
+    content_type: str
+
+
+HostedEmail = TypedDict("HostedEmail", {
+    "id": str, "from": str, "to": "list[str]", "cc": "list[str]", "subject": str, "received_at": str,
+    "thread_id": Union[str, None], "markdown": str, "html": Union[str, None], "direction": str, "status": str,
+    "has_attachments": bool, "attachments": "list[HostedAttachmentMeta]", "delivered_at": Union[str, None],
+    "bounced_at": Union[str, None], "bounce_type": Union[str, None], "approved_at": Union[str, None],
+    "approved_by": Union[str, None], "spam_score": Union[int, None], "spam_verdict": Union[str, None],
+    "tags": "dict[str, str]",
+})
+
+
+class HostedAttachmentUrl(TypedDict):
+    url: str
+    filename: str
+    size_bytes: int
+    content_type: str
+    expires_in: Union[int, None]
+
+
+class HostedTags(TypedDict):
+    tags: "dict[str, str]"
+
+
+class HostedTagDeleted(TypedDict):
+    deleted: bool
+
+
+HostedThreadEmail = TypedDict("HostedThreadEmail", {
+    "id": str, "from": str, "to": "list[str]", "subject": str, "direction": str, "status": str, "received_at": str,
+    "has_attachments": bool, "delivered_at": Union[str, None], "bounced_at": Union[str, None],
+})
+
+
+class HostedThread(TypedDict):
+    thread_id: str
+    subject: str
+    message_count: int
+    participants: "list[str]"
+    last_activity: str
+    has_unanswered_inbound: bool
+    emails: "list[HostedThreadEmail]"
+
+
+HostedPendingEmail = TypedDict("HostedPendingEmail", {
+    "id": str, "mailbox_id": str, "direction": str, "from": str, "to": "list[str]", "subject": str,
+    "body_markdown": str, "status": str, "received_at": str, "content_hash": Union[str, None],
+})
+
+
+class HostedPendingList(TypedDict):
+    """``emails`` (the hosted OpenAPI document's name) and ``pending`` (the official Python SDK's): the same list."""
+
+    emails: "list[HostedPendingEmail]"
+    pending: "list[HostedPendingEmail]"
+
+
+class HostedDecision(TypedDict):
+    id: str
+    status: str
+
+
+class HostedWebhook(TypedDict):
+    id: str
+    url: Union[str, None]
+    events: "list[str]"
+    mailbox_id: Union[str, None]
+    created_at: str
+    signing_secret: NotRequired[str]
+    """Only when it is created and in ``GET /v1/webhooks/{id}``."""
+
+
+class HostedWebhookList(TypedDict):
+    """``subscriptions`` (the hosted OpenAPI document's name) and ``webhooks`` (the official Python SDK's)."""
+
+    subscriptions: "list[HostedWebhook]"
+    webhooks: "list[HostedWebhook]"
+
+
+class HostedApiKeyInfo(TypedDict):
+    id: str
+    name: str
+    prefix: str
+    scopes: "list[str]"
+    mailboxes: Union["list[str]", None]
+    created_at: str
+    last_used_at: Union[str, None]
+    is_active: bool
+
+
+class HostedApiKeyList(TypedDict):
+    api_keys: "list[HostedApiKeyInfo]"
+
+
+class HostedApiKeyCreated(TypedDict):
+    id: str
+    api_key: str
+    prefix: str
+    name: str
+    scopes: "list[str]"
+
+
+class HostedAuditEntry(TypedDict):
+    id: str
+    action: str
+    resource_type: str
+    resource_id: str
+    actor_key_id: str
+    metadata: Union["dict[str, Any]", None]
+    created_at: str
+
+
+class HostedAuditPage(TypedDict):
+    entries: "list[HostedAuditEntry]"
+    cursor: Union[str, None]
+
+
+class HostedDomain(TypedDict):
+    id: str
+    domain: str
+    status: str
+    dkim_verified: bool
+    spf_verified: bool
+    mx_verified: bool
+    return_path_verified: bool
+    dns_records: Union["dict[str, Any]", None]
+    created_at: str
+    verified_at: Union[str, None]
+
+
+class HostedDomainList(TypedDict):
+    domains: "list[HostedDomain]"
+
+
+__all__ += [
+    "HostedMailbox", "HostedMailboxList", "HostedStatus", "HostedSendAnswer", "HostedEmailSummary", "HostedEmailList",
+    "HostedAttachmentMeta", "HostedEmail", "HostedAttachmentUrl", "HostedTags", "HostedTagDeleted", "HostedThreadEmail",
+    "HostedThread", "HostedPendingEmail", "HostedPendingList", "HostedDecision", "HostedWebhook", "HostedWebhookList",
+    "HostedApiKeyInfo", "HostedApiKeyList", "HostedApiKeyCreated", "HostedAuditEntry", "HostedAuditPage", "HostedDomain",
+    "HostedDomainList",
+]
+
+for _shape in [v for k, v in list(globals().items()) if k.startswith("Hosted") and isinstance(v, type) and is_typeddict(v)]:
+    _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]

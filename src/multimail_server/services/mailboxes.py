@@ -122,3 +122,25 @@ def delete_mailbox(ctx: Context, *, principal: Principal, mailbox: str) -> dict[
         mailbox_q.delete_mailbox(tx, row["id"])
         record(tx, at=now, principal=principal, action="mailbox.deleted", mailbox=row, details=mailbox_view(row))
     return {"mailbox_id": row["id"], "address": row["address"], "deleted": True}
+
+
+def get_mailbox(ctx: Context, *, principal: Principal, mailbox: str) -> dict[str, Any]:
+    """One mailbox by id or address (404 outside the key's scope, as for every lookup)."""
+    with ctx.store.read() as tx:
+        return mailbox_view(find_mailbox(tx, principal, mailbox))
+
+
+def address_for_local_part(ctx: Context, *, principal: Principal, local_part: str) -> str:
+    """The full address for a bare local part (the hosted API appends its tenant's domain): the
+    one domain of the mailboxes this key sees. With none, or several, the caller must say which
+    domain (400), since a self-hosted server has no tenant domain to choose."""
+    if not isinstance(local_part, str) or not local_part.strip():
+        raise BadRequest("address_local is required.", code="missing_field", details={"field": "address_local"})
+    with ctx.store.read() as tx:
+        domains = sorted({r["address"].rsplit("@", 1)[1] for r in mailbox_q.list_all(tx, principal.mailboxes)})
+    if len(domains) != 1:
+        known = f" (this server hosts {', '.join(domains)})" if domains else ""
+        raise BadRequest(f"Give the full address (local@domain){known}: a self-hosted server has no tenant domain "
+                         "to append to a bare local part unless all its mailboxes share one domain.",
+                         code="invalid_field", details={"field": "address_local", "domains": domains})
+    return f"{local_part.strip()}@{domains[0]}"

@@ -10,11 +10,12 @@ from typing import Any
 from ..core.access import Principal
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..mail.redact import redact_message
+from ..store import message_lists as list_q
 from ..store import messages as message_q
 from .approvals import pending_view
 from .common import find_mailbox, find_message, find_thread, record
 from .context import Context
-from .views import REVIEW_KEYS, full_message, inbox_item, thread_item
+from .views import REVIEW_KEYS, email_item, full_message, inbox_item, thread_item
 
 MAX_LIMIT = 100
 MAX_TAGS = 50
@@ -89,8 +90,18 @@ def check_inbox(
 
 
 def read_email(ctx: Context, *, principal: Principal, message_id: str, mark_read: bool = True) -> dict[str, Any]:
+    return read_email_and_row(ctx, principal=principal, message_id=message_id, mark_read=mark_read)[0]
+
+
+def read_email_and_row(ctx: Context, *, principal: Principal, message_id: str, mark_read: bool = True,
+                       in_mailbox: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """read_email's view and the stored row it was made from (for interfaces that show fields
+    the view leaves out, such as who decided a held message and when). With `in_mailbox`, a
+    message of another mailbox is a 404, as if unknown (the hosted API names both)."""
     with ctx.store.read() as tx:
         msg, mailbox = find_message(tx, principal, message_id)
+        if in_mailbox is not None:
+            same_mailbox(tx, principal, in_mailbox, mailbox, message_id)
     if mark_read and not msg["read"]:
         now = ctx.now()
         with ctx.store.write() as tx:
@@ -104,7 +115,7 @@ def read_email(ctx: Context, *, principal: Principal, message_id: str, mark_read
     view = full_message(msg, tags, atts, mailbox, ctx.settings.base_url())
     if review is not None:  # a held (or decided) message shows what its approver sees
         view.update({k: review[k] for k in REVIEW_KEYS})
-    return view
+    return view, msg
 
 
 def get_attachment(ctx: Context, *, principal: Principal, message_id: str, attachment_id: str) -> dict[str, Any]:
@@ -157,8 +168,10 @@ def _normalize_tags(tags: Any) -> dict[str, str]:
     return items
 
 
-def tag_email(ctx: Context, *, principal: Principal, message_id: str, tags: Any = None, remove: list[str] | None = None) -> dict[str, Any]:
-    """Set tags (key -> value; a list sets empty values) and remove others. Idempotent."""
+def tag_email(ctx: Context, *, principal: Principal, message_id: str, tags: Any = None, remove: list[str] | None = None,
+              replace: bool = False, in_mailbox: str | None = None) -> dict[str, Any]:
+    """Set tags (key -> value; a list sets empty values) and remove others. Idempotent. With
+    `replace`, every tag not in `tags` is removed in the same transaction (the hosted API's PUT)."""
     items = _normalize_tags(tags if tags is not None else [])
     remove = remove or []
     if not isinstance(remove, list) or not all(isinstance(k, str) for k in remove):
@@ -168,7 +181,11 @@ def tag_email(ctx: Context, *, principal: Principal, message_id: str, tags: Any 
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox = find_message(tx, principal, message_id)
+        if in_mailbox is not None:
+            same_mailbox(tx, principal, in_mailbox, mailbox, message_id)
         before = message_q.tags_of(tx, [message_id])[message_id]
+        if replace:
+            remove = sorted(set(remove) | (set(before) - set(items)))
         message_q.set_tags(tx, message_id, items, [k for k in remove if k not in items])
         after = message_q.tags_of(tx, [message_id])[message_id]
         if after != before:
@@ -192,3 +209,97 @@ def get_raw(ctx: Context, *, principal: Principal, message_id: str) -> bytes:
         raise Conflict(f"Message {message_id} has not been composed yet (it is {msg['status']}): its bytes exist "
                        "once it goes out.", code="not_composed_yet", details={"message_id": message_id, "status": msg["status"]})
     return redact_message(raw)
+
+
+# --- the hosted API's listing (api/routes/hosted) -----------------------------------------------
+
+
+def same_mailbox(tx, principal: Principal, ref: str, mailbox: dict[str, Any], message_id: str) -> None:
+    """404 unless the message belongs to the mailbox named `ref` (id or address): a route that
+    names both must not reach another mailbox's message through its own mailbox's path."""
+    box = find_mailbox(tx, principal, ref)
+    if box["id"] != mailbox["id"]:
+        raise NotFound(f"No message {message_id!r} in mailbox {ref!r}.", code="message_not_found",
+                       details={"message_id": message_id})
+
+
+def check_in_mailbox(ctx: Context, *, principal: Principal, message_id: str, mailbox: str) -> None:
+    """404 unless the key may read the message and it belongs to `mailbox` (id or address)."""
+    with ctx.store.read() as tx:
+        _, box = find_message(tx, principal, message_id)
+        same_mailbox(tx, principal, mailbox, box, message_id)
+
+
+def get_tags(ctx: Context, *, principal: Principal, message_id: str, in_mailbox: str | None = None) -> dict[str, str]:
+    with ctx.store.read() as tx:
+        _, mailbox = find_message(tx, principal, message_id)
+        if in_mailbox is not None:
+            same_mailbox(tx, principal, in_mailbox, mailbox, message_id)
+        return message_q.tags_of(tx, [message_id])[message_id]
+
+
+def attachment_by_name(ctx: Context, *, principal: Principal, message_id: str, filename: str,
+                       in_mailbox: str | None = None) -> dict[str, Any]:
+    """A message's attachment by its file name (the hosted API names attachments so); the first
+    one when two share a name."""
+    with ctx.store.read() as tx:
+        _, mailbox = find_message(tx, principal, message_id)
+        if in_mailbox is not None:
+            same_mailbox(tx, principal, in_mailbox, mailbox, message_id)
+        match = next((a for a in message_q.attachments_of(tx, message_id) if a["filename"] == filename), None)
+        att = message_q.attachment(tx, match["id"]) if match else None
+    if att is None:
+        raise NotFound(f"No attachment named {filename!r} on this message.", code="attachment_not_found",
+                       details={"filename": filename})
+    return att
+
+
+def list_emails(
+    ctx: Context,
+    *,
+    principal: Principal,
+    mailbox: str,
+    states: list[dict[str, Any]] | None = None,
+    direction: str | None = None,
+    sender: str | None = None,
+    subject_contains: str | None = None,
+    date_after: datetime | None = None,
+    date_before: datetime | None = None,
+    has_attachments: bool | None = None,
+    since_id: str | None = None,
+    thread_id: str | None = None,
+    oldest_first: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A mailbox's mail in both directions (newest first, or oldest first), filtered, with a
+    cursor stable under concurrent inserts. `states`: the message states to include (each a dict
+    of direction / status list / read, every key given must match); `since_id`: only messages
+    that arrived after that message of the mailbox (400 when it names none)."""
+    limit = check_limit(limit, default=20)
+    past = decode_cursor(cursor)
+    if direction not in (None, "inbound", "outbound"):
+        raise BadRequest("direction must be inbound or outbound.", code="invalid_field", details={"field": "direction"})
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= 100_000:
+        raise BadRequest("offset must be an integer from 0 to 100000.", code="invalid_field", details={"field": "offset"})
+    with ctx.store.read() as tx:
+        box = find_mailbox(tx, principal, mailbox)
+        after_seq = None
+        if since_id:
+            after_seq = list_q.seq_of(tx, box["id"], since_id)
+            if after_seq is None:
+                raise BadRequest(f"since_id {since_id!r} names no message of this mailbox.", code="invalid_field",
+                                 details={"field": "since_id"})
+        rows = list_q.mailbox_page(
+            tx, mailbox_id=box["id"], states=states, direction=direction, sender=sender, subject_contains=subject_contains,
+            after=as_utc(date_after), before=as_utc(date_before), has_attachments=has_attachments, after_seq=after_seq,
+            past_seq=past, thread_id=thread_id, oldest_first=oldest_first, offset=offset, limit=limit + 1,
+        )
+        page, more = rows[:limit], len(rows) > limit
+        carrying = list_q.with_attachments(tx, [r["id"] for r in page])
+    return {
+        "mailbox_id": box["id"],
+        "emails": [email_item(r, r["id"] in carrying) for r in page],
+        "next_cursor": encode_cursor(page[-1]["seq"]) if more else None,
+    }

@@ -363,3 +363,25 @@ def held_because_fallback(msg: dict[str, Any]) -> dict[str, Any] | None:
     code = "gated_all" if msg["oversight_mode"] == Mode.GATED_ALL.value else "gated_send_new_conversation"
     return {"code": code, "message": f"Held under {msg['oversight_mode']} (no detailed reason was recorded).",
             "mode": msg["oversight_mode"], "recipients": []}
+
+
+def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
+    """A message of either direction in a mailbox listing (services/reading.list_emails), in
+    this server's vocabulary; the hosted API's adapters rename it (api/routes/hosted)."""
+    return {
+        "message_id": msg["id"],
+        "thread_id": msg["thread_id"],
+        "direction": msg["direction"],
+        "status": msg["status"],
+        "approval_status": msg["approval_status"],
+        "read": msg["read"],
+        "from": msg["from_addr"],
+        "to": shown_addresses(msg["to_addrs"]),
+        "cc": shown_addresses(msg["cc_addrs"]),
+        "subject": msg["subject"],
+        "has_attachments": has_attachments,
+        "received_at": iso(msg["received_at"] or msg["created_at"]),
+        "sent_at": iso(msg["sent_at"]),
+        "decided_at": iso(msg["decided_at"]),
+        "decided_by": msg["decided_by"],
+    }

@@ -334,3 +334,15 @@ def redeliver(ctx: Context, *, principal: Principal, delivery_id: str | None = N
         record(tx, at=now, principal=principal, action="webhook.redelivered", mailbox=box,
                details={"webhook_id": hook["id"], "deliveries": count})
     return {"redelivered": count}
+
+
+def get_webhook(ctx: Context, *, principal: Principal, webhook_id: str) -> dict[str, Any]:
+    """One subscription with its signing secret (admin), for the hosted API's
+    `GET /v1/webhooks/{id}`, which shows the secret again (our verbs show it once, at creation,
+    and rotate_webhook_secret makes a new one)."""
+    require_scope(principal.scopes, Scope.ADMIN, "manage webhooks")
+    with ctx.store.read() as tx:
+        row = _find(tx, principal, webhook_id)
+        address = _address(tx, row)
+    view = webhook_view(row, address)
+    return {**view, "secret": row["secret"]} if row["kind"] == "http" else view
