@@ -1,0 +1,88 @@
+"""Queries for approval policies: approval links, timeouts that are due, digests, outbound pauses.
+
+Due timeouts and digests are taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL (as the outbox
+is), so two servers' workers never apply the same timeout or queue the same digest; SQLite's
+single writer serialises them anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from . import tables as t
+
+
+def insert_link(tx: Connection, row: dict[str, Any]) -> None:
+    tx.execute(insert(t.approval_links).values(**row))
+
+
+def link_by_nonce(tx: Connection, nonce: str) -> dict[str, Any] | None:
+    row = tx.execute(select(t.approval_links).where(t.approval_links.c.id == nonce)).mappings().first()
+    return dict(row) if row else None
+
+
+def claim_link(tx: Connection, nonce: str, now: datetime, outcome: str) -> bool:
+    """Mark the link used, once: False when another request used it first."""
+    c = t.approval_links.c
+    return tx.execute(
+        update(t.approval_links).where(c.id == nonce, c.used_at.is_(None)).values(used_at=now, outcome=outcome)
+    ).rowcount == 1
+
+
+def _locked(tx: Connection, q):
+    return q.with_for_update(skip_locked=True) if tx.dialect.name == "postgresql" else q
+
+
+def due_timeouts(tx: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Held messages whose approval timeout has come, locked (skipping those another worker holds)."""
+    m = t.messages.c
+    q = (select(t.messages).where(m.approval_status == "pending", m.approval_due_at.is_not(None), m.approval_due_at <= now)
+         .order_by(m.approval_due_at, m.seq).limit(limit))
+    return [dict(r) for r in tx.execute(_locked(tx, q)).mappings()]
+
+
+def digest_mailboxes(tx: Connection) -> list[dict[str, Any]]:
+    """Monitored mailboxes with a digest, locked (skipping those another worker holds)."""
+    c = t.mailboxes.c
+    q = select(t.mailboxes).where(c.digest.is_not(None), c.oversight_mode == "monitored").order_by(c.id)
+    return [dict(r) for r in tx.execute(_locked(tx, q)).mappings()]
+
+
+def sent_between(tx: Connection, mailbox_id: str, after: datetime | None, until: datetime) -> list[dict[str, Any]]:
+    """Outbound mail of the mailbox that went out in (after, until], oldest first; system mail
+    (approval notices, digests) is not counted."""
+    m = t.messages.c
+    q = select(t.messages).where(m.mailbox_id == mailbox_id, m.direction == "outbound", m.status == "sent",
+                                 m.sent_at <= until, m.kind.in_(("message", "decision")))
+    if after is not None:
+        q = q.where(m.sent_at > after)
+    return [dict(r) for r in tx.execute(q.order_by(m.sent_at, m.seq)).mappings()]
+
+
+def pause(tx: Connection, scope: str, now: datetime, by: str, reason: str | None) -> bool:
+    """False when that scope is paused already."""
+    if tx.execute(select(t.outbound_pauses.c.scope).where(t.outbound_pauses.c.scope == scope)).first() is not None:
+        return False
+    tx.execute(insert(t.outbound_pauses).values(scope=scope, paused_at=now, paused_by=by, reason=reason))
+    return True
+
+
+def resume(tx: Connection, scope: str) -> bool:
+    return tx.execute(delete(t.outbound_pauses).where(t.outbound_pauses.c.scope == scope)).rowcount == 1
+
+
+def pauses(tx: Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in tx.execute(select(t.outbound_pauses).order_by(t.outbound_pauses.c.paused_at)).mappings()]
+
+
+def paused_filter():
+    """A condition on the outbox: its message's mailbox is not paused (nor is everything)."""
+    p = t.outbound_pauses.c
+    paused = select(t.messages.c.id).where(
+        t.messages.c.id == t.outbox.c.message_id,
+        select(p.scope).where(or_(p.scope == "*", p.scope == t.messages.c.mailbox_id)).exists(),
+    ).exists()
+    return ~paused
