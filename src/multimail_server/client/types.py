@@ -491,7 +491,7 @@ class AuditEvent(TypedDict):
     event_id: str
     at: str
     actor: str | None
-    """The key id."""
+    """The key id; "system"; or, for an approval by email, the approver's address."""
     actor_role: str | None
     mailbox_id: str | None
     mailbox: str | None

@@ -130,7 +130,7 @@ def notify(tx: Connection, *, msg: dict[str, Any], mailbox: dict[str, Any], appr
             "to_addrs": [approver], "cc_addrs": [], "bcc_addrs": [], "reply_to": [],
             "subject": subject, "body_text": text, "body_html": None, "options": None,
             "metadata": {"approval_request": {"message_id": msg["id"], "approver": approver, "content_hash": version,
-                                              "link_id": nonce, "reason": reason, "expires_at": iso(expires)}},
+                                              "reason": reason, "expires_at": iso(expires)}},
             "flow_run_id": None, "read": True, "created_by": None, "created_at": now,
         })
         outbox_q.enqueue(tx, notice_id, now)
@@ -144,6 +144,7 @@ def on_held(tx: Connection, ctx, *, msg: dict[str, Any], mailbox: dict[str, Any]
     """A message was just held (in the holding transaction): its approvers are notified by email."""
     people = approvers_of(mailbox, HeldPolicy.from_json(msg.get("approval_policy")))
     if people:
+        msg = message_q.by_id(tx, msg["id"]) or msg  # the stored row, with every column
         notify(tx, msg=msg, mailbox=mailbox, approvers=people, now=msg["created_at"],
                link_ttl_seconds=ctx.settings.approval_link_ttl_seconds)
 
@@ -160,7 +161,9 @@ def external_copy_parts(tx: Connection, msg: dict[str, Any], mailbox: dict[str, 
     info = notice_info(msg) or {}
     key = decision_links.secret_in(tx)
     assert key is not None  # created before any notice (on_held)
-    url = f"{base_url}{LINK_PREFIX}{token_for(key, info['link_id'])}"
+    link = approval_q.link_of_notice(tx, msg["id"])
+    assert link is not None  # written with the notice
+    url = f"{base_url}{LINK_PREFIX}{token_for(key, link['id'])}"
     text = msg["body_text"] + links_section(url, info.get("expires_at"))
     return text, [reply_address(key, info["message_id"], info["approver"], mailbox["address"])]
 

@@ -24,6 +24,11 @@ def link_by_nonce(tx: Connection, nonce: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def link_of_notice(tx: Connection, notice_id: str) -> dict[str, Any] | None:
+    row = tx.execute(select(t.approval_links).where(t.approval_links.c.notification_id == notice_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def claim_link(tx: Connection, nonce: str, now: datetime, outcome: str) -> bool:
     """Mark the link used, once: False when another request used it first."""
     c = t.approval_links.c
