@@ -328,3 +328,17 @@ def test_monitored_digest_goes_out_once(srv, admin):
     assert "Report" in text
     time.sleep(4)  # another period passes with nothing sent: no empty digest, nothing repeated
     assert sorted(m for e in digests() for m in e["details"]["message_ids"]) == sorted(ids)
+
+
+def test_kill_switch_holds_the_mail_not_the_approvers_notices(srv, admin):
+    sender = box(admin, approvers=["boss@partner.test"])
+    admin.ok("POST", "pause_outbound", {"mailbox": sender})
+    try:
+        sent = held(agent(admin, sender), sender)
+        (n,) = notices(admin, sent["message_id"], 1)  # the notice still reaches the approver
+        assert requests.post(link_of(srv, n), data={"action": "approve"}, timeout=10).status_code == 200
+        time.sleep(1.0)
+        assert admin.ok("GET", "read_email", message_id=sent["message_id"])["status"] == "queued"
+    finally:
+        admin.ok("POST", "resume_outbound", {"mailbox": sender})
+    status(admin, sent["message_id"], "sent")

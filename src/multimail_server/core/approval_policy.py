@@ -159,8 +159,9 @@ def distinct_approvers(approvals: list[dict[str, Any]] | None) -> list[str]:
 
 # -- replies from an approver ----------------------------------------------------------------------
 
-_APPROVE = re.compile(r"^\s*(approve|approved|yes|ok)\b[\s.!]*$", re.IGNORECASE)
-_REJECT = re.compile(r"^\s*(reject|rejected|no|deny|denied)\b[\s:,.\-]*(.*)$", re.IGNORECASE | re.DOTALL)
+# Only the words themselves: "No problem, go ahead" or "OK?" must not decide anything.
+_APPROVE = re.compile(r"^\s*(approve|approved)\b[\s.!]*$", re.IGNORECASE)
+_REJECT = re.compile(r"^\s*(reject|rejected|deny|denied)\b[\s:,.\-]*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def parse_reply(text: str | None) -> tuple[str, str | None] | None:

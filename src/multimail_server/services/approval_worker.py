@@ -49,6 +49,11 @@ class ApprovalWorker(PollingWorker):
 
     def apply_timeouts(self, limit: int = 20) -> int:
         now = self.ctx.now()
+        # A read first: an idle pass must not commit, or its commit would wake every worker of
+        # this process (this one too) and an idle server would spin.
+        with self.ctx.store.read() as tx:
+            if not approval_q.any_timeout_due(tx, now):
+                return 0
         with self.ctx.store.write() as tx:
             rows = approval_q.due_timeouts(tx, now, limit)
             for msg in rows:
@@ -101,19 +106,28 @@ class ApprovalWorker(PollingWorker):
     def period_seconds(self, digest: str) -> int:
         return self.ctx.settings.digest_period_seconds or DIGEST_SECONDS[digest]
 
+    def _boundary(self, mailbox, now: datetime) -> datetime | None:
+        """The end of the mailbox's last finished digest period, if no digest covers it yet."""
+        period = self.period_seconds(mailbox["digest"])
+        epoch = int(now.timestamp())
+        boundary = datetime.fromtimestamp(epoch - epoch % period, UTC)
+        since = mailbox.get("digest_sent_until")
+        return None if since is not None and boundary <= since else boundary
+
     def queue_digests(self) -> int:
         """For each monitored mailbox whose digest period ended: one digest of what went out in it,
         queued in the transaction that moves the mailbox's `digest_sent_until` on (never twice,
         never skipped)."""
         now = self.ctx.now()
         queued = 0
+        with self.ctx.store.read() as tx:
+            if not any(self._boundary(m, now) for m in approval_q.digest_mailboxes(tx, lock=False)):
+                return 0
         with self.ctx.store.write() as tx:
             for mailbox in approval_q.digest_mailboxes(tx):
-                period = self.period_seconds(mailbox["digest"])
-                epoch = int(now.timestamp())
-                boundary = datetime.fromtimestamp(epoch - epoch % period, UTC)
+                boundary = self._boundary(mailbox, now)
                 since = mailbox.get("digest_sent_until")
-                if since is not None and boundary <= since:
+                if boundary is None:
                     continue
                 items = approval_q.sent_between(tx, mailbox["id"], since, boundary)
                 queued += len(queue_digest(tx, mailbox=mailbox, items=items, start=since, end=boundary, now=now))

@@ -49,11 +49,18 @@ def due_timeouts(tx: Connection, now: datetime, limit: int) -> list[dict[str, An
     return [dict(r) for r in tx.execute(_locked(tx, q)).mappings()]
 
 
-def digest_mailboxes(tx: Connection) -> list[dict[str, Any]]:
-    """Monitored mailboxes with a digest, locked (skipping those another worker holds)."""
+def any_timeout_due(tx: Connection, now: datetime) -> bool:
+    """Whether a held message's timeout has come (a cheap read before the locking write)."""
+    m = t.messages.c
+    q = select(m.id).where(m.approval_status == "pending", m.approval_due_at.is_not(None), m.approval_due_at <= now).limit(1)
+    return tx.execute(q).first() is not None
+
+
+def digest_mailboxes(tx: Connection, *, lock: bool = True) -> list[dict[str, Any]]:
+    """Monitored mailboxes with a digest; with `lock`, locked (skipping those another worker holds)."""
     c = t.mailboxes.c
     q = select(t.mailboxes).where(c.digest.is_not(None), c.oversight_mode == "monitored").order_by(c.id)
-    return [dict(r) for r in tx.execute(_locked(tx, q)).mappings()]
+    return [dict(r) for r in tx.execute(_locked(tx, q) if lock else q).mappings()]
 
 
 def sent_between(tx: Connection, mailbox_id: str, after: datetime | None, until: datetime) -> list[dict[str, Any]]:
@@ -83,11 +90,18 @@ def pauses(tx: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in tx.execute(select(t.outbound_pauses).order_by(t.outbound_pauses.c.paused_at)).mappings()]
 
 
+# Mail the server itself writes to approvers (notices, digests): the kill switch stops the agents'
+# mail, never the humans' means to decide on it.
+SYSTEM_KINDS = ("approval_request", "approval_digest")
+
+
 def paused_filter():
-    """A condition on the outbox: its message's mailbox is not paused (nor is everything)."""
+    """A condition on the outbox: its message's mailbox is not paused (nor is everything), or
+    the message is system mail to approvers."""
     p = t.outbound_pauses.c
     paused = select(t.messages.c.id).where(
         t.messages.c.id == t.outbox.c.message_id,
+        t.messages.c.kind.not_in(SYSTEM_KINDS),
         select(p.scope).where(or_(p.scope == "*", p.scope == t.messages.c.mailbox_id)).exists(),
     ).exists()
     return ~paused
