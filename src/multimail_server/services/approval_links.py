@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..core.approval_policy import HeldPolicy, distinct_approvers
+from ..core.errors import Conflict
 from ..store import approvals as approval_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
@@ -79,6 +80,16 @@ def use_link(ctx, token: str, *, action: str, reason: str | None = None) -> Appr
     """Approve or reject through the link, once; the approval counts for its approver (N of M)."""
     nonce = verify_token(decision_links.secret(ctx), token)
     now = ctx.now()
+    try:
+        return _use(ctx, nonce, now, action, reason)
+    except Conflict as exc:  # decided or edited between the page's check and the lock: nothing changed
+        state = inspect_link(ctx, token)
+        if state.status == "open":
+            state.status = "stale" if exc.code == "content_changed" else "decided"
+        return state
+
+
+def _use(ctx, nonce: str | None, now: datetime, action: str, reason: str | None) -> ApprovalLinkState:
     with ctx.store.write() as tx:
         state, link, msg, mailbox = _state(tx, nonce, now)
         if state.status != "open" or action not in ("approve", "reject"):
