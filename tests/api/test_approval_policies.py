@@ -96,3 +96,28 @@ def test_kill_switch_pauses_and_resume_releases_in_order(admin, mailbox, agent):
     assert [m["sent_at"] for m in sent] == sorted(m["sent_at"] for m in sent)
     actions = [e["action"] for e in admin.ok("GET", "audit_log", mailbox=box, limit=100)["events"]]
     assert "outbound.paused" in actions and "outbound.resumed" in actions
+
+
+def _hhmm(minutes: int) -> str:
+    minutes %= 24 * 60
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def test_quiet_hours_hold_mail_until_the_window_is_lifted(admin, mailbox, agent):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("America/New_York"))
+    now = local.hour * 60 + local.minute
+    box = mailbox(oversight_mode="autonomous",
+                  quiet_hours={"start": _hhmm(now - 1), "end": _hhmm(now + 5), "timezone": "America/New_York"})
+    view = next(m for m in admin.ok("GET", "list_mailboxes")["mailboxes"] if m["address"] == box)
+    assert view["quiet_hours"]["timezone"] == "America/New_York"
+    sent = agent(box).ok("POST", "send_email", {"from": box, "to": "x@partner.test", "subject": "At night", "body": "b"})
+    time.sleep(2.5)
+    assert admin.ok("GET", "read_email", message_id=sent["message_id"])["status"] == "queued"
+    for bad in ({"start": "25:00", "end": "07:00", "timezone": "UTC"}, {"start": "22:00", "end": "07:00", "timezone": "Mars/Olympus"},
+                {"start": "22:00", "end": "22:00", "timezone": "UTC"}):
+        assert_error(admin.post("update_mailbox", {"mailbox": box, "quiet_hours": bad}), 400)
+    admin.ok("POST", "update_mailbox", {"mailbox": box, "quiet_hours": "off"})
+    wait_status(admin, sent["message_id"], "sent")

@@ -53,3 +53,16 @@ def test_approve_on_timeout_needs_the_operator_and_escalation_needs_people():
 
 def test_the_same_approver_counts_once():
     assert distinct_approvers([{"by": "a"}, {"by": "b"}, {"by": "a"}]) == ["a", "b"]
+
+
+def test_quiet_hours_windows_may_span_midnight():
+    from multimail_server.core.approval_policy import check_quiet_hours, in_quiet_hours
+
+    night = check_quiet_hours({"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"})
+    assert [in_quiet_hours(night, h * 60) for h in (21, 22, 23, 0, 6, 7, 12)] == [False, True, True, True, True, False, False]
+    lunch = {"start": "12:00", "end": "13:30", "timezone": "UTC"}
+    assert [in_quiet_hours(lunch, m) for m in (719, 720, 809, 810)] == [False, True, True, False]
+    assert check_quiet_hours("off") is None
+    for bad in ({"start": "7:00", "end": "08:00", "timezone": "UTC"}, {"start": "07:00", "end": "08:00"}, "always"):
+        with pytest.raises(BadRequest):
+            check_quiet_hours(bad)

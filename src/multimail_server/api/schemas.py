@@ -75,6 +75,16 @@ OnTimeoutField = Annotated[OnTimeout | None, Field(
 EscalateTo = Annotated[list[str] | None, Field(description="The approvers notified when a held message times out under on_timeout: escalate.")]
 Digest = Annotated[Literal["hourly", "daily", "off"] | None, Field(
     description="For a monitored mailbox: send its approvers a digest of what went out, hourly or daily (off: none).")]
+class QuietHoursBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: str = Field(description="HH:MM (24 h), local time: from when no mail of the mailbox goes out.")
+    end: str = Field(description="HH:MM, local time: until when; before `start` for a window across midnight.")
+    timezone: str = Field(description="The window's IANA time zone, e.g. Europe/Berlin.")
+
+
+QuietHoursField = Annotated[QuietHoursBody | Literal["off"] | None, Field(
+    description="A daily window in which none of the mailbox's outbound mail is handed over; it waits, in order, "
+                "until the window ends (approvers' notices still go). \"off\" removes it.")]
 CallTimeout = Annotated[StrictInt | None, Field(
     description="This message's own approval timeout in seconds, if it is held (an agent key may not shorten one "
                 "that approves on timeout).")]
@@ -105,6 +115,7 @@ class CreateMailbox(Request):
     on_timeout: OnTimeoutField = None
     escalate_to: EscalateTo = None
     digest: Digest = None
+    quiet_hours: QuietHoursField = None
 
 
 class MailboxRef(Request):
@@ -127,6 +138,7 @@ class UpdateMailbox(MailboxRef):
     on_timeout: OnTimeoutField = None
     escalate_to: EscalateTo = None
     digest: Digest = None
+    quiet_hours: QuietHoursField = None
 
 
 class SendEmail(Request):

@@ -19,6 +19,7 @@ ApprovalsRequired = Annotated[Optional[int], typer.Option("--approvals-required"
 Timeout = Annotated[Optional[int], typer.Option("--timeout", help="Seconds a held message waits before --on-timeout applies (0: none).")]
 OnTimeout = Annotated[Optional[str], typer.Option("--on-timeout", help="reject | escalate | approve (approve only where the server allows it).")]
 EscalateTo = Annotated[Optional[list[str]], typer.Option("--escalate-to", help="An address notified on escalation (repeat for several).")]
+QuietHours = Annotated[Optional[str], typer.Option("--quiet-hours", help='"22:00-07:00 Europe/Berlin" or off: a daily window without outbound mail.')]
 Digest = Annotated[Optional[str], typer.Option("--digest", help="hourly | daily | off: a monitored mailbox's digest to its approvers.")]
 
 @mailboxes_app.command("create")
@@ -33,6 +34,7 @@ def mailboxes_create(
     on_timeout: OnTimeout = None,
     escalate_to: EscalateTo = None,
     digest: Digest = None,
+    quiet_hours: QuietHours = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -42,7 +44,8 @@ def mailboxes_create(
     row = run(lambda: create_mailbox(context_for(data_dir, database_url), principal=Principal.local_operator(), address=address,
                                       oversight_mode=oversight, min_oversight=min_oversight, display_name=display_name,
                                       approvers=approver, approvals_required=approvals_required, approval_timeout=timeout,
-                                      on_timeout=on_timeout, escalate_to=escalate_to, digest=digest))
+                                      on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
+                                      quiet_hours=_quiet(quiet_hours)))
     print(f"Created {row['address']} ({row['mailbox_id']}), oversight {row['oversight_mode']}, floor {row['min_oversight']}.")
 
 
@@ -71,6 +74,7 @@ def mailboxes_policy(
     on_timeout: OnTimeout = None,
     escalate_to: EscalateTo = None,
     digest: Digest = None,
+    quiet_hours: QuietHours = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: JsonOut = False,
@@ -80,10 +84,22 @@ def mailboxes_policy(
 
     row = run(lambda: update_mailbox(context_for(data_dir, database_url), principal=Principal.local_operator(), mailbox=mailbox,
                                       approvers=[] if no_approvers else approver, approvals_required=approvals_required,
-                                      approval_timeout=timeout, on_timeout=on_timeout, escalate_to=escalate_to, digest=digest))
-    policy = {k: row[k] for k in ("approvers", "approvals_required", "approval_timeout", "on_timeout", "escalate_to", "digest")}
+                                      approval_timeout=timeout, on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
+                                      quiet_hours=_quiet(quiet_hours)))
+    policy = {k: row[k] for k in ("approvers", "approvals_required", "approval_timeout", "on_timeout", "escalate_to", "digest",
+                                  "quiet_hours")}
     if as_json:
         print(json.dumps({"address": row["address"], **policy}, indent=2))
         return
     for key, value in policy.items():
         print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+
+
+def _quiet(value: str | None) -> dict[str, str] | str | None:
+    """`22:00-07:00 Europe/Berlin` -> the API's object; `off` and None pass through (the service
+    checks the rest and names what is wrong)."""
+    if value is None or value == "off":
+        return value
+    window, _, zone = value.strip().partition(" ")
+    start, _, end = window.partition("-")
+    return {"start": start, "end": end, "timezone": zone.strip()}

@@ -654,7 +654,8 @@ class AsyncMultiMail(BaseClient):
                        display_name: str | None = None, idempotency_window_seconds: int | None = None,
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
-                       escalate_to: list[str] | None = None, digest: str | None = None) -> Mailbox:
+                       escalate_to: list[str] | None = None, digest: str | None = None,
+                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -672,6 +673,8 @@ class AsyncMultiMail(BaseClient):
                 the server allows it).
             escalate_to: The approvers notified on escalation.
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
+            quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
+                ``"off"``): a daily window in which none of its mail is handed over.
 
         Returns:
             The mailbox, with its ``mailbox_id``.
@@ -686,7 +689,8 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest)}))
+            escalate_to=escalate_to, digest=digest,
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def list_mailboxes(self) -> MailboxList:
         """The mailboxes this key may act for.
@@ -703,7 +707,8 @@ class AsyncMultiMail(BaseClient):
                        display_name: str | None = None, idempotency_window_seconds: int | None = None,
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
-                       escalate_to: list[str] | None = None, digest: str | None = None) -> Mailbox:
+                       escalate_to: list[str] | None = None, digest: str | None = None,
+                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -720,6 +725,8 @@ class AsyncMultiMail(BaseClient):
                 the server allows it).
             escalate_to: The approvers notified on escalation.
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
+            quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
+                ``"off"``): a daily window in which none of its mail is handed over.
 
         Returns:
             The updated mailbox.
@@ -732,7 +739,8 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest)}))
+            escalate_to=escalate_to, digest=digest,
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.

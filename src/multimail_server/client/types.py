@@ -453,6 +453,15 @@ class ReleaseResult(TypedDict):
     """What this call gave back."""
 
 
+class QuietHours(TypedDict):
+    start: str
+    """HH:MM, local time."""
+    end: str
+    """HH:MM, local time; before start for a window across midnight."""
+    timezone: str
+    """An IANA time zone name, e.g. Europe/Berlin."""
+
+
 class Mailbox(TypedDict):
     mailbox_id: str
     address: str
@@ -473,6 +482,8 @@ class Mailbox(TypedDict):
     """The approvers notified when a held message times out under on_timeout: escalate."""
     digest: Literal["hourly", "daily"] | None
     """A monitored mailbox's digest of what went out, sent to its approvers."""
+    quiet_hours: QuietHours | None
+    """A daily window in which none of its mail is handed over (it waits, in order)."""
     created_at: str
     updated_at: str
 

@@ -157,6 +157,38 @@ def distinct_approvers(approvals: list[dict[str, Any]] | None) -> list[str]:
     return seen
 
 
+# -- quiet hours -----------------------------------------------------------------------------------
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def check_quiet_hours(value: Any) -> dict[str, str] | None:
+    """{"start": "HH:MM", "end": "HH:MM", "timezone": <IANA name>}, or None for "off". The
+    time zone's existence is checked by the caller (it needs the tz database)."""
+    if value is None or value == "off":
+        return None
+    if not isinstance(value, dict) or set(value) != {"start", "end", "timezone"}:
+        raise _bad("quiet_hours", 'quiet_hours must be {"start": "HH:MM", "end": "HH:MM", "timezone": "Area/City"} or "off".')
+    for key in ("start", "end"):
+        if not isinstance(value[key], str) or not _HHMM.match(value[key]):
+            raise _bad(f"quiet_hours.{key}", f"quiet_hours.{key} must be a time of day as HH:MM (24 h).")
+    if value["start"] == value["end"]:
+        raise _bad("quiet_hours.end", "quiet_hours.end must differ from its start.")
+    if not isinstance(value["timezone"], str) or not value["timezone"] or len(value["timezone"]) > 64:
+        raise _bad("quiet_hours.timezone", "quiet_hours.timezone must be an IANA time zone name such as Europe/Berlin.")
+    return {"start": value["start"], "end": value["end"], "timezone": value["timezone"]}
+
+
+def in_quiet_hours(quiet: dict[str, str], local_minutes: int) -> bool:
+    """Whether a local time of day (minutes after midnight, in the window's time zone) falls in
+    the daily window [start, end); a window may span midnight (22:00-07:00)."""
+    start = int(quiet["start"][:2]) * 60 + int(quiet["start"][3:])
+    end = int(quiet["end"][:2]) * 60 + int(quiet["end"][3:])
+    if start < end:
+        return start <= local_minutes < end
+    return local_minutes >= start or local_minutes < end
+
+
 # -- replies from an approver ----------------------------------------------------------------------
 
 # Only the words themselves: "No problem, go ahead" or "OK?" must not decide anything.

@@ -73,6 +73,7 @@ from .approvals import approved_content_matches
 from .common import record
 from .context import Context
 from .metrics import metrics_for
+from .outbound_pause import quiet_mailbox_ids
 from .receiving import deliver_locally, keep_raw
 from .workers import PollingWorker
 
@@ -197,7 +198,8 @@ class DeliveryWorker(PollingWorker):
         """Deliver what is due now; returns how many rows were worked on."""
         now = self.ctx.now()
         with self.ctx.store.write(notify=False) as tx:
-            rows = outbox_q.claim_due(tx, now, lease_seconds=self.ctx.settings.delivery_lease_seconds, limit=limit)
+            rows = outbox_q.claim_due(tx, now, lease_seconds=self.ctx.settings.delivery_lease_seconds, limit=limit,
+                                      quiet_mailbox_ids=quiet_mailbox_ids(tx, now))
         for row in rows:
             self._deliver(row)
         return len(rows)

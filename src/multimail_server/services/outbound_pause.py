@@ -5,13 +5,22 @@ outbox rows (store/outbox.claim_due), so queued mail waits, approved mail joins 
 held mail stays held. Nothing is dropped: resuming releases the rows in their outbox order.
 Pausing and resuming are audited; both are admin-only (an agent can neither stop oversight
 mail nor release mail an admin stopped).
+
+Quiet hours are the same hold, on a clock: a mailbox's daily window (in its time zone) in which
+none of its mail is handed over; it goes out, in order, when the window ends. The approvers'
+notices and digests are never held back by either.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection
 
 from ..core.access import Principal, Scope, require_scope
+from ..core.approval_policy import check_quiet_hours, in_quiet_hours
 from ..core.errors import BadRequest
 from ..store import approvals as approval_q
 from ..store import mailboxes as mailbox_q
@@ -74,3 +83,28 @@ def list_pauses(ctx: Context, *, principal: Principal) -> dict[str, Any]:
         visible = [r for r in rows if r["scope"] == ALL or principal.mailboxes is None
                    or (b := mailbox_q.by_id(tx, r["scope"])) is not None and principal.sees_mailbox(b["address"])]
         return _view(tx, visible)
+
+
+def check_quiet_hours_setting(value: Any) -> dict[str, str] | None:
+    """A mailbox's quiet hours as given, with a time zone the tz database knows."""
+    quiet = check_quiet_hours(value)
+    if quiet is not None:
+        try:
+            ZoneInfo(quiet["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadRequest(f"Unknown time zone {quiet['timezone']!r}; use an IANA name such as Europe/Berlin.",
+                             code="invalid_field", details={"field": "quiet_hours.timezone"}) from None
+    return quiet
+
+
+def quiet_mailbox_ids(tx: Connection, now: datetime) -> list[str]:
+    """The mailboxes in their quiet hours at `now` (the delivery worker skips their mail)."""
+    quiet = []
+    for row in approval_q.quiet_hours_of_mailboxes(tx):
+        try:
+            local = now.astimezone(ZoneInfo(row["quiet_hours"]["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError, KeyError, TypeError):
+            continue
+        if in_quiet_hours(row["quiet_hours"], local.hour * 60 + local.minute):
+            quiet.append(row["id"])
+    return quiet

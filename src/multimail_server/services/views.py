@@ -68,6 +68,7 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "on_timeout": row.get("on_timeout") or "reject",
         "escalate_to": list(row.get("escalate_to") or []),
         "digest": row.get("digest"),
+        "quiet_hours": row.get("quiet_hours"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }

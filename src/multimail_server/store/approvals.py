@@ -95,13 +95,20 @@ def pauses(tx: Connection) -> list[dict[str, Any]]:
 SYSTEM_KINDS = ("approval_request", "approval_digest")
 
 
-def paused_filter():
-    """A condition on the outbox: its message's mailbox is not paused (nor is everything), or
-    the message is system mail to approvers."""
+def quiet_hours_of_mailboxes(tx: Connection) -> list[dict[str, Any]]:
+    """(id, quiet_hours) of the mailboxes that have quiet hours."""
+    c = t.mailboxes.c
+    return [dict(r) for r in tx.execute(select(c.id, c.quiet_hours).where(c.quiet_hours.is_not(None))).mappings()]
+
+
+def paused_filter(quiet_mailbox_ids: list[str] | None = None):
+    """A condition on the outbox: its message's mailbox is not paused (nor is everything) nor in
+    its quiet hours (`quiet_mailbox_ids`, worked out by the caller), or the message is system
+    mail to approvers."""
     p = t.outbound_pauses.c
-    paused = select(t.messages.c.id).where(
-        t.messages.c.id == t.outbox.c.message_id,
-        t.messages.c.kind.not_in(SYSTEM_KINDS),
-        select(p.scope).where(or_(p.scope == "*", p.scope == t.messages.c.mailbox_id)).exists(),
-    ).exists()
+    m = t.messages.c
+    held_back: Any = select(p.scope).where(or_(p.scope == "*", p.scope == m.mailbox_id)).exists()
+    if quiet_mailbox_ids:
+        held_back = or_(held_back, m.mailbox_id.in_(quiet_mailbox_ids))
+    paused = select(m.id).where(m.id == t.outbox.c.message_id, m.kind.not_in(SYSTEM_KINDS), held_back).exists()
     return ~paused

@@ -97,6 +97,7 @@ mailboxes = Table(
     Column("escalate_to", JSON, nullable=True),
     Column("digest", String(10), nullable=True),
     Column("digest_sent_until", UTCDateTime, nullable=True),
+    Column("quiet_hours", JSON, nullable=True),  # {start, end, timezone}: a daily window without outbound mail
 )
 
 threads = Table(

@@ -1,4 +1,5 @@
-"""Approval policies: approvers by email, N of M, timeouts, escalation, digests, the kill switch.
+"""Approval policies: approvers by email, N of M, timeouts, escalation, digests, the kill switch,
+quiet hours.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,6 +22,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("escalate_to", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("digest", sa.String(length=10), nullable=True))
         batch.add_column(sa.Column("digest_sent_until", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("quiet_hours", sa.JSON(), nullable=True))
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("approval_policy", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("approvals", sa.JSON(), nullable=True))
@@ -66,5 +68,5 @@ def downgrade() -> None:
         batch.drop_column("approvals")
         batch.drop_column("approval_policy")
     with op.batch_alter_table("mailboxes") as batch:
-        for column in ("digest_sent_until", "digest", "escalate_to", "on_timeout", "approval_timeout", "approvals_required", "approvers"):
+        for column in ("quiet_hours", "digest_sent_until", "digest", "escalate_to", "on_timeout", "approval_timeout", "approvals_required", "approvers"):
             batch.drop_column(column)
