@@ -235,6 +235,10 @@ def test_reply_to_private_address_rejects_with_reason(srv, admin):
     send_reply(srv, notice=n, sender="ceo@plain.test", rcpt=str(reply_to), text="reject too long")
     item = wait_for(lambda: (p := pending(admin, sent["message_id"]))["status"] == "rejected" and p)
     assert item["decision_note"] == "too long" and item["decided_by"] == "ceo@plain.test"
+    # The link of that notice now says the message was decided, and changes nothing.
+    page = requests.post(link_of(srv, n), data={"action": "approve"}, timeout=10)
+    assert page.status_code == 409 and "already decided" in page.text.lower()
+    assert pending(admin, sent["message_id"])["status"] == "rejected"
 
 
 def test_reply_from_a_stranger_or_failing_dmarc_does_nothing(srv, admin):
