@@ -346,3 +346,26 @@ def test_kill_switch_holds_the_mail_not_the_approvers_notices(srv, admin):
     finally:
         admin.ok("POST", "resume_outbound", {"mailbox": sender})
     status(admin, sent["message_id"], "sent")
+
+
+def test_two_servers_on_one_database_apply_each_timeout_once(srv, admin, tmp_path):
+    """Both servers' approval workers see the same due timeouts; FOR UPDATE SKIP LOCKED and the
+    compare-and-set on the approval status let exactly one act on each, at each step."""
+    if not srv.database_url.startswith("postgresql"):
+        pytest.skip("several servers share one database on PostgreSQL")
+    (tmp_path / "dns.json").write_text(json.dumps(DNS))
+    second = ServerProcess(tmp_path, database_url=srv.database_url,
+                           env={"MULTIMAIL_DNS_OVERRIDES": str(tmp_path / "dns.json"), **ENV})
+    try:
+        sender = box(admin, approvers=["boss@partner.test"], approval_timeout=1, on_timeout="escalate",
+                     escalate_to=["ceo@plain.test"])
+        bot = agent(admin, sender)
+        ids = [held(bot, sender, subject=f"Race {i}")["message_id"] for i in range(4)]
+        for i in ids:
+            wait_for(lambda i=i: pending(admin, i)["status"] == "rejected", timeout=20)
+        for i in ids:
+            actions = [e["action"] for e in audit_actions(admin, i)]
+            assert actions.count("message.escalated") == 1 and actions.count("message.rejected") == 1, actions
+            assert actions.count("approval.notified") == 2, actions
+    finally:
+        second.stop()
