@@ -63,9 +63,10 @@ class ApprovalWorker(PollingWorker):
                 policy = HeldPolicy.from_json(msg.get("approval_policy"))
                 details = {"timed_out": True, "on_timeout": policy.on_timeout, "escalated": policy.escalated}
                 if policy.on_timeout == "escalate" and not policy.escalated and mailbox.get("escalate_to"):
-                    escalated = HeldPolicy(required=policy.required, timeout=policy.timeout, on_timeout="reject", escalated=True)
+                    # Escalated once: the next timeout rejects (the branch below).
+                    escalated = HeldPolicy(required=policy.required, timeout=policy.timeout, on_timeout=policy.on_timeout, escalated=True)
                     due = now + timedelta(seconds=policy.timeout or 0)
-                    values = {"approval_policy": {**escalated.as_json(), "on_timeout": "escalate"}, "approval_due_at": due}
+                    values = {"approval_policy": escalated.as_json(), "approval_due_at": due}
                     if not message_q.update_message(tx, msg["id"], values, where={"approval_status": "pending"}):
                         continue
                     msg = {**msg, **values}
