@@ -13,6 +13,34 @@ branch_labels = None
 depends_on = None
 
 
+# The audit trail's append-only triggers on SQLite, as 0002 created them.
+SQLITE_APPEND_ONLY = (
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+)
+
+
+def _widen_actor_columns(before: int, after: int) -> None:
+    """An email approver's address is recorded where a key id was (messages.decided_by,
+    audit_events.actor_key_id). PostgreSQL alters the columns in place (its trigger stays);
+    SQLite copies the table, which drops the audit trail's append-only triggers, so they are
+    created again in the same migration."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("messages", "decided_by", existing_type=sa.String(length=before), type_=sa.String(length=after))
+        op.alter_column("audit_events", "actor_key_id", existing_type=sa.String(length=before), type_=sa.String(length=after))
+        return
+    with op.batch_alter_table("messages") as batch:
+        batch.alter_column("decided_by", existing_type=sa.String(length=before), type_=sa.String(length=after))
+    with op.batch_alter_table("audit_events") as batch:
+        batch.alter_column("actor_key_id", existing_type=sa.String(length=before), type_=sa.String(length=after))
+    op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
+    op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
+    for stmt in SQLITE_APPEND_ONLY:
+        op.execute(stmt)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("mailboxes") as batch:
         batch.add_column(sa.Column("approvers", sa.JSON(), nullable=True))
@@ -28,10 +56,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("approvals", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("approval_due_at", sa.DateTime(), nullable=True))
         batch.create_index(batch.f("ix_messages_approval_due_at"), ["approval_due_at"], unique=False)
-        # an email approver's address is recorded where a key id was
-        batch.alter_column("decided_by", existing_type=sa.String(length=40), type_=sa.String(length=320))
-    with op.batch_alter_table("audit_events") as batch:
-        batch.alter_column("actor_key_id", existing_type=sa.String(length=40), type_=sa.String(length=320))
+    _widen_actor_columns(40, 320)
     op.create_table(
         "approval_links",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -59,10 +84,8 @@ def downgrade() -> None:
     op.drop_table("outbound_pauses")
     op.drop_index(op.f("ix_approval_links_message_id"), table_name="approval_links")
     op.drop_table("approval_links")
-    with op.batch_alter_table("audit_events") as batch:
-        batch.alter_column("actor_key_id", existing_type=sa.String(length=320), type_=sa.String(length=40))
+    _widen_actor_columns(320, 40)
     with op.batch_alter_table("messages") as batch:
-        batch.alter_column("decided_by", existing_type=sa.String(length=320), type_=sa.String(length=40))
         batch.drop_index(batch.f("ix_messages_approval_due_at"))
         batch.drop_column("approval_due_at")
         batch.drop_column("approvals")
