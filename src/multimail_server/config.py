@@ -31,6 +31,14 @@ class Settings(BaseSettings):
         "by default a reply sent to the question's private reply address also proves itself (core/decision_proof.py).",
     )
     decision_link_ttl_seconds: int = Field(7 * 24 * 3600, description="How long one-click decision links stay valid.")
+    # Approval policies (core/approval_policy.py) -------------------------------------------
+    allow_approve_on_timeout: bool = Field(
+        False, description="Allow mailboxes (and admin calls) to choose on_timeout: approve, so a held message leaves "
+        "unapproved when nobody decides in time. Off: such a policy is refused with a clear error.")
+    approval_link_ttl_seconds: int = Field(3 * 24 * 3600, description="How long the approval link in an approver's notice stays valid.")
+    approval_poll_seconds: float = Field(5.0, description="How often the approval worker looks for due timeouts and digests.")
+    digest_period_seconds: int | None = Field(
+        None, description="Testing only: the length of every digest period in seconds, instead of an hour or a day.")
     max_request_bytes: int = Field(35 * 1024 * 1024, description="Largest HTTP request body (base64 attachments included).")
     max_message_bytes: int = Field(25 * 1024 * 1024, description="Largest message: body plus decoded attachments.")
     decided_visible_seconds: int = Field(24 * 3600, description="How long list_pending keeps decided messages.")

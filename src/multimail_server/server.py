@@ -26,6 +26,7 @@ from .api.app import create_app
 from .config import Settings
 from .mcp import http as mcp_http
 from .services import Context
+from .services.approval_worker import ApprovalWorker
 from .services.delivery import DeliveryWorker
 from .services.flow_run_waits import FlowRunResumeWorker
 from .services.keys import ensure_first_admin_key
@@ -98,7 +99,7 @@ def serve(settings: Settings, *, announce=print) -> None:
     if first_key:
         announce("No API keys existed, so an admin key was created. It is shown only this once:")
         announce(f"  {first_key}")
-    workers = [DeliveryWorker(ctx), WebhookWorker(ctx)]
+    workers = [DeliveryWorker(ctx), WebhookWorker(ctx), ApprovalWorker(ctx)]
     if ctx.prefect_api() is not None:
         workers.append(FlowRunResumeWorker(ctx, ctx.prefect_api()))
         announce(f"Prefect API at {settings.prefect_api_url}: paused flow runs are resumed from here")

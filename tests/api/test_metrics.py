@@ -124,7 +124,7 @@ def test_ready_and_the_request_id(server):
     body = r.json()
     assert body["status"] == "ready"
     assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "migrations", "workers"}
-    assert body["checks"]["workers"]["alive"] == {"delivery": True, "webhooks": True}
+    assert body["checks"]["workers"]["alive"] == {"delivery": True, "webhooks": True, "approvals": True}
     assert body["checks"]["migrations"]["current"] == body["checks"]["migrations"]["head"]
     generated = r.headers["X-Request-Id"]
     assert len(generated) == 32 and generated != requests.get(f"{server.base}/ready", timeout=10).headers["X-Request-Id"]

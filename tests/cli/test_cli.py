@@ -3,10 +3,11 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.conftest import Api, ServerProcess, unique_address
+from tests.conftest import Api, ServerProcess, unique_address, wait_for
 
 
 def mm(*args: str, data_dir, check: bool = True) -> subprocess.CompletedProcess:
@@ -122,3 +123,24 @@ def test_serve_prints_first_admin_key_once(tmp_path):
         assert Api(second.base, first.admin_key).get("list_mailboxes").status_code == 200
     finally:
         second.stop()
+
+
+def test_mailboxes_policy_and_the_kill_switch(live):
+    address = unique_address("policy")
+    mm("mailboxes", "create", address, "--oversight", "autonomous", "--approver", "boss@partner.test", data_dir=live.data_dir)
+    out = json.loads(mm("mailboxes", "policy", address, "--approvals-required", "2", "--approver", "boss@partner.test",
+                        "--approver", "cfo@partner.test", "--timeout", "600", "--json", data_dir=live.data_dir).stdout)
+    assert out["approvers"] == ["boss@partner.test", "cfo@partner.test"] and out["approvals_required"] == 2
+    assert out["approval_timeout"] == 600 and out["on_timeout"] == "reject"
+    refused = mm("mailboxes", "policy", address, "--on-timeout", "approve", data_dir=live.data_dir, check=False)
+    assert refused.returncode == 1 and "approve_on_timeout_not_allowed" in refused.stderr
+    admin = Api(live.base, live.admin_key)
+    paused = mm("pause", "--mailbox", address, "--reason", "incident", data_dir=live.data_dir)
+    assert address in paused.stdout and "incident" in paused.stdout
+    sent = admin.ok("POST", "send_email", {"from": address, "to": "x@partner.test", "subject": "held back", "body": "1"})
+    time.sleep(2.5)  # two delivery passes
+    assert admin.ok("GET", "read_email", message_id=sent["message_id"])["status"] == "queued"
+    assert "nothing is paused" in mm("resume", "--mailbox", address, data_dir=live.data_dir).stdout
+    wait_for(lambda: admin.ok("GET", "read_email", message_id=sent["message_id"])["status"] == "sent")
+    actions = [e["action"] for e in admin.ok("GET", "audit_log", mailbox=address)["events"]]
+    assert "outbound.paused" in actions and "outbound.resumed" in actions

@@ -40,8 +40,11 @@ async def every_method(c: Any) -> None:
     assert box["address"] == gated and box["oversight_mode"] == "gated_send" and box["mailbox_id"].startswith("mbx_")
     await v(c.create_mailbox(outside, oversight_mode="autonomous", display_name="Ana Outside"))
     assert {gated, outside} <= {m["address"] for m in (await v(c.list_mailboxes()))["mailboxes"]}
-    updated = await v(c.update_mailbox(gated, display_name="Gated Box"))
+    updated = await v(c.update_mailbox(gated, display_name="Gated Box", approvals_required=1,
+                                       quiet_hours={"start": "03:00", "end": "03:01", "timezone": "UTC"}))
     assert updated["display_name"] == "Gated Box" and updated["oversight_mode"] == "gated_send"
+    assert updated["quiet_hours"] == {"start": "03:00", "end": "03:01", "timezone": "UTC"}
+    assert (await v(c.update_mailbox(gated, quiet_hours="off")))["quiet_hours"] is None
 
     # Inbound mail for `gated`: an autonomous hosted mailbox's message goes out at once.
     subject = f"Inbound {secrets.token_hex(3)}"
@@ -101,6 +104,12 @@ async def every_method(c: Any) -> None:
     wait = await v(c.register_wait(str(uuid.uuid4()), message_id=rejected_msg.message_id))
     assert wait["resume"] == "none" and wait["status"] == "resolved"  # the session server has no Prefect API
     assert wait["outcome"]["status"] == "rejected" and wait["outcome"]["reason"] == "not today"
+
+    # The kill switch (tests/api/test_approval_policies.py covers it in depth).
+    paused = await v(c.pause_outbound(gated, reason="sdk test"))
+    assert [(p["mailbox"], p["reason"]) for p in paused["paused"]] == [(gated, "sdk test")]
+    assert (await v(c.list_paused()))["paused"] == paused["paused"]
+    assert (await v(c.resume_outbound(gated)))["paused"] == []
 
     page = await v(c.audit_log(mailbox=gated, limit=2))
     assert len(page["events"]) == 2 and page["next_cursor"]

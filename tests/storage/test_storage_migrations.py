@@ -114,3 +114,33 @@ def test_processes_migrating_the_same_empty_database_at_once_all_succeed(db_url)
         assert schema_diff(store) == []
     finally:
         store.dispose()
+
+
+def test_upgrading_past_0007_keeps_the_audit_history_append_only(db_url):
+    """0007 widens audit_events.actor_key_id (an approver's address is an actor); on SQLite that
+    copies the table, and the append-only triggers must come back with it."""
+    from sqlalchemy.exc import DBAPIError
+
+    store = open_store(db_url, migrate=False)
+    try:
+        upgrade(store, "0006")
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO audit_events (id, at, actor_key_id, action, details) "
+                              "VALUES ('evt_before', '2026-01-01 00:00:00', 'key_1', 'x', '{}')"))
+        upgrade(store)
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO audit_events (id, at, actor_key_id, action, details) "
+                              "VALUES ('evt_after', '2026-01-02 00:00:00', :a, 'x', '{}')"), {"a": "approver." * 20 + "@partner.test"})
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == 2
+        for stmt in ("UPDATE audit_events SET action = 'y'", "DELETE FROM audit_events"):
+            try:
+                with store.engine.begin() as conn:
+                    conn.execute(text(stmt))
+            except DBAPIError as exc:
+                assert "append-only" in str(exc)
+            else:
+                raise AssertionError(f"{stmt} was allowed")
+        assert schema_diff(store) == []
+    finally:
+        store.dispose()

@@ -27,6 +27,7 @@ from ..core.limits import TooManyRequests
 from ..services.rate_limits import Budget, RateLimits
 
 LINK_PREFIX = "/d/"
+LINK_PREFIXES = ("/d/", "/a/")  # decision links and approval links: one per-IP budget
 VERIFY_PATH = "/v1/verify_message"
 UNLIMITED_PATHS = frozenset({"/health"})
 
@@ -64,7 +65,7 @@ def _keyless_budget(request: Request, limits: RateLimits) -> Budget | None:
     path = request.url.path
     if path in UNLIMITED_PATHS:
         return None
-    if path.startswith(LINK_PREFIX):
+    if path.startswith(LINK_PREFIXES):
         return limits.links
     if path == VERIFY_PATH:
         return limits.verify
@@ -117,7 +118,7 @@ def too_many_requests_response(request: Request, exc: TooManyRequests) -> HTMLRe
     """429 with Retry-After: a plain page for the decision links (a browser shows it), the
     API's error shape everywhere else."""
     headers = {"Retry-After": str(exc.retry_after)}
-    if request.url.path.startswith(LINK_PREFIX):
+    if request.url.path.startswith(LINK_PREFIXES):
         return HTMLResponse(_HTML_429.format(seconds=escape(str(exc.retry_after))), status_code=429,
                             headers={**headers, "Cache-Control": "no-store"})
     return JSONResponse(exc.to_body(), status_code=429, headers=headers)

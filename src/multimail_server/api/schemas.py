@@ -60,6 +60,37 @@ Floor = Annotated[OversightMode | None, Field(
 WINDOW = ("Seconds within which an identical send (same content, no key) answers the first message instead of "
           "sending again; 0 turns it off.")
 WebhookId = Annotated[str, Field(description="The webhook's id (wh_...).")]
+OnTimeout = Literal["reject", "escalate", "approve"]
+Approvers = Annotated[list[str] | None, Field(
+    description="Addresses of the humans notified by email when a message is held; each may approve or reject by "
+                "the signed link in the notice or by replying \"approve\" / \"reject <reason>\". An empty list removes them.")]
+ApprovalsRequired = Annotated[StrictInt | None, Field(
+    description="N of M: how many different approvers must approve a held message (1-10; default 1). One reject rejects.")]
+ApprovalTimeout = Annotated[StrictInt | None, Field(
+    description="Seconds a held message waits for its approvals before `on_timeout` applies; 0 or absent: no timeout.")]
+OnTimeoutField = Annotated[OnTimeout | None, Field(
+    description="What happens when the timeout passes: reject (reason \"approval timed out\"), escalate (notify "
+                "`escalate_to`; a second timeout rejects) or approve (only where the server allows it: "
+                "MULTIMAIL_ALLOW_APPROVE_ON_TIMEOUT; else 403 approve_on_timeout_not_allowed).")]
+EscalateTo = Annotated[list[str] | None, Field(description="The approvers notified when a held message times out under on_timeout: escalate.")]
+Digest = Annotated[Literal["hourly", "daily", "off"] | None, Field(
+    description="For a monitored mailbox: send its approvers a digest of what went out, hourly or daily (off: none).")]
+class QuietHoursBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: str = Field(description="HH:MM (24 h), local time: from when no mail of the mailbox goes out.")
+    end: str = Field(description="HH:MM, local time: until when; before `start` for a window across midnight.")
+    timezone: str = Field(description="The window's IANA time zone, e.g. Europe/Berlin.")
+
+
+QuietHoursField = Annotated[QuietHoursBody | Literal["off"] | None, Field(
+    description="A daily window in which none of the mailbox's outbound mail is handed over; it waits, in order, "
+                "until the window ends (approvers' notices still go). \"off\" removes it.")]
+CallTimeout = Annotated[StrictInt | None, Field(
+    description="This message's own approval timeout in seconds, if it is held (an agent key may not shorten one "
+                "that approves on timeout).")]
+CallOnTimeout = Annotated[OnTimeout | None, Field(
+    description="This message's own on_timeout, if it is held: an agent key may choose approve only when the mailbox "
+                "itself approves on timeout (403 oversight_floor).")]
 
 
 class Request(BaseModel):
@@ -78,6 +109,13 @@ class CreateMailbox(Request):
     min_oversight: Floor = None
     display_name: str = Field("", description="The name shown in the From header of its mail.")
     idempotency_window_seconds: StrictInt = Field(900, description=WINDOW)
+    approvers: Approvers = None
+    approvals_required: ApprovalsRequired = None
+    approval_timeout: ApprovalTimeout = None
+    on_timeout: OnTimeoutField = None
+    escalate_to: EscalateTo = None
+    digest: Digest = None
+    quiet_hours: QuietHoursField = None
 
 
 class MailboxRef(Request):
@@ -94,6 +132,13 @@ class UpdateMailbox(MailboxRef):
     min_oversight: Floor = None
     display_name: str | None = Field(None, description="The name shown in the From header of its mail.")
     idempotency_window_seconds: StrictInt | None = Field(None, description=WINDOW)
+    approvers: Approvers = None
+    approvals_required: ApprovalsRequired = None
+    approval_timeout: ApprovalTimeout = None
+    on_timeout: OnTimeoutField = None
+    escalate_to: EscalateTo = None
+    digest: Digest = None
+    quiet_hours: QuietHoursField = None
 
 
 class SendEmail(Request):
@@ -109,6 +154,8 @@ class SendEmail(Request):
     oversight_mode: CallMode = None
     metadata: CallMetadata = None
     idempotency_key: IdempotencyKey = None
+    approval_timeout: CallTimeout = None
+    on_timeout: CallOnTimeout = None
 
 
 class ReplyEmail(Request):
@@ -122,6 +169,8 @@ class ReplyEmail(Request):
     oversight_mode: CallMode = None
     metadata: CallMetadata = None
     idempotency_key: IdempotencyKey = None
+    approval_timeout: CallTimeout = None
+    on_timeout: CallOnTimeout = None
 
 
 class DecideEmail(Request):
@@ -232,3 +281,13 @@ class RegisterWait(Request):
     flow_run_id: str = Field(description="The Prefect flow run that is about to pause (a UUID).")
     message_id: str | None = Field(None, description="Wait for this held message's approval, rejection or cancellation.")
     thread_id: str | None = Field(None, description="Wait for the answer to the decide_email question of this thread.")
+
+
+class PauseOutbound(Request):
+    mailbox: str | None = Field(None, description="Address or mailbox id to pause; absent: every mailbox.")
+    reason: str | None = Field(None, description="Why, for the audit log.")
+
+
+class ResumeOutbound(Request):
+    mailbox: str | None = Field(None, description="Address or mailbox id to resume; absent: lift the pause of every mailbox "
+                                "(a mailbox paused by name stays paused).")

@@ -84,3 +84,40 @@ def reject(
 
     run(lambda: reject_message(context_for(data_dir, database_url), principal=Principal.local_operator(), message_id=message_id, reason=reason))
     print(f"Rejected {message_id}.")
+
+
+@app.command()
+def pause(
+    mailbox: Annotated[Optional[str], typer.Option(help="Only this mailbox (default: every mailbox).")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why, for the audit log.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The kill switch: hand over no outbound mail (of one mailbox, or all) until `multimail resume`.
+    Queued and held mail waits; nothing is dropped."""
+    from ..services.outbound_pause import pause_outbound
+
+    result = run(lambda: pause_outbound(context_for(data_dir, database_url), principal=Principal.local_operator(),
+                                        mailbox=mailbox, reason=reason))
+    _print_pauses(result)
+
+
+@app.command()
+def resume(
+    mailbox: Annotated[Optional[str], typer.Option(help="Only this mailbox (default: the pause of every mailbox).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift a pause: the mail that waited goes out in its queue order."""
+    from ..services.outbound_pause import resume_outbound
+
+    _print_pauses(run(lambda: resume_outbound(context_for(data_dir, database_url), principal=Principal.local_operator(),
+                                              mailbox=mailbox)))
+
+
+def _print_pauses(result: dict) -> None:
+    if not result["paused"]:
+        print("Outbound mail flows: nothing is paused.")
+    for p in result["paused"]:
+        print(f"Paused: {'every mailbox' if p['all_mailboxes'] else p['mailbox']} since {p['paused_at']} by {p['paused_by']}"
+              + (f" ({p['reason']})" if p["reason"] else ""))

@@ -27,6 +27,7 @@ from .types import (
     MailboxDeleted,
     MailboxList,
     Message,
+    OutboundPauses,
     OversightMode,
     PendingList,
     PendingMessage,
@@ -170,6 +171,8 @@ class AsyncMultiMail(BaseClient):
         oversight_mode: OversightMode | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        approval_timeout: int | None = None,
+        on_timeout: str | None = None,
     ) -> SendResult:
         """Send a new message from a hosted mailbox (``POST /v1/send_email``).
 
@@ -192,6 +195,9 @@ class AsyncMultiMail(BaseClient):
             idempotency_key: Sent as the ``Idempotency-Key`` header: the same key with the same
                 request returns the first answer for 24 h. Without one, the server treats an
                 identical request within the mailbox's window as the same (see ``auto_idempotency``).
+            approval_timeout: If held: this message's own approval timeout in seconds.
+            on_timeout: If held: ``reject``, ``escalate`` or ``approve`` when the timeout passes
+                (an agent key cannot loosen the mailbox's policy).
 
         Returns:
             SendResult: ids, status and the oversight mode applied.
@@ -206,7 +212,8 @@ class AsyncMultiMail(BaseClient):
         """
         payload = {"from": sender, **compact(to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
                                              attachments=list(attachments) if attachments is not None else None,
-                                             oversight_mode=oversight_mode, metadata=dict(metadata) if metadata is not None else None)}
+                                             oversight_mode=oversight_mode, metadata=dict(metadata) if metadata is not None else None,
+                                             approval_timeout=approval_timeout, on_timeout=on_timeout)}
         return SendResult.from_dict(await self._request(self._sending_call("send_email", payload, idempotency_key)))
 
     async def reply_email(
@@ -367,6 +374,31 @@ class AsyncMultiMail(BaseClient):
             >>> await client.reject_message("msg_…", reason="Wrong recipient")
         """
         return await self._request(self._post_call("reject_message", {"message_id": message_id, **compact(reason=reason)}))
+
+    async def pause_outbound(self, mailbox: str | None = None, *, reason: str | None = None) -> OutboundPauses:
+        """The kill switch (admin key): hand over no outbound mail of ``mailbox`` (or of every
+        mailbox) until resumed; queued and held mail waits, nothing is dropped.
+
+        Example:
+            >>> await client.pause_outbound("agent@acme.test", reason="incident 42")
+        """
+        return await self._request(self._post_call("pause_outbound", compact(mailbox=mailbox, reason=reason)))
+
+    async def resume_outbound(self, mailbox: str | None = None) -> OutboundPauses:
+        """Lift a pause (admin key): the mail that waited goes out in its queue order.
+
+        Example:
+            >>> await client.resume_outbound("agent@acme.test")
+        """
+        return await self._request(self._post_call("resume_outbound", compact(mailbox=mailbox)))
+
+    async def list_paused(self) -> OutboundPauses:
+        """The pauses in force (approver/admin key).
+
+        Example:
+            >>> (await client.list_paused())["paused"]
+        """
+        return await self._request(self._get_call("list_paused"))
 
     async def cancel_message(self, message_id: str, *, reason: str | None = None) -> PendingMessage:
         """Withdraw a message that has not gone out (the key that queued it, or an approver).
@@ -677,7 +709,11 @@ class AsyncMultiMail(BaseClient):
     # -- mailboxes ----------------------------------------------------------------------------
 
     async def create_mailbox(self, address: str, *, oversight_mode: OversightMode | None = None, min_oversight: OversightMode | None = None,
-                       display_name: str | None = None, idempotency_window_seconds: int | None = None) -> Mailbox:
+                       display_name: str | None = None, idempotency_window_seconds: int | None = None,
+                       approvers: list[str] | None = None, approvals_required: int | None = None,
+                       approval_timeout: int | None = None, on_timeout: str | None = None,
+                       escalate_to: list[str] | None = None, digest: str | None = None,
+                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -687,6 +723,16 @@ class AsyncMultiMail(BaseClient):
             display_name: The name shown in From headers.
             idempotency_window_seconds: Window for recognising identical requests without a key
                 (default 900; 0 turns it off).
+            approvers: Addresses notified by email when a message is held; each may approve or
+                reject by the notice's signed link or by replying "approve" / "reject <reason>".
+            approvals_required: N of M: how many different approvers must approve (default 1).
+            approval_timeout: Seconds a held message waits before ``on_timeout`` applies (0: none).
+            on_timeout: ``reject``, ``escalate`` (notify ``escalate_to``) or ``approve`` (only where
+                the server allows it).
+            escalate_to: The approvers notified on escalation.
+            digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
+            quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
+                ``"off"``): a daily window in which none of its mail is handed over.
 
         Returns:
             The mailbox, with its ``mailbox_id``.
@@ -699,7 +745,10 @@ class AsyncMultiMail(BaseClient):
         """
         return await self._request(self._post_call("create_mailbox", {"address": address, **compact(
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
-            idempotency_window_seconds=idempotency_window_seconds)}))
+            idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
+            approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
+            escalate_to=escalate_to, digest=digest,
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def list_mailboxes(self) -> MailboxList:
         """The mailboxes this key may act for.
@@ -713,8 +762,12 @@ class AsyncMultiMail(BaseClient):
         return await self._request(self._get_call("list_mailboxes"))
 
     async def update_mailbox(self, mailbox: str, *, oversight_mode: OversightMode | None = None, min_oversight: OversightMode | None = None,
-                       display_name: str | None = None, idempotency_window_seconds: int | None = None) -> Mailbox:
-        """Change a mailbox's oversight mode, floor, display name or idempotency window (admin key).
+                       display_name: str | None = None, idempotency_window_seconds: int | None = None,
+                       approvers: list[str] | None = None, approvals_required: int | None = None,
+                       approval_timeout: int | None = None, on_timeout: str | None = None,
+                       escalate_to: list[str] | None = None, digest: str | None = None,
+                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
+        """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
             mailbox: Address or mailbox id.
@@ -722,6 +775,16 @@ class AsyncMultiMail(BaseClient):
             min_oversight: New floor.
             display_name: New display name.
             idempotency_window_seconds: New window (0 turns it off).
+            approvers: Addresses notified by email when a message is held; each may approve or
+                reject by the notice's signed link or by replying "approve" / "reject <reason>".
+            approvals_required: N of M: how many different approvers must approve (default 1).
+            approval_timeout: Seconds a held message waits before ``on_timeout`` applies (0: none).
+            on_timeout: ``reject``, ``escalate`` (notify ``escalate_to``) or ``approve`` (only where
+                the server allows it).
+            escalate_to: The approvers notified on escalation.
+            digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
+            quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
+                ``"off"``): a daily window in which none of its mail is handed over.
 
         Returns:
             The updated mailbox.
@@ -732,7 +795,10 @@ class AsyncMultiMail(BaseClient):
         """
         return await self._request(self._post_call("update_mailbox", {"mailbox": mailbox, **compact(
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
-            idempotency_window_seconds=idempotency_window_seconds)}))
+            idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
+            approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
+            escalate_to=escalate_to, digest=digest,
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.

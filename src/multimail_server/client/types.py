@@ -309,6 +309,12 @@ class TagResult(TypedDict):
     """All the message's tags after the change (values as text)."""
 
 
+class ApprovalBy(TypedDict):
+    by: str
+    """The approver: an API key's id, or the address of an approver who answered by email."""
+    at: str
+
+
 class PendingMessage(_Sender, _Review):
     """One item of ``list_pending``, and the answer of approve/edit/reject/cancel_message;
     ``status`` is the approval status, ``message_status`` the delivery status."""
@@ -335,6 +341,31 @@ class PendingMessage(_Sender, _Review):
     decided_by: str | None
     decision_note: str | None
     attachments: list[AttachmentItem]
+    approvals: list[ApprovalBy]
+    """Who approved so far (each approver once)."""
+    approvals_required: int
+    """N of M: the message is approved once this many different approvers approved."""
+    approval_due_at: str | None
+    """When the timeout applies (null: no timeout, or decided)."""
+    on_timeout: Literal["reject", "escalate", "approve"] | None
+    """What happens then."""
+    escalated: bool
+    """The first timeout passed and the escalation approvers were notified."""
+
+
+class OutboundPause(TypedDict):
+    mailbox: str | None
+    """The paused mailbox; null with ``all_mailboxes``."""
+    all_mailboxes: bool
+    paused_at: str
+    paused_by: str | None
+    reason: str | None
+
+
+class OutboundPauses(TypedDict):
+    """The answer of pause_outbound, resume_outbound and list_paused: every pause in force."""
+
+    paused: list[OutboundPause]
 
 
 class PendingList(TypedDict):
@@ -422,6 +453,15 @@ class ReleaseResult(TypedDict):
     """What this call gave back."""
 
 
+class QuietHours(TypedDict):
+    start: str
+    """HH:MM, local time."""
+    end: str
+    """HH:MM, local time; before start for a window across midnight."""
+    timezone: str
+    """An IANA time zone name, e.g. Europe/Berlin."""
+
+
 class Mailbox(TypedDict):
     mailbox_id: str
     address: str
@@ -430,6 +470,20 @@ class Mailbox(TypedDict):
     min_oversight: str
     """The floor a per-call override may not go below."""
     idempotency_window_seconds: int
+    approvers: list[str]
+    """Who is notified by email when a message is held, and may approve or reject it by link or reply."""
+    approvals_required: int
+    """N of M: how many different approvers must approve a held message (one reject rejects)."""
+    approval_timeout: int | None
+    """Seconds a held message waits for its approvals; null: no timeout."""
+    on_timeout: Literal["reject", "escalate", "approve"]
+    """What happens when the timeout passes."""
+    escalate_to: list[str]
+    """The approvers notified when a held message times out under on_timeout: escalate."""
+    digest: Literal["hourly", "daily"] | None
+    """A monitored mailbox's digest of what went out, sent to its approvers."""
+    quiet_hours: QuietHours | None
+    """A daily window in which none of its mail is handed over (it waits, in order)."""
     created_at: str
     updated_at: str
 
@@ -448,7 +502,7 @@ class AuditEvent(TypedDict):
     event_id: str
     at: str
     actor: str | None
-    """The key id."""
+    """The key id; "system"; or, for an approval by email, the approver's address."""
     actor_role: str | None
     mailbox_id: str | None
     mailbox: str | None

@@ -1,5 +1,10 @@
 """The two secrets that can decide a question, and how to keep them out of every view.
 
+The same two kinds of secret let a human approve a held message by email (services/
+approval_notices.py): a signed single-use link `…/a/<nonce>.<mac>` and a private reply address
+`<local>+a_<secret>@<domain>`, sent only to external approvers. They have the same shapes and are
+scrubbed by the same functions.
+
 A decide_email question carries, in the copy that goes to its external addressees only:
 - one signed single-use link per option, `…/d/<nonce>.<mac>` (nonce: 18 random bytes, mac: 16
   bytes of HMAC, both base64url: 24 and 22 characters);
@@ -22,26 +27,27 @@ LINK_PLACEHOLDER = "[one-click decision link: sent to the recipients only]"
 
 # A link token exactly as services/decision_links.py mints it; the anchors keep unrelated URLs
 # that merely contain "/d/" (a shared document, say) untouched.
-_LINK_TOKEN = re.compile(r"(/d/)[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
+_LINK_TOKEN = re.compile(r"(/[da]/)[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
 # The +q_<secret> tag of a private reply address, wherever it appears (addresses, quoted
 # headers, free text); removing the tag leaves the mailbox's ordinary address.
-_REPLY_TAG = re.compile(r"\+q_[a-z2-7]{20}(?=@)", re.IGNORECASE)
-_REPLY_TAG_BYTES = re.compile(rb"\+q_[a-z2-7]{20}(?=@)", re.IGNORECASE)
-_LINK_TOKEN_BYTES = re.compile(rb"(/d/)[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
+_REPLY_TAG = re.compile(r"\+[qa]_[a-z2-7]{20}(?=@)", re.IGNORECASE)
+_REPLY_TAG_BYTES = re.compile(rb"\+[qa]_[a-z2-7]{20}(?=@)", re.IGNORECASE)
+_LINK_TOKEN_BYTES = re.compile(rb"(/[da]/)[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
 
 REPLY_TAG_PREFIX = "q_"
+APPROVAL_TAG_PREFIX = "a_"
 REPLY_SECRET_LENGTH = 20
 
 
 def redact_text(text: str | None) -> str | None:
     """`text` with every decision-link token and private reply tag removed."""
-    if not text or ("/d/" not in text and "+q_" not in text):
+    if not text or not any(mark in text for mark in ("/d/", "/a/", "+q_", "+a_", "+Q_", "+A_")):
         return text
     return _REPLY_TAG.sub("", _LINK_TOKEN.sub(lambda m: m.group(1) + LINK_PLACEHOLDER, text))
 
 
 def redact_address(address: str) -> str:
-    return _REPLY_TAG.sub("", address) if "+q_" in address else address
+    return _REPLY_TAG.sub("", address) if "+" in address else address
 
 
 def redact_addresses(addresses: list[str] | None) -> list[str]:
@@ -50,7 +56,7 @@ def redact_addresses(addresses: list[str] | None) -> list[str]:
 
 def redact_bytes(data: bytes) -> bytes:
     """For text-like attachments (a forwarded question, a quoted .eml): the same scrub on bytes."""
-    if b"/d/" not in data and b"+q_" not in data:
+    if not any(mark in data for mark in (b"/d/", b"/a/", b"+q_", b"+a_", b"+Q_", b"+A_")):
         return data
     return _REPLY_TAG_BYTES.sub(b"", _LINK_TOKEN_BYTES.sub(lambda m: m.group(1) + LINK_PLACEHOLDER.encode(), data))
 

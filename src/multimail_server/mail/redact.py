@@ -42,7 +42,7 @@ def _redact_text_part(part: EmailMessage) -> bool:
 
 def redact_message(raw: bytes) -> bytes:
     """`raw` with every decision secret replaced; the same bytes when it held none."""
-    if b"/d/" not in raw and b"q_" not in raw and b"=" not in raw:  # cheap exit: nothing encoded, no marker
+    if b"/d/" not in raw and b"/a/" not in raw and b"q_" not in raw and b"a_" not in raw and b"=" not in raw:  # cheap exit: nothing encoded, no marker
         return raw
     msg = message_from_bytes(raw, policy=default_policy)
     changed = False

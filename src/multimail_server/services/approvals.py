@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from ..core import flow_run_waits
 from ..core.access import Principal, Scope, require_scope
+from ..core.approval_policy import HeldPolicy, distinct_approvers
 from ..core.content_version import attachment_digest
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from .common import find_mailbox, find_message, record, scoped_mailbox_ids
+from .approval_notices import approvers_of, notify
+from .common import find_mailbox, find_message, iso, record, scoped_mailbox_ids
 from .context import Context
 from .views import message_version, pending_item
 
@@ -197,7 +199,9 @@ def approve_message(
     """Approve a held message, with the approver's edits if any; it then goes to the outbox.
     With `content_hash` (the version the approver was shown), a message that changed since is
     refused with 409 `content_changed` and nothing changes. The version approved (after the edits)
-    is recorded on the message and in the audit event."""
+    is recorded on the message and in the audit event. Under N of M (`approvals_required` > 1)
+    the approval is counted and the message stays pending until enough different approvers
+    approved the same version (the answer lists `approvals`)."""
     require_scope(principal.scopes, Scope.OVERSIGHT, "approve messages")
     note = _note(note, "note")
     content_hash = _content_hash(content_hash)
@@ -205,20 +209,80 @@ def approve_message(
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox, attachments, shown = _held_for_change(tx, principal, message_id, content_hash)
-        approved = message_version({**msg, **edits}, attachments)
-        values = {**edits, "approval_status": "approved", "status": "queued", "decided_at": now,
-                  "decided_by": principal.label, "decision_note": note, "approved_content_hash": approved}
+        item = approve_held(tx, now=now, principal=principal, msg=msg, mailbox=mailbox, content_hash=shown, note=note,
+                            edits=edits, attachments=attachments, link_ttl_seconds=ctx.settings.approval_link_ttl_seconds)
+    return item
+
+
+def approve_held(tx: Connection, *, now: datetime, principal: Principal, msg: dict[str, Any], mailbox: dict[str, Any],
+                 content_hash: str, note: str | None = None, edits: dict[str, Any] | None = None,
+                 attachments: list[dict[str, Any]] | None = None, via: dict[str, Any] | None = None,
+                 link_ttl_seconds: int = 3 * 24 * 3600) -> dict[str, Any]:
+    """One approval of the pending (locked) message `msg`, whose current version is
+    `content_hash`, by any interface (API, approval link, approval reply). Counts toward N of M;
+    the last one needed approves and queues the message. Edits given with an approval reset the
+    approvals collected for the earlier version."""
+    edits = edits or {}
+    message_id = msg["id"]
+    if attachments is None:
+        attachments = message_q.attachments_of(tx, message_id, with_content=True)
+    current = message_version(msg, attachments)
+    if current != content_hash:
+        raise Conflict(f"Message {message_id} changed since that version was shown; review it again.", code="content_changed",
+                       details={"message_id": message_id, "content_hash": content_hash, "current_content_hash": current})
+    approved = message_version({**msg, **edits}, attachments)
+    policy = HeldPolicy.from_json(msg.get("approval_policy"))
+    # Only approvals of this very version count; an edit starts the count again.
+    approvals = [a for a in msg.get("approvals") or [] if a.get("content_hash") == approved]
+    entry = {"by": principal.label, "at": iso(now), "content_hash": approved, **({"via": via["via"]} if via else {})}
+    if principal.label not in distinct_approvers(approvals):
+        approvals.append(entry)
+    extra = {**(via or {}), **({"note": note} if note else {})}
+    if len(distinct_approvers(approvals)) < policy.required:
+        values = {**edits, "approvals": approvals}
         if not message_q.update_message(tx, message_id, values, where={"approval_status": "pending"}):
             raise _not_pending(message_q.by_id(tx, message_id) or msg)
-        outbox_q.enqueue(tx, message_id, now)
-        details: dict[str, Any] = {"note": note, "content_hash": approved}
-        if edits:
-            details.update(edited=sorted(edits), content_hash_before_edit=shown, changes=_diff(msg, edits))
         msg = {**msg, **values}
-        record(tx, at=now, principal=principal, action="message.approved", mailbox=mailbox, message=msg,
-               details=details, event="message.approved", event_data=pending_item(msg, mailbox))
-        item = pending_view(tx, msg, mailbox)
-    return item
+        details: dict[str, Any] = {**extra, "content_hash": approved, "approvals": distinct_approvers(approvals),
+                                   "approvals_required": policy.required}
+        if edits:
+            details.update(edited=sorted(edits), content_hash_before_edit=content_hash, changes=_diff(msg, edits))
+        record(tx, at=now, principal=principal, action="message.approval_recorded", mailbox=mailbox, message=msg, details=details)
+        if edits:
+            notify(tx, msg=msg, mailbox=mailbox, approvers=approvers_of(mailbox, policy), now=now,
+                   link_ttl_seconds=link_ttl_seconds, reason="edited")
+        return pending_view(tx, msg, mailbox)
+    values = {**edits, "approval_status": "approved", "status": "queued", "decided_at": now,
+              "decided_by": principal.label, "decision_note": note, "approved_content_hash": approved,
+              "approvals": approvals, "approval_due_at": None}
+    if not message_q.update_message(tx, message_id, values, where={"approval_status": "pending"}):
+        raise _not_pending(message_q.by_id(tx, message_id) or msg)
+    outbox_q.enqueue(tx, message_id, now)
+    details = {"note": note, "content_hash": approved, **extra}
+    if policy.required > 1:
+        details["approvals"] = distinct_approvers(approvals)
+    if edits:
+        details.update(edited=sorted(edits), content_hash_before_edit=content_hash, changes=_diff(msg, edits))
+    msg = {**msg, **values}
+    record(tx, at=now, principal=principal, action="message.approved", mailbox=mailbox, message=msg,
+           details=details, event="message.approved", event_data=pending_item(msg, mailbox))
+    return pending_view(tx, msg, mailbox)
+
+
+def reject_held(tx: Connection, *, now: datetime, principal: Principal | None, msg: dict[str, Any], mailbox: dict[str, Any],
+                reason: str | None, via: dict[str, Any] | None = None, decided_by: str | None = None) -> dict[str, Any]:
+    """Reject the pending (locked) message `msg` (one reject rejects, whatever N of M says).
+    `principal` None is the server itself (a timeout), recorded as `decided_by`."""
+    values = {"approval_status": "rejected", "status": "rejected", "decided_at": now,
+              "decided_by": principal.label if principal else decided_by, "decision_note": reason, "approval_due_at": None}
+    if msg["approval_status"] != "pending" or not message_q.update_message(
+        tx, msg["id"], values, where={"approval_status": "pending"}
+    ):
+        raise _not_pending(msg)
+    msg = {**msg, **values}
+    record(tx, at=now, principal=principal, action="message.rejected", mailbox=mailbox, message=msg,
+           details={"reason": reason, **(via or {})}, event="message.rejected", event_data=pending_item(msg, mailbox))
+    return pending_view(tx, msg, mailbox)
 
 
 def edit_message(
@@ -247,13 +311,18 @@ def edit_message(
     with ctx.store.write() as tx:
         msg, mailbox, attachments, before = _held_for_change(tx, principal, message_id, content_hash)
         changes = _diff(msg, edits)
-        if not message_q.update_message(tx, message_id, edits, where={"approval_status": "pending"}):
+        # The approvals collected so far were for the earlier version: an edit starts again.
+        values = {**edits, "approvals": []}
+        if not message_q.update_message(tx, message_id, values, where={"approval_status": "pending"}):
             raise _not_pending(message_q.by_id(tx, message_id) or msg)
-        msg = {**msg, **edits}
+        msg = {**msg, **values}
         after = message_version(msg, attachments)
         record(tx, at=now, principal=principal, action="message.edited", mailbox=mailbox, message=msg,
                details={"note": note, "content_hash_before": before, "content_hash_after": after,
                         "edited": sorted(edits), "changes": changes})
+        on_edited = HeldPolicy.from_json(msg.get("approval_policy"))
+        notify(tx, msg=msg, mailbox=mailbox, approvers=approvers_of(mailbox, on_edited), now=now,
+               link_ttl_seconds=ctx.settings.approval_link_ttl_seconds, reason="edited")
         return pending_view(tx, msg, mailbox)
 
 
@@ -263,16 +332,7 @@ def reject_message(ctx: Context, *, principal: Principal, message_id: str, reaso
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox = find_message(tx, principal, message_id, lock=True)
-        values = {"approval_status": "rejected", "status": "rejected", "decided_at": now,
-                  "decided_by": principal.label, "decision_note": reason}
-        if msg["approval_status"] != "pending" or not message_q.update_message(
-            tx, message_id, values, where={"approval_status": "pending"}
-        ):
-            raise _not_pending(msg)
-        msg = {**msg, **values}
-        record(tx, at=now, principal=principal, action="message.rejected", mailbox=mailbox, message=msg,
-               details={"reason": reason}, event="message.rejected", event_data=pending_item(msg, mailbox))
-        return pending_view(tx, msg, mailbox)
+        return reject_held(tx, now=now, principal=principal, msg=msg, mailbox=mailbox, reason=reason)
 
 
 def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -289,13 +349,14 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
             raise Conflict("Only outbound messages can be cancelled.", code="invalid_state", details={"message_id": message_id})
         if not principal.has(Scope.OVERSIGHT) and msg["created_by"] != principal.label:
             raise Forbidden("Only the key that queued this message, or an approver, may cancel it.", code="not_message_owner")
-        values = {"status": "cancelled", "decided_at": now, "decided_by": principal.label, "decision_note": reason}
+        values = {"status": "cancelled", "decided_at": now, "decided_by": principal.label, "decision_note": reason,
+                  "approval_due_at": None}
         if msg["approval_status"] == "pending":
             values["approval_status"] = "cancelled"
             ok = message_q.update_message(tx, message_id, values, where={"approval_status": "pending"})
         elif msg["approval_status"] is None and msg["status"] == "queued" and outbox_q.withdraw(tx, message_id, now):
             # Never held (its mode let it go out at once) and no worker has started on it yet.
-            values.pop("decided_at"), values.pop("decided_by")
+            values.pop("decided_at"), values.pop("decided_by"), values.pop("approval_due_at")
             ok = message_q.update_message(tx, message_id, values, where={"status": "queued", "approval_status": None})
         else:
             ok = False

@@ -68,11 +68,12 @@ from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from . import decision_links
+from . import approval_notices, decision_links
 from .approvals import approved_content_matches
 from .common import record
 from .context import Context
 from .metrics import metrics_for
+from .outbound_pause import quiet_mailbox_ids
 from .receiving import deliver_locally, keep_raw
 from .workers import PollingWorker
 
@@ -118,6 +119,10 @@ class Copies:
             # service layer's back: what goes out must be what a human approved, or nothing.
             raise PermanentFailure("the message's content differs from the version that was approved "
                                    f"({self.msg['approved_content_hash']}); it was not sent")
+        if self.msg["kind"] == approval_notices.KIND:
+            # An approver's notice: the link and the private reply address only in this copy.
+            text, reply_to = approval_notices.external_copy_parts(self.tx, self.msg, self.mailbox, self.ctx.settings.base_url())
+            return self._finalize(compose(self.msg, self._atts(), text=text, reply_to=reply_to))
         if not self.is_question:
             return self._finalize(compose(self.msg, self._atts()))
         key = decision_links.secret_in(self.tx)
@@ -130,6 +135,10 @@ class Copies:
                                       reply_to=reply_to))
 
     def hosted(self) -> bytes:
+        if self.msg["kind"] == approval_notices.KIND:
+            if self._hosted is None:  # a hosted approver is read by an API key: no link, no reply address
+                self._hosted = self._finalize(compose(self.msg, self._atts(), text=approval_notices.hosted_copy_text(self.msg)))
+            return self._hosted
         if not self.is_question:
             return self.external()
         if self._hosted is None:
@@ -189,7 +198,8 @@ class DeliveryWorker(PollingWorker):
         """Deliver what is due now; returns how many rows were worked on."""
         now = self.ctx.now()
         with self.ctx.store.write(notify=False) as tx:
-            rows = outbox_q.claim_due(tx, now, lease_seconds=self.ctx.settings.delivery_lease_seconds, limit=limit)
+            rows = outbox_q.claim_due(tx, now, lease_seconds=self.ctx.settings.delivery_lease_seconds, limit=limit,
+                                      quiet_mailbox_ids=quiet_mailbox_ids(tx, now))
         for row in rows:
             self._deliver(row)
         return len(rows)

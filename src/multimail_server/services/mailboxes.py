@@ -1,4 +1,5 @@
-"""Mailboxes: create, list, update (oversight mode and floor), delete. Admin-only writes."""
+"""Mailboxes: create, list, update (oversight mode and floor, approval policies), delete.
+Admin-only writes: an agent key can never change who approves its mail or how."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.access import Principal, Scope, require_scope
 from ..core.addresses import normalize_mailbox_address, refuse_control_chars
+from ..core.approval_policy import (
+    check_addresses,
+    check_digest,
+    check_mailbox_policy,
+    check_on_timeout,
+    check_required,
+    check_timeout,
+)
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..core.ids import new_id
 from ..core.oversight import DEFAULT_MODE, check_mailbox_modes, parse_mode
 from ..store import mailboxes as mailbox_q
+from . import decision_links
 from .common import find_mailbox, record
 from .context import Context
+from .outbound_pause import check_quiet_hours_setting
 from .views import mailbox_view
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
@@ -36,6 +47,19 @@ def _check_display_name(value: Any) -> str:
     return value
 
 
+
+def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """The approval-policy columns of the fields given (None: not given), each checked."""
+    checks = {"approvers": lambda v: check_addresses(v, "approvers"), "approvals_required": check_required,
+              "approval_timeout": check_timeout, "on_timeout": check_on_timeout,
+              "escalate_to": lambda v: check_addresses(v, "escalate_to"), "digest": check_digest,
+              "quiet_hours": check_quiet_hours_setting}
+    changes = {name: checks[name](value) for name, value in fields.items() if value is not None}
+    if changes.get("digest"):
+        changes["digest_sent_until"] = ctx.now()  # the first digest covers what goes out from now on
+    return changes
+
+
 def create_mailbox(
     ctx: Context,
     *,
@@ -45,6 +69,13 @@ def create_mailbox(
     min_oversight: str | None = None,
     display_name: str = "",
     idempotency_window_seconds: int = 900,
+    approvers: list[str] | None = None,
+    approvals_required: int | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
+    escalate_to: list[str] | None = None,
+    digest: str | None = None,
+    quiet_hours: dict[str, str] | str | None = None,
 ) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
     normalized = normalize_mailbox_address(address)
@@ -55,16 +86,24 @@ def create_mailbox(
     floor = parse_mode(min_oversight, "min_oversight") if min_oversight is not None else mode
     check_mailbox_modes(mode, floor)
     now = ctx.now()
-    row = {
+    row: dict[str, Any] = {
         "id": new_id("mbx"),
         "address": normalized,
         "display_name": _check_display_name(display_name),
         "oversight_mode": mode.value,
         "min_oversight": floor.value,
         "idempotency_window_seconds": _check_window(idempotency_window_seconds),
+        "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
+        "digest": None, "digest_sent_until": None, "quiet_hours": None,
         "created_at": now,
         "updated_at": now,
     }
+    row.update(_policy_changes(ctx, {"approvers": approvers, "approvals_required": approvals_required,
+                                     "approval_timeout": approval_timeout, "on_timeout": on_timeout,
+                                     "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours}))
+    check_mailbox_policy(row, allow_approve=ctx.settings.allow_approve_on_timeout)
+    if row["approvers"] or row["escalate_to"]:
+        decision_links.secret(ctx)  # the link key exists before any approver's notice is queued
     try:
         with ctx.store.write() as tx:
             if mailbox_q.by_address(tx, normalized) is not None:
@@ -90,8 +129,21 @@ def update_mailbox(
     min_oversight: str | None = None,
     display_name: str | None = None,
     idempotency_window_seconds: int | None = None,
+    approvers: list[str] | None = None,
+    approvals_required: int | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
+    escalate_to: list[str] | None = None,
+    digest: str | None = None,
+    quiet_hours: dict[str, str] | str | None = None,
 ) -> dict[str, Any]:
+    """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
+    digest, an empty list the approvers."""
     require_scope(principal.scopes, Scope.ADMIN, "change mailboxes")
+    policy = {"approvers": approvers, "approvals_required": approvals_required, "approval_timeout": approval_timeout,
+              "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours}
+    if approvers or escalate_to:
+        decision_links.secret(ctx)  # the link key exists before any approver's notice is queued
     now = ctx.now()
     with ctx.store.write() as tx:
         row = find_mailbox(tx, principal, mailbox)
@@ -104,14 +156,29 @@ def update_mailbox(
             changes["display_name"] = _check_display_name(display_name)
         if idempotency_window_seconds is not None:
             changes["idempotency_window_seconds"] = _check_window(idempotency_window_seconds)
+        for name, value in _policy_changes(ctx, policy).items():
+            if name == "digest_sent_until" and row.get("digest"):
+                continue  # the digest already runs: keep its period
+            if name == "digest_sent_until" or value != row.get(name):
+                changes[name] = value
+        if digest == "off" and row.get("digest"):
+            changes["digest"] = None
+        if approval_timeout == 0 and row.get("approval_timeout"):
+            changes["approval_timeout"] = None
         new = {**row, **changes}
         check_mailbox_modes(parse_mode(new["oversight_mode"]), parse_mode(new["min_oversight"]))
+        check_mailbox_policy(new, allow_approve=ctx.settings.allow_approve_on_timeout)
         if changes:
             mailbox_q.update_mailbox(tx, row["id"], {**changes, "updated_at": now})
             new["updated_at"] = now
-            before = {k: row[k] for k in changes}
-            record(tx, at=now, principal=principal, action="mailbox.updated", mailbox=new, details={"before": before, "after": changes})
+            before = {k: _audited(row[k]) for k in changes}
+            record(tx, at=now, principal=principal, action="mailbox.updated", mailbox=new,
+                   details={"before": before, "after": {k: _audited(v) for k, v in changes.items()}})
     return mailbox_view(new)
+
+
+def _audited(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def delete_mailbox(ctx: Context, *, principal: Principal, mailbox: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from ..mail.redact import redact_message
 from ..mail.replies import decision_of, new_text
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
-from . import decision_links
+from . import approval_notices, approval_replies, decision_links
 from .common import record
 from .views import inbox_item
 
@@ -86,6 +86,10 @@ def store_inbound(
         question = next((m for m in reversed(thread) if m["kind"] == "decision" and m["direction"] == "outbound"), None)
     check = (_decision_check(tx, question, thread, mail, authentication, reply_text, envelope_recipients or [], require_dmarc)
              if question else None)
+    # A reply to an approver's notice may approve or reject the held message (services/approval_replies).
+    approval = (approval_replies.check_reply(tx, notice=parent, mail=mail, authentication=authentication, reply_text=reply_text,
+                                             envelope_recipients=envelope_recipients or [], require_dmarc=require_dmarc)
+                if parent is not None and parent["direction"] == "outbound" and parent["kind"] == approval_notices.KIND else None)
 
     metadata: dict[str, Any] = {}
     if authentication:
@@ -94,6 +98,8 @@ def store_inbound(
         metadata["defects"] = mail.defects
     if check is not None:
         metadata["decision_check"] = check
+    if approval is not None:
+        metadata["approval_check"] = {k: v for k, v in approval.items() if k != "content_hash"}
     row = {
         "id": message_id,
         "mailbox_id": mailbox["id"],
@@ -133,6 +139,8 @@ def store_inbound(
            details={"from": row["from_addr"], "subject": row["subject"]}, event="message.received", event_data=data)
     if check is not None:
         _record_check(tx, now, mailbox, row, check)
+    if approval is not None:
+        approval_replies.apply(tx, now=now, reply=row, check=approval)
     return row
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ..core import idempotency as idem
-from ..core.access import Principal
+from ..core.access import Principal, Scope
 from ..core.addresses import ParsedAddress, normalized_or_none, parse_address, parse_address_list, refuse_control_chars
+from ..core.approval_policy import check_on_timeout, check_timeout, held_policy
 from ..core.decision_text import question_body
 from ..core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from ..core.flow_run_waits import flow_run_id_from_metadata
@@ -32,6 +33,7 @@ from ..mail.compose import new_internet_message_id
 from ..store import idempotency as idem_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
+from .approval_notices import on_held
 from .common import find_mailbox, find_message, record
 from .context import Context
 from .views import held_because, send_result
@@ -247,6 +249,8 @@ class _Submission:
     parent_id: str | None
     now: Any = None
     message_id: str = ""
+    approval_timeout: int | None = None
+    on_timeout: str | None = None
 
     def target(self, tx: Connection) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """(parent message or None, the sending mailbox), both within the key's scope (404 else)."""
@@ -380,6 +384,8 @@ def _submit(
     request_fingerprint: str,
     parent_id: str | None = None,
     render: Callable[[Connection, str], None] | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
 ) -> dict[str, Any]:
     """Store one outbound message (the steps of `_Submission`). `render(tx, message_id)`, when
     given, completes the draft inside the transaction once the request is known to be new and
@@ -387,9 +393,14 @@ def _submit(
     if override is not None:
         parse_mode(override)  # an unknown mode is a 400 before anything is read
     _check_size(ctx, draft)
+    if approval_timeout is not None:
+        check_timeout(approval_timeout)
+    if on_timeout is not None:
+        check_on_timeout(on_timeout)
     sub = _Submission(ctx=ctx, principal=principal, operation=operation, action=action, mailbox_ref=mailbox_ref,
                       draft=draft, override=override, idempotency_key=idempotency_key,
-                      request_fingerprint=request_fingerprint, parent_id=parent_id, now=ctx.now(), message_id=new_id("msg"))
+                      request_fingerprint=request_fingerprint, parent_id=parent_id, now=ctx.now(), message_id=new_id("msg"),
+                      approval_timeout=approval_timeout, on_timeout=on_timeout)
     replayed = sub.replayed_from_read()
     if replayed is not None:
         return replayed
@@ -407,10 +418,17 @@ def _submit(
             render(tx, sub.message_id)
         held = verdict.outcome is Outcome.HOLD
         row = sub.row(mailbox, parent, held, verdict.mode, thread)
+        if held:  # the approval policy that applies to it (core/approval_policy.py)
+            policy = held_policy(mailbox, approval_timeout=approval_timeout, on_timeout=on_timeout,
+                                 is_admin=principal.has(Scope.ADMIN), allow_approve=ctx.settings.allow_approve_on_timeout)
+            row.update(approval_policy=policy.as_json(), approvals=[],
+                       approval_due_at=sub.now + timedelta(seconds=policy.timeout) if policy.timeout else None)
         message_q.insert_message(tx, row)
         message_q.insert_attachments(tx, sub.message_id, [{"id": new_id("att"), **a} for a in draft.attachments])
         if not held:
             outbox_q.enqueue(tx, sub.message_id, sub.now)
+        else:
+            on_held(tx, ctx, msg=row, mailbox=mailbox)
         record(tx, at=sub.now, principal=principal, action=f"message.{operation}", mailbox=mailbox, message=row,
                details=sub.audit_details(row, mailbox, verdict, held, parent, new_conversation),
                event="message.pending" if held else "message.queued", event_data=send_result(row, duplicate=False))
@@ -434,7 +452,11 @@ def send_email(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
 ) -> dict[str, Any]:
+    """`approval_timeout` / `on_timeout`: this message's own approval timeout, if it is held
+    (core/approval_policy.held_policy says what an agent key may not loosen)."""
     parse_address(sender, "from")
     draft = Draft(
         to=parse_address_list(to, "to", required=True),
@@ -449,7 +471,7 @@ def send_email(
     )
     return _submit(
         ctx, principal=principal, operation="send", action=Action.SEND, mailbox_ref=sender, draft=draft,
-        override=oversight_mode, idempotency_key=idempotency_key,
+        override=oversight_mode, idempotency_key=idempotency_key, approval_timeout=approval_timeout, on_timeout=on_timeout,
         request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "from": sender}),
     )
 
@@ -469,6 +491,8 @@ def reply_email(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
 ) -> dict[str, Any]:
     with ctx.store.read() as tx:
         parent, mailbox = find_message(tx, principal, message_id)
@@ -496,6 +520,7 @@ def reply_email(
     return _submit(
         ctx, principal=principal, operation="reply", action=Action.REPLY, mailbox_ref=own, draft=draft,
         override=oversight_mode, idempotency_key=idempotency_key, parent_id=message_id,
+        approval_timeout=approval_timeout, on_timeout=on_timeout,
         request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "parent": message_id}),
     )
 

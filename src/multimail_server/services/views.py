@@ -62,6 +62,13 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "oversight_mode": row["oversight_mode"],
         "min_oversight": row["min_oversight"],
         "idempotency_window_seconds": row["idempotency_window_seconds"],
+        "approvers": list(row.get("approvers") or []),
+        "approvals_required": row.get("approvals_required") or 1,
+        "approval_timeout": row.get("approval_timeout"),
+        "on_timeout": row.get("on_timeout") or "reject",
+        "escalate_to": list(row.get("escalate_to") or []),
+        "digest": row.get("digest"),
+        "quiet_hours": row.get("quiet_hours"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }
@@ -165,6 +172,24 @@ def thread_item(msg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def approval_fields(msg: dict[str, Any]) -> dict[str, Any]:
+    """N of M and the timeout of a held message: who approved so far (each approver once), how
+    many are needed, when the timeout is due and what happens then."""
+    from ..core.approval_policy import HeldPolicy, distinct_approvers
+
+    policy = HeldPolicy.from_json(msg.get("approval_policy"))
+    first: dict[str, str] = {}
+    for a in msg.get("approvals") or []:
+        first.setdefault(a["by"], a["at"])
+    return {
+        "approvals": [{"by": by, "at": first[by]} for by in distinct_approvers(msg.get("approvals"))],
+        "approvals_required": policy.required,
+        "approval_due_at": iso(msg.get("approval_due_at")),
+        "on_timeout": policy.on_timeout if policy.timeout else None,
+        "escalated": policy.escalated,
+    }
+
+
 def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list[dict[str, Any]] | None = None,
                  held: dict[str, Any] | None = None) -> dict[str, Any]:
     """An approval item. Given the message's attachments (with their content), it also shows all
@@ -193,6 +218,7 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list
         "decided_by": msg["decided_by"],
         "decision_note": msg["decision_note"],
         "approved_content_hash": msg.get("approved_content_hash"),
+        **approval_fields(msg),
     }
     if attachments is not None:
         item.update(review_fields(msg, attachments, held))

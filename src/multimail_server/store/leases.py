@@ -16,10 +16,13 @@ from sqlalchemy import Column, Connection, Table, and_, or_, select, update
 
 
 def claim_due(tx: Connection, table: Table, state_column: Column, waiting_state: str, now: datetime, *,
-              lease_seconds: float, limit: int) -> list[dict[str, Any]]:
+              lease_seconds: float, limit: int, extra: Any = None) -> list[dict[str, Any]]:
+    """`extra`: a further condition a due row must meet (the outbox: its mailbox is not paused)."""
     c = table.c
     due = and_(state_column == waiting_state, c.next_attempt_at <= now,
                or_(c.locked_until.is_(None), c.locked_until <= now))
+    if extra is not None:
+        due = and_(due, extra)
     q = select(table).where(due).order_by(c.next_attempt_at, c.seq).limit(limit)
     if tx.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from . import leases
+from .approvals import paused_filter
 from .tables import outbox
 
 
@@ -24,8 +25,12 @@ def enqueue(tx: Connection, message_id: str, now: datetime) -> None:
     )
 
 
-def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int) -> list[dict[str, Any]]:
-    return leases.claim_due(tx, outbox, outbox.c.state, "ready", now, lease_seconds=lease_seconds, limit=limit)
+def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int,
+              quiet_mailbox_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Due rows, oldest first, except those of paused mailboxes (the kill switch) and of
+    mailboxes in their quiet hours: they wait in the outbox, in order, until released."""
+    return leases.claim_due(tx, outbox, outbox.c.state, "ready", now, lease_seconds=lease_seconds, limit=limit,
+                            extra=paused_filter(quiet_mailbox_ids))
 
 
 def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None) -> None:

@@ -87,6 +87,17 @@ mailboxes = Table(
     Column("idempotency_window_seconds", Integer, nullable=False, default=900),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Approval policies (core/approval_policy.py): who approves by email, N of M, the timeout and
+    # what happens then, the second list of approvers, and the digest of a monitored mailbox
+    # (`digest_sent_until`: the end of the last period a digest was queued for).
+    Column("approvers", JSON, nullable=True),
+    Column("approvals_required", Integer, nullable=False, default=1, server_default="1"),
+    Column("approval_timeout", Integer, nullable=True),
+    Column("on_timeout", String(20), nullable=False, default="reject", server_default="reject"),
+    Column("escalate_to", JSON, nullable=True),
+    Column("digest", String(10), nullable=True),
+    Column("digest_sent_until", UTCDateTime, nullable=True),
+    Column("quiet_hours", JSON, nullable=True),  # {start, end, timezone}: a daily window without outbound mail
 )
 
 threads = Table(
@@ -134,7 +145,7 @@ messages = Table(
     Column("received_at", UTCDateTime, nullable=True),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("decided_at", UTCDateTime, nullable=True),
-    Column("decided_by", String(40), nullable=True),
+    Column("decided_by", String(320), nullable=True),  # a key id, or an approver's address
     Column("decision_note", Text, nullable=True),
     Column("failure_reason", Text, nullable=True),
     # claim_messages (store/claims.py): the lease an inbound message is held under, and when a
@@ -151,6 +162,11 @@ messages = Table(
     # The content version a human approved (core.content_version of what will leave), so what
     # goes out is provably what was approved and a stale approval is refused.
     Column("approved_content_hash", String(64), nullable=True),
+    # A held message's approval policy (core/approval_policy.HeldPolicy), the approvals collected
+    # so far ([{by, at, content_hash, via}], reset by an edit) and when its timeout is due.
+    Column("approval_policy", JSON, nullable=True),
+    Column("approvals", JSON, nullable=True),
+    Column("approval_due_at", UTCDateTime, nullable=True, index=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -228,6 +244,30 @@ decision_links = Table(
 
 # The delivery worker's queue: one row per message to hand over; claimed with a lease so a
 # crashed worker's row is taken over, and so several workers can share one database.
+approval_links = Table(
+    "approval_links",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the link's nonce
+    Column("message_id", String(40), nullable=False, index=True),  # the held message
+    Column("approver", String(320), nullable=False),
+    Column("content_hash", String(64), nullable=False),  # the version the approver was sent
+    Column("notification_id", String(40), nullable=True),  # the notification message carrying it
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("outcome", String(20), nullable=True),  # approved | rejected, once used
+)
+
+# The kill switch: while a row names a mailbox id (or "*": every mailbox), the delivery worker
+# hands none of its mail over; held and queued mail waits, in order.
+outbound_pauses = Table(
+    "outbound_pauses",
+    metadata,
+    Column("scope", String(40), primary_key=True),
+    Column("paused_at", UTCDateTime, nullable=False),
+    Column("paused_by", String(320), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+
 outbox = Table(
     "outbox",
     metadata,
@@ -286,7 +326,7 @@ audit_events = Table(
     _seq(),
     Column("id", String(40), nullable=False, unique=True),
     Column("at", UTCDateTime, nullable=False, index=True),
-    Column("actor_key_id", String(40), nullable=True),
+    Column("actor_key_id", String(320), nullable=True),  # a key id, "system", or an approver's address
     Column("actor_role", String(20), nullable=True),
     Column("mailbox_id", String(40), nullable=True, index=True),
     Column("mailbox_address", String(320), nullable=True),

@@ -2,13 +2,13 @@
 
 from fastapi import APIRouter, Query
 
-from ...client.types import PendingList, PendingMessage
+from ...client.types import OutboundPauses, PendingList, PendingMessage
 from ...core.errors import BadRequest
 from ...services import approvals as svc
-from ...services import waiting
+from ...services import outbound_pause, waiting
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
-from ..schemas import ApproveMessage, EditMessage, RejectMessage
+from ..schemas import ApproveMessage, EditMessage, PauseOutbound, RejectMessage, ResumeOutbound
 
 router = APIRouter(prefix="/v1", tags=["approvals"])
 
@@ -67,3 +67,24 @@ def reject_message(body: RejectMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
 def cancel_message(body: RejectMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Withdraw a message that has not gone out (the key that queued it, or an approver)."""
     return svc.cancel_message(ctx, principal=who, **body.model_dump(exclude_none=True))
+
+
+@router.post("/pause_outbound", operation_id="pause_outbound", response_model=OutboundPauses, responses=responses(403, 404, body=True))
+def pause_outbound(body: PauseOutbound, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """The kill switch (admin): stop handing over any outbound mail of a mailbox, or of every mailbox.
+
+    Queued and newly approved mail waits in the outbox, held mail stays held; nothing is dropped,
+    and resume_outbound releases it in order. Audited as `outbound.paused`."""
+    return outbound_pause.pause_outbound(ctx, principal=who, mailbox=body.mailbox, reason=body.reason)
+
+
+@router.post("/resume_outbound", operation_id="resume_outbound", response_model=OutboundPauses, responses=responses(403, 404, body=True))
+def resume_outbound(body: ResumeOutbound, ctx: CtxDep, who: PrincipalDep) -> dict:
+    """Lift a pause (admin): the mail that waited goes out in its queue order. Audited as `outbound.resumed`."""
+    return outbound_pause.resume_outbound(ctx, principal=who, mailbox=body.mailbox)
+
+
+@router.get("/list_paused", operation_id="list_paused", response_model=OutboundPauses, responses=responses(403))
+def list_paused(ctx: CtxDep, who: PrincipalDep) -> dict:
+    """The pauses in force that this key may see (approver/admin)."""
+    return outbound_pause.list_pauses(ctx, principal=who)

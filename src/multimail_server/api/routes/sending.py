@@ -29,7 +29,8 @@ def send_email(body: SendEmail, ctx: CtxDep, who: PrincipalDep, idempotency_key:
     return svc.send_email(
         ctx, principal=who, sender=body.from_, to=body.to, subject=body.subject, body=body.body, html=body.html,
         cc=body.cc, bcc=body.bcc, reply_to=body.reply_to, attachments=_attachments(body),
-        oversight_mode=body.oversight_mode, metadata=body.metadata, **_common(body, idempotency_key),
+        oversight_mode=body.oversight_mode, metadata=body.metadata, approval_timeout=body.approval_timeout,
+        on_timeout=body.on_timeout, **_common(body, idempotency_key),
     )
 
 
@@ -39,7 +40,8 @@ def reply_email(body: ReplyEmail, ctx: CtxDep, who: PrincipalDep, idempotency_ke
     return svc.reply_email(
         ctx, principal=who, message_id=body.message_id, body=body.body, html=body.html, reply_all=body.reply_all,
         cc=body.cc, bcc=body.bcc, attachments=_attachments(body), oversight_mode=body.oversight_mode,
-        metadata=body.metadata, **_common(body, idempotency_key),
+        metadata=body.metadata, approval_timeout=body.approval_timeout, on_timeout=body.on_timeout,
+        **_common(body, idempotency_key),
     )
 
 
