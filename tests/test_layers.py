@@ -9,7 +9,7 @@ The layers, from the bottom (a module may import its own layer and the layers be
     config                                 settings
     delivery, prefect_api                  transports, outbound signing, the Prefect API client
     services                               the use cases
-    api, smtp                              interfaces
+    api, smtp, dashboard                   interfaces (dashboard: the approvers' web pages)
     server                                 assembles the interfaces and workers
     cli, testing                           the command (and the test helpers that run it)
     entry                                  the console script
@@ -30,7 +30,7 @@ LAYERS = [
     {"config"},
     {"delivery", "prefect_api"},
     {"services"},
-    {"api", "smtp"},
+    {"api", "smtp", "dashboard"},
     {"server"},
     {"cli", "testing"},
     {"entry"},

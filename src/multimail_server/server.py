@@ -24,6 +24,7 @@ import uvicorn
 
 from .api.app import create_app
 from .config import Settings
+from .dashboard import install as install_dashboard
 from .services import Context
 from .services.delivery import DeliveryWorker
 from .services.flow_run_waits import FlowRunResumeWorker
@@ -117,6 +118,7 @@ def serve(settings: Settings, *, announce=print) -> None:
     # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a
     # connection the server is closing at that moment (a reset on a non-idempotent call)
     app = create_app(ctx)
+    install_dashboard(app)  # the approvers' pages at / (the API stays under /v1)
     app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=65,
                             timeout_graceful_shutdown=int(SHUTDOWN_HTTP_SECONDS))
