@@ -256,7 +256,8 @@ def verify_chain(request: Request, session: SessionDep, form: FormDep) -> HTMLRe
         raise Forbidden("Verifying the whole audit chain needs an admin key.", code="insufficient_scope")
     result = audit_chain.verify(ctx_of(request))
     page = audit_svc.audit_log(ctx_of(request), principal=session.principal)
-    return render(request, "audit.html", session, page=page, filters={}, more=None, verified=result)
+    return render(request, "audit.html", session, page=page, filters={"mailbox": "", "action": "", "actor": "", "message_id": ""}, more=None,
+                  verified=result)
 
 
 def _admin(session) -> bool:
@@ -281,7 +282,7 @@ def webhook_deliveries(request: Request, session: SessionDep, webhook_id: str, s
         raise NotFound(f"No webhook {webhook_id!r}.", code="webhook_not_found")
     page = webhooks_svc.list_webhook_deliveries(ctx, principal=session.principal, webhook_id=webhook_id,
                                                 status=status or None, cursor=cursor or None)
-    return render(request, "deliveries.html", session, hook=hook, page=page, status=status, done=done)
+    return render(request, "deliveries.html", session, hook=hook, page=page, filter_status=status, done=done)
 
 
 @router.post("/webhooks/{webhook_id}/redeliver")
