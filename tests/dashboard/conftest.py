@@ -69,8 +69,8 @@ class Tenant:
 
 @pytest.fixture
 def tenant(admin):
-    def _make(mode: str = "gated_send") -> Tenant:
-        address = unique_address("desk")
+    def _make(mode: str = "gated_send", address: str | None = None) -> Tenant:
+        address = address or unique_address("desk")
         admin.ok("POST", "create_mailbox", {"address": address, "oversight_mode": mode, "display_name": "Sales desk"})
         agent = admin.ok("POST", "create_api_key", {"role": "agent", "mailboxes": [address], "name": "flows"})
         approver = admin.ok("POST", "create_api_key", {"role": "approver", "mailboxes": [address], "name": "ana"})
@@ -92,6 +92,11 @@ def hold():
 
 def approval_of(api: Api, message_id: str) -> dict:
     return api.ok("GET", "read_email", message_id=message_id)
+
+
+def pending_item(api: Api, message_id: str) -> dict:
+    """The message's approval item (list_pending for one message): status, decided_by, note."""
+    return api.ok("GET", "list_pending", message_id=message_id)["messages"][0]
 
 
 def wait_sent(api: Api, message_id: str) -> dict:

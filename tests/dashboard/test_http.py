@@ -278,3 +278,34 @@ def test_live_stream_shows_only_the_keys_mailboxes(dash, tenant, hold, signed_in
         mine_msg = hold(mine, subject="For you")
         _, update = _first_queue_event(resp)
         assert mine_msg in update["held"] and "Not for you" not in update["held"] + update["decided"]
+
+
+def test_inbox_and_thread_show_decisions_and_authentication(dash, admin, tenant, hold, signed_in):
+    t = tenant()
+    outside = tenant(mode="autonomous")
+    question = t.agent.ok("POST", "decide_email", {"from": t.mailbox, "to": outside.mailbox, "subject": "Ship it?",
+                                                   "question": "Shall we ship on Friday?", "options": ["yes", "no"]})
+    d = signed_in(t.approver.key)
+    # decide_email starts a conversation, so gated_send holds it; approve it from the dashboard.
+    shown = re.search(r'name="content_hash" value="([0-9a-f]{64})"', d.get(f"/messages/{question['message_id']}").text).group(1)
+    assert d.post(f"/messages/{question['message_id']}/approve", {"content_hash": shown}).status_code == 303
+    wait_for(lambda: approval_of(admin, question["message_id"])["status"] == "sent", timeout=15, what="the question to go out")
+    asked = wait_for(lambda: [m for m in admin.ok("GET", "check_inbox", mailbox=outside.mailbox)["messages"]
+                              if m["subject"] == "Ship it?"], timeout=15, what="the question to arrive")[0]
+    outside.agent.ok("POST", "reply_email", {"message_id": asked["message_id"], "body": "yes"})
+    # A hosted mailbox's agent answering is not a person deciding: the thread shows why.
+    reply = wait_for(lambda: [m for m in admin.ok("GET", "get_thread", thread_id=question["thread_id"])["messages"]
+                              if m["direction"] == "inbound"], timeout=15, what="the reply to arrive")[0]
+    assert reply["decision_check"]["reason"] == "agent_mailbox"
+    inbox = d.get(f"/inboxes?mailbox={t.mailbox}")
+    assert inbox.status_code == 200 and "Re: Ship it?" in inbox.text
+    thread = d.get(f"/threads/{question['thread_id']}")
+    assert thread.status_code == 200
+    verdict = approval_of(admin, reply["message_id"]).get("authentication") or {}
+    assert ("sender verified" if verdict.get("verified_sender") else "sender not verified") in thread.text
+    assert "unverified: agent_mailbox" in thread.text  # the decision check, highlighted with its reason
+    assert 'class="badge status-approved">approved' in thread.text  # the question's approval
+    # Another tenant's inbox and thread are not there.
+    other = signed_in(outside.approver.key)
+    assert other.get(f"/inboxes?mailbox={t.mailbox}").status_code == 404
+    assert other.get(f"/threads/{question['thread_id']}").status_code == 404

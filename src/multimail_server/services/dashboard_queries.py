@@ -64,8 +64,29 @@ async def next_queue(ctx: Context, *, principal: Principal, mailbox: str | None,
     return await wait_until(ctx, principal, Target("pending", scope), fetch, lambda a: queue_signature(a) != shown, wait)
 
 
+# The long-poll hub's version of one message is its approval status: a decision wakes a waiter at
+# once, an edit (same status, new content) does not. So a held message's page also re-reads its
+# version this often (a read per open page per interval) to learn of edits made elsewhere.
+EDIT_CHECK_SECONDS = 1.0
+
+
 async def message_changed(ctx: Context, *, principal: Principal, message_id: str, content_hash: str, wait: float) -> dict[str, Any]:
-    """A held message's approval item once it was decided or changed from the version shown."""
+    """A held message's approval item once it was decided (at once) or changed from the version
+    shown (within EDIT_CHECK_SECONDS), or as it is after `wait` seconds."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        answer = await _message_changed(ctx, principal=principal, message_id=message_id, content_hash=content_hash,
+                                        wait=max(0.0, min(EDIT_CHECK_SECONDS, deadline - time.monotonic())))
+        items = answer["messages"]
+        if not items or items[0]["status"] != "pending" or items[0]["content_hash"] != content_hash:
+            return answer
+        if time.monotonic() >= deadline:
+            return answer
+
+
+async def _message_changed(ctx: Context, *, principal: Principal, message_id: str, content_hash: str, wait: float) -> dict[str, Any]:
     from .waiting import pending_of_message
 
     def fetch() -> dict[str, Any]:

@@ -107,7 +107,10 @@
         break;
     }
   });
-  // Arriving on a message page at #edit or #reject (from the queue's e / r): the field is ready.
-  if (location.hash === "#edit" && $("#edit-body")) $("#edit-body").focus();
-  if (location.hash === "#reject" && $("#reason")) $("#reason").focus();
+  // Arriving on a message page at #edit or #reject (from the queue's e / r): the field is ready
+  // (after the browser's own scroll to the fragment, which would take the focus away again).
+  window.addEventListener("load", () => setTimeout(() => {
+    const field = { "#edit": "#edit-body", "#reject": "#reason" }[location.hash];
+    if (field && $(field)) $(field).focus();
+  }, 0));
 })();
