@@ -24,12 +24,13 @@ FLOW_RUN = "6f1c9d3e-8f4a-4b1e-9a4c-2d6b1f0e7a11"
 def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold):
     t = tenant(address="sales@acme.test")  # a readable name for the screenshot
     hold(t, subject="Renewal quote for Northwind", to="buyer@northwind.test",
-         metadata={"prefect": {"flow_run_id": FLOW_RUN}})
+         body="Hi Sam, attached is the renewal quote we discussed on Monday.", metadata={"prefect": {"flow_run_id": FLOW_RUN}})
     browser_sign_in(page, dash.base, t.approver.key)
     page.wait_for_selector("#live.on")
     page.evaluate("window.__not_reloaded = true")
     # Held elsewhere (the agent's API call): the row appears without a reload.
-    msg = hold(t, subject="Intro to the Fabrikam team", to=["lee@fabrikam.test"], cc=["ops@fabrikam.test"])
+    msg = hold(t, subject="Intro to the Fabrikam team", to=["lee@fabrikam.test"], cc=["ops@fabrikam.test"],
+               body="Hi Lee, I help the sales desk at Acme; would a call on Thursday suit you?")
     page.wait_for_selector(f'tr.row[data-id="{msg}"]', timeout=3000)
     assert page.evaluate("window.__not_reloaded") is True
     assert page.locator("#held-count").inner_text() == "2"
@@ -43,6 +44,7 @@ def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold):
     expect(page.locator("#held tr.row")).to_have_count(3)
     page.wait_for_timeout(1600)  # the "new row" highlight fades
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 660})
     page.screenshot(path=str(SCREENSHOTS / "queue.png"))
     # The selection stays on its message as rows arrive; j twice reaches the last row (the
     # first held), k goes back up to the Fabrikam intro; a approves the version shown.
@@ -123,7 +125,7 @@ def test_reject_with_a_reason(dash, page, tenant, hold):
 
 def test_agent_key_is_refused(dash, page, tenant):
     t = tenant()
-    page.goto(f"{dash.base}/login")
+    page.goto(f"{dash.base}/login?r=1")
     page.get_by_label("API key").fill(t.agent.key)
     page.get_by_role("button", name="Sign in").click()
     alert = page.get_by_role("alert")
@@ -174,6 +176,19 @@ def test_stale_version_is_refused(dash, page, tenant, hold, admin):
     page.get_by_role("button", name="Approve and send").click()
     page.wait_for_url(re.compile(r"done=approved"))
     assert approval_of(t.approver, msg)["approval_status"] == "approved"
+
+
+def test_a_link_from_an_email_opens_the_message(dash, page, tenant, hold):
+    """A notification's link is a navigation from another site, which carries no SameSite=Strict
+    cookie: the sign-in page asks once more from this site, and a signed-in approver lands on
+    the message, not on the sign-in form."""
+    t = tenant()
+    msg = hold(t, subject="Linked from the inbox")
+    browser_sign_in(page, dash.base, t.approver.key)
+    page.set_content(f'<a href="{dash.base}/messages/{msg}">open</a>')  # about:blank: not this site
+    page.get_by_role("link", name="open").click()
+    page.wait_for_url(f"{dash.base}/messages/{msg}")
+    assert page.get_by_role("heading", name="Linked from the inbox").is_visible()
 
 
 def test_post_without_csrf_is_refused(dash, page, tenant, hold):

@@ -78,12 +78,24 @@ def test_wrong_key_and_login_csrf(dash):
 
 
 def test_open_redirect_refused(dash):
-    d = Dashboard(dash.base)
-    form = d.http.get(dash.base + "/login", timeout=10)
-    token = CSRF.search(form.text).group(1)
-    r = d.http.post(dash.base + "/login", data={"csrf": token, "api_key": dash.admin_key, "next": "//evil.test/x"},
-                    allow_redirects=False, timeout=10)
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    for target in ("//evil.test/x", "/\t/evil.test", "https://evil.test/", "/\\evil.test", "/ok"):
+        d = Dashboard(dash.base)
+        form = d.http.get(dash.base + "/login", timeout=10)
+        token = CSRF.search(form.text).group(1)
+        r = d.http.post(dash.base + "/login", data={"csrf": token, "api_key": dash.admin_key, "next": target},
+                        allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["location"] == ("/ok" if target == "/ok" else "/"), target
+
+
+def test_wrong_keys_are_rate_limited(tmp_path):
+    srv = start_session_server(tmp_path, env={"MULTIMAIL_RATE_LIMIT_AUTH_FAILURES": "3/minute"})
+    try:
+        answers = [Dashboard(srv.base).sign_in(f"mm_live_guess{i}").status_code for i in range(4)]
+        assert answers == [401, 401, 401, 429]
+        r = Dashboard(srv.base).sign_in(srv.admin_key)  # even the right key waits now, as on the API
+        assert r.status_code == 429 and "Too many wrong keys" in r.text
+    finally:
+        srv.stop()
 
 
 def test_csrf_is_required_and_bound_to_the_session(dash, tenant, hold, signed_in):
@@ -138,8 +150,10 @@ def test_another_tenants_message_is_not_there(dash, tenant, hold, signed_in):
     r = d.post(f"/messages/{their_msg}/reject", {"reason": "mine now"})
     assert r.status_code == 404
     assert approval_of(theirs.approver, their_msg)["approval_status"] == "pending"
-    # Filtering by their mailbox is a 404 too, like the API's.
+    # Filtering by their mailbox is a 404 too, like the API's, and so are their live streams.
     assert d.get(f"/?mailbox={theirs.mailbox}").status_code == 404
+    assert d.get(f"/events/queue?mailbox={theirs.mailbox}").status_code == 404
+    assert d.get(f"/events/messages/{their_msg}?v={content_hash}").status_code == 404
 
 
 def test_stale_version_is_refused(dash, admin, tenant, hold, signed_in):

@@ -19,6 +19,7 @@ from ..core.errors import Unauthorized
 from ..services import dashboard_queries as queries
 from ..services import dashboard_sessions as sessions
 from ..services.wait_hub import hub_for
+from ..services.waiting import pending_scope
 from .web import SESSION_COOKIE, DashboardRoute, SessionDep, ctx_of, fragment
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -41,6 +42,9 @@ async def _still_signed_in(request: Request) -> bool:
 async def queue_events(request: Request, session: SessionDep, mailbox: str = "", flow_run: str = "") -> EventSourceResponse:
     ctx = ctx_of(request)
     hub = hub_for(ctx.store)
+    # A mailbox outside the key's scope, or a malformed flow run id, is refused before streaming.
+    await to_thread.run_sync(lambda: pending_scope(ctx, principal=session.principal, mailbox=mailbox or None,
+                                                   flow_run_id=flow_run or None))
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         shown: list | None = None
@@ -68,6 +72,7 @@ async def queue_events(request: Request, session: SessionDep, mailbox: str = "",
 async def message_events(request: Request, session: SessionDep, message_id: str, v: str = "") -> EventSourceResponse:
     ctx = ctx_of(request)
     hub = hub_for(ctx.store)
+    await to_thread.run_sync(lambda: queries.held_message(ctx, principal=session.principal, message_id=message_id))
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         while not hub.closing:

@@ -43,31 +43,38 @@ DONE = {"approved": "Approved", "edited": "Edited and approved", "rejected": "Re
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path of this site (never //host or a scheme), so sign-in is no open redirect."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path of this site, so sign-in is no open redirect: never //host, a scheme, a
+    backslash, or whitespace and control characters (browsers drop tabs and newlines from URLs,
+    so "/\t/evil.test" would become "//evil.test")."""
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value)):
         return "/"
     return value
 
 
 # -- signing in and out -----------------------------------------------------------------------------
 
-def _login_page(request: Request, status: int = 200, error: str | None = None, next_: str = "/") -> HTMLResponse:
+def _login_page(request: Request, status: int = 200, error: str | None = None, next_: str = "/",
+                retry: bool = False) -> HTMLResponse:
     import secrets as _secrets
 
     nonce = _secrets.token_urlsafe(18)
-    page = render(request, "login.html", status=status, error=error, next=_safe_next(next_),
+    page = render(request, "login.html", status=status, error=error, next=_safe_next(next_), retry=retry,
                   login_csrf=sessions.csrf_token(ctx_of(request), "login:" + nonce))
     set_cookie(request, page, LOGIN_COOKIE, nonce, max_age=3600)
     return page
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:
+def login_form(request: Request, next: str = "/", r: int = 0) -> Response:
+    """The sign-in form, or straight on for a signed-in browser. `r`: the page's script asks
+    once more from this site when a link in an email (another site) brought the browser here,
+    since a SameSite=Strict cookie is not sent on such a navigation."""
     try:
         current_session(request)
         return RedirectResponse(_safe_next(next), status_code=303)
     except SignInNeeded:
-        return _login_page(request, next_=next)
+        return _login_page(request, next_=next, retry=not r)
 
 
 def _limits(request: Request) -> RateLimits:
@@ -244,8 +251,8 @@ def thread_page(request: Request, session: SessionDep, thread_id: str) -> HTMLRe
 def audit_page(request: Request, session: SessionDep, mailbox: str = "", action: str = "", actor: str = "",
                message_id: str = "", cursor: str = "") -> HTMLResponse:
     filters = {"mailbox": mailbox, "action": action, "actor": actor, "message_id": message_id}
-    page = audit_svc.audit_log(ctx_of(request), principal=session.principal, cursor=cursor or None,
-                               **{k: v or None for k, v in filters.items()})
+    page = audit_svc.audit_log(ctx_of(request), principal=session.principal, cursor=cursor or None, mailbox=mailbox or None,
+                               action=action or None, actor=actor or None, message_id=message_id or None)
     more = urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["next_cursor"]}) if page["next_cursor"] else None
     return render(request, "audit.html", session, page=page, filters=filters, more=more, verified=None)
 

@@ -5,6 +5,11 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
+  // -- sign-in: a link from an email is a navigation from another site, which carries no
+  // SameSite=Strict cookie; asking once more from this page sends it, if there is a session.
+  const retry = $("[data-retry]");
+  if (retry && document.referrer.indexOf(location.origin + "/") !== 0) location.replace(retry.dataset.retry);
+
   // -- times: "3 min ago", "12 min left" ----------------------------------------------------------
   function span(seconds) {
     const s = Math.abs(Math.round(seconds));
