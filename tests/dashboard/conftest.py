@@ -7,6 +7,9 @@ Playwright. What a page did is always checked through the API too.
 - `hold(tenant)`: the agent sends a new conversation, which gated_send holds; its message id.
 - `signed_in(key)`: a requests.Session signed in to the dashboard (with its CSRF token).
 - `browser` / `page`: chromium (/usr/bin/chromium; a failure under CI=true when missing).
+- `screenshots`: where the browser tests save the README's screenshots: docs/screenshots/ with
+  MULTIMAIL_UPDATE_SCREENSHOTS=1, a temporary folder otherwise (so a test run leaves the
+  committed pictures alone).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import requests
 from tests.conftest import Api, require_service, start_session_server, unique_address, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -165,6 +168,13 @@ def page(browser):
     yield pg
     context.close()
     assert errors == [], f"the page's script failed: {errors}"
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    folder = DOC_SCREENSHOTS if os.environ.get("MULTIMAIL_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def browser_sign_in(page, base: str, key: str) -> None:

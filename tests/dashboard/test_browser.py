@@ -3,7 +3,8 @@ signs in, sees held mail arrive live, approves, edits then approves, rejects wit
 agent key is refused, another tenant's message is not there, a stale version is refused. Each
 test then checks what the server did through the API, not only what the page says.
 
-The README's screenshots (docs/screenshots/) are made here, from the pages as they are."""
+The README's screenshots are made here, from the pages as they are: run with
+MULTIMAIL_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from email import policy
 
 from playwright.sync_api import expect
 
-from tests.conftest import wait_for
-
-from .conftest import SCREENSHOTS, approval_of, browser_sign_in, pending_item, wait_sent
+from .conftest import approval_of, browser_sign_in, pending_item, wait_sent
 
 FLOW_RUN = "6f1c9d3e-8f4a-4b1e-9a4c-2d6b1f0e7a11"
 
 
-def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold):
+def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold, screenshots):
     t = tenant(address="sales@acme.test")  # a readable name for the screenshot
     hold(t, subject="Renewal quote for Northwind", to="buyer@northwind.test",
          body="Hi Sam, attached is the renewal quote we discussed on Monday.", metadata={"prefect": {"flow_run_id": FLOW_RUN}})
@@ -43,9 +42,8 @@ def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold):
          body="Hello, invoice 2291 is 14 days overdue. Could you confirm the payment date?")
     expect(page.locator("#held tr.row")).to_have_count(3)
     page.wait_for_timeout(1600)  # the "new row" highlight fades
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 660})
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"))
+    page.screenshot(path=str(screenshots / "queue.png"))
     # The selection stays on its message as rows arrive; j twice reaches the last row (the
     # first held), k goes back up to the Fabrikam intro; a approves the version shown.
     page.locator("body").press("j")
@@ -67,7 +65,7 @@ def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold):
     assert "handled by phone" in page.locator("#decided").inner_text()
 
 
-def test_edit_then_approve_sends_the_edit(dash, page, tenant, hold, admin):
+def test_edit_then_approve_sends_the_edit(dash, page, tenant, hold, admin, screenshots):
     t = tenant(address="quotes@acme.test")
     attachment = base64.b64encode(b"%PDF-1.4 quote").decode()
     msg = hold(t, subject="Your quote, as discussed", to="buyer@northwind.test", reply_to=["sales@acme.test"],
@@ -86,7 +84,7 @@ def test_edit_then_approve_sends_the_edit(dash, page, tenant, hold, admin):
     assert "$12,400" in frame.locator("body").inner_text()
     assert frame.locator("img").count() == 0 or not frame.locator("img").first.get_attribute("src")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOTS / "held-message.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "held-message.png"), full_page=True)
     # The download is the attachment's bytes.
     with page.expect_download() as download:
         page.get_by_role("link", name="Download quote-2291.pdf").click()
@@ -185,6 +183,7 @@ def test_a_link_from_an_email_opens_the_message(dash, page, tenant, hold):
     t = tenant()
     msg = hold(t, subject="Linked from the inbox")
     browser_sign_in(page, dash.base, t.approver.key)
+    page.goto("about:blank")
     page.set_content(f'<a href="{dash.base}/messages/{msg}">open</a>')  # about:blank: not this site
     page.get_by_role("link", name="open").click()
     page.wait_for_url(f"{dash.base}/messages/{msg}")
@@ -201,7 +200,7 @@ def test_post_without_csrf_is_refused(dash, page, tenant, hold):
     assert approval_of(t.approver, msg)["approval_status"] == "pending"
 
 
-def test_phone_layout_and_accessible_names(dash, browser, tenant, hold):
+def test_phone_layout_and_accessible_names(dash, browser, tenant, hold, screenshots):
     t = tenant()
     hold(t, subject="Meeting next Tuesday?")
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
@@ -217,7 +216,6 @@ def test_phone_layout_and_accessible_names(dash, browser, tenant, hold):
             .map(el => el.outerHTML)""")
         assert unnamed == []
         assert page.get_by_role("button", name=re.compile(r"^Approve “Meeting next Tuesday\?”")).is_visible()
-        page.screenshot(path=str(SCREENSHOTS / "queue-phone.png"))
-        wait_for(lambda: True)
+        page.screenshot(path=str(screenshots / "queue-phone.png"))
     finally:
         context.close()

@@ -323,3 +323,27 @@ def test_inbox_and_thread_show_decisions_and_authentication(dash, admin, tenant,
     other = signed_in(outside.approver.key)
     assert other.get(f"/inboxes?mailbox={t.mailbox}").status_code == 404
     assert other.get(f"/threads/{question['thread_id']}").status_code == 404
+
+
+def test_readme_dashboard_snippet_signs_in(tmp_path):
+    """The README's Dashboard section, pasted after the tour: the key it prints signs in."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from tests.conftest import Api, ServerProcess
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("## Dashboard"):]
+    snippet = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    srv = ServerProcess(tmp_path / "multimail-data")
+    try:
+        Api(srv.base, srv.admin_key).ok("POST", "create_mailbox", {"address": "agent@acme.test", "oversight_mode": "gated_send"})
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", snippet], cwd=tmp_path, env=dict(os.environ),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        key = result.stdout.strip().splitlines()[-1]
+        assert Dashboard(srv.base).sign_in(key).status_code == 303
+        assert Dashboard(srv.base).sign_in(key).headers["location"] == "/"
+    finally:
+        srv.stop()

@@ -49,6 +49,7 @@
     source.addEventListener("error", () => { live.textContent = "reconnecting…"; live.classList.remove("on"); });
     source.addEventListener("signed_out", () => { source.close(); window.location = "/login"; });
     source.addEventListener("queue", (event) => {
+      if (!$("#held")) { source.close(); return; }  // the document was replaced meanwhile
       const data = JSON.parse(event.data);
       const before = new Set(rows().map((r) => r.dataset.id));
       const current = rows()[selected];
