@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import email
 import re
+import threading
 from email import policy
 
 from playwright.sync_api import expect
@@ -107,8 +108,22 @@ def test_edit_then_approve_sends_the_edit(dash, page, tenant, hold, admin, scree
 
 
 def test_reject_with_a_reason(dash, page, tenant, hold):
+    from prefect_multimail import MessageRejected, MultiMailCredentials, wait_for_approval
+
     t = tenant()
     msg = hold(t, subject="Discount offer: 40% off")
+    # The agent's side waits as a flow does (outside a Prefect run, wait_for_approval long-polls).
+    outcome: dict = {}
+
+    def agent_waits() -> None:
+        try:
+            outcome["result"] = wait_for_approval(MultiMailCredentials(api_key=t.agent.key, base_url=dash.base), msg,
+                                                  timeout=60)
+        except Exception as exc:  # the outcome under test
+            outcome["error"] = exc
+
+    waiter = threading.Thread(target=agent_waits, daemon=True)
+    waiter.start()
     browser_sign_in(page, dash.base, t.approver.key)
     page.goto(f"{dash.base}/messages/{msg}#reject")
     expect(page.locator("#reason")).to_be_focused()  # r / #reject lands on the reason
@@ -119,6 +134,10 @@ def test_reject_with_a_reason(dash, page, tenant, hold):
     assert m["approval_status"] == "rejected" and m["status"] == "rejected"
     pending = pending_item(t.agent, msg)
     assert pending["decision_note"] == "We never discount more than 15%." and pending["decided_by"] == t.approver_key_id
+    waiter.join(30)
+    error = outcome.get("error")
+    assert isinstance(error, MessageRejected), outcome
+    assert error.reason == "We never discount more than 15%." and error.decided_by == t.approver_key_id
 
 
 def test_agent_key_is_refused(dash, page, tenant):
