@@ -347,3 +347,14 @@ def test_readme_dashboard_snippet_signs_in(tmp_path):
         assert Dashboard(srv.base).sign_in(key).headers["location"] == "/"
     finally:
         srv.stop()
+
+
+def test_sign_out(dash, tenant, signed_in):
+    t = tenant()
+    d = signed_in(t.approver.key)
+    assert d.post("/logout", {}, csrf=False).status_code == 403  # a page elsewhere cannot sign you out
+    assert d.get("/").status_code == 200
+    r = d.post("/logout", {})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert "mm_dashboard" not in d.http.cookies
+    assert d.get("/").status_code == 303
