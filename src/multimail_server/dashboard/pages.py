@@ -4,12 +4,15 @@ scope allows there and refuses what the API refuses (with the same message)."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..core.access import Scope
 from ..core.errors import BadRequest, Forbidden, MultiMailError, NotFound
 from ..core.limits import TooManyRequests
 from ..core.oversight import Mode
@@ -45,7 +48,7 @@ DONE = {"approved": "Approved", "edited": "Edited and approved", "rejected": "Re
 def _safe_next(value: str | None) -> str:
     """Only a path of this site, so sign-in is no open redirect: never //host, a scheme, a
     backslash, or whitespace and control characters (browsers drop tabs and newlines from URLs,
-    so "/\t/evil.test" would become "//evil.test")."""
+    so a slash, a tab and "/evil.test" would become "//evil.test")."""
     if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
             or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in value)):
         return "/"
@@ -56,9 +59,7 @@ def _safe_next(value: str | None) -> str:
 
 def _login_page(request: Request, status: int = 200, error: str | None = None, next_: str = "/",
                 retry: bool = False) -> HTMLResponse:
-    import secrets as _secrets
-
-    nonce = _secrets.token_urlsafe(18)
+    nonce = secrets.token_urlsafe(18)
     page = render(request, "login.html", status=status, error=error, next=_safe_next(next_), retry=retry,
                   login_csrf=sessions.csrf_token(ctx_of(request), "login:" + nonce))
     set_cookie(request, page, LOGIN_COOKIE, nonce, max_age=3600)
@@ -89,8 +90,6 @@ def _ip(request: Request) -> str:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    from anyio import to_thread
-
     form = await form_of(request)
     ctx = ctx_of(request)
     next_ = form.get("next", "/")
@@ -268,8 +267,6 @@ def verify_chain(request: Request, session: SessionDep, form: FormDep) -> HTMLRe
 
 
 def _admin(session) -> bool:
-    from ..core.access import Scope
-
     return session.principal.has(Scope.ADMIN)
 
 

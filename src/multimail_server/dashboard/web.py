@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -137,6 +138,6 @@ class DashboardRoute(APIRoute):
                     target = "/"
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
             except MultiMailError as exc:
-                return error_page(request, exc)
+                return await to_thread.run_sync(error_page, request, exc)  # it reads the session
 
         return guarded

@@ -5,19 +5,22 @@ on request, and a thread with each inbound message's authentication verdict."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import nh3
+from anyio import to_thread
 
 from ..core.access import Principal
 from ..core.decision_secrets import redact_text
+from ..core.errors import NotFound
 from ..core.flow_run_waits import flow_run_id_from_metadata
 from . import approvals as approvals_svc
 from . import reading as reading_svc
 from .common import find_message
 from .context import Context
 from .wait_hub import Target, wait_until
-from .waiting import pending_scope
+from .waiting import pending_of_message, pending_scope
 
 # Fields a held message may carry with the time its wait runs out (approval policies set them).
 DEADLINE_FIELDS = ("approval_deadline", "timeout_at", "expires_at")
@@ -54,8 +57,6 @@ async def next_queue(ctx: Context, *, principal: Principal, mailbox: str | None,
     """The queue as soon as it differs from what the approver was shown (at once when it already
     does), or as it is after `wait` seconds; parked on the long-poll hub, woken by any commit of
     this process and within about a second by other processes' (services/wait_hub.py)."""
-    from anyio import to_thread
-
     scope = await to_thread.run_sync(lambda: pending_scope(ctx, principal=principal, mailbox=mailbox, flow_run_id=flow_run_id))
 
     def fetch() -> dict[str, Any]:
@@ -73,8 +74,6 @@ EDIT_CHECK_SECONDS = 1.0
 async def message_changed(ctx: Context, *, principal: Principal, message_id: str, content_hash: str, wait: float) -> dict[str, Any]:
     """A held message's approval item once it was decided (at once) or changed from the version
     shown (within EDIT_CHECK_SECONDS), or as it is after `wait` seconds."""
-    import time
-
     deadline = time.monotonic() + wait
     while True:
         answer = await _message_changed(ctx, principal=principal, message_id=message_id, content_hash=content_hash,
@@ -87,8 +86,6 @@ async def message_changed(ctx: Context, *, principal: Principal, message_id: str
 
 
 async def _message_changed(ctx: Context, *, principal: Principal, message_id: str, content_hash: str, wait: float) -> dict[str, Any]:
-    from .waiting import pending_of_message
-
     def fetch() -> dict[str, Any]:
         return pending_of_message(ctx, principal=principal, message_id=message_id)
 
@@ -102,9 +99,6 @@ async def _message_changed(ctx: Context, *, principal: Principal, message_id: st
 def held_message(ctx: Context, *, principal: Principal, message_id: str) -> dict[str, Any]:
     """A held (or decided) outbound message as its approver sees it (404 outside the key's scope,
     or for a message that was never held)."""
-    from ..core.errors import NotFound
-    from .waiting import pending_of_message
-
     items = pending_of_message(ctx, principal=principal, message_id=message_id)["messages"]
     if not items:
         raise NotFound(f"Message {message_id!r} was never held for approval.", code="message_not_held",
