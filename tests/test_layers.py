@@ -9,7 +9,7 @@ The layers, from the bottom (a module may import its own layer and the layers be
     config                                 settings
     delivery, prefect_api                  transports, outbound signing, the Prefect API client
     services                               the use cases
-    api, smtp                              interfaces
+    api, smtp, dashboard                   interfaces (dashboard: the approvers' web pages)
     mcp                                    the MCP adapter (over the SDK; /mcp authenticates like the API)
     server                                 assembles the interfaces and workers
     cli, testing                           the command (and the test helpers that run it)
@@ -31,7 +31,7 @@ LAYERS = [
     {"config"},
     {"delivery", "prefect_api"},
     {"services"},
-    {"api", "smtp"},
+    {"api", "smtp", "dashboard"},
     {"mcp"},
     {"server"},
     {"cli", "testing"},

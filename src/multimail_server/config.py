@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     prefect_events: bool = Field(False, description="Emit every event into the Prefect API's event stream "
                                  "(multimail.message.received, ...), for automations and deployment triggers.")
     prefect_timeout_seconds: float = Field(10.0, description="Timeout of each call to the Prefect API.")
+    prefect_ui_url: str | None = Field(
+        None, description="The Prefect UI's base URL (e.g. http://127.0.0.1:4200): the dashboard links each held "
+        "message to the flow run that queued it, at <url>/runs/flow-run/<id>.")
     prefect_resume_retry_schedule: list[float] = Field(
         [0.1, 0.2, 0.4, 0.8, 1.5, 3, 5, 10, 30, 60, 300, 900, 1800, 3600, 3600, 3600],
         description="Seconds before each retry of a resume the flow run was not ready for (not paused yet, Prefect "

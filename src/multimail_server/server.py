@@ -24,6 +24,7 @@ import uvicorn
 
 from .api.app import create_app
 from .config import Settings
+from .dashboard import install as install_dashboard
 from .mcp import http as mcp_http
 from .services import Context
 from .services.approval_worker import ApprovalWorker
@@ -120,6 +121,7 @@ def serve(settings: Settings, *, announce=print) -> None:
     # connection the server is closing at that moment (a reset on a non-idempotent call)
     app = create_app(ctx)
     mcp_http.mount(app, ctx)  # /mcp: the MCP server as streamable HTTP, behind the same API keys
+    install_dashboard(app)  # the approvers' pages at / (the API stays under /v1)
     app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=65,
                             timeout_graceful_shutdown=int(SHUTDOWN_HTTP_SECONDS))

@@ -57,6 +57,10 @@ def serve(
     prefect_events: Annotated[bool, typer.Option(
         "--prefect-events", help="Also emit every event into that Prefect API's event stream (multimail.message.received, "
                                  "multimail.message.approved, ...). Env MULTIMAIL_PREFECT_EVENTS.")] = False,
+    prefect_ui_url: Annotated[Optional[str], typer.Option(
+        "--prefect-ui-url", metavar="URL", show_default=False,
+        help="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links each held message to its flow run "
+             "there. Env MULTIMAIL_PREFECT_UI_URL.")] = None,
     log_format: Annotated[Optional[LogFormat], typer.Option(
         "--log-format", case_sensitive=False, show_default=False,
         help="text (default): readable lines; json: one JSON object per line, for log shippers. "
@@ -68,7 +72,7 @@ def serve(
 
     settings = settings_for(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
                          smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
-                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None,
+                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None, prefect_ui_url=prefect_ui_url,
                          log_format=log_format.value if log_format else None)
     configure_logging(settings.log_format)
     if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from ..client import AsyncMultiMail
 from ..client import types as t
+from ..mail.markdown import render_markdown
 
 # Scopes in the API's vocabulary (core/access.py); a tool is listed for a key with any of its scopes.
 READ, SEND, OVERSIGHT, ADMIN = "read", "send", "oversight", "admin"
@@ -105,12 +105,10 @@ def schema_of(shape: Any) -> dict[str, Any]:
     return TypeAdapter(shape).json_schema()
 
 
-_md = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML in markdown is escaped, never passed
-
-
 def markdown_html(markdown: str) -> str:
-    """The HTML alternative of a markdown body (the text alternative is the markdown itself)."""
-    return _md.render(markdown)
+    """The HTML alternative of a markdown body, rendered and sanitised by the same codec as the
+    hosted routes' `markdown` field (mail/markdown.py), so both dialects send the same mail."""
+    return render_markdown(markdown).html
 
 
 def hosted_attachments(items: list[Any] | None) -> list[t.Attachment] | None:
