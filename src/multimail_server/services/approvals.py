@@ -204,8 +204,12 @@ def approve_message(
     body: str | None = None,
     html: str | None = None,
     content_hash: str | None = None,
+    to: str | list[str] | None = None,
+    cc: str | list[str] | None = None,
+    bcc: str | list[str] | None = None,
 ) -> dict[str, Any]:
-    """Approve a held message, with the approver's edits if any; it then goes to the outbox.
+    """Approve a held message, with the approver's edits if any (recipients too, as in
+    edit_message); it then goes to the outbox.
     With `content_hash` (the version the approver was shown), a message that changed since is
     refused with 409 `content_changed` and nothing changes. The version approved (after the edits)
     is recorded on the message and in the audit event. Under N of M (`approvals_required` > 1)
@@ -214,7 +218,7 @@ def approve_message(
     require_scope(principal.scopes, Scope.OVERSIGHT, "approve messages")
     note = _note(note, "note")
     content_hash = _content_hash(content_hash)
-    edits = _edits(subject, body, html)
+    edits = _edits(subject, body, html, to, cc, bcc)
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox, attachments, shown = _held_for_change(tx, principal, message_id, content_hash)
