@@ -83,3 +83,14 @@ def test_an_agent_key_cannot_edit_recipients(admin, agent, mailbox):
     before = snapshot(admin, box)
     assert_error(agent(box).post("edit_message", {"message_id": sent["message_id"], "to": "me@elsewhere.test"}), 403)
     assert snapshot(admin, box) == before
+
+
+def test_the_sdk_edits_recipients(server, admin, approver, mailbox):
+    from multimail_server.client import MultiMail
+
+    box = mailbox(oversight_mode="gated_all")
+    sent = _held(admin, box)
+    with MultiMail(api_key=approver(box).key, base_url=server.base) as client:
+        shown = client.list_pending(message_id=sent["message_id"])["messages"][0]["content_hash"]
+        edited = client.edit_message(sent["message_id"], to="Bob <bob@partner.test>", cc=[], content_hash=shown)
+    assert edited["to"] == ["Bob <bob@partner.test>"] and edited["cc"] == [] and edited["content_hash"] != shown
