@@ -24,13 +24,9 @@ from .waiting import pending_of_message, pending_scope
 
 
 def _policy(item: dict[str, Any]) -> dict[str, Any]:
-    """What the dashboard shows of a held message's approval policy (services/approvals.py,
-    core/approval_policy.py): when its wait runs out (`approval_due_at`, which the approval
-    worker acts on), what happens then, whether it was escalated, and N-of-M progress."""
-    approvals = item.get("approvals") or []
-    required = item.get("approvals_required") or 1
-    return {"deadline": item.get("approval_due_at"), "approvals_missing": max(0, required - len(approvals))
-            if item.get("status") == "pending" else 0}
+    """The deadline the queue's "time left" counts down to: the held message's `approval_due_at`
+    (its approval timeout, which services/approval_worker.py acts on with `on_timeout`)."""
+    return {"deadline": item.get("approval_due_at")}
 
 
 def queue(ctx: Context, *, principal: Principal, mailbox: str | None = None, flow_run_id: str | None = None) -> dict[str, Any]:
