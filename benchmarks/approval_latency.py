@@ -10,6 +10,13 @@ Two ways to wait for a gated message, each in a real flow run:
 
 In each run a simulated human approves the message (admin key, straight to the server) a random
 0.5-3 s after the send (--approve-after MIN MAX; e.g. 300 300 shows what a long wait costs).
+
+A third row, "human clicks Approve in the dashboard" (--dashboard-runs, default 10; 0 skips it):
+the same integration flow, but the human is a real browser (Playwright driving Debian's chromium,
+/usr/bin/chromium, headless) signed in to the dashboard with an approver key, with the held
+message's page open; its latency runs from the click on "Approve and send" to the flow's code
+running again, so it adds the form post, the dashboard's redirect and the page load to the
+integration row's path.
 Measured per run:
   - latency: from just before the human's approve request is sent to the moment the flow's code
     after the wait runs (both taken with time.monotonic() in this process);
@@ -32,7 +39,7 @@ same time, concurrently, in threads, so the whole script takes about as long as 
 retry delay (60 s by default, --baseline-delay) plus start-up.
 
     python benchmarks/approval_latency.py [--runs 20] [--baseline-runs 3] [--baseline-delay 60]
-                                          [--approve-after 0.5 3] [--seed N]
+                                          [--dashboard-runs 10] [--approve-after 0.5 3] [--seed N]
 
 Starts its own servers: MultiMail (SQLite in a temporary directory, --no-smtp) and Prefect
 (`prefect server start` with a temporary PREFECT_HOME).
@@ -43,6 +50,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import queue
 import random
 import re
 import shutil
@@ -238,6 +246,7 @@ class Run:
     resumed_wall: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # seconds after the approve request, by stage
     error: str = ""
+    dashboard: bool = False  # the human clicks Approve in the dashboard (a browser) instead of calling the API
 
     @property
     def latency(self) -> float:
@@ -260,6 +269,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20, help="integration runs, one after another")
     ap.add_argument("--baseline-runs", type=int, default=3, help="baseline runs, concurrently")
     ap.add_argument("--baseline-delay", type=float, default=60, help="the baseline task's retry_delay_seconds")
+    ap.add_argument("--dashboard-runs", type=int, default=10,
+                    help="integration runs approved by a click in the dashboard (chromium); 0 skips them")
     ap.add_argument("--approve-after", type=float, nargs=2, default=(0.5, 3.0), metavar=("MIN", "MAX"),
                     help="the human approves a random MIN-MAX seconds after the send (default 0.5 3)")
     ap.add_argument("--seed", type=int, default=None, help="seed for the human's random delays")
@@ -318,12 +329,52 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
             run.approve_sent_at, run.approve_wall = time.monotonic(), time.time()
             approver.approve_message(run.message_id, note="benchmark")
 
+    clicks: queue.Queue[Run | None] = queue.Queue()
+    browser_ready = threading.Event()
+    browser_error: list[str] = []
+
+    def browser_human() -> None:
+        """The human at the dashboard: one chromium signed in with an approver key (Playwright's
+        sync API stays on the thread that started it, so every click is made here, in turn)."""
+        try:
+            from playwright.sync_api import sync_playwright
+
+            approver_key = admin.create_api_key(role="approver", mailboxes=[box], name="dashboard-bench")["api_key"]
+            with sync_playwright() as p:
+                chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+                page = chromium.new_page()
+                page.set_default_timeout(30_000)
+                page.goto(f"{base}/login?r=1")
+                page.get_by_label("API key").fill(approver_key)
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url(f"{base}/")
+                browser_ready.set()
+                while (run := clicks.get()) is not None:
+                    try:
+                        page.goto(f"{base}/messages/{run.message_id}")  # the approver opens the held message
+                        button = page.get_by_role("button", name="Approve and send")
+                        button.wait_for()
+                        time.sleep(max(0.0, run.sent_at + run.approve_delay - time.monotonic()))
+                        run.approve_sent_at, run.approve_wall = time.monotonic(), time.time()
+                        button.click()
+                        page.wait_for_url(re.compile(r"/\?done=approved"))
+                    except Exception as exc:  # reported in the table with the run
+                        run.error = f"browser: {type(exc).__name__}: {exc}"[:200]
+                chromium.close()
+        except Exception as exc:
+            browser_error.append(f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            browser_ready.set()
+
     def after_send(run: Run, message_id: str) -> None:
         run.sent_at = time.monotonic()
         run.message_id = message_id
         run.flow_run_id = str(current_flow_run.id)
         run.thread = threading.get_ident()
-        threading.Thread(target=human, args=(run,), daemon=True).start()
+        if run.dashboard:
+            clicks.put(run)
+        else:
+            threading.Thread(target=human, args=(run,), daemon=True).start()
 
     # -- (a) the integration: pause, resumed by the MultiMail server --------------------------------
     runs: dict[str, Run] = {}  # by tag: the flows take the tag (a plain parameter) and fill in their Run
@@ -364,7 +415,10 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
     lo, hi = args.approve_after
     base_runs = [Run(f"b{i}", rng.uniform(lo, hi)) for i in range(args.baseline_runs)]
     int_runs = [Run(f"i{i}", rng.uniform(lo, hi)) for i in range(args.runs)]
-    runs.update({r.tag: r for r in base_runs + int_runs})
+    dash_runs = [Run(f"d{i}", rng.uniform(lo, hi), dashboard=True) for i in range(args.dashboard_runs)]
+    runs.update({r.tag: r for r in base_runs + int_runs + dash_runs})
+    if dash_runs:
+        threading.Thread(target=browser_human, daemon=True).start()
     print(f"{len(int_runs)} integration runs one after another, {len(base_runs)} baseline runs concurrently "
           f"(retry_delay_seconds={args.baseline_delay:g}); the human approves {lo:g}-{hi:g} s after each send\n")
 
@@ -377,6 +431,17 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
         print(f"  integration {i + 1:2d}/{len(int_runs)}: approved {run.approve_delay:4.1f} s after the send, "
               f"running again {run.latency * 1000:5.0f} ms later" if not run.error
               else f"  integration {i + 1:2d}/{len(int_runs)}: ERROR {run.error}", flush=True)
+    if dash_runs:
+        browser_ready.wait(120)
+        if browser_error:
+            print(f"  no dashboard runs: the browser did not start ({browser_error[0]})", flush=True)
+            dash_runs = []
+    for i, run in enumerate(dash_runs):
+        execute(integration, run)
+        print(f"  dashboard   {i + 1:2d}/{len(dash_runs)}: Approve clicked {run.approve_delay:4.1f} s after the send, "
+              f"flow running again {run.latency * 1000:5.0f} ms later" if not run.error
+              else f"  dashboard   {i + 1:2d}/{len(dash_runs)}: ERROR {run.error}", flush=True)
+    clicks.put(None)
     if any(t.is_alive() for t in threads):
         print(f"  waiting for the baseline runs (their first retry comes {args.baseline_delay:g} s after the first poll) ...", flush=True)
     for t in threads:
@@ -385,10 +450,10 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
 
     # -- what happened, from the proxy, Prefect and the audit trail ----------------------------------
     with get_client(sync_client=True) as prefect:
-        for run in int_runs + base_runs:
+        for run in int_runs + dash_runs + base_runs:
             if run.resumed_at:
                 run.calls = proxy.calls(run.tag, run.sent_at, run.resumed_at)
-                run.prefect_calls = prefect_counter.count(run.thread, run.sent_at, run.resumed_at, watcher=run in int_runs)
+                run.prefect_calls = prefect_counter.count(run.thread, run.sent_at, run.resumed_at, watcher=not run.tag.startswith("b"))
             if not run.flow_run_id:
                 continue
             task_runs = prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(run.flow_run_id)])))
@@ -399,7 +464,7 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
             if run.paused and run.approve_wall:
                 running = next(st for st in states[types.index("PAUSED"):] if st.type.value == "RUNNING")
                 run.stages["Prefect state Running"] = running.timestamp.timestamp() - run.approve_wall
-    for run in int_runs:
+    for run in int_runs + dash_runs:
         if run.message_id:
             events = admin.audit_log(message_id=run.message_id)["events"]
             run.resumed_by_server = any(e["action"] == "flow_run.resumed" for e in events)
@@ -413,10 +478,11 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
                                 for e in events if e["action"].startswith("flow_run.")]
     admin.close()
 
-    report(int_runs, base_runs, args, elapsed)
+    report(int_runs, base_runs, args, elapsed, dash_runs)
 
 
-def report(int_runs: list[Run], base_runs: list[Run], args, elapsed: float) -> None:
+def report(int_runs: list[Run], base_runs: list[Run], args, elapsed: float, dash_runs: list[Run] | None = None) -> None:
+    dash_runs = dash_runs or []
     def summary(runs: list[Run]) -> dict | None:
         ok = [r for r in runs if not r.error and r.resumed_at]
         if not ok:
@@ -429,14 +495,18 @@ def report(int_runs: list[Run], base_runs: list[Run], args, elapsed: float) -> N
                 "waited": sum(r.resumed_at - r.sent_at for r in ok) / len(ok),
                 "retries": sum(r.retries for r in ok) / len(ok), "retries_total": sum(r.retries for r in ok)}
 
-    a, b = summary(int_runs), summary(base_runs)
-    print(f"\nDone in {elapsed:.0f} s. Latency: from the human's approve request to the flow running again.\n")
+    a, b, d = summary(int_runs), summary(base_runs), summary(dash_runs) if dash_runs else None
+    print(f"\nDone in {elapsed:.0f} s. Latency: from the human's approve request (the dashboard row: the click on "
+          "Approve) to the flow running again.\n")
     head = (f"{'':<32}{'runs':>5}{'median':>9}{'p95':>9}{'max':>9}{'waited':>9}"
             f"{'MultiMail calls':>17}{'Prefect REST':>15}{'task retries':>14}")
     print(head)
     print(f"{'':<32}{'':>5}{'':>9}{'':>9}{'':>9}{'(mean)':>9}{'while waiting':>17}{'calls waiting':>15}{'per run':>14}")
     print("-" * len(head))
-    for name, s in (("integration (pause + resume)", a), (f"baseline (retries, {args.baseline_delay:g} s delay)", b)):
+    rows = [("integration (pause + resume)", a), (f"baseline (retries, {args.baseline_delay:g} s delay)", b)]
+    if dash_runs:
+        rows.insert(1, ("human clicks Approve (dashboard)", d))
+    for name, s in rows:
         if s is None:
             print(f"{name:<32}  no successful run")
             continue
@@ -445,7 +515,18 @@ def report(int_runs: list[Run], base_runs: list[Run], args, elapsed: float) -> N
     if a and b:
         print(f"{'ratio baseline / integration':<32}{'':>5}{b['median'] / a['median']:>8.0f}x{b['p95'] / a['p95']:>8.0f}x"
               f"{b['max'] / a['max']:>8.0f}x{'':>9}{b['calls'] / a['calls']:>16.2f}x")
-    for name, runs in (("integration", int_runs), ("baseline", base_runs)):
+    if a and d:
+        print(f"{'ratio dashboard / integration':<32}{'':>5}{d['median'] / a['median']:>8.2f}x{d['p95'] / a['p95']:>8.2f}x"
+              f"{d['max'] / a['max']:>8.2f}x")
+    if b and d:
+        print(f"{'ratio baseline / dashboard':<32}{'':>5}{b['median'] / d['median']:>8.0f}x{b['p95'] / d['p95']:>8.0f}x"
+              f"{b['max'] / d['max']:>8.0f}x")
+    if d:
+        stages = ["approval committed", "MultiMail resumed the run", "Prefect state Running", "flow code running again"]
+        print("dashboard: where the time goes (median seconds after the click): "
+              + ", ".join(f"{stage} {percentile(vals, 0.5):.2f}" for stage in stages
+                          if (vals := [r.stages[stage] for r in dash_runs if stage in r.stages])))
+    for name, runs in (("integration", int_runs), ("dashboard", dash_runs), ("baseline", base_runs)):
         for r in runs:
             if r.error:
                 print(f"  {name} run {r.tag} failed: {r.error}")

@@ -2,7 +2,8 @@
 this suite's mail), a signed-in `requests` session, and a headless Debian chromium driven by
 Playwright. What a page did is always checked through the API too.
 
-- `dash`: the server; `admin`: an API client with its admin key.
+- `dash`: the server (test_http.py's tests run on SQLite and, with MULTIMAIL_TEST_POSTGRES_URL,
+  on PostgreSQL too); `admin`: an API client with its admin key.
 - `tenant()`: a fresh gated_send mailbox with an agent and an approver key scoped to it.
 - `hold(tenant)`: the agent sends a new conversation, which gated_send holds; its message id.
 - `signed_in(key)`: a requests.Session signed in to the dashboard (with its CSRF token).
@@ -14,6 +15,7 @@ Playwright. What a page did is always checked through the API too.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import secrets
@@ -30,20 +32,42 @@ DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-@pytest.fixture(scope="session")
-def dash(tmp_path_factory):
-    """The suite's server; on PostgreSQL instead when MULTIMAIL_TEST_DASHBOARD_DB=postgresql."""
-    from tests.conftest import PG_ENV, fresh_pg_database
+# The dashboard's HTTP tests also run on PostgreSQL when it is there (like tests/api's `server`);
+# the browser tests stay on SQLite, to keep CI time down. MULTIMAIL_TEST_DASHBOARD_DB=postgresql
+# runs the whole suite on PostgreSQL instead.
+BOTH_DATABASES = {"test_http"}
+SERVER_FIXTURES = {"dash", "admin", "tenant", "hold", "signed_in"}
+
+
+def pytest_generate_tests(metafunc):
+    if "dash" not in metafunc.fixturenames:
+        return
+    from tests.conftest import PG_ENV
 
     if os.environ.get("MULTIMAIL_TEST_DASHBOARD_DB") == "postgresql":
+        databases = ["postgresql"]
+    elif (metafunc.module.__name__.rpartition(".")[2] in BOTH_DATABASES and os.environ.get(PG_ENV)
+          and SERVER_FIXTURES & set(inspect.signature(metafunc.function).parameters)):
+        databases = ["sqlite", "postgresql"]  # (a test that starts servers of its own runs once)
+    else:
+        databases = ["sqlite"]
+    metafunc.parametrize("dash", databases, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def dash(request, tmp_path_factory):
+    """The suite's server, on SQLite or PostgreSQL (see pytest_generate_tests)."""
+    from tests.conftest import PG_ENV, fresh_pg_database
+
+    env = {"MULTIMAIL_PREFECT_UI_URL": "http://127.0.0.1:4200"}
+    if request.param == "postgresql":
         require_service("PostgreSQL", bool(os.environ.get(PG_ENV)), f"set {PG_ENV}")
         with fresh_pg_database("mm_dash") as url:
-            srv = start_session_server(tmp_path_factory.mktemp("dash-pg"), database_url=url,
-                                       env={"MULTIMAIL_PREFECT_UI_URL": "http://127.0.0.1:4200"})
+            srv = start_session_server(tmp_path_factory.mktemp("dash-pg"), database_url=url, env=env)
             yield srv
             srv.stop()
         return
-    srv = start_session_server(tmp_path_factory.mktemp("dash"), env={"MULTIMAIL_PREFECT_UI_URL": "http://127.0.0.1:4200"})
+    srv = start_session_server(tmp_path_factory.mktemp("dash"), env=env)
     yield srv
     srv.stop()
 

@@ -21,8 +21,10 @@ from .conftest import approval_of, browser_sign_in, pending_item, wait_sent
 FLOW_RUN = "6f1c9d3e-8f4a-4b1e-9a4c-2d6b1f0e7a11"
 
 
-def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold, screenshots):
+def test_queue_is_live_and_approve_from_the_keyboard(dash, admin, page, tenant, hold, screenshots):
     t = tenant(address="sales@acme.test")  # a readable name for the screenshot
+    # A policy, so the queue shows its time left and what happens then (4 h, then rejected).
+    admin.ok("POST", "update_mailbox", {"mailbox": t.mailbox, "approval_timeout": 4 * 3600, "on_timeout": "reject"})
     hold(t, subject="Renewal quote for Northwind", to="buyer@northwind.test",
          body="Hi Sam, attached is the renewal quote we discussed on Monday.", metadata={"prefect": {"flow_run_id": FLOW_RUN}})
     browser_sign_in(page, dash.base, t.approver.key)
@@ -36,6 +38,9 @@ def test_queue_is_live_and_approve_from_the_keyboard(dash, page, tenant, hold, s
     assert page.locator("#held-count").inner_text() == "2"
     row = page.locator(f'tr.row[data-id="{msg}"]')
     assert "lee@fabrikam.test" in row.inner_text() and "ops@fabrikam.test" in row.inner_text()
+    # The time left is the approval timeout's (approval_due_at of the pending item), and what then.
+    due = t.approver.ok("GET", "list_pending", message_id=msg)["messages"][0]["approval_due_at"]
+    assert due and row.locator(f'time[data-until="{due}"]').count() == 1 and "then reject" in row.inner_text()
     # The flow run links to the Prefect UI.
     link = page.get_by_role("link", name=f"Prefect flow run {FLOW_RUN} (opens the Prefect UI)")
     assert link.get_attribute("href") == f"http://127.0.0.1:4200/runs/flow-run/{FLOW_RUN}"

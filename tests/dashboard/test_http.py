@@ -358,3 +358,108 @@ def test_sign_out(dash, tenant, signed_in):
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert "mm_dashboard" not in d.http.cookies
     assert d.get("/").status_code == 303
+
+
+def test_partial_approvals_and_edits_wake_the_live_streams(dash, admin, tenant, hold, signed_in):
+    """N of M: one approval of two leaves the message queued; the queue's stream and the
+    message page's stream say so within a second (the long-poll versions include approvals and
+    content, store/waits.py), and an edit made elsewhere reaches the page as fast."""
+    t = tenant()
+    admin.ok("POST", "update_mailbox", {"mailbox": t.mailbox, "approvals_required": 2})
+    msg = hold(t, subject="Two approvers")
+    item = admin.ok("GET", "list_pending", message_id=msg)["messages"][0]
+    d = signed_in(t.approver.key)
+    with d.http.get(f"{dash.base}/events/queue", stream=True, timeout=30) as resp:
+        lines = resp.iter_lines(decode_unicode=True)
+        _, first = _first_queue_event(lines)
+        assert "0 of 2 approvals" in first["held"]
+        approved_at = time.monotonic()
+        admin.ok("POST", "approve_message", {"message_id": msg, "content_hash": item["content_hash"]})
+        arrived, update = _first_queue_event(lines)
+        assert update["count"] == 1 and "1 of 2 approvals" in update["held"]
+        assert arrived - approved_at < 1.0, f"the queue updated after {arrived - approved_at:.2f} s"
+    with d.http.get(f"{dash.base}/events/messages/{msg}", params={"v": item["content_hash"], "n": "1"}, stream=True,
+                    timeout=30) as resp:
+        lines = resp.iter_lines(decode_unicode=True)
+        edited_at = time.monotonic()
+        admin.ok("POST", "edit_message", {"message_id": msg, "to": "someone.else@partner.test"})
+        event = None
+        for line in lines:
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("changed", "approvals"):
+                break
+        assert event == "changed" and time.monotonic() - edited_at < 1.0
+    # The queue page says how many more approvals an approval still needs.
+    page = d.post(f"/messages/{msg}/approve", {"content_hash": admin.ok("GET", "list_pending", message_id=msg)["messages"][0]["content_hash"]})
+    assert page.status_code == 303 and "done=recorded" in page.headers["location"] and "more=1" in page.headers["location"]
+    assert "still waiting for 1 more approval" in d.get(page.headers["location"]).text
+    assert admin.ok("GET", "list_pending", message_id=msg)["messages"][0]["status"] == "pending"
+
+
+def _box(admin, address: str) -> dict:
+    return next(b for b in admin.ok("GET", "list_mailboxes")["mailboxes"] if b["address"] == address)
+
+
+def test_mailbox_policy_form_saves_through_the_service_and_shows_its_errors(dash, admin, tenant, signed_in):
+    t = tenant()
+    boss = signed_in(dash.admin_key)
+    form = {"mailbox": t.mailbox, "approvers": "boss@partner.test\nana@partner.test", "approvals_required": "2",
+            "approval_timeout": "3600", "on_timeout": "escalate", "escalate_to": "cfo@partner.test", "digest": "daily",
+            "quiet_start": "22:00", "quiet_end": "07:00", "quiet_timezone": "Europe/Berlin"}
+    r = boss.post("/mailboxes/policy", form)
+    assert r.status_code == 303, r.text[:500]
+    box = _box(admin, t.mailbox)
+    assert box["approvers"] == ["boss@partner.test", "ana@partner.test"] and box["approvals_required"] == 2
+    assert box["approval_timeout"] == 3600 and box["on_timeout"] == "escalate" and box["escalate_to"] == ["cfo@partner.test"]
+    assert box["digest"] == "daily" and box["quiet_hours"] == {"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}
+    page = boss.get("/mailboxes").text
+    assert "cfo@partner.test" in page and 'value="Europe/Berlin"' in page
+    # The service's validation errors, on the page, with what was typed; nothing changes.
+    for bad, words in ((dict(quiet_timezone="Mars/Olympus"), "Unknown time zone"),
+                       (dict(approvals_required="two"), "approvals_required must be an integer"),
+                       (dict(on_timeout="escalate", escalate_to=""), "escalate needs escalate_to"),
+                       (dict(approvers="not an address"), "approvers")):
+        r = boss.post("/mailboxes/policy", {**form, **bad})
+        assert r.status_code == 400 and words in r.text and 'id="settings-error"' in r.text, (bad, r.text[:300])
+        assert _box(admin, t.mailbox) == box
+    # Quiet hours off, no timeout: cleared.
+    r = boss.post("/mailboxes/policy", {**form, "quiet_start": "", "quiet_end": "", "quiet_timezone": "", "approval_timeout": "0",
+                                        "on_timeout": "reject"})
+    assert r.status_code == 303
+    box = _box(admin, t.mailbox)
+    assert box["quiet_hours"] is None and box["approval_timeout"] is None
+    # An approver sees the policy but cannot change it.
+    d = signed_in(t.approver.key)
+    assert "cfo@partner.test" in d.get("/mailboxes").text
+    assert d.post("/mailboxes/policy", form).status_code == 403
+
+
+def test_kill_switch_pauses_and_resumes_outbound_mail(dash, admin, tenant, hold, signed_in):
+    t = tenant()
+    boss = signed_in(dash.admin_key)
+    # An approver can see what is paused but not flip the switch.
+    assert signed_in(t.approver.key).post("/outbound/pause", {"mailbox": t.mailbox}).status_code == 403
+    assert admin.ok("GET", "list_paused")["paused"] == []
+    r = boss.post("/outbound/pause", {"mailbox": t.mailbox, "reason": "incident 42"})
+    assert r.status_code == 303
+    [p] = admin.ok("GET", "list_paused")["paused"]
+    assert p["mailbox"] == t.mailbox and p["reason"] == "incident 42"
+    assert "incident 42" in boss.get("/mailboxes").text
+    # Approved mail waits while paused; the queue page says why.
+    msg = hold(t, subject="Waits for the switch")
+    t.approver.ok("POST", "approve_message", {"message_id": msg})
+    time.sleep(1.5)
+    assert approval_of(admin, msg)["status"] == "queued"
+    assert "Outbound mail is paused" in signed_in(t.approver.key).get("/").text
+    assert boss.post("/outbound/resume", {"mailbox": t.mailbox}).status_code == 303
+    wait_for(lambda: approval_of(admin, msg)["status"] == "sent", timeout=15, what="the mail to go out after resume")
+    assert admin.ok("GET", "list_paused")["paused"] == []
+    # Every mailbox at once (resumed at once: the suite's other tests share this server).
+    try:
+        assert boss.post("/outbound/pause", {"reason": "all stop"}).status_code == 303
+        [p] = admin.ok("GET", "list_paused")["paused"]
+        assert p["all_mailboxes"] is True and 'id="resume-all"' in boss.get("/mailboxes").text
+    finally:
+        boss.post("/outbound/resume", {})
+    assert admin.ok("GET", "list_paused")["paused"] == []

@@ -204,6 +204,10 @@ class EditMessage(Request):
     subject: str | None = Field(None, description="The new subject.")
     body: str | None = Field(None, description="The new text body (the HTML body is dropped unless html is given too).")
     html: str | None = Field(None, description="The new HTML body.")
+    to: Addresses | None = Field(None, description="The new recipients, replacing all of them: an address or a list "
+                                 "(display names allowed), validated as in send_email.")
+    cc: Addresses | None = Field(None, description="The new copy recipients, replacing them ([] removes them all).")
+    bcc: Addresses | None = Field(None, description="The new blind copy recipients, replacing them ([] removes them all).")
     content_hash: str | None = Field(None, description="The content_hash the approver was shown; 409 content_changed "
                                      "if the message changed since.")
 

@@ -361,6 +361,35 @@ class MultiMail(BaseClient):
         return self._request(self._post_call("approve_message", {"message_id": message_id,
                                                                   **compact(note=note, subject=subject, body=body, html=html)}))
 
+    def edit_message(self, message_id: str, *, subject: str | None = None, body: str | None = None,
+                           html: str | None = None, to: str | list[str] | None = None, cc: str | list[str] | None = None,
+                           bcc: str | list[str] | None = None, note: str | None = None,
+                           content_hash: str | None = None) -> PendingMessage:
+        """Edit a held message (approver/admin key); it stays held, with a new ``content_hash``.
+
+        Args:
+            message_id: The pending message.
+            subject: The new subject.
+            body: The new text body (the HTML body is dropped unless ``html`` is given too).
+            html: The new HTML body.
+            to: The new recipients (replacing them all), validated as in ``send_email``.
+            cc: The new copy recipients (``[]`` removes them).
+            bcc: The new blind copy recipients (``[]`` removes them).
+            note: Why, for the audit trail.
+            content_hash: The version the approver was shown; a message changed since is refused.
+
+        Returns:
+            The message's new state (still pending).
+
+        Raises:
+            Conflict: The message is no longer pending, or changed since ``content_hash``.
+
+        Example:
+            >>> client.edit_message("msg_…", to=["Ana <ana@partner.test>"], cc=[])
+        """
+        return self._request(self._post_call("edit_message", {"message_id": message_id, **compact(
+            subject=subject, body=body, html=html, to=to, cc=cc, bcc=bcc, note=note, content_hash=content_hash)}))
+
     def reject_message(self, message_id: str, *, reason: str | None = None) -> PendingMessage:
         """Reject a held message (approver/admin key); it never goes out.
 

@@ -1,9 +1,10 @@
 """Live updates (server-sent events, sse-starlette): the queue re-rendered whenever a message is
-held or decided anywhere (API, CLI, email, another approver), and a held message's page told when
-it was decided or changed elsewhere.
+held, decided, edited or approved by one more approver (N of M) anywhere (API, CLI, email,
+another approver), and a held message's page told when that happened to it.
 
 No polling of its own: each stream parks on the long-poll hub (services/wait_hub.py), which
-wakes it on any commit of this process and within about a second on other processes'. The
+wakes it on any commit of this process and within about a second on other processes' (a
+partial approval and an edit change the versions it watches, store/waits.py). The
 session is checked again before every wait, so a revoked key's streams end within one wait."""
 
 from __future__ import annotations
@@ -69,15 +70,20 @@ async def queue_events(request: Request, session: SessionDep, mailbox: str = "",
 
 
 @router.get("/events/messages/{message_id}")
-async def message_events(request: Request, session: SessionDep, message_id: str, v: str = "") -> EventSourceResponse:
+async def message_events(request: Request, session: SessionDep, message_id: str, v: str = "", n: str = "") -> EventSourceResponse:
+    """`v`: the content version the page shows; `n`: how many approvals it shows (N of M). The
+    stream says "approvals" each time another approver approves, and "changed" (then ends) once
+    the message was decided or edited."""
     ctx = ctx_of(request)
     hub = hub_for(ctx.store)
     await to_thread.run_sync(lambda: queries.held_message(ctx, principal=session.principal, message_id=message_id))
+    shown = int(n) if n.isdigit() else None
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
+        nonlocal shown
         while not hub.closing:
             answer = await queries.message_changed(ctx, principal=session.principal, message_id=message_id,
-                                                   content_hash=v, wait=WAIT_SECONDS)
+                                                   content_hash=v, wait=WAIT_SECONDS, approvals=shown)
             items = answer["messages"]
             if not items or items[0]["status"] != "pending" or items[0]["content_hash"] != v:
                 item = items[0] if items else {}
@@ -85,6 +91,11 @@ async def message_events(request: Request, session: SessionDep, message_id: str,
                     "status": item.get("status"), "decided_by": item.get("decided_by"),
                     "decision_note": item.get("decision_note"), "content_hash": item.get("content_hash")}))
                 return
+            approvals = items[0].get("approvals") or []
+            if shown is not None and len(approvals) != shown:
+                shown = len(approvals)
+                yield ServerSentEvent(event="approvals", data=json.dumps({
+                    "approvals": [a["by"] for a in approvals], "required": items[0].get("approvals_required") or 1}))
             if not await _still_signed_in(request):
                 yield ServerSentEvent(event="signed_out", data="{}")
                 return

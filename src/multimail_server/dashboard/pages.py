@@ -22,6 +22,7 @@ from ..services import audit_chain
 from ..services import dashboard_queries as queries
 from ..services import dashboard_sessions as sessions
 from ..services import mailboxes as mailboxes_svc
+from ..services import outbound_pause as pause_svc
 from ..services import reading as reading_svc
 from ..services import webhooks as webhooks_svc
 from ..services.rate_limits import RateLimits
@@ -42,7 +43,7 @@ from .web import (
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 MODES = [m.value for m in Mode]
-DONE = {"approved": "Approved", "edited": "Edited and approved", "rejected": "Rejected"}
+DONE = {"approved": "Approved", "edited": "Edited and approved", "rejected": "Rejected", "recorded": "Approval recorded"}
 
 
 def _safe_next(value: str | None) -> str:
@@ -128,13 +129,14 @@ def queue_values(request: Request, session, mailbox: str | None, flow_run: str |
 
 @router.get("/")
 def queue_page(request: Request, session: SessionDep, mailbox: str = "", flow_run: str = "", done: str = "",
-               id: str = "") -> HTMLResponse:
+               id: str = "", more: int = 0) -> HTMLResponse:
     ctx = ctx_of(request)
     boxes = mailboxes_svc.list_mailboxes(ctx, principal=session.principal)
     values = queue_values(request, session, mailbox, flow_run)
     filters = urlencode({k: v for k, v in {"mailbox": mailbox, "flow_run": flow_run}.items() if v})
+    paused = pause_svc.list_pauses(ctx, principal=session.principal)["paused"]
     return render(request, "queue.html", session, mailboxes=boxes, mailbox=mailbox, flow_run=flow_run, filters=filters,
-                  done=DONE.get(done), done_id=id, **values)
+                  done=DONE.get(done), done_id=id, more=more if done == "recorded" else 0, paused=paused, **values)
 
 
 # -- one held message -------------------------------------------------------------------------------
@@ -178,9 +180,10 @@ def attachment(request: Request, session: SessionDep, message_id: str, attachmen
 
 
 def _decided(request: Request, session, message_id: str, form: dict[str, str], action) -> Response:
-    """Run a decision; back to the queue on success, the message page with the reason otherwise."""
+    """Run a decision; back to the queue on success, the message page with the reason otherwise.
+    An approval that was counted but is not yet enough (N of M) says how many more are needed."""
     try:
-        action()
+        item = action()
     except MultiMailError as exc:
         if exc.code == "content_changed":
             message = ("This message changed since you opened it, so that approval was refused. "
@@ -191,9 +194,14 @@ def _decided(request: Request, session, message_id: str, form: dict[str, str], a
             return _message_page(request, session, message_id, status=exc.status, error=message)
         except NotFound:
             raise exc from None
+    done = form["_done"]
+    more = ""
+    if done in ("approved", "edited") and item.get("status") == "pending":
+        done = "recorded"
+        more = f"&more={max(1, (item.get('approvals_required') or 1) - len(item.get('approvals') or []))}"
     back = _safe_next(form.get("back") or "/")
     sep = "&" if "?" in back else "?"
-    return RedirectResponse(f"{back}{sep}done={form['_done']}&id={quote(message_id)}", status_code=303)
+    return RedirectResponse(f"{back}{sep}done={done}&id={quote(message_id)}{more}", status_code=303)
 
 
 @router.post("/messages/{message_id}/approve")
@@ -204,14 +212,37 @@ def approve(request: Request, session: SessionDep, form: FormDep, message_id: st
         content_hash=form.get("content_hash") or _missing("content_hash")))
 
 
+def _addresses(value: str | None) -> list[str] | None:
+    """Recipients typed into a form, one per line or separated by commas outside quotes and
+    angle brackets ("Doe, Jane" <jane@x.test> stays one); None when the field was not sent."""
+    if value is None:
+        return None
+    out, part, quoted, angle = [], "", False, False
+    for ch in value.replace("\r", "").replace("\n", ","):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "<":
+            angle = True
+        elif ch == ">":
+            angle = False
+        if ch == "," and not quoted and not angle:
+            out.append(part)
+            part = ""
+        else:
+            part += ch
+    out.append(part)
+    return [a.strip() for a in out if a.strip()]
+
+
 @router.post("/messages/{message_id}/edit")
 def edit_and_approve(request: Request, session: SessionDep, form: FormDep, message_id: str) -> Response:
-    """Edit then approve, in one approval (approve_message with the edits): audited with a diff of
-    what changed, and bound to the version the approver edited."""
+    """Edit then approve (subject, body, recipients), in one approval (approve_message with the
+    edits): audited with a diff of what changed, and bound to the version the approver edited."""
     form["_done"] = "edited"
     return _decided(request, session, message_id, form, lambda: approvals_svc.approve_message(
         ctx_of(request), principal=session.principal, message_id=message_id, note=form.get("note") or None,
-        subject=form.get("subject"), body=form.get("body"), content_hash=form.get("content_hash") or _missing("content_hash")))
+        subject=form.get("subject"), body=form.get("body"), to=_addresses(form.get("to")), cc=_addresses(form.get("cc")),
+        bcc=_addresses(form.get("bcc")), content_hash=form.get("content_hash") or _missing("content_hash")))
 
 
 @router.post("/messages/{message_id}/reject")
@@ -295,10 +326,20 @@ def redeliver(request: Request, session: SessionDep, form: FormDep, webhook_id: 
     return RedirectResponse(f"/webhooks/{quote(webhook_id)}?done={result['redelivered']}", status_code=303)
 
 
+def _mailboxes_page(request: Request, session, *, status: int = 200, saved: str = "", error: str | None = None,
+                    error_mailbox: str = "", form: dict[str, str] | None = None) -> HTMLResponse:
+    ctx = ctx_of(request)
+    boxes = mailboxes_svc.list_mailboxes(ctx, principal=session.principal)
+    paused = pause_svc.list_pauses(ctx, principal=session.principal)["paused"]
+    return render(request, "mailboxes.html", session, status=status, mailboxes=boxes, modes=MODES, saved=saved,
+                  error=error, error_mailbox=error_mailbox, form=form or {}, paused=paused,
+                  paused_boxes={p["mailbox"] for p in paused if p["mailbox"]},
+                  all_paused=next((p for p in paused if p["all_mailboxes"]), None))
+
+
 @router.get("/mailboxes")
 def mailboxes_page(request: Request, session: SessionDep, saved: str = "") -> HTMLResponse:
-    boxes = mailboxes_svc.list_mailboxes(ctx_of(request), principal=session.principal)
-    return render(request, "mailboxes.html", session, mailboxes=boxes, modes=MODES, saved=saved)
+    return _mailboxes_page(request, session, saved=saved)
 
 
 @router.post("/mailboxes/settings")
@@ -307,3 +348,44 @@ def mailbox_settings(request: Request, session: SessionDep, form: FormDep) -> Re
                                        oversight_mode=form.get("oversight_mode") or None,
                                        min_oversight=form.get("min_oversight") or None)
     return RedirectResponse(f"/mailboxes?saved={quote(box['address'])}", status_code=303)
+
+
+def _number(value: str | None) -> Any:
+    """A number typed into a form; anything else is handed on as typed, for the service to refuse
+    with its own message."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else value
+
+
+@router.post("/mailboxes/policy")
+def mailbox_policy(request: Request, session: SessionDep, form: FormDep) -> Response:
+    """A mailbox's approval policy (approvers, N of M, timeout and what then, escalation, digest,
+    quiet hours) through update_mailbox: the service's validation error is shown on the page, with
+    what was typed, and changes nothing."""
+    mailbox = form.get("mailbox", "")
+    start, end, zone = (form.get(k, "").strip() for k in ("quiet_start", "quiet_end", "quiet_timezone"))
+    quiet: dict[str, str] | str = {"start": start, "end": end, "timezone": zone} if start or end or zone else "off"
+    try:
+        box = mailboxes_svc.update_mailbox(
+            ctx_of(request), principal=session.principal, mailbox=mailbox,
+            approvers=_addresses(form.get("approvers")) or [], approvals_required=_number(form.get("approvals_required") or "1"),
+            approval_timeout=_number(form.get("approval_timeout") or "0"), on_timeout=form.get("on_timeout") or "reject",
+            escalate_to=_addresses(form.get("escalate_to")) or [], digest=form.get("digest") or "off", quiet_hours=quiet)
+    except BadRequest as exc:
+        return _mailboxes_page(request, session, status=exc.status, error=exc.message, error_mailbox=mailbox, form=form)
+    return RedirectResponse(f"/mailboxes?saved={quote(box['address'])}", status_code=303)
+
+
+@router.post("/outbound/pause")
+def pause(request: Request, session: SessionDep, form: FormDep) -> Response:
+    """The kill switch: no outbound mail of this mailbox (or, without one, of any) is handed over
+    until resumed; held and queued mail waits (services/outbound_pause.py)."""
+    pause_svc.pause_outbound(ctx_of(request), principal=session.principal, mailbox=form.get("mailbox") or None,
+                             reason=form.get("reason") or None)
+    return RedirectResponse("/mailboxes", status_code=303)
+
+
+@router.post("/outbound/resume")
+def resume(request: Request, session: SessionDep, form: FormDep) -> Response:
+    pause_svc.resume_outbound(ctx_of(request), principal=session.principal, mailbox=form.get("mailbox") or None)
+    return RedirectResponse("/mailboxes", status_code=303)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from ..core import flow_run_waits
 from ..core.access import Principal, Scope, require_scope
+from ..core.addresses import parse_address_list
 from ..core.approval_policy import HeldPolicy, distinct_approvers
 from ..core.content_version import attachment_digest
 from ..core.errors import BadRequest, Conflict, Forbidden
@@ -120,7 +121,9 @@ def _not_pending(msg: dict[str, Any]) -> Conflict:
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # Stored fields an approver may edit, and the request fields that name them.
-_EDITABLE = {"subject": "subject", "body_text": "body", "body_html": "html"}
+_EDITABLE = {"subject": "subject", "body_text": "body", "body_html": "html", "to_addrs": "to", "cc_addrs": "cc",
+             "bcc_addrs": "bcc"}
+_RECIPIENTS = ("to_addrs", "cc_addrs", "bcc_addrs")
 
 
 def _content_hash(value: Any) -> str | None:
@@ -132,11 +135,17 @@ def _content_hash(value: Any) -> str | None:
     return value
 
 
-def _edits(subject: str | None, body: str | None, html: str | None) -> dict[str, Any]:
-    """An approver's edits as stored fields, under the same field rules as at submission."""
+def _edits(subject: str | None, body: str | None, html: str | None, to: Any = None, cc: Any = None,
+           bcc: Any = None) -> dict[str, Any]:
+    """An approver's edits as stored fields, under the same field rules as at submission
+    (recipients parsed as send_email parses them: `to` needs one address, `cc`/`bcc` may be
+    emptied with [])."""
     from .sending import _subject, _text
 
     edits: dict[str, Any] = {}
+    for column, value, required in (("to_addrs", to, True), ("cc_addrs", cc, False), ("bcc_addrs", bcc, False)):
+        if value is not None:
+            edits[column] = [a.formatted() for a in parse_address_list(value, _EDITABLE[column], required=required)]
     if subject is not None:
         edits["subject"] = _subject(subject, required=True)
     if body is not None:
@@ -159,7 +168,7 @@ def _diff(msg: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
         if old == value:
             continue
         name = _EDITABLE[column]
-        if column == "subject":
+        if column == "subject" or column in _RECIPIENTS:
             changes[name] = {"old": old, "new": value}
         else:
             lines = difflib.unified_diff((old or "").splitlines(), (value or "").splitlines(), f"{name} (before)",
@@ -195,8 +204,12 @@ def approve_message(
     body: str | None = None,
     html: str | None = None,
     content_hash: str | None = None,
+    to: str | list[str] | None = None,
+    cc: str | list[str] | None = None,
+    bcc: str | list[str] | None = None,
 ) -> dict[str, Any]:
-    """Approve a held message, with the approver's edits if any; it then goes to the outbox.
+    """Approve a held message, with the approver's edits if any (recipients too, as in
+    edit_message); it then goes to the outbox.
     With `content_hash` (the version the approver was shown), a message that changed since is
     refused with 409 `content_changed` and nothing changes. The version approved (after the edits)
     is recorded on the message and in the audit event. Under N of M (`approvals_required` > 1)
@@ -205,7 +218,7 @@ def approve_message(
     require_scope(principal.scopes, Scope.OVERSIGHT, "approve messages")
     note = _note(note, "note")
     content_hash = _content_hash(content_hash)
-    edits = _edits(subject, body, html)
+    edits = _edits(subject, body, html, to, cc, bcc)
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox, attachments, shown = _held_for_change(tx, principal, message_id, content_hash)
@@ -294,19 +307,23 @@ def edit_message(
     subject: str | None = None,
     body: str | None = None,
     html: str | None = None,
+    to: str | list[str] | None = None,
+    cc: str | list[str] | None = None,
+    bcc: str | list[str] | None = None,
     content_hash: str | None = None,
 ) -> dict[str, Any]:
     """An approver's edit of a held message, which stays held: its content version changes, so an
     approval given for what was shown before is refused (409 `content_changed`). Audited with the
     old and new version and a diff of the changed fields. With `content_hash`, the edit applies
-    only to the version the approver saw."""
+    only to the version the approver saw. Recipients (`to`, `cc`, `bcc`) are part of the version
+    (core/content_version.py), so an approval is bound to who the message goes to as well."""
     require_scope(principal.scopes, Scope.OVERSIGHT, "edit held messages")
     note = _note(note, "note")
     content_hash = _content_hash(content_hash)
-    edits = _edits(subject, body, html)
+    edits = _edits(subject, body, html, to, cc, bcc)
     if not edits:
-        raise BadRequest("Give at least one of subject, body or html to edit.", code="missing_field",
-                         details={"fields": ["subject", "body", "html"]})
+        raise BadRequest("Give at least one of subject, body, html, to, cc or bcc to edit.", code="missing_field",
+                         details={"fields": ["subject", "body", "html", "to", "cc", "bcc"]})
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox, attachments, before = _held_for_change(tx, principal, message_id, content_hash)

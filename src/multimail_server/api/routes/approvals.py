@@ -53,7 +53,11 @@ def approve_message(body: ApproveMessage, ctx: CtxDep, who: PrincipalDep) -> dic
 
 @router.post("/edit_message", operation_id="edit_message", response_model=PendingMessage, responses=responses(403, 404, 409, body=True))
 def edit_message(body: EditMessage, ctx: CtxDep, who: PrincipalDep) -> dict:
-    """Edit a held message (approver/admin); it stays held, with a new content_hash."""
+    """Edit a held message (approver/admin); it stays held, with a new content_hash.
+
+    Subject, bodies and recipients (`to`, `cc`, `bcc`, each replacing the old list) may be
+    edited; the edit is audited with a diff, and approvals given for the earlier version no
+    longer count."""
     return svc.edit_message(ctx, principal=who, **body.model_dump(exclude_none=True))
 
 

@@ -79,6 +79,11 @@
       changed.classList.remove("hidden");
       changed.classList.add("warn");
     });
+    source.addEventListener("approvals", (event) => {  // another approver approved (N of M)
+      const data = JSON.parse(event.data);
+      const shown = $("#approvals");
+      if (shown) shown.textContent = data.approvals.length + " of " + data.required + (data.approvals.length ? ": " + data.approvals.join(", ") : "");
+    });
     source.addEventListener("signed_out", () => { source.close(); window.location = "/login"; });
   }
 
