@@ -290,8 +290,9 @@ def test_webhooks(hosted, hosted_key):
     item = next(w for w in listed["webhooks"] if w["id"] == made["id"])
     assert "signing_secret" not in item
     assert h.ok("GET", f"/v1/webhooks/{made['id']}")["signing_secret"] == made["signing_secret"]
+    complaints = h.ok("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["message.complained"]}, expect=201)
+    assert complaints["events"] == ["message.complained"]  # ARF complaints (services/bounces.py)
     before = h.ok("GET", "/v1/webhooks")
-    assert_error(h.call("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["message.complained"]}), 501)
     assert_error(h.call("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["nope"]}), 400)
     assert_error(h.call("POST", "/v1/webhooks", {"url": "ftp://h.example.test/", "events": ["message.sent"]}), 400)
     assert_error(h.call("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["message.sent"], "secret": "s"}), 501)
