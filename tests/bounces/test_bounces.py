@@ -44,9 +44,11 @@ def test_a_hard_bounce_marks_the_message_suppresses_the_address_and_refuses_the_
     inbox_before = inbox_ids(admin, box)
     smtp_to(sent.mail_from, dsn(sent, [("Bob@Partner.test", "failed", "5.1.1", "550 5.1.1 <bob@partner.test>: user unknown")]))
 
-    msg = wait_status(admin, sent.message_id, "bounced")
+    msg = wait_for(lambda: (m := admin.ok("GET", "read_email", message_id=sent.message_id))["failure_reason"] and m,
+                   what="the bounce to be recorded")
     assert "bob@partner.test: 5.1.1" in msg["failure_reason"] and "user unknown" in msg["failure_reason"]
     assert "carol@partner.test" not in msg["failure_reason"]
+    assert msg["status"] == "sent"  # carol got it: `bounced` only once every recipient failed
     assert "message.bounced" in events_of(server, sent.message_id)
     [bounced] = [e for e in all_audit(admin, mailbox=box) if e["action"] == "message.bounced"]
     assert bounced["details"]["recipients"] == [{"address": "bob@partner.test", "action": "failed", "status": "5.1.1",
@@ -71,6 +73,11 @@ def test_a_hard_bounce_marks_the_message_suppresses_the_address_and_refuses_the_
     smtp_to(sent.mail_from, dsn(sent, [("bob@partner.test", "failed", "5.1.1", "550 5.1.1 <bob@partner.test>: user unknown")]))
     wait_for(lambda: audit_actions(admin, box).count("bounce.ignored") == 1, what="the repeat to be ignored")
     assert audit_actions(admin, box).count("message.bounced") == 1 and len(entries(admin, box)) == 1
+    # Carol fails too: now the message is bounced.
+    smtp_to(sent.mail_from, dsn(sent, [("carol@partner.test", "failed", "5.7.1", "550 5.7.1 rejected by policy")], original="message"))
+    msg = wait_status(admin, sent.message_id, "bounced")
+    assert "carol@partner.test: 5.7.1" in msg["failure_reason"] and "bob@partner.test: 5.1.1" in msg["failure_reason"]
+    assert sorted(e["address"] for e in entries(admin, box)) == ["bob@partner.test", "carol@partner.test"]
 
 
 def test_a_soft_bounce_is_recorded_but_suppresses_nothing(admin, server, mailbox, send_out, smtp_to):

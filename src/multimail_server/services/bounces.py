@@ -13,7 +13,8 @@ message's own recipients, so a stranger can neither bounce a message they never 
 nor put arbitrary addresses on a suppression list:
 
 - a DSN (RFC 3464, mail/dsn.py): each `failed` recipient is recorded on the message (`bounces`,
-  `failure_reason`), the message becomes `bounced`, event `message.bounced`; a 5.x.x failure
+  `failure_reason`), event `message.bounced`; the message becomes `bounced` once all its
+  recipients have failed (until then it stays `sent`: the others got it); a 5.x.x failure
   puts the address on the mailbox's suppression list (reason `hard_bounce`); a 4.x.x failure or
   a `delayed` report is recorded but suppresses nothing (the next send may well get through);
 - an ARF complaint (RFC 5965): the complaining recipient (Original-Rcpt-To, or the message's only
@@ -163,7 +164,10 @@ def _apply_dsn(tx: Connection, mailbox: dict[str, Any], msg: dict[str, Any], rep
     failed = [(k, r) for k, r in changed if r.action == "failed"]
     values: dict[str, Any] = {"bounces": bounces}
     if failed:
-        values["status"] = "bounced"
+        # `bounced` once every recipient failed: a message some recipients got stays `sent` (a
+        # question they may answer, a thread they are in), its failures in failure_reason.
+        if all((bounces.get(k) or {}).get("action") == "failed" for k in recipients):
+            values["status"] = "bounced"
         values["failure_reason"] = "; ".join(
             f"{k}: {v['status']}" + (f" {v['diagnostic']}" if v.get("diagnostic") else "")
             for k, v in bounces.items() if v.get("action") == "failed")[:2000]
