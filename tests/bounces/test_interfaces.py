@@ -80,3 +80,14 @@ def test_an_agent_calling_remove_suppression_over_mcp_anyway_is_refused(admin, s
     result = anyio.run(main)
     assert result.is_error
     assert [e["address"] for e in admin.ok("GET", "list_suppressions", mailbox=box)["suppressions"]] == ["ned@partner.test"]
+
+
+def test_a_bounced_message_reads_send_failed_in_the_hosted_dialect(admin, server, mailbox, send_out, smtp_to):
+    box = mailbox(oversight_mode="autonomous")
+    sent = send_out(box, "olga@partner.test")
+    smtp_to(sent.mail_from, dsn(sent, [("olga@partner.test", "failed", "5.1.1", "user unknown")]))
+    wait_for(lambda: admin.ok("GET", "read_email", message_id=sent.message_id)["status"] == "bounced", what="the bounce")
+    h = Hosted(server.base, server.admin_key)
+    assert h.ok("GET", f"/v1/mailboxes/{box}/emails/{sent.message_id}")["status"] == "send_failed"
+    listed = h.ok("GET", f"/v1/mailboxes/{box}/emails", status="send_failed")
+    assert [e["id"] for e in listed["emails"]] == [sent.message_id]

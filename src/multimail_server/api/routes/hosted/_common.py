@@ -59,7 +59,7 @@ def email_status(item: dict[str, Any]) -> str:
     if item["direction"] == "inbound":
         return "read" if item["read"] else "unread"
     return {"pending": "pending_send_approval", "rejected": "rejected", "cancelled": "cancelled",
-            "failed": "send_failed"}.get(item["status"], "read")
+            "failed": "send_failed", "bounced": "send_failed"}.get(item["status"], "read")
 
 
 # The hosted `status` filter as the states of ours it covers (services/reading.list_emails). The
@@ -70,7 +70,7 @@ STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
     "pending_send_approval": [{"direction": "outbound", "status": ["pending"]}],
     "rejected": [{"status": ["rejected"]}],
     "cancelled": [{"status": ["cancelled"]}],
-    "send_failed": [{"status": ["failed"]}],
+    "send_failed": [{"status": ["failed", "bounced"]}],
     "archived": [], "deleted": [], "pending_inbound_approval": [], "scheduled": [],
     "spam_flagged": [], "spam_quarantined": [],
 }
