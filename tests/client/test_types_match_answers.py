@@ -167,6 +167,11 @@ def _answers(server, admin: Api) -> list[tuple[str, type, Any]]:
     ok("GET", "list_event_types", t.EventTypeList)
     ok("POST", "delete_webhook", t.WebhookDeleted, {"webhook_id": hook["webhook_id"]})
 
+    # the suppression list
+    ok("POST", "add_suppression", t.SuppressionAdded, {"mailbox": auto, "address": "sup@partner.test", "detail": "by hand"})
+    ok("GET", "list_suppressions", t.SuppressionPage, mailbox=auto)
+    ok("POST", "remove_suppression", t.SuppressionsRemoved, {"mailbox": auto, "address": "sup@partner.test"})
+
     # API keys, then the mailbox's end
     key = ok("POST", "create_api_key", t.ApiKey, {"role": "agent", "mailboxes": [auto], "name": "shape"})
     ok("GET", "list_api_keys", t.ApiKeyList)

@@ -290,8 +290,9 @@ def test_webhooks(hosted, hosted_key):
     item = next(w for w in listed["webhooks"] if w["id"] == made["id"])
     assert "signing_secret" not in item
     assert h.ok("GET", f"/v1/webhooks/{made['id']}")["signing_secret"] == made["signing_secret"]
+    complaints = h.ok("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["message.complained"]}, expect=201)
+    assert complaints["events"] == ["message.complained"]  # ARF complaints (services/bounces.py)
     before = h.ok("GET", "/v1/webhooks")
-    assert_error(h.call("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["message.complained"]}), 501)
     assert_error(h.call("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["nope"]}), 400)
     assert_error(h.call("POST", "/v1/webhooks", {"url": "ftp://h.example.test/", "events": ["message.sent"]}), 400)
     assert_error(h.call("POST", "/v1/webhooks", {"url": "https://h.example.test/", "events": ["message.sent"], "secret": "s"}), 501)
@@ -354,7 +355,7 @@ def test_domains(hosted):
     ("POST", "/v1/billing/checkout", 404, "hosted_only", "no billing"),
     ("GET", "/v1/usage", 404, "hosted_only", "/metrics"),
     ("GET", "/v1/contacts", 501, "not_implemented", "Contacts"),
-    ("GET", "/v1/suppression", 501, "not_implemented", "suppression"),
+    ("GET", "/v1/unsubscribe/tok", 501, "not_implemented", "Unsubscribe"),
     ("GET", "/v1/emails", 501, "not_implemented", "Spam"),
     ("PATCH", "/v1/mailboxes/mbx_x/emails/msg_x/schedule", 501, "not_implemented", "Scheduled"),
     ("POST", "/v1/mailboxes/mbx_x/request-upgrade", 501, "not_implemented", "PATCH /v1/mailboxes"),

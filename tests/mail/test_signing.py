@@ -59,7 +59,8 @@ def dns_from_store(ctx):
 
 def identity_keys(ctx):
     with ctx.store.read() as tx:
-        return {r["id"]: r["public_key"] for r in tx.execute(select(server_keys)).mappings()}
+        # The identity keys only: the link HMAC key (also used for VERP envelope senders) has no public half.
+        return {r["id"]: r["public_key"] for r in tx.execute(select(server_keys)).mappings() if r["kind"] != "link-hmac"}
 
 
 def send_and_capture(ctx, sender, **fields) -> tuple[dict, bytes]:

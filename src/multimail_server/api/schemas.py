@@ -295,3 +295,14 @@ class PauseOutbound(Request):
 class ResumeOutbound(Request):
     mailbox: str | None = Field(None, description="Address or mailbox id to resume; absent: lift the pause of every mailbox "
                                 "(a mailbox paused by name stays paused).")
+
+
+class AddSuppression(Request):
+    mailbox: str = Field(description="Address or mailbox id.")
+    address: str = Field(description="The address to stop sending to (any spelling: matched case- and IDN-insensitively).")
+    detail: str | None = Field(None, max_length=1000, description="Why, for the humans reading the list.")
+
+
+class RemoveSuppression(Request):
+    mailbox: str = Field(description="Address or mailbox id.")
+    address: str = Field(description="The suppressed address (any spelling of it).")

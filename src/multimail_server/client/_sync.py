@@ -34,6 +34,9 @@ from .types import (
     PendingMessage,
     ReleaseResult,
     SendResult,
+    SuppressionAdded,
+    SuppressionPage,
+    SuppressionsRemoved,
     TagResult,
     TagValue,
     Thread,
@@ -995,3 +998,56 @@ class MultiMail(BaseClient):
             >>> client.revoke_api_key("key_…")
         """
         return self._request(self._post_call("revoke_api_key", {"key_id": key_id}))
+
+    # -- suppression list -------------------------------------------------------------------
+
+    def list_suppressions(self, *, mailbox: str | None = None, address: str | None = None,
+                                limit: int | None = None, cursor: str | None = None) -> SuppressionPage:
+        """One page of suppressed addresses (hard bounces, complaints, manual entries), oldest first.
+
+        Args:
+            mailbox: Only this mailbox (address or id); every mailbox the key may use when omitted.
+            address: Only the entry for this address (any spelling of it).
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"suppressions": [...], "next_cursor": str | None}``.
+
+        Example:
+            >>> [s["address"] for s in client.list_suppressions(mailbox="agent@acme.test")["suppressions"]]
+        """
+        return self._request(self._get_call("list_suppressions", mailbox=mailbox, address=address, limit=limit, cursor=cursor))
+
+    def add_suppression(self, mailbox: str, address: str, *, detail: str | None = None) -> SuppressionAdded:
+        """Stop a mailbox sending to an address (reason ``manual``).
+
+        Args:
+            mailbox: Address or id of the mailbox.
+            address: The address to suppress.
+            detail: Why, for the humans reading the list.
+
+        Returns:
+            ``{"added": bool, "suppression": {...}}`` (``added`` false when it was listed already).
+
+        Example:
+            >>> client.add_suppression("agent@acme.test", "bob@partner.test")["added"]
+            True
+        """
+        return self._request(self._post_call("add_suppression", {"mailbox": mailbox, "address": address,
+                                                                        **compact(detail=detail)}))
+
+    def remove_suppression(self, mailbox: str, address: str) -> SuppressionsRemoved:
+        """Let a mailbox send to a suppressed address again (approver or admin key).
+
+        Args:
+            mailbox: Address or id of the mailbox.
+            address: The suppressed address (any spelling of it).
+
+        Returns:
+            ``{"removed": [...]}``.
+
+        Example:
+            >>> client.remove_suppression("agent@acme.test", "bob@partner.test")
+        """
+        return self._request(self._post_call("remove_suppression", {"mailbox": mailbox, "address": address}))

@@ -916,3 +916,65 @@ __all__ += [
 
 for _shape in [v for k, v in list(globals().items()) if k.startswith("Hosted") and isinstance(v, type) and is_typeddict(v)]:
     _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+
+
+# --- bounces and suppression (services/suppressions.py, services/bounces.py) -----------------
+
+
+class Suppression(TypedDict):
+    """One entry of a mailbox's suppression list. `address` is the matching key (lower case,
+    IDN domain as A-labels); `reason`: hard_bounce, complaint or manual; `message_id`: the
+    outbound message that bounced or was complained about."""
+
+    address: str
+    mailbox: str
+    mailbox_id: str
+    reason: Literal["hard_bounce", "complaint", "manual"]
+    detail: Union[str, None]
+    message_id: Union[str, None]
+    created_by: Union[str, None]
+    created_at: str
+
+
+class SuppressionPage(TypedDict):
+    suppressions: "list[Suppression]"
+    next_cursor: Union[str, None]
+
+
+class SuppressionAdded(TypedDict):
+    """`added` is false when the address was on the list already (`suppression` is that entry)."""
+
+    added: bool
+    suppression: Suppression
+
+
+class SuppressionsRemoved(TypedDict):
+    removed: "list[Suppression]"
+
+
+class HostedSuppression(TypedDict):
+    email_address: str
+    reason: str
+    detail: Union[str, None]
+    mailbox_id: str
+    mailbox: str
+    message_id: Union[str, None]
+    created_at: str
+
+
+class HostedSuppressionList(TypedDict):
+    suppressions: "list[HostedSuppression]"
+    next_cursor: Union[str, None]
+
+
+class HostedSuppressionRemoved(TypedDict):
+    email_address: str
+    status: str
+    removed: int
+
+
+_SUPPRESSION_SHAPES = [Suppression, SuppressionPage, SuppressionAdded, SuppressionsRemoved, HostedSuppression,
+                       HostedSuppressionList, HostedSuppressionRemoved]
+__all__ += [s.__name__ for s in _SUPPRESSION_SHAPES]
+for _shape in _SUPPRESSION_SHAPES:
+    _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]

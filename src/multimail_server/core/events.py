@@ -10,6 +10,8 @@ EVENT_TYPES: dict[str, str] = {
     "message.sent": "A message was handed to its recipients' servers (or captured, or delivered locally).",
     "message.delivered": "The receiving server confirmed delivery.",
     "message.failed": "Delivery failed permanently.",
+    "message.bounced": "A report came back: the message could not be delivered to a recipient (`recipients` says who, why, and whether the address is now suppressed).",
+    "message.complained": "A recipient reported the message as spam (ARF); the address is on the mailbox's suppression list.",
     "message.review_requested": "A message went out under `monitored` oversight; a human should review it.",
     "decision.received": "A reply to decide_email chose one of the options.",
     "decision.unclear": "A reply to decide_email could not be matched to exactly one option.",

@@ -68,7 +68,7 @@ from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from . import approval_notices, decision_links
+from . import approval_notices, bounces, decision_links
 from .approvals import approved_content_matches
 from .common import record
 from .context import Context
@@ -179,6 +179,7 @@ class DeliveryWorker(PollingWorker):
         # capture (transactional: `deliver` in the transaction) or the relay (`send`, outside it)
         self.transport: Any = transport
         self._last_purge = 0.0
+        self._verp_key: bytes | None = None  # signs each message's envelope sender (services/bounces.py)
 
     @property
     def retry_schedule(self) -> list[float]:
@@ -247,11 +248,18 @@ class DeliveryWorker(PollingWorker):
         except Exception:  # the lease expires and the row is claimed again (attempts counts on)
             log.exception("recording the outcome for message %s failed", row["message_id"])
 
+    def _mail_from(self, msg: dict[str, Any], mailbox: dict[str, Any]) -> str:
+        """The message's own VERP envelope sender, so its bounces find it (services/bounces.py)."""
+        assert self._verp_key is not None
+        return bounces.envelope_sender(self._verp_key, msg["id"], mailbox["address"])
+
     # -- step 1: one transaction; the whole delivery for transactional transports -------------
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """Returns a hand-over plan for the relay, or None when the row is finished."""
         ctx = self.ctx
+        if self._verp_key is None:  # before the write transaction: creating the key takes its own
+            self._verp_key = decision_links.secret(ctx)
         with ctx.store.write() as tx:
             now = ctx.now()
             # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
@@ -296,7 +304,7 @@ class DeliveryWorker(PollingWorker):
                     deliver_locally(tx, mailbox=local[address], raw=copies.hosted(), sender=mailbox, now=now, raw_sha256=hosted)
             result = None
             if remote:
-                result = self.transport.deliver(tx, message_id=msg["id"], mail_from=mailbox["address"], rcpt_tos=remote, raw=raw, now=now)
+                result = self.transport.deliver(tx, message_id=msg["id"], mail_from=self._mail_from(msg, mailbox), rcpt_tos=remote, raw=raw, now=now)
             if not message_q.update_message(tx, msg["id"], {"status": "sent", "sent_at": now, "raw": raw}, where={"status": "queued"}):
                 raise RuntimeError(f"message {msg['id']} changed state during delivery")  # rolls back the whole delivery
             outbox_q.finish(tx, row["seq"], state="done", now=now)
@@ -331,7 +339,7 @@ class DeliveryWorker(PollingWorker):
         progress.update(attempt=row["attempts"], phase="started", in_flight=rcpts, deferred={})
         if not outbox_q.record_handoff(tx, row["seq"], attempt=row["attempts"], progress=json.dumps(progress), now=now, started=True):
             raise LeaseLost()
-        return {"raw": raw, "mail_from": mailbox["address"], "rcpts": rcpts, "progress": progress}
+        return {"raw": raw, "mail_from": self._mail_from(msg, mailbox), "rcpts": rcpts, "progress": progress}
 
     # -- step 2: the relay, outside any transaction ----------------------------------------
 

@@ -25,7 +25,7 @@ from ..mail.redact import redact_message
 from ..mail.replies import decision_of, new_text
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
-from . import approval_notices, approval_replies, decision_links
+from . import approval_notices, approval_replies, bounces, decision_links
 from .common import record
 from .views import inbox_item
 
@@ -313,11 +313,22 @@ def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authenticat
     message cannot hold the write lock while a regular expression backtracks."""
     mail = _parse_inbound(raw)
     reply_text = new_text(mail.text) if (mail.in_reply_to or mail.references) else None
+    # Mail to a VERP address (a bounce or complaint about one of our messages) goes to
+    # services/bounces.py, not to an inbox; its report is read here, outside the transaction.
+    returned = [r for r in dict.fromkeys(normalized_or_none(r) for r in rcpt_tos) if r and bounces.is_bounce_address(r)]
+    report = bounces.read_report(raw) if returned else None
     now = ctx.now()
     stored = []
     with ctx.store.write() as tx:
         boxes: dict[str, dict[str, Any]] = {}
+        for address in returned:
+            assert report is not None
+            box = bounces.handle(tx, address=address, report=report, raw_sha256=hashlib.sha256(raw).hexdigest(), now=now)
+            if box is not None:  # a genuine VERP address, but not a report: ordinary mail
+                boxes.setdefault(box["id"], box)
         for rcpt in rcpt_tos:
+            if (normalized_or_none(rcpt) or rcpt) in returned:
+                continue
             box = hosted_mailbox(tx, rcpt)
             if box is not None:
                 boxes.setdefault(box["id"], box)

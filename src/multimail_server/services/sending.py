@@ -36,6 +36,7 @@ from ..store import outbox as outbox_q
 from .approval_notices import on_held
 from .common import find_mailbox, find_message, record
 from .context import Context
+from .suppressions import refuse_suppressed
 from .views import held_because, send_result
 
 MAX_SUBJECT = 998
@@ -410,6 +411,7 @@ def _submit(
         replayed = sub.claimed_by_other(tx, mailbox)
         if replayed is not None:
             return replayed
+        refuse_suppressed(tx, mailbox, [a.addr_spec for a in draft.to + draft.cc + draft.bcc])  # 409 `suppressed`
         # Oversight after the idempotency slot: a replay returns the message its first request
         # created even if the mailbox's mode has changed since; a refusal rolls the slot back.
         verdict, new_conversation = sub.oversight(tx, parent, mailbox)

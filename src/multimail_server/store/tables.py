@@ -167,6 +167,9 @@ messages = Table(
     Column("approval_policy", JSON, nullable=True),
     Column("approvals", JSON, nullable=True),
     Column("approval_due_at", UTCDateTime, nullable=True, index=True),
+    # Per-recipient delivery reports for an outbound message (services/bounces.py): address ->
+    # {action, status, diagnostic, kind, at}.
+    Column("bounces", JSON, nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -285,6 +288,23 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)
+
+# Addresses a mailbox no longer sends to: hard bounces, complaints (ARF) and manual entries.
+# `address` is the suppression key of services/suppressions.py (case and IDN forms folded), so
+# one person is one row however the address was spelled.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    _seq(),
+    Column("mailbox_id", String(40), ForeignKey("mailboxes.id"), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("reason", String(20), nullable=False),  # hard_bounce | complaint | manual
+    Column("detail", Text, nullable=True),
+    Column("message_id", String(40), nullable=True),  # the outbound message that bounced or was complained about
+    Column("created_by", String(320), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("mailbox_id", "address", name="uq_suppressions_mailbox_address"),
 )
 
 # Raw RFC 5322 bytes of inbound mail, content-addressed: stored once however many hosted

@@ -59,7 +59,7 @@ def email_status(item: dict[str, Any]) -> str:
     if item["direction"] == "inbound":
         return "read" if item["read"] else "unread"
     return {"pending": "pending_send_approval", "rejected": "rejected", "cancelled": "cancelled",
-            "failed": "send_failed"}.get(item["status"], "read")
+            "failed": "send_failed", "bounced": "send_failed"}.get(item["status"], "read")
 
 
 # The hosted `status` filter as the states of ours it covers (services/reading.list_emails). The
@@ -70,7 +70,7 @@ STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
     "pending_send_approval": [{"direction": "outbound", "status": ["pending"]}],
     "rejected": [{"status": ["rejected"]}],
     "cancelled": [{"status": ["cancelled"]}],
-    "send_failed": [{"status": ["failed"]}],
+    "send_failed": [{"status": ["failed", "bounced"]}],
     "archived": [], "deleted": [], "pending_inbound_approval": [], "scheduled": [],
     "spam_flagged": [], "spam_quarantined": [],
 }
@@ -88,30 +88,27 @@ def epoch_ms(iso_time: str | None) -> int:
 
 # --- webhook events ---------------------------------------------------------------------------
 
-# Hosted event names -> ours. `message.bounced` is our permanent failure; `message.complained`
-# (a spam complaint reported by the hosted service's mail provider) has no counterpart here.
+# Hosted event names -> ours. The hosted `message.bounced` is both of ours: a permanent refusal at
+# hand-over (`message.failed`) and a later delivery report (`message.bounced`, services/bounces.py);
+# `message.complained` (an ARF spam complaint) is the same name here.
 EVENTS_IN = {
     "oversight.pending": "message.pending",
     "oversight.approved": "message.approved",
     "oversight.rejected": "message.rejected",
     "message.bounced": "message.failed",
 }
+EVENTS_ALSO = {"message.bounced": ["message.bounced"]}
 EVENTS_OUT = {ours: hosted for hosted, ours in EVENTS_IN.items()}
-UNSUPPORTED_EVENTS = {"message.complained"}
 
 
 def events_in(events: list[str]) -> list[str]:
-    missing = sorted(set(events) & UNSUPPORTED_EVENTS)
-    if missing:
-        raise NotServed(f"This server has no {', '.join(missing)} event (spam complaints come from the hosted "
-                        "service's mail provider).", details={"field": "events", "events": missing})
-    return [EVENTS_IN.get(e, e) for e in events]
+    return list(dict.fromkeys(name for e in events for name in (EVENTS_IN.get(e, e), *EVENTS_ALSO.get(e, []))))
 
 
 def events_out(events: list[str] | None) -> list[str]:
     from ....core.events import EVENT_TYPES
 
-    return [EVENTS_OUT.get(e, e) for e in (events if events is not None else sorted(EVENT_TYPES))]
+    return list(dict.fromkeys(EVENTS_OUT.get(e, e) for e in (events if events is not None else sorted(EVENT_TYPES))))
 
 
 # --- shapes -----------------------------------------------------------------------------------
