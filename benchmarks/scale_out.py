@@ -49,7 +49,7 @@ def start_worker(data_dir: str, url: str):
     env = {**os.environ, "MULTIMAIL_METRICS_TOKEN": TOKEN}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"worker exited: {open(log.name).read()[-2000:]}")
@@ -59,7 +59,7 @@ def start_worker(data_dir: str, url: str):
         except requests.RequestException:
             pass
         time.sleep(0.1)
-    raise SystemExit("worker not ready in 60 s")
+    raise SystemExit("worker not ready in 180 s")
 
 
 def delivered_by(base: str) -> int:

@@ -48,6 +48,7 @@ from .services.wait_hub import close_all as answer_open_long_polls
 from .services.webhook_delivery import WebhookWorker
 from .services.webhooks import ensure_prefect_events
 from .smtp.server import start_smtp
+from .store.engine import sqlite_file_of
 from .store.notify import wait_connected
 
 log = logging.getLogger("multimail")
@@ -92,13 +93,11 @@ def ops_only(app, roles: frozenset[str]):  # noqa: ANN001, ANN201 - an ASGI app 
 def claim_sqlite_worker_role(settings: Settings):  # noqa: ANN201 - the open lock file, kept until exit
     """SQLite: take the database's one worker role (an flock beside it, released when the process
     ends, however it ends), or RoleRefused naming the process that has it. None on PostgreSQL."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.resolved_database_url())
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    database = sqlite_file_of(settings.resolved_database_url())
+    if database is None:
         return None
-    path = os.path.abspath(url.database) + ".worker.lock"
-    fh = open(path, "a+")
+    database.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(f"{database}.worker.lock", "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -152,3 +152,31 @@ def test_a_worker_killed_while_holding_claims_loses_nothing_and_sends_nothing_tw
     if held:  # killed mid-batch (nearly always): those rows were claimed a second time
         assert retaken >= held, (retaken, held)
     fleet.assert_clean_logs()
+
+
+def test_sqlite_allows_one_worker_process_and_says_why_not_a_second(tmp_path):
+    data = tmp_path / "shared"
+    first = ServerProcess(data, smtp=False)  # role all: holds the database's worker role
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            ServerProcess(data, smtp=False, env={"MULTIMAIL_ROLE": "worker"})
+        log = str(refused.value)
+        assert "the worker role already runs against this SQLite database" in log and f"pid {first.proc.pid}" in log
+        assert "use PostgreSQL" in log and "Traceback" not in log
+        api = ServerProcess(data, smtp=False, env={"MULTIMAIL_ROLE": "api"})  # allowed beside it
+        try:
+            admin = Api(api.base, first.admin_key)
+            box = f"lite-{uuid.uuid4().hex[:8]}@acme.test"
+            admin.ok("POST", "create_mailbox", {"address": box, "oversight_mode": "autonomous"})
+            sent = admin.ok("POST", "send_email", {"from": box, "to": "ana@partner.test", "subject": "s", "body": "b"})
+            # delivered by the first process's worker, which sees the api process's commit by polling
+            wait_for(lambda: admin.ok("GET", "read_email", message_id=sent["message_id"])["status"] == "sent",
+                     timeout=15, what="delivery by the other process's worker")
+            ready = requests.get(f"{api.base}/ready", timeout=10).json()["checks"]["roles"]
+            assert ready == {"ok": True, "roles": ["api"], "wake_ups": "poll"}
+        finally:
+            api.stop()
+    finally:
+        first.stop()
+    again = ServerProcess(data, smtp=False, env={"MULTIMAIL_ROLE": "worker"})  # the role is free once its holder ends
+    again.stop()

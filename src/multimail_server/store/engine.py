@@ -104,6 +104,14 @@ def sqlite_url_for(data_dir: str | Path) -> str:
     return f"sqlite:///{path}"
 
 
+def sqlite_file_of(url: str) -> Path | None:
+    """The database file a SQLite URL names (None: not SQLite, or in memory)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database).resolve()
+
+
 def normalize_url(url: str) -> str:
     """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver for them."""
     u = make_url(url)
@@ -149,4 +157,4 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-__all__ = ["Store", "make_engine", "sqlite_url_for", "normalize_url"]
+__all__ = ["Store", "make_engine", "sqlite_url_for", "sqlite_file_of", "normalize_url"]
