@@ -59,6 +59,7 @@ def start_worker(data_dir: str, url: str):
         except requests.RequestException:
             pass
         time.sleep(0.1)
+    proc.kill()
     raise SystemExit("worker not ready in 180 s")
 
 
@@ -122,7 +123,10 @@ def run(base_url: str, workers: int, n: int) -> dict:
 
         open_store(url).dispose()  # migrate once, before the workers race for it
         with ThreadPoolExecutor(workers) as pool:
-            procs = list(pool.map(lambda i: start_worker(tempfile.mkdtemp(dir=tmp), url), range(workers)))
+            futures = [pool.submit(start_worker, tempfile.mkdtemp(dir=tmp), url) for _ in range(workers)]
+        procs = [f.result() for f in futures if f.exception() is None]  # stopped below, whatever happens
+        for f in futures:
+            f.result()
         queue(url, n)
         start = time.monotonic()
         while left(engine):

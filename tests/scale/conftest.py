@@ -38,6 +38,21 @@ def pg_url():
         yield url
 
 
+class Process(ServerProcess):
+    """A server process given longer to come up (several start at once on a busy 2-core machine),
+    and killed when it does not, so a failed start leaves no process behind."""
+
+    def _wait_healthy(self, timeout: float = 120.0) -> None:
+        try:
+            super()._wait_healthy(timeout)
+        except Exception:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+            self._log.close()
+            raise
+
+
 class Fleet:
     """The processes of one test; all stopped at the end, their logs checked for tracebacks."""
 
@@ -48,12 +63,20 @@ class Fleet:
     def start(self, role: str, n: int = 1, **env: str) -> list[ServerProcess]:
         def one(_: int) -> ServerProcess:
             data = self.root / f"{role.replace(',', '-')}-{uuid.uuid4().hex[:6]}"
-            return ServerProcess(data, database_url=self.url,
-                                 env={"MULTIMAIL_ROLE": role, "MULTIMAIL_METRICS_TOKEN": METRICS_TOKEN, **env})
+            return Process(data, database_url=self.url,
+                           env={"MULTIMAIL_ROLE": role, "MULTIMAIL_METRICS_TOKEN": METRICS_TOKEN, **env})
 
         with ThreadPoolExecutor(n) as pool:
-            started = list(pool.map(one, range(n)))
-        self.procs += started
+            futures = [pool.submit(one, i) for i in range(n)]
+        started, failed = [], []
+        for f in futures:
+            try:
+                started.append(f.result())
+            except Exception as exc:
+                failed.append(exc)
+        self.procs += started  # stopped at the end even when another failed to start
+        if failed:
+            raise failed[0]
         return started
 
     def stop(self) -> None:

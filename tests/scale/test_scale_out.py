@@ -28,7 +28,7 @@ from multimail_server.testing import Api
 
 from ..api.test_long_poll import Waiter
 from ..conftest import ServerProcess, wait_for
-from .conftest import captured_counts, delivered_by, queue_messages
+from .conftest import Process, captured_counts, delivered_by, queue_messages
 
 N_MESSAGES = int(os.environ.get("MULTIMAIL_SCALE_MESSAGES", "10000"))
 
@@ -90,6 +90,23 @@ def test_long_poll_in_process_a_wakes_on_an_approval_committed_in_process_b(flee
     assert max(latencies) < 1.0, ms
     ready = requests.get(f"{a.base}/ready", timeout=10).json()
     assert ready["checks"]["roles"] == {"ok": True, "roles": ["api"], "wake_ups": "notify"}
+
+    # The LISTEN connections are cut (a PostgreSQL restart, a proxy's idle timeout): they come back
+    # by themselves, and the next approval in B wakes A's waiter as fast as before.
+    a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'multimail-listen' AND datname = current_database()")
+    wait_for(lambda: "LISTEN connection lost" in a.log(), timeout=10, what="A to notice its LISTEN connection went")
+    wait_for(lambda: a.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'multimail-listen' "
+                             "AND datname = current_database()")[0][0] == 2, timeout=10, what="both to listen again")
+    held = agent.ok("POST", "send_email", {"from": box, "to": "ana@partner.test", "subject": "after", "body": "b"})
+    waiter = Waiter(agent, "list_pending", message_id=held["message_id"], wait=20)
+    time.sleep(0.4)
+    approved_at = time.monotonic()
+    approver.ok("POST", "approve_message", {"message_id": held["message_id"]})
+    assert waiter.result()["messages"][0]["status"] == "approved"
+    after = waiter.done_at - approved_at
+    print(f"after the LISTEN connections were cut and re-opened: {after * 1000:.0f} ms")
+    assert after < 1.0, after
     fleet.assert_clean_logs()
 
 
@@ -156,14 +173,14 @@ def test_a_worker_killed_while_holding_claims_loses_nothing_and_sends_nothing_tw
 
 def test_sqlite_allows_one_worker_process_and_says_why_not_a_second(tmp_path):
     data = tmp_path / "shared"
-    first = ServerProcess(data, smtp=False)  # role all: holds the database's worker role
+    first = Process(data, smtp=False)  # role all: holds the database's worker role
     try:
         with pytest.raises(RuntimeError) as refused:
-            ServerProcess(data, smtp=False, env={"MULTIMAIL_ROLE": "worker"})
+            Process(data, smtp=False, env={"MULTIMAIL_ROLE": "worker"})
         log = str(refused.value)
         assert "the worker role already runs against this SQLite database" in log and f"pid {first.proc.pid}" in log
         assert "use PostgreSQL" in log and "Traceback" not in log
-        api = ServerProcess(data, smtp=False, env={"MULTIMAIL_ROLE": "api"})  # allowed beside it
+        api = Process(data, smtp=False, env={"MULTIMAIL_ROLE": "api"})  # allowed beside it
         try:
             admin = Api(api.base, first.admin_key)
             box = f"lite-{uuid.uuid4().hex[:8]}@acme.test"
@@ -178,5 +195,5 @@ def test_sqlite_allows_one_worker_process_and_says_why_not_a_second(tmp_path):
             api.stop()
     finally:
         first.stop()
-    again = ServerProcess(data, smtp=False, env={"MULTIMAIL_ROLE": "worker"})  # the role is free once its holder ends
+    again = Process(data, smtp=False, env={"MULTIMAIL_ROLE": "worker"})  # the role is free once its holder ends
     again.stop()
