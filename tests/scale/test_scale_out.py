@@ -154,10 +154,11 @@ def test_a_worker_killed_while_holding_claims_loses_nothing_and_sends_nothing_tw
     first, = fleet.start("worker", **lease)
     ids = queue_messages(fleet.url, 1500)
 
-    def some_delivered() -> bool:
+    def under_way_holding_claims() -> bool:  # claimed (attempts counted), not finished
         (n,), = first.query("SELECT count(*) FROM captured_mail")
-        return n >= 100
-    wait_for(some_delivered, timeout=60, what="the first worker to be under way")
+        (claimed,), = first.query("SELECT count(*) FROM outbox WHERE state = 'ready' AND attempts > 0")
+        return n >= 100 and claimed >= 5
+    wait_for(under_way_holding_claims, timeout=90, what="the first worker to be under way, holding claims")
     first.proc.kill()  # SIGKILL: no clean stop, its claims stay behind
     first.proc.wait(10)
     (held,), = first.query("SELECT count(*) FROM outbox WHERE state = 'ready' AND attempts > 0")
