@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ROLES = ("api", "smtp", "worker")  # what `serve --role` may run; "all" is every one
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MULTIMAIL_", extra="ignore")
@@ -18,6 +20,11 @@ class Settings(BaseSettings):
     http_port: int = 8025
     smtp_port: int = 2525
     smtp_enabled: bool = True
+    role: str = Field(
+        "all", description="What this `serve` process runs: api (HTTP and long-polls), smtp (the inbound receiver), "
+        "worker (outbox delivery, webhooks, the periodic jobs), or all; several comma-separated (api,worker). "
+        "Any number of each against one PostgreSQL; see docs/architecture.md \"Running several processes\".",
+    )
     hostname: str = Field("localhost", description="Name this server gives itself in SMTP and Message-IDs.")
     outbound: str = Field("capture", description="capture: store what would be sent; nothing leaves the machine.")
     smtp_relay: str | None = Field(
@@ -122,6 +129,9 @@ class Settings(BaseSettings):
     rate_limit_smtp_messages_per_sender: str = Field("60/minute", description="Messages accepted over SMTP per envelope sender.")
     long_poll_max_per_key: int = Field(50, description="Open long-polls (wait > 0) per API key; more get 429 too_many_waits.")
     long_poll_max_total: int = Field(2000, description="Open long-polls per server process; more get 429 too_many_waits.")
+    long_poll_fallback_seconds: float = Field(
+        1.0, gt=0, description="While anyone waits, how often a long-poll checks for other processes' commits by "
+        "polling; on PostgreSQL their NOTIFY wakes it at once, and this only bounds the delay of a lost notification.")
 
     @field_validator("rate_limit_per_key", "rate_limit_per_ip", "rate_limit_auth_failures", "rate_limit_verify",
                      "rate_limit_links", "rate_limit_smtp_connections", "rate_limit_smtp_auth_failures",
@@ -136,6 +146,22 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '600/minute' or '10 per 10 minutes': {exc}") from None
         return value
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        """Canonical form: the roles run, sorted and comma-separated ("all" expanded)."""
+        names = {part.strip().lower() for part in value.split(",") if part.strip()}
+        unknown = sorted(names - set(ROLES) - {"all"})
+        if unknown or not names:
+            raise ValueError(f"unknown role {', '.join(unknown) or '(none)'}: choose from api, smtp, worker, all "
+                             "(several comma-separated, e.g. api,worker)")
+        return ",".join(sorted(set(ROLES) if "all" in names else names))
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The roles this process runs: a subset of ROLES."""
+        return frozenset(self.role.split(","))
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,7 +1,18 @@
-"""`multimail serve`: the API, inbound SMTP and the workers in one process.
+"""`multimail serve`: the API, inbound SMTP and the workers, in one process or split by role.
 
-Several processes may run against one PostgreSQL database; each runs its own delivery worker and
-they share the outbox safely (leases, SKIP LOCKED).
+Roles (`--role api|smtp|worker|all`, several allowed): api serves the HTTP API and its long-polls;
+smtp the inbound SMTP receiver; worker the outbox delivery, webhook delivery and the other
+periodic jobs. Every process listens on its HTTP port for GET /health, /ready and /metrics (so a
+worker can be probed and scraped); only an api process serves the rest of the API there.
+
+Several processes: on PostgreSQL any number of each role share one database. Workers claim rows
+with a lease and `FOR UPDATE SKIP LOCKED`, so no two take the same row; each process has one
+LISTEN connection (store/notify.py), so a commit anywhere wakes the workers and long-polls of all
+processes at once, with their polls as the fallback. On SQLite several processes may share the
+file on one machine (api and smtp processes, CLI verbs), but only ONE of them may run the worker
+role: every claim and delivery is a write, SQLite has one writer at a time, and a second worker
+process would only queue on that lock (SQLite's busy handler polls with sleeps) instead of adding
+throughput; it is refused at start, naming the process that holds the role.
 
 Starting: both ports are taken before anything else happens (no admin key is created, no worker
 started, for a server that cannot listen), and a port in use is one line, not a traceback.
@@ -15,7 +26,9 @@ seconds, saying so in one log line.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
+import os
 import signal
 import socket
 import time
@@ -23,6 +36,7 @@ import time
 import uvicorn
 
 from .api.app import create_app
+from .api.errors import error_response
 from .config import Settings
 from .dashboard import install as install_dashboard
 from .mcp import http as mcp_http
@@ -31,10 +45,13 @@ from .services.approval_worker import ApprovalWorker
 from .services.delivery import DeliveryWorker
 from .services.flow_run_waits import FlowRunResumeWorker
 from .services.keys import ensure_first_admin_key
+from .services.metrics import metrics_for
 from .services.wait_hub import close_all as answer_open_long_polls
 from .services.webhook_delivery import WebhookWorker
 from .services.webhooks import ensure_prefect_events
 from .smtp.server import start_smtp
+from .store.engine import sqlite_file_of
+from .store.notify import wait_connected
 
 log = logging.getLogger("multimail")
 
@@ -50,6 +67,52 @@ def _exit_cleanly(signum, frame) -> None:  # noqa: ANN001 - a signal handler's s
 
 class PortInUse(Exception):
     """A port this server must listen on is taken; the message is the one line to print."""
+
+
+class RoleRefused(Exception):
+    """This combination of roles and database cannot run safely; the message says why and what to do."""
+
+
+OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})  # served by every process, whatever its roles
+
+
+def ops_only(app, roles: frozenset[str]):  # noqa: ANN001, ANN201 - an ASGI app in, one out
+    """The app of a process without the api role: /health, /ready and /metrics, and a clear
+    404 for everything else (never a half-served API next to a worker)."""
+    runs = ", ".join(sorted(roles))
+
+    async def asgi(scope, receive, send):  # noqa: ANN001, ANN202 - the ASGI signature
+        if scope["type"] == "http" and scope["path"] not in OPS_PATHS:
+            response = error_response(404, "role_not_served", f"This process runs the roles {runs}, not api: "
+                                      "send API requests to a process started with --role api.", {"roles": sorted(roles)})
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return asgi
+
+
+def claim_sqlite_worker_role(settings: Settings):  # noqa: ANN201 - the open lock file, kept until exit
+    """SQLite: take the database's one worker role (an flock beside it, released when the process
+    ends, however it ends), or RoleRefused naming the process that has it. None on PostgreSQL."""
+    database = sqlite_file_of(settings.resolved_database_url())
+    if database is None:
+        return None
+    database.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(f"{database}.worker.lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise RoleRefused(f"the worker role already runs against this SQLite database ({holder}). SQLite has one "
+                          "writer at a time, so one worker process per database: start this one with --role api "
+                          "and/or smtp, or use PostgreSQL (--database-url) to run several workers.") from None
+    fh.truncate(0)
+    fh.write(f"pid {os.getpid()}\n")
+    fh.flush()
+    return fh
 
 
 def _bind(host: str, port: int, what: str, flag: str) -> socket.socket:
@@ -73,13 +136,34 @@ def reserve_ports(settings: Settings) -> tuple[socket.socket, socket.socket | No
     aiosmtpd binds it), before anything is created."""
     http = _bind(settings.host, settings.http_port, "the API", "--http-port")
     smtp = None
-    if settings.smtp_enabled:
+    if settings.smtp_enabled and "smtp" in settings.roles:
         try:
             smtp = _bind(settings.host, settings.smtp_port, "the SMTP", "--smtp-port")
         except PortInUse:
             http.close()
             raise
     return http, smtp
+
+
+class RolesCollector:
+    """GET /metrics: `multimail_role{role}` is 1 for each role this process runs, and
+    `multimail_notify_listening` whether its LISTEN connection is up (PostgreSQL only)."""
+
+    def __init__(self, roles: frozenset[str], listener):  # noqa: ANN001 - a store.notify.Listener or None
+        self.roles, self.listener = roles, listener
+
+    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily("multimail_role", "1 for each role this process runs (api, smtp, worker).", labels=["role"])
+        for role in ("api", "smtp", "worker"):
+            family.add_metric([role], 1.0 if role in self.roles else 0.0)
+        yield family
+        if self.listener is not None:
+            yield GaugeMetricFamily("multimail_notify_listening", "1 while this process's PostgreSQL LISTEN connection is up.",
+                                    value=1.0 if self.listener.connected else 0.0)
+            yield GaugeMetricFamily("multimail_notify_received", "Wake-ups received from other processes' commits.",
+                                    value=float(self.listener.received))
 
 
 class _Server(uvicorn.Server):
@@ -94,21 +178,29 @@ class _Server(uvicorn.Server):
 
 
 def serve(settings: Settings, *, announce=print) -> None:
+    roles = settings.roles
+    worker_lock = claim_sqlite_worker_role(settings) if "worker" in roles else None
     http_socket, smtp_socket = reserve_ports(settings)
-    ctx = Context.from_settings(settings)
-    first_key = ensure_first_admin_key(ctx)
-    if first_key:
-        announce("No API keys existed, so an admin key was created. It is shown only this once:")
-        announce(f"  {first_key}")
-    workers = [DeliveryWorker(ctx), WebhookWorker(ctx), ApprovalWorker(ctx)]
-    if ctx.prefect_api() is not None:
-        workers.append(FlowRunResumeWorker(ctx, ctx.prefect_api()))
-        announce(f"Prefect API at {settings.prefect_api_url}: paused flow runs are resumed from here")
-        if settings.prefect_events:
-            ensure_prefect_events(ctx)
-            announce("Every event is also emitted into Prefect's event stream")
-    elif settings.prefect_events:
-        announce("--prefect-events needs --prefect-api-url; no events are emitted to Prefect")
+    ctx = Context.from_settings(settings)  # migrates first: one process at a time (store/migrate.py)
+    listener = ctx.store.listen()  # PostgreSQL: other processes' commits wake this one's hooks
+    if listener is not None and not wait_connected(listener, 5.0):
+        log.warning("LISTEN connection not up yet; other processes' commits are seen by the fallback polls meanwhile")
+    if "api" in roles:
+        first_key = ensure_first_admin_key(ctx)
+        if first_key:
+            announce("No API keys existed, so an admin key was created. It is shown only this once:")
+            announce(f"  {first_key}")
+    workers: list = []
+    if "worker" in roles:
+        workers += [DeliveryWorker(ctx), WebhookWorker(ctx), ApprovalWorker(ctx)]
+        if ctx.prefect_api() is not None:
+            workers.append(FlowRunResumeWorker(ctx, ctx.prefect_api()))
+            announce(f"Prefect API at {settings.prefect_api_url}: paused flow runs are resumed from here")
+            if settings.prefect_events:
+                ensure_prefect_events(ctx)
+                announce("Every event is also emitted into Prefect's event stream")
+        elif settings.prefect_events:
+            announce("--prefect-events needs --prefect-api-url; no events are emitted to Prefect")
     for worker in workers:
         worker.start()
     smtp = None
@@ -116,14 +208,20 @@ def serve(settings: Settings, *, announce=print) -> None:
         smtp_socket.close()
         smtp = start_smtp(ctx, host=settings.host, port=settings.smtp_port)
         announce(f"SMTP on {settings.host}:{settings.smtp_port}")
-    announce(f"API on http://{settings.host}:{settings.http_port} (data: {settings.resolved_database_url().split('@')[-1]})")
+    wake = "PostgreSQL LISTEN/NOTIFY" if listener is not None else "in-process, other processes by polling"
+    announce(f"Roles: {', '.join(sorted(roles))} (wake-ups: {wake})")
+    what = "API" if "api" in roles else "Health, readiness and metrics"
+    announce(f"{what} on http://{settings.host}:{settings.http_port} (data: {settings.resolved_database_url().split('@')[-1]})")
     # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a
     # connection the server is closing at that moment (a reset on a non-idempotent call)
     app = create_app(ctx)
     mcp_http.mount(app, ctx)  # /mcp: the MCP server as streamable HTTP, behind the same API keys
     install_dashboard(app)  # the approvers' pages at / (the API stays under /v1)
     app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=65,
+    app.state.roles = {"roles": sorted(roles), "listening": (lambda: listener.connected) if listener else None}
+    metrics_for(ctx).registry.register(RolesCollector(roles, listener))
+    served = app if "api" in roles else ops_only(app, roles)
+    config = uvicorn.Config(served, log_level="warning", access_log=False, timeout_keep_alive=65,
                             timeout_graceful_shutdown=int(SHUTDOWN_HTTP_SECONDS))
     server = _Server(config)
     # uvicorn re-raises the stop signal once it has shut down; with the default SIGTERM handler
@@ -144,6 +242,8 @@ def serve(settings: Settings, *, announce=print) -> None:
             worker.stop(timeout=max(0.0, deadline - time.monotonic()))
         still = [w.name for w in workers if w.alive]
         ctx.store.dispose()
+        if worker_lock is not None:
+            worker_lock.close()  # releases the flock (as the process's end would)
         if getattr(server, "stop_started", None) is not None:
             log.info("stopped in %.1f s: %d open long-polls answered, workers %s", time.monotonic() - server.stop_started,
                      getattr(server, "answered_long_polls", 0),

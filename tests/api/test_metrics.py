@@ -123,7 +123,8 @@ def test_ready_and_the_request_id(server):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "ready"
-    assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "migrations", "workers"}
+    assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "migrations", "workers", "roles"}
+    assert body["checks"]["roles"]["roles"] == ["api", "smtp", "worker"]  # `serve` without --role runs all
     assert body["checks"]["workers"]["alive"] == {"delivery": True, "webhooks": True, "approvals": True}
     assert body["checks"]["migrations"]["current"] == body["checks"]["migrations"]["head"]
     generated = r.headers["X-Request-Id"]

@@ -1,4 +1,4 @@
-"""`multimail serve`: the API, the SMTP receiver and the workers in one process."""
+"""`multimail serve`: the API, the SMTP receiver and the workers, in one process or split by `--role`."""
 
 from __future__ import annotations
 
@@ -61,19 +61,34 @@ def serve(
         "--prefect-ui-url", metavar="URL", show_default=False,
         help="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links each held message to its flow run "
              "there. Env MULTIMAIL_PREFECT_UI_URL.")] = None,
+    role: Annotated[Optional[list[str]], typer.Option(
+        "--role", metavar="ROLE", show_default=False,
+        help="What this process runs: api (HTTP API and long-polls), smtp (inbound SMTP), worker (delivery, "
+             "webhooks, periodic jobs) or all (default). Repeat it or comma-separate (--role api,worker). Any number "
+             "of each against one PostgreSQL; on SQLite one worker process per database. Env MULTIMAIL_ROLE.")] = None,
     log_format: Annotated[Optional[LogFormat], typer.Option(
         "--log-format", case_sensitive=False, show_default=False,
         help="text (default): readable lines; json: one JSON object per line, for log shippers. "
              "Env MULTIMAIL_LOG_FORMAT.")] = None,
 ) -> None:
-    """Run the API, inbound SMTP and the delivery worker in one process."""
-    from ..server import PortInUse
+    """Run the API, inbound SMTP and the delivery worker: in one process, or the roles named."""
+    from pydantic import ValidationError
+
+    from ..server import PortInUse, RoleRefused
     from ..server import serve as run_server
 
-    settings = settings_for(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
-                         smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
-                         prefect_api_url=prefect_api_url, prefect_events=prefect_events or None, prefect_ui_url=prefect_ui_url,
-                         log_format=log_format.value if log_format else None)
+    try:
+        settings = settings_for(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
+                                smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
+                                prefect_api_url=prefect_api_url, prefect_events=prefect_events or None, prefect_ui_url=prefect_ui_url,
+                                log_format=log_format.value if log_format else None,
+                                role=",".join(role) if role else None)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = ".".join(str(p) for p in problem["loc"])
+        flag = "--role" if name == "role" else f"MULTIMAIL_{name.upper()}"
+        err.print(f"[red]error[/red] {flag}: {problem['msg'].removeprefix('Value error, ')}", soft_wrap=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_format)
     if settings.smtp_relay:  # from the flag or MULTIMAIL_SMTP_RELAY: outbound mail goes through the relay
         from ..delivery.transports import RelayConfig
@@ -87,6 +102,6 @@ def serve(
         print(f"Outbound mail goes through {relay.redacted()}", flush=True)  # never the password
     try:
         run_server(settings, announce=lambda line: print(line, flush=True))
-    except PortInUse as exc:
+    except (PortInUse, RoleRefused) as exc:
         err.print(f"[red]error[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None

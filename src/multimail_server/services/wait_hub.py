@@ -13,9 +13,13 @@ commit. Instead:
   shared by every waiter of the same target — and wakes only the waiters whose target's version
   moved. Commits arriving during a check coalesce into one more check, so a burst of writes costs
   a few checks, not (writes x waiters) reads.
-- Changes committed by OTHER server processes on the same PostgreSQL: while anyone waits, the
-  checker also reads a single cheap change marker (the audit chain's event count) every
-  `FALLBACK_POLL_SECONDS` and checks when it moved, so those wake waiters within about a second.
+- Changes committed by OTHER server processes on the same PostgreSQL arrive the same way: each
+  write NOTIFYs on commit, and the process's one LISTEN connection runs the store's after-commit
+  hooks for it (store/notify.py), so a waiter in API process A wakes within milliseconds of a
+  commit in process B. As a fallback (a lost notification, a LISTEN connection being re-opened,
+  SQLite, which has no NOTIFY), while anyone waits the checker also reads a single cheap change
+  marker (the audit chain's event count) every `long_poll_fallback_seconds` (default
+  `FALLBACK_POLL_SECONDS`) and checks when it moved: a lost wake-up is late, never lost.
 
 Waiting is async: a parked waiter holds only an asyncio future, no thread. Open long-polls are
 capped per key and per process (`long_poll_max_per_key`, `long_poll_max_total`): past a cap the
@@ -289,14 +293,17 @@ def close_all() -> int:
     return sum(hub.close() for hub in hubs)
 
 
-def hub_for(store: Store) -> WaitHub:
-    """The process-wide hub of this store (created, and hooked to its commits, on first use)."""
+def hub_for(store: Store, *, poll_seconds: float | None = None) -> WaitHub:
+    """The process-wide hub of this store (created, and hooked to its commits, on first use);
+    `poll_seconds`, when given, sets its fallback poll interval."""
     with _registry_lock:
         hub = _hubs.get(id(store))
         if hub is None or hub.store is not store:
             hub = WaitHub(store)
             store.on_commit(hub.committed)
             _hubs[id(store)] = hub
+        if poll_seconds is not None:
+            hub.poll_seconds = poll_seconds
         return hub
 
 
@@ -315,7 +322,7 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
     seconds have passed; the last result either way. Re-reads only when the target's version
     moved; counts against the long-poll caps only while parked."""
     wait = check_wait(wait)
-    hub = hub_for(ctx.store) if wait > 0 else None
+    hub = hub_for(ctx.store, poll_seconds=ctx.settings.long_poll_fallback_seconds) if wait > 0 else None
     deadline = time.monotonic() + wait
     seen, version = 0, None
     if hub is not None:

@@ -1,8 +1,9 @@
-"""The loop every background worker shares: wake on a commit in this process, poll otherwise.
+"""The loop every background worker shares: wake on a commit, poll otherwise.
 
-A worker drains what is due (`run_once` until it finds nothing), then sleeps until another
-transaction of this process commits (the store's after-commit hook) or the poll interval passes,
-so other processes' work is picked up too. An exception in a pass is logged and the loop goes on:
+A worker drains what is due (`run_once` until it finds nothing), then sleeps until a transaction
+commits (the store's after-commit hook: this process's commits, and on PostgreSQL other
+processes' too, relayed by the store's LISTEN connection, store/notify.py) or the poll interval
+passes, which covers retries falling due and any wake-up lost between processes. An exception in a pass is logged and the loop goes on:
 the rows' leases let them be taken again.
 """
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from . import notify as wakeups  # named apart from `write`'s `notify` flag
+
 
 class Store:
     """A database plus the transaction discipline every service uses."""
@@ -28,6 +30,10 @@ class Store:
         self._after_commit_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._write_lock = threading.RLock()
+        # PostgreSQL: each write also NOTIFYs the other processes (store/notify.py), signed with
+        # this token so this process's own listener skips what its hooks already ran for.
+        self.notify_token = wakeups.new_token()
+        self.listener: wakeups.Listener | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -55,6 +61,8 @@ class Store:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
                     yield conn
+                    if notify and not self.is_sqlite:  # delivered by PostgreSQL on commit only
+                        wakeups.announce(conn, self.notify_token)
         if notify:
             self._run_after_commit()
 
@@ -73,13 +81,35 @@ class Store:
         for hook in list(self._after_commit_hooks):
             hook()
 
+    def listen(self) -> wakeups.Listener | None:
+        """PostgreSQL: start this process's one LISTEN connection, which runs the after-commit
+        hooks on other processes' commits too (None on SQLite: no NOTIFY there)."""
+        if self.is_sqlite:
+            return None
+        with self._lock:
+            if self.listener is None:
+                self.listener = wakeups.Listener(wakeups.libpq_dsn(self.engine.url), self.notify_token,
+                                                self._run_after_commit)
+                self.listener.start()
+            return self.listener
+
     def dispose(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.engine.dispose()
 
 
 def sqlite_url_for(data_dir: str | Path) -> str:
     path = Path(data_dir).resolve() / "multimail.db"
     return f"sqlite:///{path}"
+
+
+def sqlite_file_of(url: str) -> Path | None:
+    """The database file a SQLite URL names (None: not SQLite, or in memory)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database).resolve()
 
 
 def normalize_url(url: str) -> str:
@@ -127,4 +157,4 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-__all__ = ["Store", "make_engine", "sqlite_url_for", "normalize_url"]
+__all__ = ["Store", "make_engine", "sqlite_url_for", "sqlite_file_of", "normalize_url"]

@@ -48,7 +48,9 @@ class Check(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready"]
-    checks: dict[str, Check] = Field(description="database; migrations (current, head); workers (alive, by name).")
+    checks: dict[str, Check] = Field(description="database; migrations (current, head); workers (alive, by name); "
+                                   "roles (the roles this process runs, and how it learns of other processes' commits: "
+                                   "notify or poll).")
 
 
 @router.get("/ready", operation_id="ready", response_model=Readiness,
@@ -56,6 +58,10 @@ class Readiness(BaseModel):
 def ready(request: Request, ctx: CtxDep) -> JSONResponse:
     """200 when the database answers, its schema is current and this process's workers run."""
     checks = readiness(ctx, getattr(request.app.state, "worker_liveness", None))
+    if (roles := getattr(request.app.state, "roles", None)) is not None:  # set by `multimail serve`
+        listening = roles["listening"]
+        checks["roles"] = {"ok": True, "roles": roles["roles"],
+                           "wake_ups": "poll" if listening is None else ("notify" if listening() else "poll, reconnecting")}
     failed = [name for name, check in checks.items() if not check["ok"]]
     if failed:
         return error_response(503, "not_ready", f"Not ready: {', '.join(failed)} check failed.",
