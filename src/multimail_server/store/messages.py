@@ -12,7 +12,7 @@ from . import tables as t
 
 
 def insert_thread(tx: Connection, row: dict[str, Any]) -> None:
-    tx.execute(insert(t.threads).values(**row))
+    tx.execute(insert(t.threads), row)
 
 
 def touch_thread(tx: Connection, thread_id: str, at: datetime) -> None:
@@ -25,12 +25,13 @@ def thread_by_id(tx: Connection, thread_id: str) -> dict[str, Any] | None:
 
 
 def insert_message(tx: Connection, row: dict[str, Any]) -> None:
-    tx.execute(insert(t.messages).values(**row))
+    tx.execute(insert(t.messages), row)
 
 
 def insert_attachments(tx: Connection, message_id: str, items: list[dict[str, Any]]) -> None:
-    for position, item in enumerate(items):
-        tx.execute(insert(t.attachments).values(message_id=message_id, position=position, **item))
+    if items:
+        tx.execute(insert(t.attachments), [{"message_id": message_id, "position": position, **item}
+                                           for position, item in enumerate(items)])
 
 
 def by_id(tx: Connection, message_id: str, *, lock: bool = False) -> dict[str, Any] | None:
@@ -152,7 +153,8 @@ def pending_and_recent(
 def put_raw_blob(tx: Connection, sha256: str, raw: bytes, now: datetime) -> None:
     """Keep `raw` once under its hash (a second message with the same bytes names the same row)."""
     dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    tx.execute(dialect_insert(t.raw_blobs).values(sha256=sha256, raw=raw, created_at=now).on_conflict_do_nothing(index_elements=["sha256"]))
+    tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
+               {"sha256": sha256, "raw": raw, "created_at": now})
 
 
 def raw_of(tx: Connection, message: dict[str, Any]) -> bytes | None:
