@@ -25,7 +25,7 @@ from pathlib import Path
 
 import requests
 
-from multimail_server.testing import TEST_RATE_LIMITS, ServerProcess, free_port
+from multimail_server.testing import SESSION_DNS, TEST_RATE_LIMITS, ServerProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,7 +38,12 @@ BENCH_ENV = {**TEST_RATE_LIMITS, "MULTIMAIL_RATE_LIMIT_ENABLED": "false", "MULTI
 def multimail(database_url: str | None = None, *, smtp: bool = False, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
     """A fresh `multimail serve` on a temporary data directory (SQLite unless `database_url`)."""
     data_dir = Path(tempfile.mkdtemp(prefix="mm-bench-"))
-    server = ServerProcess(data_dir, database_url=database_url, smtp=smtp, env={**BENCH_ENV, **(env or {})})
+    # The sender checks (SPF, DKIM, DMARC) answer from a file, as in the test suite: a benchmark
+    # measures MultiMail, not this machine's resolver (which has no network here).
+    dns = data_dir / "dns.json"
+    dns.write_text(json.dumps(SESSION_DNS))
+    server = ServerProcess(data_dir, database_url=database_url, smtp=smtp,
+                           env={**BENCH_ENV, "MULTIMAIL_DNS_OVERRIDES": str(dns), **(env or {})})
     try:
         if not server.admin_key:
             raise SystemExit("no admin key printed (database not empty?): " + server.log()[-500:])
