@@ -119,8 +119,8 @@ class _Checkpointer:
         self._due.set()
 
     def _run(self) -> None:
-        # A connection of its own, outside the pool: a pooled one, handed back and forth with the
-        # writers, kept a read mark that stopped the WAL from ever starting again at its beginning.
+        # A connection of its own, outside the pool: the checkpointer never waits for (or holds)
+        # a connection the writers need.
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             while True:
