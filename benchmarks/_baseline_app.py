@@ -4,7 +4,8 @@
 - POST /insert: the floor of a durable write on this stack, a sync FastAPI endpoint that parses
   a JSON body and commits one SQLite insert per request, through SQLAlchemy Core on an engine
   with MultiMail's pragmas (WAL, synchronous=NORMAL; store/engine.make_engine);
-- POST /hook: a webhook receiver that counts what it got (GET /hook/count reads the count).
+- POST /hook: a webhook receiver that counts what it got (GET /hook/count: the count and the
+  times of the first and last arrival).
 
     python benchmarks/_baseline_app.py --port 8000 --db /tmp/floor.db
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -29,7 +31,7 @@ def build(db: str) -> FastAPI:
     rows = Table("rows", meta, Column("id", String, primary_key=True), Column("body", Text))
     meta.create_all(store.engine)
     app = FastAPI()
-    hooks = {"count": 0}
+    hooks: dict[str, float] = {"count": 0, "first": 0.0, "last": 0.0}
     lock = threading.Lock()
 
     @app.get("/noop")
@@ -47,7 +49,10 @@ def build(db: str) -> FastAPI:
     async def hook(request: Request) -> dict:
         await request.body()
         with lock:
+            now = time.perf_counter()  # the same clock as the benchmark's (one machine)
             hooks["count"] += 1
+            hooks["first"] = hooks["first"] or now
+            hooks["last"] = now
         return {"ok": True}
 
     @app.get("/hook/count")
