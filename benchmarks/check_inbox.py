@@ -24,8 +24,8 @@ import requests
 from _harness import header, multimail, post, row, wrk
 
 from multimail_server.services.reading import encode_cursor
-from multimail_server.store import open_store
 from multimail_server.store import messages as message_q
+from multimail_server.store import open_store
 
 MAILBOXES = 10
 CHUNK = 5000

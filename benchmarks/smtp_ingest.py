@@ -78,7 +78,7 @@ def main() -> None:
     try:
         wait_port(port)
         base = {}
-        for size, label, n in sizes:
+        for size, _label, n in sizes:
             asyncio.run(load(port, "x@sink.test", messages=n // 4, clients=args.clients, size=size))  # warm up
             base[size], _, _ = asyncio.run(load(port, "x@sink.test", messages=n, clients=args.clients, size=size))
     finally:
