@@ -7,7 +7,11 @@ DATA handler answers after the commit). The baseline is aiosmtpd with a handler 
 250 at once (benchmarks/_smtp_sink.py), loaded the same way. Prints msg/s, the per-batch rate
 (batches of 20 messages per client: a periodic stall shows up here) and the ratio.
 
-    python benchmarks/smtp_ingest.py [--messages 400] [--clients 8] [--database-url URL]
+    python benchmarks/smtp_ingest.py [--messages 400] [--clients 8] [--mailbox-size 0] [--database-url URL]
+
+`--mailbox-size N` fills the receiving mailbox with N messages first (through the store layer,
+as check_inbox.py does): every received message is looked up by Message-ID in its mailbox, so
+this shows whether ingest slows down as a mailbox grows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 from _harness import HERE, free_port, header, multimail, percentile, post, row, wait_port
+from check_inbox import fill
 
 
 def message(i: int, size: int, to: str) -> bytes:
@@ -68,9 +73,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--mailbox-size", type=int, default=0)
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
-    header(f"SMTP ingest, {args.clients} clients", args.database_url)
+    header(f"SMTP ingest, {args.clients} clients, a mailbox of {args.mailbox_size} messages", args.database_url)
     sizes = [(1024, "1 KB", args.messages), (100 * 1024, "100 KB", max(args.clients * 20, args.messages // 4))]
 
     port = free_port()
@@ -87,7 +93,11 @@ def main() -> None:
 
     with multimail(args.database_url, smtp=True) as server:
         box = f"ingest-{uuid.uuid4().hex[:8]}@acme.test"
-        post(server, "create_mailbox", {"address": box, "oversight_mode": "autonomous"})
+        box_id = post(server, "create_mailbox", {"address": box, "oversight_mode": "autonomous"})["mailbox_id"]
+        if args.mailbox_size:
+            server.stop()
+            fill(server.database_url, [box_id] * 10, args.mailbox_size)
+            server.restart()
         for size, label, n in sizes:
             asyncio.run(load(server.smtp_port, box, messages=n // 4, clients=args.clients, size=size))  # warm up
             rate, lat, batches = asyncio.run(load(server.smtp_port, box, messages=n, clients=args.clients, size=size))
@@ -96,7 +106,7 @@ def main() -> None:
                 extra=f"p50 {percentile(lat, 50):.1f} ms  p99 {percentile(lat, 99):.1f} ms",
                 target=">= 0.5x" + (", >= 300 msg/s" if size == 1024 else ""))
             print("    per batch of 20 per client: " + ", ".join(f"{r:.0f}" for r in batches) + " msg/s", flush=True)
-        count = server.query("SELECT count(*) FROM messages WHERE direction = 'inbound'")[0][0]
+        count = server.query("SELECT count(*) FROM messages WHERE direction = 'inbound'")[0][0] - args.mailbox_size
         expected = sum(n + n // 4 for _, _, n in sizes)
         print(f"  stored {count} of {expected} messages sent", flush=True)
         if count != expected:
