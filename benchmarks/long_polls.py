@@ -12,15 +12,13 @@ shared version check each commit re-ran every waiter's read, and 150 waiters mad
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 
 import requests
-from send_throughput import start_server
+from _harness import multimail
 
 PER_KEY = 30
 
@@ -48,9 +46,8 @@ def main() -> None:
     ap.add_argument("--writes", type=int, default=50)
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="mm-bench-")
-    proc, base, admin = start_server(data_dir, args.database_url)
-    try:
+    with multimail(args.database_url) as server:
+        base, admin = server.base, server.admin_key
         box, other = (f"bench-{uuid.uuid4().hex[:8]}@acme.test" for _ in range(2))
         for address in (box, other):
             post(base, admin, "create_mailbox", {"address": address, "oversight_mode": "gated_send"})
@@ -79,10 +76,6 @@ def main() -> None:
             post(base, admin, "approve_message", {"message_id": h["message_id"]})
         for t in threads:
             t.join(30)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

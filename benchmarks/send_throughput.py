@@ -13,49 +13,14 @@ and prints requests/s, latency percentiles and the ratios to the baseline.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data_dir: str, database_url: str | None):
-    port = free_port()
-    cmd = [sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", data_dir, "--http-port", str(port), "--no-smtp"]
-    if database_url:
-        cmd += ["--database-url", database_url]
-    log = open(os.path.join(data_dir, "server.log"), "w")
-    # It measures throughput from one key, far past the default rate limit of 600/minute.
-    env = {**os.environ, "MULTIMAIL_RATE_LIMIT_ENABLED": "false"}
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if requests.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    text = open(os.path.join(data_dir, "server.log")).read()
-    key = re.search(r"mm_live_[A-Za-z0-9_-]+", text)
-    if not key:
-        raise SystemExit("no admin key printed (database not empty?): " + text[-500:])
-    return proc, base, key.group(0)
+from _harness import multimail
 
 
 def timed(n: int, concurrency: int, call) -> tuple[float, list[float]]:
@@ -92,10 +57,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="mm-bench-")
-    proc, base, key = start_server(data_dir, args.database_url)
-    H = {"Authorization": f"Bearer {key}"}
-    try:
+    with multimail(args.database_url) as server:
+        base, H = server.base, {"Authorization": f"Bearer {server.admin_key}"}
         box = f"bench-{uuid.uuid4().hex[:8]}@acme.test"
         requests.post(f"{base}/v1/create_mailbox", headers=H, json={"address": box, "oversight_mode": "gated_all"}).raise_for_status()
         n, c = args.requests, args.concurrency
@@ -144,10 +107,6 @@ def main() -> None:
               f" {len(ids)} message(s) created, {firsts} non-duplicate answer(s)")
         if len(ids) != 1 or firsts != 1:
             raise SystemExit("FAILED: identical concurrent sends created more than one message")
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ parts. CR, LF and NUL are refused outright: they are how header injection starts
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from email.errors import NonASCIILocalPartDefect
 from email.headerregistry import Address
@@ -43,7 +44,17 @@ class ParsedAddress:
 
 
 def parse_address(value: str, field: str) -> ParsedAddress:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        raise BadRequest(f"{field} must be an email address.", code="invalid_address", details={"field": field})
+    return _parse_address(value, field)
+
+
+# Parsing is pure and costs about a millisecond (the stdlib header parser, then email-validator),
+# and every send parses the same few addresses again (its sender, twice); refusals raise and are
+# not cached.
+@functools.lru_cache(maxsize=4096)
+def _parse_address(value: str, field: str) -> ParsedAddress:
+    if not value.strip():
         raise BadRequest(f"{field} must be an email address.", code="invalid_address", details={"field": field})
     refuse_control_chars(value, field)
     if len(value) > MAX_ADDRESS_LENGTH:

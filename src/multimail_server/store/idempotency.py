@@ -33,21 +33,12 @@ def claim(
         )
     )
     dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        dialect_insert(idempotency)
-        .values(
-            api_key_id=api_key_id,
-            slot=slot,
-            request_hash=request_hash,
-            message_id=message_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        .on_conflict_do_nothing(index_elements=["api_key_id", "slot"])
-    )
+    stmt = dialect_insert(idempotency).on_conflict_do_nothing(index_elements=["api_key_id", "slot"])
+    values = {"api_key_id": api_key_id, "slot": slot, "request_hash": request_hash, "message_id": message_id,
+              "created_at": now, "expires_at": expires_at}
     # `preserve_rowcount`: SQLAlchemy does not keep an INSERT's rowcount by default, and with
     # psycopg it reads -1, which made every first request look like a duplicate of itself.
-    if tx.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount == 1:
+    if tx.execute(stmt, values, execution_options={"preserve_rowcount": True}).rowcount == 1:
         return None
     row = tx.execute(
         select(idempotency).where(idempotency.c.api_key_id == api_key_id, idempotency.c.slot == slot)

@@ -18,11 +18,8 @@ from .tables import outbox
 
 
 def enqueue(tx: Connection, message_id: str, now: datetime) -> None:
-    tx.execute(
-        insert(outbox).values(
-            message_id=message_id, state="ready", attempts=0, next_attempt_at=now, created_at=now, updated_at=now
-        )
-    )
+    tx.execute(insert(outbox), {"message_id": message_id, "state": "ready", "attempts": 0, "next_attempt_at": now,
+                                "created_at": now, "updated_at": now})
 
 
 def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, update
 
 from ..core.audit_chain import GENESIS, canonical_details, event_hash
 from ..core.ids import new_id
@@ -14,6 +14,12 @@ from . import flow_run_waits
 from .tables import audit_events, audit_head, events, webhook_deliveries, webhooks
 
 _AUDIT_CHAIN_LOCK = 0x6D6D6175  # "mmau": one appender at a time across processes (PostgreSQL)
+
+
+# Built once: the head moves on every audited change, and a statement with its values bound as
+# parameters is compiled once and found in SQLAlchemy's cache after that.
+_ADVANCE_HEAD = (update(audit_head).where(audit_head.c.id == 1)
+                 .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), count=audit_head.c.count + 1))
 
 
 def insert_audit(tx: Connection, row: dict[str, Any]) -> str:
@@ -29,9 +35,9 @@ def insert_audit(tx: Connection, row: dict[str, Any]) -> str:
     prev = head["hash"] if head else GENESIS
     row["prev_hash"] = prev
     row["hash"] = event_hash(prev, row)
-    seq = tx.execute(insert(audit_events).values(**row).returning(audit_events.c.seq)).scalar_one()
+    seq = tx.execute(insert(audit_events).returning(audit_events.c.seq), row).scalar_one()
     if head:
-        tx.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=row["hash"], count=audit_head.c.count + 1))
+        tx.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": row["hash"]})
     else:
         tx.execute(insert(audit_head).values(id=1, seq=seq, hash=row["hash"], count=1))
     return row["id"]
@@ -77,11 +83,8 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
     the resume owed to every Prefect flow run the event settles."""
     event_id = new_id("evt")
     data = canonical_details(data)
-    tx.execute(
-        insert(events).values(
-            id=event_id, type=type, created_at=at, mailbox_id=mailbox_id, message_id=message_id, data=data
-        )
-    )
+    tx.execute(insert(events), {"id": event_id, "type": type, "created_at": at, "mailbox_id": mailbox_id,
+                                "message_id": message_id, "data": data})
     subs = [
         w for w in tx.execute(select(webhooks).where(webhooks.c.enabled.is_(True))).mappings()
         if (w["mailbox_id"] is None or w["mailbox_id"] == mailbox_id) and (w["events"] is None or type in w["events"])
@@ -96,12 +99,10 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
 
 def insert_delivery(tx: Connection, *, webhook_id: str, event_id: str, event_type: str, payload: str, now: datetime) -> str:
     delivery_id = new_id("whd")
-    tx.execute(
-        insert(webhook_deliveries).values(
-            id=delivery_id, webhook_id=webhook_id, event_id=event_id, event_type=event_type, payload=payload,
-            status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
-        )
-    )
+    tx.execute(insert(webhook_deliveries), {
+        "id": delivery_id, "webhook_id": webhook_id, "event_id": event_id, "event_type": event_type, "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
+    })
     return delivery_id
 
 

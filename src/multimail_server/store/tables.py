@@ -173,6 +173,13 @@ messages = Table(
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
+    # A mailbox's messages by Message-ID (inbound de-duplication and threading, every received
+    # message): with only the single-column index, SQLite chose ix_messages_claimable on
+    # mailbox_id alone and scanned the whole mailbox for each message received.
+    Index("ix_messages_mailbox_internet_id", "mailbox_id", "internet_message_id"),
+    # check_inbox(unread=true), what an agent polls: without `read` in the index a mailbox whose
+    # mail is all read was scanned to its end to find that there is nothing new.
+    Index("ix_messages_mailbox_direction_read_seq", "mailbox_id", "direction", "read", "seq"),
 )
 
 # One row per claim_messages call that leased something: who holds it, until when, and which
