@@ -23,7 +23,7 @@ def log_records(srv: ServerProcess) -> list[dict]:
         if line.startswith("{"):
             records.append(json.loads(line))  # a line that does not parse fails the test here
         else:
-            assert line.startswith(("No API keys", "  mm_live_", "SMTP on", "API on")), f"not a JSON log line: {line!r}"
+            assert line.startswith(("No API keys", "  mm_live_", "SMTP on", "API on", "Roles: ")), f"not a JSON log line: {line!r}"
     return records
 
 

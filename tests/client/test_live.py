@@ -92,6 +92,8 @@ async def every_method(c: Any) -> None:
 
     held = await v(c.send_email(sender=gated, to=outside, subject="Needs approval", body="Please approve."))
     assert held.status == "pending" and held.approval_status == "pending" and held.is_pending
+    edited = await v(c.edit_message(held.message_id, subject="Needs approval (edited)", to=[outside], note="tidied"))
+    assert edited["subject"] == "Needs approval (edited)" and edited["to"] == [outside] and edited["content_hash"]
     approved = await v(c.approve_message(held.message_id, note="fine"))
     assert approved["message_id"] == held.message_id
     rejected_msg = await v(c.send_email(sender=gated, to=outside, subject="To reject", body="No."))
@@ -110,6 +112,16 @@ async def every_method(c: Any) -> None:
     assert [(p["mailbox"], p["reason"]) for p in paused["paused"]] == [(gated, "sdk test")]
     assert (await v(c.list_paused()))["paused"] == paused["paused"]
     assert (await v(c.resume_outbound(gated)))["paused"] == []
+
+    # The suppression list (tests/bounces covers bounces, complaints and bypass attempts).
+    blocked = new_address("blocked")
+    added = await v(c.add_suppression(gated, blocked.upper(), detail="asked us to stop"))
+    assert added["added"] is True and added["suppression"]["address"] == blocked and added["suppression"]["reason"] == "manual"
+    listed = await v(c.list_suppressions(mailbox=gated))
+    assert [s["address"] for s in listed["suppressions"]] == [blocked] and listed["next_cursor"] is None
+    removed = await v(c.remove_suppression(gated, blocked))
+    assert [s["address"] for s in removed["removed"]] == [blocked]
+    assert (await v(c.list_suppressions(mailbox=gated)))["suppressions"] == []
 
     page = await v(c.audit_log(mailbox=gated, limit=2))
     assert len(page["events"]) == 2 and page["next_cursor"]

@@ -35,7 +35,10 @@ def test_error_classes(cls, status, code):
 
 
 def test_every_error_status_is_a_client_error():
-    for cls in errors.MultiMailError.__subclasses__():
+    # The core's own errors only: an adapter may add one of its own (the hosted dialect's 501
+    # NotServed for a hosted feature this server does not have), and whether it is a subclass
+    # here would depend on which tests imported the adapter first.
+    for cls in [c for c in errors.MultiMailError.__subclasses__() if c.__module__ == errors.__name__]:
         assert 400 <= cls.status < 500, cls
         assert re.fullmatch(r"[a-z]+(_[a-z]+)*", cls.code), cls
 

@@ -169,8 +169,11 @@ def signed_in(dash):
 
 # -- the browser ------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """A chromium per test, not per session: Playwright's sync API runs an asyncio loop in the
+    main thread for as long as it is started, and every later test that calls asyncio.run (the
+    SDK's sync paths, Prefect) would fail with "cannot be called from a running event loop"."""
     require_service("chromium", Path(CHROMIUM).exists(), "apt-get install -y chromium (.ci/run does)")
     try:
         from playwright.sync_api import sync_playwright
