@@ -39,7 +39,7 @@ from .api.app import create_app
 from .api.errors import error_response
 from .config import Settings
 from .dashboard import install as install_dashboard
-from .mcp import http as mcp_http
+from .mcp import lazy as mcp_lazy
 from .services import Context
 from .services.approval_worker import ApprovalWorker
 from .services.delivery import DeliveryWorker
@@ -215,7 +215,7 @@ def serve(settings: Settings, *, announce=print) -> None:
     # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a
     # connection the server is closing at that moment (a reset on a non-idempotent call)
     app = create_app(ctx)
-    mcp_http.mount(app, ctx)  # /mcp: the MCP server as streamable HTTP, behind the same API keys
+    mcp_lazy.mount(app, ctx)  # /mcp: the MCP server as streamable HTTP, behind the same API keys (loaded on first use)
     install_dashboard(app)  # the approvers' pages at / (the API stays under /v1)
     app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
     app.state.roles = {"roles": sorted(roles), "listening": (lambda: listener.connected) if listener else None}
