@@ -221,7 +221,10 @@ def serve(settings: Settings, *, announce=print) -> None:
     app.state.roles = {"roles": sorted(roles), "listening": (lambda: listener.connected) if listener else None}
     metrics_for(ctx).registry.register(RolesCollector(roles, listener))
     served = app if "api" in roles else ops_only(app, roles)
+    # the client address per-IP limits count is the proxy's X-Forwarded-For only when the peer is a
+    # trusted proxy (forwarded_allow_ips; config.py says why)
     config = uvicorn.Config(served, log_level="warning", access_log=False, timeout_keep_alive=65,
+                            proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None,
                             timeout_graceful_shutdown=int(SHUTDOWN_HTTP_SECONDS))
     server = _Server(config)
     # uvicorn re-raises the stop signal once it has shut down; with the default SIGTERM handler
