@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core import search_query as sq
+from . import search
 from . import tables as t
 
 
@@ -126,9 +128,10 @@ def inbox_page(
     since: datetime | None,
     before_seq: int | None,
     limit: int,
+    query: sq.Node | None = None,
 ) -> list[dict[str, Any]]:
     """Inbound messages newest first (the columns of `_inbox_columns`); keyset-paginated on `seq`,
-    so inserts never shift a page."""
+    so inserts never shift a page. `query`: only those a search query matches (store/search)."""
     m = t.messages
     conds = [m.c.mailbox_id == mailbox_id, m.c.direction == "inbound"]
     if tag is not None:
@@ -143,6 +146,8 @@ def inbox_page(
         conds.append(m.c.received_at >= since)
     if before_seq is not None:
         conds.append(m.c.seq < before_seq)
+    if query is not None:
+        conds.append(search.condition(tx.dialect.name, query))
     q = select(*_inbox_columns()).where(and_(*conds)).order_by(m.c.seq.desc()).limit(limit)
     return [dict(r) for r in tx.execute(q).mappings()]
 
