@@ -195,3 +195,27 @@ def test_attachments_from_a_send_are_found_with_has_attachment(ctx, operator, ne
     sending.send_email(ctx, principal=operator, sender=box, to="bo@partner.test", subject="no file", body="see file")
     assert listed(ctx, operator, box, "file has:attachment") == ["with file"]
     assert listed(ctx, operator, box, "file -has:attachment") == ["no file"]
+
+
+def test_the_migration_indexes_messages_stored_before_it(db_url, tmp_path, clock, operator):
+    from multimail_server.config import Settings
+    from multimail_server.services.context import Context
+    from multimail_server.store.engine import Store, make_engine
+    from multimail_server.store.migrate import upgrade
+
+    store = Store(make_engine(db_url))
+    try:
+        upgrade(store, "0009")  # the schema before search
+        ctx = Context(store=store, settings=Settings(data_dir=tmp_path), clock=clock)
+        mailbox_svc.create_mailbox(ctx, principal=operator, address="old@acme.test")
+        inbound(ctx, "old@acme.test", subject="Archived memo", body="The walrus budget.", cc="Zoë <zoe@partner.test>")
+        sending.send_email(ctx, principal=operator, sender="old@acme.test", to="bo@partner.test", subject="Sent memo",
+                           body="About the walrus.")
+        upgrade(store)
+        assert listed(ctx, operator, "old@acme.test", "walrus") == ["Sent memo", "Archived memo"]
+        assert listed(ctx, operator, "old@acme.test", "to:zoë") == ["Archived memo"]
+        # and the index goes on following new mail
+        inbound(ctx, "old@acme.test", subject="New memo", body="The walrus again.")
+        assert found(ctx, operator, "old@acme.test", "walrus") == ["New memo", "Archived memo"]
+    finally:
+        store.dispose()
