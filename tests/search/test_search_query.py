@@ -3,7 +3,7 @@ position and what was expected, and a fuzz run: any text either parses or is an 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -76,7 +76,7 @@ def test_each_operator_parses_to_its_meaning(query, tree):
 def test_dates_with_a_zone_compare_in_utc():
     [w] = [parse("before:2026-01-01T00:30:00-01:00")]
     assert isinstance(w, When) and w.at == datetime(2026, 1, 1, 1, 30, tzinfo=UTC)
-    assert w.at.utcoffset() == timedelta(0) and w.at.tzinfo in (UTC, timezone.utc)
+    assert w.at.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("query, position, expected", [

@@ -7,8 +7,8 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.access import Principal
 from ..core import search_query
+from ..core.access import Principal
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..mail.redact import redact_message
 from ..store import message_lists as list_q

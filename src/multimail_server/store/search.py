@@ -26,6 +26,7 @@ those could appear, are not indexed. So a query cannot probe for a secret by gue
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, and_, exists, false, func, literal_column, not_, or_, select, true
@@ -46,7 +47,7 @@ _PG_WEIGHT = {"subject": "A", "from": "B", "to": "C", "body": "D"}
 _fts = Table(FTS_TABLE, MetaData(), Column("rowid", Integer), Column(FTS_TABLE, Text))
 
 
-def outside_metadata(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+def outside_metadata(name: str | None, type_: Any, parent_names: MutableMapping[Any, str | None]) -> bool:
     """Alembic's `include_name`: False for the search index's tables, column and index, which
     migrations manage by hand (see the module docstring)."""
     if type_ == "column" and name == PG_COLUMN:
