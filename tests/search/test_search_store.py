@@ -219,3 +219,44 @@ def test_the_migration_indexes_messages_stored_before_it(db_url, tmp_path, clock
         assert found(ctx, operator, "old@acme.test", "walrus") == ["New memo", "Archived memo"]
     finally:
         store.dispose()
+
+
+def test_pages_of_a_mixed_query_in_either_order(ctx, operator, new_mailbox):
+    box = new_mailbox()
+    ids = [inbound(ctx, box, subject=f"n{i}", body="alpha" if i % 3 else "alpha beta") for i in range(9)]
+    for mid in ids[::2]:
+        reading.tag_email(ctx, principal=operator, message_id=mid, tags=["even"])
+    expected = ["n0", "n2", "n3", "n4", "n6", "n8"]  # alpha AND (even OR beta)
+
+    def walk(oldest_first: bool) -> list[str]:
+        got, cursor = [], None
+        while True:
+            page = reading.list_emails(ctx, principal=operator, mailbox=box, query="alpha (tag:even OR beta)", limit=2,
+                                       cursor=cursor, oldest_first=oldest_first)
+            got += [m["subject"] for m in page["emails"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return got
+
+    assert walk(True) == expected
+    assert walk(False) == expected[::-1]
+
+
+def test_on_sqlite_the_words_drive_the_scan_newest_first(ctx, operator, new_mailbox):
+    """A common word must not collect every message that has it before the page is cut: the
+    FTS5 table is walked in rowid order (no sort of all matches)."""
+    if not ctx.store.is_sqlite:
+        pytest.skip("the plan of SQLite's FTS5 join")
+    from sqlalchemy import select, text
+
+    from multimail_server.core.search_query import parse
+    from multimail_server.store import search
+    from multimail_server.store import tables as t
+
+    q, seq = search.narrow(select(t.messages.c.id).where(t.messages.c.mailbox_id == "mbx_x"), "sqlite",
+                           parse("quarterly numbers -tag:done"))
+    stmt = q.order_by(seq.desc()).limit(51).compile(ctx.store.engine, compile_kwargs={"literal_binds": True})
+    with ctx.store.read() as tx:
+        plan = " | ".join(str(r[-1]) for r in tx.execute(text(f"EXPLAIN QUERY PLAN {stmt}")))
+    assert plan.startswith("SCAN message_search VIRTUAL TABLE INDEX"), plan  # the outer loop: the words
+    assert "USING INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan

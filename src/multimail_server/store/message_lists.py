@@ -80,14 +80,12 @@ def mailbox_page(
         conds.append(carries if has_attachments else not_(carries))
     if after_seq is not None:
         conds.append(m.c.seq > after_seq)
-    if past_seq is not None:  # the cursor: what comes after it in the listing's order
-        conds.append(m.c.seq > past_seq if oldest_first else m.c.seq < past_seq)
     if thread_id is not None:
         conds.append(m.c.thread_id == thread_id)
-    if query is not None:
-        conds.append(search.condition(tx.dialect.name, query))
-    order = m.c.seq.asc() if oldest_first else m.c.seq.desc()
-    q = select(m).where(and_(*conds)).order_by(order).offset(offset).limit(limit)
+    q, seq = search.narrow(select(m).where(and_(*conds)), tx.dialect.name, query)
+    if past_seq is not None:  # the cursor: what comes after it in the listing's order
+        q = q.where(seq > past_seq if oldest_first else seq < past_seq)
+    q = q.order_by(seq.asc() if oldest_first else seq.desc()).offset(offset).limit(limit)
     return [dict(r) for r in tx.execute(q).mappings()]
 
 

@@ -144,12 +144,10 @@ def inbox_page(
         conds.append(m.c.read.is_(True))
     if since is not None:
         conds.append(m.c.received_at >= since)
+    q, seq = search.narrow(select(*_inbox_columns()).where(and_(*conds)), tx.dialect.name, query)
     if before_seq is not None:
-        conds.append(m.c.seq < before_seq)
-    if query is not None:
-        conds.append(search.condition(tx.dialect.name, query))
-    q = select(*_inbox_columns()).where(and_(*conds)).order_by(m.c.seq.desc()).limit(limit)
-    return [dict(r) for r in tx.execute(q).mappings()]
+        q = q.where(seq < before_seq)
+    return [dict(r) for r in tx.execute(q.order_by(seq.desc()).limit(limit)).mappings()]
 
 
 def _inbox_columns() -> list[Any]:

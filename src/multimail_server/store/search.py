@@ -29,7 +29,23 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, Text, and_, exists, false, func, literal_column, not_, or_, select, true
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    Text,
+    and_,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from ..core import search_query as sq
 from . import tables as t
@@ -60,6 +76,35 @@ def condition(dialect: str, node: sq.Node | None) -> Any:
     if node is None:
         return true()
     return _Compiler(dialect).cond(node)
+
+
+def narrow(q: Select, dialect: str, node: sq.Node | None) -> tuple[Select, Any]:
+    """`q` (a select from messages) restricted to the messages `node` matches, and the column
+    the listing must order and page by (equal to messages.seq).
+
+    On SQLite, the query's words (a text term, or the AND of the text terms side by side) drive
+    the scan: the FTS5 table is joined and walked in rowid order, newest first, and the scan
+    stops at the page's end. As a condition (`seq IN (every match)`) a common word would first
+    collect every message of the store that has it. PostgreSQL plans the same condition either
+    way itself (the GIN index for rare words, the mailbox's seq index for common ones)."""
+    m = t.messages
+    if node is None:
+        return q, m.c.seq
+    if dialect != "sqlite":
+        return q.where(condition(dialect, node)), m.c.seq
+    texts: list[sq.Node] = []
+    rest: list[sq.Node] = []
+    if _text_only(node):
+        texts = [node]
+    elif isinstance(node, sq.And):
+        texts = [n for n in node.terms if _text_only(n)]
+        rest = [n for n in node.terms if not _text_only(n)]
+    if not texts:
+        return q.where(condition(dialect, node)), m.c.seq
+    compiler = _Compiler(dialect)
+    match = _fts5(sq.And(tuple(texts)) if len(texts) > 1 else texts[0])
+    q = q.join(_fts, _fts.c.rowid == m.c.seq).where(_fts.c[FTS_TABLE].op("MATCH")(match), *[compiler.cond(n) for n in rest])
+    return q, _fts.c.rowid
 
 
 class _Compiler:
