@@ -260,3 +260,15 @@ def test_on_sqlite_the_words_drive_the_scan_newest_first(ctx, operator, new_mail
         plan = " | ".join(str(r[-1]) for r in tx.execute(text(f"EXPLAIN QUERY PLAN {stmt}")))
     assert plan.startswith("SCAN message_search VIRTUAL TABLE INDEX"), plan  # the outer loop: the words
     assert "USING INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_words_that_are_syntax_to_the_databases_are_only_words(ctx, operator, new_mailbox):
+    """FTS5's AND/OR/NOT/NEAR and tsquery's & | ! : ' are searched for as text, never obeyed."""
+    box = new_mailbox()
+    inbound(ctx, box, subject="grammar", body="do NOT go NEAR the and-gate: it's O'Brien's & co | !x")
+    inbound(ctx, box, subject="other", body="go near")
+    for query in ("NOT", "near not", '"not go near"', "and*", "O'Brien", "it's", "co", "x", "brien* OR nothing"):
+        assert found(ctx, operator, box, query) == ["grammar"], query
+    for query in ("'", "&", "|", "!", "\\"):
+        with pytest.raises(InvalidQuery):
+            found(ctx, operator, box, query)
