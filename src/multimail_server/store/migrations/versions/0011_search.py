@@ -84,6 +84,9 @@ def upgrade() -> None:
     else:
         op.execute(f"ALTER TABLE messages ADD COLUMN search_document tsvector GENERATED ALWAYS AS ({_PG_DOCUMENT}) STORED")
         op.execute("CREATE INDEX ix_messages_search_document ON messages USING gin (search_document)")
+        # Statistics of the new column now, not at autovacuum's next visit: without them the
+        # planner cannot tell a rare word (use the index) from a common one (walk the mailbox).
+        op.execute("ANALYZE messages")
 
 
 def downgrade() -> None:
