@@ -36,6 +36,11 @@ Metadata = Annotated[dict[str, Any], AfterValidator(_not_too_deep)]
 
 # Query parameters of every paged list (check_inbox, audit_log, list_webhook_deliveries), one wording.
 PageLimit = Annotated[int | None, Query(ge=1, le=100, description="At most this many items per page (1-100; default 50).")]
+SEARCH_DESCRIPTION = (
+    "A search query: words and \"quoted phrases\" (anywhere in subject, sender, recipients or body; `word*` for "
+    "a prefix), `from:` `to:` (incl. cc) `subject:` `body:`, `tag:key` or `tag:key:value`, `is:unread` `is:read`, "
+    "`has:attachment`, `before:`/`after:` (YYYY-MM-DD or ISO 8601; after: includes the day), `-` to negate any term, "
+    "`OR` and `( )`. Terms side by side must all match. See the API reference's search section.")
 PageCursor = Annotated[str | None, Query(description="The `next_cursor` of the previous page; omit it for the first page.")]
 
 

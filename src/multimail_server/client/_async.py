@@ -492,7 +492,8 @@ class AsyncMultiMail(BaseClient):
     # -- reading ------------------------------------------------------------------------------
 
     async def check_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None) -> InboxPage:
+                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None,
+                    query: str | None = None) -> InboxPage:
         """One page of a mailbox's inbound messages, newest first.
 
         Args:
@@ -503,6 +504,8 @@ class AsyncMultiMail(BaseClient):
             since: Only messages received at or after this time.
             limit: Page size (1–100).
             cursor: ``next_cursor`` of the previous page.
+            query: A search query, e.g. ``'from:alice@partner.test invoice -tag:done'`` (the API
+                reference's search section); an invalid one raises an error with code ``invalid_query``.
 
         Returns:
             ``{"messages": [...], "next_cursor": str | None}``.
@@ -510,12 +513,14 @@ class AsyncMultiMail(BaseClient):
         Example:
             >>> page = await client.check_inbox("agent@acme.test", exclude_tag="processed", limit=20)
             >>> [m["subject"] for m in page["messages"]]
+            >>> hits = await client.check_inbox("agent@acme.test", query='subject:invoice after:2026-01-01 has:attachment')
         """
         return await self._request(self._get_call("check_inbox", mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                                            since=since, limit=limit, cursor=cursor))
+                                            since=since, limit=limit, cursor=cursor, query=query))
 
     async def iter_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                   since: datetime | str | None = None, page_size: int | None = None) -> AsyncIterator[InboxMessage]:
+                   since: datetime | str | None = None, page_size: int | None = None,
+                   query: str | None = None) -> AsyncIterator[InboxMessage]:
         """Every inbound message of a mailbox, newest first, fetching pages as needed (follows ``next_cursor``).
 
         Args:
@@ -525,6 +530,7 @@ class AsyncMultiMail(BaseClient):
             unread: ``True`` for unread only, ``False`` for read only.
             since: Only messages received at or after this time.
             page_size: Messages per request (1–100); the server's default when omitted.
+            query: Only messages this search query matches (as in :meth:`check_inbox`).
 
         Yields:
             Inbox items, as in :meth:`check_inbox`.
@@ -536,7 +542,7 @@ class AsyncMultiMail(BaseClient):
         cursor: str | None = None
         while True:
             page = await self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-                                    limit=page_size, cursor=cursor)
+                                    limit=page_size, cursor=cursor, query=query)
             for message in page["messages"]:
                 yield message
             previous, cursor = cursor, page.get("next_cursor")

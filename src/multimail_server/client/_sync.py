@@ -493,7 +493,8 @@ class MultiMail(BaseClient):
     # -- reading ------------------------------------------------------------------------------
 
     def check_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None) -> InboxPage:
+                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None,
+                    query: str | None = None) -> InboxPage:
         """One page of a mailbox's inbound messages, newest first.
 
         Args:
@@ -504,6 +505,8 @@ class MultiMail(BaseClient):
             since: Only messages received at or after this time.
             limit: Page size (1–100).
             cursor: ``next_cursor`` of the previous page.
+            query: A search query, e.g. ``'from:alice@partner.test invoice -tag:done'`` (the API
+                reference's search section); an invalid one raises an error with code ``invalid_query``.
 
         Returns:
             ``{"messages": [...], "next_cursor": str | None}``.
@@ -511,12 +514,14 @@ class MultiMail(BaseClient):
         Example:
             >>> page = client.check_inbox("agent@acme.test", exclude_tag="processed", limit=20)
             >>> [m["subject"] for m in page["messages"]]
+            >>> hits = client.check_inbox("agent@acme.test", query='subject:invoice after:2026-01-01 has:attachment')
         """
         return self._request(self._get_call("check_inbox", mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                                            since=since, limit=limit, cursor=cursor))
+                                            since=since, limit=limit, cursor=cursor, query=query))
 
     def iter_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                   since: datetime | str | None = None, page_size: int | None = None) -> Iterator[InboxMessage]:
+                   since: datetime | str | None = None, page_size: int | None = None,
+                   query: str | None = None) -> Iterator[InboxMessage]:
         """Every inbound message of a mailbox, newest first, fetching pages as needed (follows ``next_cursor``).
 
         Args:
@@ -526,6 +531,7 @@ class MultiMail(BaseClient):
             unread: ``True`` for unread only, ``False`` for read only.
             since: Only messages received at or after this time.
             page_size: Messages per request (1–100); the server's default when omitted.
+            query: Only messages this search query matches (as in :meth:`check_inbox`).
 
         Yields:
             Inbox items, as in :meth:`check_inbox`.
@@ -537,7 +543,7 @@ class MultiMail(BaseClient):
         cursor: str | None = None
         while True:
             page = self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-                                    limit=page_size, cursor=cursor)
+                                    limit=page_size, cursor=cursor, query=query)
             for message in page["messages"]:
                 yield message
             previous, cursor = cursor, page.get("next_cursor")

@@ -262,6 +262,11 @@ class CheckInboxArgs(Args):
     exclude_tag: str | None = Field(None, description="Only emails without this tag key")
     limit: int | None = Field(None, ge=1, le=100, description="Max results to return (default 50, max 100)")
     cursor: str | None = Field(None, description="Pagination cursor (next_cursor) from the previous response")
+    query: str | None = Field(None, description=(
+        "Search (this server's addition): words and \"phrases\" anywhere in subject, sender, recipients or body, "
+        "with from: to: subject: body: tag:key[:value] is:unread is:read has:attachment before:/after:YYYY-MM-DD, "
+        "-term to exclude, OR; e.g. 'from:alice@partner.test invoice -tag:done'. Searches the whole mailbox, not "
+        "just this page"))
     mailbox_id: str | None = MAILBOX
 
 
@@ -274,7 +279,7 @@ def _matches(msg: Any, sender: str | None, subject: str | None, before: str | No
 async def check_inbox(s: ToolSession, a: CheckInboxArgs) -> Any:
     page = await s.client.check_inbox(await s.mailbox_ref(a.mailbox_id), tag=a.tag, exclude_tag=a.exclude_tag,
                                       unread=None if a.status is None else a.status == "unread", since=a.date_after,
-                                      limit=a.limit, cursor=a.cursor)
+                                      limit=a.limit, cursor=a.cursor, query=a.query)
     page["messages"] = [m for m in page["messages"] if _matches(m, a.sender, a.subject_contains, a.date_before)]
     return page
 
@@ -608,7 +613,7 @@ TOOLS: list[Tool] = [
          SendEmailArgs, schema_of(t.SendAnswer), send_email, S),
     Tool("reply_email", "Reply to email", "Reply to an email in its thread (markdown body; threading headers are set for you); gated mailboxes hold it as 'pending' for a human." + UNTRUSTED_NOTE,
          ReplyEmailArgs, schema_of(t.SendAnswer), reply_email, S),
-    Tool("check_inbox", "Check mailbox inbox", "List inbound emails newest first (summaries with a snippet; call read_email for the full body), filtered by read status, sender, subject, dates or tags, with a cursor for the next page." + UNTRUSTED_NOTE,
+    Tool("check_inbox", "Check mailbox inbox", "List inbound emails newest first (summaries with a snippet; call read_email for the full body), filtered by read status, sender, subject, dates or tags or searched with `query`, with a cursor for the next page." + UNTRUSTED_NOTE,
          CheckInboxArgs, schema_of(t.InboxPage), check_inbox, R, read_only=True, idempotent=True, untrusted=True),
     Tool("read_email", "Read email message", "Get one email's full content (metadata, body, attachment list) and mark it read." + UNTRUSTED_NOTE,
          ReadEmailArgs, schema_of(t.Message), read_email, R, idempotent=True, untrusted=True),
