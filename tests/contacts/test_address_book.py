@@ -152,3 +152,22 @@ def test_deleting_a_mailbox_deletes_its_contacts(admin, mailbox):
     c = admin.ok("POST", "add_contact", {"mailbox": box, "email": "kim@partner.test"})["contact"]
     admin.ok("POST", "delete_mailbox", {"mailbox": box})
     assert_error(admin.post("delete_contact", {"contact_id": c["contact_id"]}), 404, "contact_not_found")
+
+
+def test_concurrent_adds_of_one_person_make_one_contact(admin, mailbox, approver):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import Api
+
+    box = mailbox()
+    key = approver(box).key
+    spellings = ["lou@bücher.test", "LOU@BÜCHER.test", "lou@xn--bcher-kva.test", "Lou <lou@XN--BCHER-KVA.test>"] * 3
+
+    def add(spelling: str) -> dict:
+        return Api(admin.base, key).ok("POST", "add_contact", {"mailbox": box, "email": spelling})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(add, spellings))
+    assert sum(a["created"] for a in answers) == 1
+    assert len({a["contact"]["contact_id"] for a in answers}) == 1
+    assert len(_contacts(admin, mailbox=box)) == 1

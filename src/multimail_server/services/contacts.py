@@ -25,11 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ..core.access import Principal, Scope
 from ..core.addresses import parse_address
 from ..core.contacts import check_name, check_tags, is_known, search_text
-from ..core.errors import BadRequest, Forbidden, NotFound
+from ..core.errors import BadRequest, Conflict, Forbidden, NotFound
 from ..core.ids import new_id
 from ..mail.domains import normalize_domain
 from ..store import contacts as contact_q
@@ -38,6 +39,7 @@ from .common import find_mailbox, iso, record, scoped_mailbox_ids
 from .context import Context
 from .suppressions import suppression_key
 
+MAX_CONTACTS = 10_000  # per mailbox: an address book, not a mailing list (and a bound on what a key can store)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 MAX_QUERY = 200
@@ -88,10 +90,21 @@ def add_contact(ctx: Context, *, principal: Principal, email: str, mailbox: str 
     new_name = check_name(name) if name is not None else None
     new_tags = check_tags(tags) if tags is not None else None
     human = principal.has(Scope.OVERSIGHT)
+    try:
+        return _upsert(ctx, principal, mailbox, given, key, display, new_name, new_tags, human)
+    except IntegrityError:  # PostgreSQL: a concurrent add of the same address won; it is there now
+        return _upsert(ctx, principal, mailbox, given, key, display, new_name, new_tags, human)
+
+
+def _upsert(ctx: Context, principal: Principal, mailbox: str | None, given: str, key: str, display: str,
+            new_name: str | None, new_tags: list[str] | None, human: bool) -> dict[str, Any]:
     now = ctx.now()
     with ctx.store.write() as tx:
         box = _target_mailbox(tx, principal, mailbox)
         found = contact_q.by_keys(tx, box["id"], [key])
+        if not found and contact_q.count(tx, box["id"]) >= MAX_CONTACTS:
+            raise Conflict(f"{box['address']} has {MAX_CONTACTS} contacts, the most a mailbox may have; delete some first.",
+                           code="too_many_contacts", details={"mailbox": box["address"], "limit": MAX_CONTACTS})
         if not found:
             row: dict[str, Any] = {
                 "id": new_id("ct"), "mailbox_id": box["id"], "address_key": key, "email": given,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from .tables import contacts, mailboxes
 
@@ -27,6 +27,10 @@ def by_keys(tx: Connection, mailbox_id: str, keys: list[str]) -> list[dict[str, 
     return [_row(r) for r in tx.execute(q.order_by(contacts.c.seq))]
 
 
+def count(tx: Connection, mailbox_id: str) -> int:
+    return tx.execute(select(func.count()).select_from(contacts).where(contacts.c.mailbox_id == mailbox_id)).scalar_one()
+
+
 def by_id(tx: Connection, contact_id: str) -> dict[str, Any] | None:
     r = tx.execute(_with_mailbox().where(contacts.c.id == contact_id)).first()
     return _row(r) if r is not None else None
@@ -35,7 +39,7 @@ def by_id(tx: Connection, contact_id: str) -> dict[str, Any] | None:
 def insert_contact(tx: Connection, row: dict[str, Any]) -> None:
     """Callers hold the write transaction and looked the key up first, so on SQLite the
     check-then-insert is serialised; on PostgreSQL a concurrent insert of the same key loses on
-    the unique constraint (a 500 the client retries into the upsert)."""
+    the unique constraint (IntegrityError: services/contacts.py runs the upsert again)."""
     tx.execute(insert(contacts).values(**row))
 
 
