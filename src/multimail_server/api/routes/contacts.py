@@ -12,7 +12,7 @@ from ..schemas import AddContact, DeleteContact
 router = APIRouter(prefix="/v1", tags=["contacts"])
 
 
-@router.post("/add_contact", operation_id="add_contact", response_model=ContactAdded, responses=responses(403, 404, body=True))
+@router.post("/add_contact", operation_id="add_contact", response_model=ContactAdded, responses=responses(403, 404, 409, body=True))
 def add_contact(body: AddContact, ctx: CtxDep, who: PrincipalDep) -> dict:
     """Add an address to a mailbox's address book, or update the contact it already is (any
     spelling: matched case- and IDN-insensitively; `created: false`). Agent and approver/admin keys;

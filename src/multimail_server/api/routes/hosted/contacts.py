@@ -37,7 +37,7 @@ def _shape(c: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/contacts", operation_id="hosted_add_contact", status_code=201, response_model=HostedContact,
-             responses=errors(400, 403, 404, body=True))
+             responses=errors(400, 403, 404, 409, body=True))
 def add_contact(body: CreateContactBody, ctx: CtxDep, who: PrincipalDep, response: Response) -> dict:
     """Add a contact (add_contact): 201 when new, 200 with the existing contact (name and tags
     updated) when the address is one already in any spelling."""
