@@ -130,3 +130,20 @@ def test_cli_contacts_add_list_delete(admin, server, mailbox):
     assert next(m for m in admin.ok("GET", "list_mailboxes")["mailboxes"] if m["address"] == box)["contacts_only"] is True
     assert "Deleted eve@partner.test" in mm("contacts", "delete", c["contact_id"]).stdout
     assert admin.ok("GET", "search_contacts", mailbox=box)["contacts"] == []
+
+
+def test_mcp_configure_mailbox_sets_contacts_only_for_an_admin_only(admin, server, mailbox, agent):
+    box = mailbox(oversight_mode="autonomous")
+    agent_key = agent(box).key
+
+    async def main():
+        async with http_client(server.base, agent_key) as a:
+            refused = await a.call_tool("configure_mailbox", {"mailbox_id": box, "contacts_only": True})
+        async with http_client(server.base, server.admin_key) as o:
+            done = (await o.call_tool("configure_mailbox", {"mailbox_id": box, "contacts_only": True})).structured_content
+        return refused, done
+
+    refused, done = anyio.run(main)
+    assert refused.is_error
+    assert done["contacts_only"] is True
+    assert next(m for m in admin.ok("GET", "list_mailboxes")["mailboxes"] if m["address"] == box)["contacts_only"] is True
