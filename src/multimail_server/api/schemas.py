@@ -80,6 +80,10 @@ OnTimeoutField = Annotated[OnTimeout | None, Field(
 EscalateTo = Annotated[list[str] | None, Field(description="The approvers notified when a held message times out under on_timeout: escalate.")]
 Digest = Annotated[Literal["hourly", "daily", "off"] | None, Field(
     description="For a monitored mailbox: send its approvers a digest of what went out, hourly or daily (off: none).")]
+ContactsOnly = Annotated[StrictBool | None, Field(
+    description="Hold for a human any message that would go out on its own (autonomous, monitored, or a reply under "
+                "gated_send) when a recipient is not one of the mailbox's approved contacts (add_contact by an approver "
+                "or admin key); the reason names them. Admin only, like every mailbox setting.")]
 class QuietHoursBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: str = Field(description="HH:MM (24 h), local time: from when no mail of the mailbox goes out.")
@@ -121,6 +125,7 @@ class CreateMailbox(Request):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    contacts_only: ContactsOnly = None
 
 
 class MailboxRef(Request):
@@ -144,6 +149,7 @@ class UpdateMailbox(MailboxRef):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    contacts_only: ContactsOnly = None
 
 
 class SendEmail(Request):
@@ -306,6 +312,17 @@ class AddSuppression(Request):
     mailbox: str = Field(description="Address or mailbox id.")
     address: str = Field(description="The address to stop sending to (any spelling: matched case- and IDN-insensitively).")
     detail: str | None = Field(None, max_length=1000, description="Why, for the humans reading the list.")
+
+
+class AddContact(Request):
+    mailbox: str | None = Field(None, description="Address or mailbox id; may be left out when the key has one mailbox.")
+    email: str = Field(description="The contact's address (a display name is taken as the name when `name` is not given).")
+    name: str | None = Field(None, max_length=200, description="The contact's name; replaces the old one when the address is a contact already.")
+    tags: list[str] | None = Field(None, description="Up to 20 tags (e.g. ['contractor']); replace the old ones when given.")
+
+
+class DeleteContact(Request):
+    contact_id: str = Field(description="The contact's id (ct_...), from add_contact or search_contacts.")
 
 
 class RemoveSuppression(Request):
