@@ -139,6 +139,9 @@ class UpdateMailbox(MailboxRef):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    spam_threshold: float | None = Field(
+        None, description="The baseline spam score at which its inbound mail is flagged as spam (twice it: "
+        "quarantined); used when no rspamd is configured.")
 
 
 class SendEmail(Request):
@@ -274,6 +277,7 @@ class ClaimMessages(Request):
     lease_seconds: StrictInt = Field(300, ge=5, le=3600, description="How long the claim holds them without an ack.")
     tag: str | None = Field(None, description="Only messages with this tag key.")
     exclude_tag: str | None = Field(None, description="Only messages without this tag key.")
+    include_spam: StrictBool = Field(False, description="Claim spam (flagged or quarantined) too; by default it is never claimed.")
 
 
 class ClaimRef(Request):

@@ -71,7 +71,10 @@ def check_inbox(
     since: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    include_spam: bool = False,
 ) -> dict[str, Any]:
+    """Inbound mail newest first; spam (flagged or quarantined, services/spam.py) only with
+    `include_spam` (list_spam lists it alone)."""
     limit = check_limit(limit)
     before = decode_cursor(cursor)
     since = as_utc(since)
@@ -79,7 +82,7 @@ def check_inbox(
         box = find_mailbox(tx, principal, mailbox)
         rows = message_q.inbox_page(
             tx, mailbox_id=box["id"], tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-            before_seq=before, limit=limit + 1,
+            before_seq=before, limit=limit + 1, include_spam=include_spam is True,
         )
         page, more = rows[:limit], len(rows) > limit
         tags = message_q.tags_of(tx, [r["id"] for r in page])

@@ -69,6 +69,7 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "escalate_to": list(row.get("escalate_to") or []),
         "digest": row.get("digest"),
         "quiet_hours": row.get("quiet_hours"),
+        "spam_threshold": row.get("spam_threshold"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }

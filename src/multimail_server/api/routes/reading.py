@@ -27,10 +27,12 @@ def check_inbox(
     since: datetime | None = Query(None, description="Only messages received at or after this time (ISO 8601)."),
     limit: PageLimit = None,
     cursor: PageCursor = None,
+    include_spam: bool = Query(False, description="Include spam (flagged or quarantined); list_spam lists it alone."),
 ) -> dict:
-    """Inbound messages, newest first, with a cursor that is stable under concurrent inserts."""
+    """Inbound messages, newest first, with a cursor that is stable under concurrent inserts.
+    Spam is left out unless `include_spam=true`."""
     return svc.check_inbox(ctx, principal=who, mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                           since=since, limit=limit, cursor=cursor)
+                           since=since, limit=limit, cursor=cursor, include_spam=include_spam)
 
 
 @router.get("/read_email", operation_id="read_email", response_model=Message, responses=responses(404))
