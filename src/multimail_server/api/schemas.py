@@ -310,3 +310,7 @@ class AddSuppression(Request):
 class RemoveSuppression(Request):
     mailbox: str = Field(description="Address or mailbox id.")
     address: str = Field(description="The suppressed address (any spelling of it).")
+
+
+class SpamRef(Request):
+    message_id: str = Field(description="The received message's id (msg_...).")

@@ -1010,6 +1010,7 @@ class SpamMessage(InboxMessage):
     """A message of the quarantine (``list_spam``), with its mailbox and verdict."""
 
     mailbox: str
+    has_attachments: bool
     spam: SpamInfo
 
 
@@ -1027,6 +1028,8 @@ class SpamMarked(TypedDict):
 
     message_id: str
     spam: SpamInfo
+    read: bool
+    """not_spam brings a message back unread."""
     trained: Union[bool, None]
     training: str
 

@@ -77,8 +77,8 @@ def baseline(facts: MailFacts) -> dict[str, Any]:
     def add(name: str, score: float) -> None:
         symbols.append({"name": name, "score": score})
 
-    dmarc = auth.get("dmarc") if isinstance(auth.get("dmarc"), dict) else {}
-    spf = auth.get("spf") if isinstance(auth.get("spf"), dict) else {}
+    dmarc: dict[str, Any] = auth["dmarc"] if isinstance(auth.get("dmarc"), dict) else {}
+    spf: dict[str, Any] = auth["spf"] if isinstance(auth.get("spf"), dict) else {}
     dkim = [d for d in auth.get("dkim") or [] if isinstance(d, dict)]
     if dmarc.get("result") == "fail":
         add("DMARC_FAIL", 4.0)
@@ -108,8 +108,8 @@ def baseline(facts: MailFacts) -> dict[str, Any]:
 
 def from_rspamd(answer: dict[str, Any]) -> dict[str, Any]:
     """The stored verdict from rspamd's /checkv2 answer, bounded (symbols by weight, top MAX_SYMBOLS)."""
-    raw_symbols = answer.get("symbols") if isinstance(answer.get("symbols"), dict) else {}
-    symbols = []
+    raw_symbols: dict[str, Any] = answer["symbols"] if isinstance(answer.get("symbols"), dict) else {}
+    symbols: list[dict[str, Any]] = []
     for name, info in raw_symbols.items():
         score = info.get("score") if isinstance(info, dict) else None
         symbols.append({"name": str(name)[:MAX_SYMBOL_NAME],

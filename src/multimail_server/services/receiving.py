@@ -28,7 +28,7 @@ from ..store import messages as message_q
 from . import approval_notices, approval_replies, bounces, decision_links
 from . import spam as spam_svc
 from .common import record
-from .views import inbox_item
+from .views import inbox_item, spam_view
 
 
 def store_inbound(
@@ -152,7 +152,7 @@ def store_inbound(
     if spam_state is not None:
         assert verdict is not None
         details["spam"] = {"state": spam_state, "source": verdict["source"], "score": verdict["score"]}
-        data["spam"] = spam_svc.spam_view(row)
+        data["spam"] = spam_view(row)
     record(tx, at=now, principal=None, action="message.received", mailbox=mailbox, message=row, details=details,
            event="message.received" if spam_state is None else "message.spam", event_data=data)
     if check is not None:

@@ -28,7 +28,6 @@ from typing import Any
 from ..core.access import Principal, Scope, require_scope
 from ..core.errors import BadRequest, NotFound
 from ..core.spam import (
-    DEFAULT_THRESHOLD,
     LABEL_NOT_SPAM,
     LABEL_SPAM,
     QUARANTINED,
@@ -41,13 +40,14 @@ from ..core.spam import (
 from ..delivery.rspamd import RspamdClient, RspamdUnavailable
 from ..mail.parse import ParsedMail
 from ..store import mailboxes as mailbox_q
+from ..store import message_lists as list_q
 from ..store import messages as message_q
 from ..store import spam as spam_q
 from .common import find_mailbox, find_message, record
 from .context import Context
 from .metrics import metrics_for
 from .reading import check_limit, decode_cursor, encode_cursor
-from .views import inbox_item
+from .views import inbox_item, spam_view
 
 log = logging.getLogger("multimail_server.spam")
 
@@ -88,24 +88,10 @@ def inbound_verdict(ctx: Context, *, given: dict[str, Any] | None, mail: ParsedM
         if given:
             verdict["rspamd_error"] = str(given[UNAVAILABLE])[:300]
     threshold = mailbox.get("spam_threshold")
-    if threshold is None:
-        threshold = getattr(ctx.settings, "spam_threshold", DEFAULT_THRESHOLD)
-    state = state_of(verdict, float(threshold))
+    state = state_of(verdict, float(threshold if threshold is not None else ctx.settings.spam_threshold))
     outcome = "rspamd_unavailable" if verdict.get("rspamd_error") else (state or "ham")
     metrics_for(ctx).spam_checks.labels(source=verdict["source"], outcome=outcome).inc()
     return verdict, state
-
-
-def spam_view(row: dict[str, Any]) -> dict[str, Any]:
-    verdict = row.get("spam_verdict") or {}
-    return {
-        "state": row.get("spam_state"),
-        "label": row.get("spam_label"),
-        "source": verdict.get("source"),
-        "score": verdict.get("score"),
-        "action": verdict.get("action"),
-        "symbols": [{"name": s.get("name"), "score": s.get("score")} for s in verdict.get("symbols") or []],
-    }
 
 
 def list_spam(ctx: Context, *, principal: Principal, mailbox: str | None = None, state: str | None = None,
@@ -113,7 +99,7 @@ def list_spam(ctx: Context, *, principal: Principal, mailbox: str | None = None,
     """The quarantine, newest first: of one mailbox, or of every mailbox the key may use.
     `state`: only `flagged` or only `quarantined` (default both)."""
     require_scope(principal.scopes, Scope.READ, "read mail")
-    limit = check_limit(limit, default=20)
+    limit = check_limit(limit)
     before = decode_cursor(cursor)
     if state is not None and state not in STATES:
         raise BadRequest("state must be flagged or quarantined.", code="invalid_field",
@@ -125,8 +111,10 @@ def list_spam(ctx: Context, *, principal: Principal, mailbox: str | None = None,
                                 before_seq=before, limit=limit + 1)
         page, more = rows[:limit], len(rows) > limit
         tags = message_q.tags_of(tx, [r["id"] for r in page])
+        carrying = list_q.with_attachments(tx, [r["id"] for r in page])
     return {
-        "messages": [{**inbox_item(r, tags[r["id"]]), "mailbox": address[r["mailbox_id"]], "spam": spam_view(r)} for r in page],
+        "messages": [{**inbox_item(r, tags[r["id"]]), "mailbox": address[r["mailbox_id"]], "has_attachments": r["id"] in carrying,
+                      "spam": spam_view(r)} for r in page],
         "next_cursor": encode_cursor(page[-1]["seq"]) if more else None,
     }
 
@@ -180,7 +168,8 @@ def _mark(ctx: Context, *, principal: Principal, message_id: str, spam: bool, in
         else:
             record(tx, at=now, principal=principal, action="message.reported_spam" if spam else "message.not_spam",
                    mailbox=box, message=msg, details=details)
-    return {"message_id": msg["id"], "spam": spam_view(msg), "trained": trained, "training": training}
+    return {"message_id": msg["id"], "spam": spam_view(msg), "read": bool(msg["read"]), "trained": trained,
+            "training": training}
 
 
 def report_spam(ctx: Context, *, principal: Principal, message_id: str, in_mailbox: str | None = None) -> dict[str, Any]:
