@@ -356,7 +356,6 @@ def test_domains(hosted):
     ("GET", "/v1/usage", 404, "hosted_only", "/metrics"),
     ("GET", "/v1/contacts", 501, "not_implemented", "Contacts"),
     ("GET", "/v1/unsubscribe/tok", 501, "not_implemented", "Unsubscribe"),
-    ("GET", "/v1/emails", 501, "not_implemented", "Spam"),
     ("PATCH", "/v1/mailboxes/mbx_x/emails/msg_x/schedule", 501, "not_implemented", "Scheduled"),
     ("POST", "/v1/mailboxes/mbx_x/request-upgrade", 501, "not_implemented", "PATCH /v1/mailboxes"),
 ])
