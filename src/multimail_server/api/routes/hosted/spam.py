@@ -47,7 +47,7 @@ def list_spam(
 
 
 @router.post("/emails/{email_id}/report-spam", operation_id="hosted_report_spam", response_model=HostedSpamLabel,
-             responses=errors(400, 403, 404))
+             responses=errors(400, 403, 404, body=True))
 def report_spam(ctx: CtxDep, who: PrincipalDep, email_id: str = EmailId) -> dict:
     """Quarantine a received message as spam (report_spam)."""
     done = svc.report_spam(ctx, principal=who, message_id=email_id)
@@ -55,7 +55,7 @@ def report_spam(ctx: CtxDep, who: PrincipalDep, email_id: str = EmailId) -> dict
 
 
 @router.post("/emails/{email_id}/not-spam", operation_id="hosted_not_spam", response_model=HostedSpamLabel,
-             responses=errors(400, 403, 404))
+             responses=errors(400, 403, 404, body=True))
 def not_spam(ctx: CtxDep, who: PrincipalDep, email_id: str = EmailId) -> dict:
     """Restore a message from spam to the inbox, unread (not_spam)."""
     done = svc.not_spam(ctx, principal=who, message_id=email_id)
