@@ -161,6 +161,19 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit like '600/minute' or '10 per 10 minutes': {exc}") from None
         return value
 
+    @field_validator("rspamd_url", "rspamd_controller_url")
+    @classmethod
+    def _rspamd_url(cls, value: str | None) -> str | None:
+        """A typo in rspamd's address fails at start-up, not as a baseline verdict on every message."""
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL like http://127.0.0.1:11333")
+        return value
+
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:

@@ -26,7 +26,7 @@ import logging
 from typing import Any
 
 from ..core.access import Principal, Scope, require_scope
-from ..core.errors import BadRequest, NotFound
+from ..core.errors import BadRequest
 from ..core.spam import (
     LABEL_NOT_SPAM,
     LABEL_SPAM,
@@ -66,14 +66,16 @@ async def rspamd_verdict(ctx: Context, *, raw: bytes, ip: str | None, helo: str 
                          rcpts: list[str]) -> dict[str, Any] | None:
     """rspamd's verdict on an inbound message; None when no rspamd is configured, and
     `{UNAVAILABLE: why}` when it did not answer (the receiver then uses the baseline)."""
-    client = rspamd_client(ctx)
-    if client is None:
+    if not ctx.settings.rspamd_url:
         return None
     try:
+        client = rspamd_client(ctx)
+        assert client is not None
         return from_rspamd(await client.check(raw, ip=ip, helo=helo, mail_from=mail_from or None, rcpts=rcpts))
-    except RspamdUnavailable as exc:
-        log.warning("rspamd did not answer (%s); the baseline verdict decides", exc, extra={"rspamd_error": str(exc)})
-        return {UNAVAILABLE: str(exc)}
+    except Exception as exc:  # RspamdUnavailable, or anything unforeseen: the mail is accepted all the same
+        why = str(exc) if isinstance(exc, RspamdUnavailable) else f"{type(exc).__name__}: {exc}"[:300]
+        log.warning("rspamd did not answer (%s); the baseline verdict decides", why, extra={"rspamd_error": why})
+        return {UNAVAILABLE: why}
 
 
 def inbound_verdict(ctx: Context, *, given: dict[str, Any] | None, mail: ParsedMail, authentication: dict[str, Any],
@@ -134,13 +136,10 @@ def _train(ctx: Context, principal: Principal, raw: bytes | None, *, spam: bool)
     return bool(outcome["learned"]), str(outcome["detail"])
 
 
-def _mark(ctx: Context, *, principal: Principal, message_id: str, spam: bool, in_mailbox: str | None) -> dict[str, Any]:
+def _mark(ctx: Context, *, principal: Principal, message_id: str, spam: bool) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.READ, "report spam")
     with ctx.store.read() as tx:
         msg, box = find_message(tx, principal, message_id)
-        if in_mailbox is not None and box["id"] != find_mailbox(tx, principal, in_mailbox)["id"]:
-            raise NotFound(f"No message {message_id!r} in that mailbox.", code="message_not_found",
-                           details={"message_id": message_id})
         if msg["direction"] != "inbound":
             raise BadRequest("Only received mail can be reported as spam or not spam.", code="not_inbound",
                              details={"message_id": message_id})
@@ -172,12 +171,12 @@ def _mark(ctx: Context, *, principal: Principal, message_id: str, spam: bool, in
             "training": training}
 
 
-def report_spam(ctx: Context, *, principal: Principal, message_id: str, in_mailbox: str | None = None) -> dict[str, Any]:
+def report_spam(ctx: Context, *, principal: Principal, message_id: str) -> dict[str, Any]:
     """Move a received message into quarantine (and, for a human's key, teach rspamd it is spam)."""
-    return _mark(ctx, principal=principal, message_id=message_id, spam=True, in_mailbox=in_mailbox)
+    return _mark(ctx, principal=principal, message_id=message_id, spam=True)
 
 
-def not_spam(ctx: Context, *, principal: Principal, message_id: str, in_mailbox: str | None = None) -> dict[str, Any]:
+def not_spam(ctx: Context, *, principal: Principal, message_id: str) -> dict[str, Any]:
     """Bring a message out of quarantine into the inbox, unread (and, for a human's key, teach
     rspamd it is ham). On a message that is not spam it only records the label."""
-    return _mark(ctx, principal=principal, message_id=message_id, spam=False, in_mailbox=in_mailbox)
+    return _mark(ctx, principal=principal, message_id=message_id, spam=False)
