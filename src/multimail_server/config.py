@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     rspamd_password: str | None = Field(None, description="The controller's password (sent as the Password header), if it has one.")
     rspamd_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of each call to rspamd.")
     spam_threshold: float = Field(
-        5.0, description="The baseline score at which inbound mail is flagged as spam (twice it quarantines), unless "
+        5.0, description="The baseline score at which inbound mail is flagged as spam (twice it, and at least 5 more, quarantines), unless "
         "the mailbox sets its own spam_threshold.")
 
     prefect_api_url: str | None = Field(

@@ -140,7 +140,7 @@ class UpdateMailbox(MailboxRef):
     digest: Digest = None
     quiet_hours: QuietHoursField = None
     spam_threshold: float | None = Field(
-        None, strict=True, description="The baseline spam score at which its inbound mail is flagged as spam (twice it: "
+        None, strict=True, description="The baseline spam score at which its inbound mail is flagged as spam (twice it, and at least 5 more: "
         "quarantined); used when no rspamd is configured.")
 
 

@@ -2,9 +2,9 @@
 
 A verdict is plain data stored with the message (`messages.spam_verdict`):
 `{"source": "rspamd" | "baseline", "score", "action", "symbols": [{"name", "score"}], ...}`.
-Two states follow from it (`messages.spam_state`): `quarantined` (rspamd's `reject`, or a human or
-agent reported it) and `flagged` (rspamd's `add header` / `rewrite subject`, or a baseline score
-at or over the mailbox's threshold). Both are left out of check_inbox, claims and the
+Two states follow from it (`messages.spam_state`): `quarantined` (rspamd's `reject`, a baseline
+score of twice the mailbox's threshold and 5 over it, or a key reported it) and `flagged`
+(rspamd's `add header` / `rewrite subject`, or a baseline score at or over the threshold). Both are left out of check_inbox, claims and the
 `message.received` webhook by default; `list_spam` and `include_spam` show them.
 
 The baseline scores what the receiver already knows, so it needs no network of its own:
@@ -132,7 +132,8 @@ def state_of(verdict: dict[str, Any] | None, threshold: float = DEFAULT_THRESHOL
 
     rspamd's own action decides for an rspamd verdict (its operator tuned its thresholds); the
     baseline's score is compared with the mailbox's threshold. A baseline score of twice the
-    threshold (or GTUBE) quarantines rather than flags."""
+    threshold and at least 5 over it (so a low threshold does not quarantine on one weak signal),
+    or GTUBE, quarantines rather than flags."""
     if not verdict:
         return None
     if verdict.get("source") == "rspamd":
