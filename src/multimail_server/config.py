@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     smtp_relay_ca_file: Path | None = Field(None, description="CA bundle (PEM) to verify the outbound relay's TLS certificate; default: system CAs.")
     smtp_relay_timeout_seconds: float = Field(60.0, description="Timeout for each command to the outbound SMTP relay.")
 
+    # Spam (services/spam.py, core/spam.py) ----------------------------------------------------
+    rspamd_url: str | None = Field(
+        None, description="rspamd's normal worker (e.g. http://127.0.0.1:11333): every inbound message is checked there "
+        "(POST /checkv2). Unset: the built-in baseline verdict (authentication results and a few heuristics). When "
+        "rspamd does not answer, the message is accepted with the baseline verdict.")
+    rspamd_controller_url: str | None = Field(
+        None, description="rspamd's controller, where report_spam / not_spam train it (/learnspam, /learnham); "
+        "default: rspamd_url's host on port 11334.")
+    rspamd_password: str | None = Field(None, description="The controller's password (sent as the Password header), if it has one.")
+    rspamd_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of each call to rspamd.")
+    spam_threshold: float = Field(
+        5.0, description="The baseline score at which inbound mail is flagged as spam (twice it, and at least 5 more, quarantines), unless "
+        "the mailbox sets its own spam_threshold.")
+
     prefect_api_url: str | None = Field(
         None, description="The Prefect API this server calls to resume paused flow runs and start deployment runs "
         "(e.g. http://127.0.0.1:4200/api, or a Prefect Cloud workspace URL). Clients never choose it.",
@@ -167,6 +181,19 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '600/minute' or '10 per 10 minutes': {exc}") from None
+        return value
+
+    @field_validator("rspamd_url", "rspamd_controller_url")
+    @classmethod
+    def _rspamd_url(cls, value: str | None) -> str | None:
+        """A typo in rspamd's address fails at start-up, not as a baseline verdict on every message."""
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL like http://127.0.0.1:11333")
         return value
 
     @field_validator("role")

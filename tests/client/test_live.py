@@ -130,6 +130,14 @@ async def every_method(c: Any) -> None:
     found = await v(c.search_contacts("friend", mailbox=gated))
     assert [x["contact_id"] for x in found["contacts"]] == [made["contact"]["contact_id"]]
     assert (await v(c.delete_contact(made["contact"]["contact_id"])))["deleted"] is True
+    # The spam quarantine (tests/spam covers verdicts, rspamd and the other interfaces).
+    reported = await v(c.report_spam(item["message_id"]))
+    assert reported["spam"]["state"] == "quarantined" and reported["spam"]["label"] == "spam"
+    assert [m["message_id"] for m in (await v(c.list_spam(mailbox=gated)))["messages"]] == [item["message_id"]]
+    assert item["message_id"] not in [m["message_id"] for m in (await v(c.check_inbox(gated)))["messages"]]
+    assert item["message_id"] in [m["message_id"] for m in (await v(c.check_inbox(gated, include_spam=True)))["messages"]]
+    released = await v(c.not_spam(item["message_id"]))
+    assert released["spam"]["state"] is None and released["read"] is False
 
     page = await v(c.audit_log(mailbox=gated, limit=2))
     assert len(page["events"]) == 2 and page["next_cursor"]

@@ -27,6 +27,7 @@ from .routes import (
     ops,
     reading,
     sending,
+    spam,
     suppressions,
     whoami,
 )
@@ -51,6 +52,7 @@ def create_app(ctx: Context) -> FastAPI:
         app.include_router(module.router)
     app.include_router(suppressions.router)
     app.include_router(contacts.router)
+    app.include_router(spam.router)
     for router in HOSTED_ROUTERS:  # the hosted API's resource routes (docs/hosted-api.md)
         app.include_router(router)
 

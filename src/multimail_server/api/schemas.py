@@ -150,6 +150,9 @@ class UpdateMailbox(MailboxRef):
     digest: Digest = None
     quiet_hours: QuietHoursField = None
     contacts_only: ContactsOnly = None
+    spam_threshold: float | None = Field(
+        None, strict=True, description="The baseline spam score at which its inbound mail is flagged as spam (twice it, and at least 5 more: "
+        "quarantined); used when no rspamd is configured.")
 
 
 class SendEmail(Request):
@@ -285,6 +288,7 @@ class ClaimMessages(Request):
     lease_seconds: StrictInt = Field(300, ge=5, le=3600, description="How long the claim holds them without an ack.")
     tag: str | None = Field(None, description="Only messages with this tag key.")
     exclude_tag: str | None = Field(None, description="Only messages without this tag key.")
+    include_spam: StrictBool = Field(False, description="Claim spam (flagged or quarantined) too; by default it is never claimed.")
 
 
 class ClaimRef(Request):
@@ -328,3 +332,7 @@ class DeleteContact(Request):
 class RemoveSuppression(Request):
     mailbox: str = Field(description="Address or mailbox id.")
     address: str = Field(description="The suppressed address (any spelling of it).")
+
+
+class SpamRef(Request):
+    message_id: str = Field(description="The received message's id (msg_...).")

@@ -37,6 +37,8 @@ from .types import (
     PendingMessage,
     ReleaseResult,
     SendResult,
+    SpamMarked,
+    SpamPage,
     SuppressionAdded,
     SuppressionPage,
     SuppressionsRemoved,
@@ -497,8 +499,8 @@ class MultiMail(BaseClient):
 
     def check_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
                     since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None,
-                    query: str | None = None) -> InboxPage:
-        """One page of a mailbox's inbound messages, newest first.
+                    query: str | None = None, include_spam: bool = False) -> InboxPage:
+        """One page of a mailbox's inbound messages, newest first (spam left out unless ``include_spam``).
 
         Args:
             mailbox: Address or mailbox id.
@@ -510,6 +512,7 @@ class MultiMail(BaseClient):
             cursor: ``next_cursor`` of the previous page.
             query: A search query, e.g. ``'from:alice@partner.test invoice -tag:done'`` (the API
                 reference's search section); an invalid one raises an error with code ``invalid_query``.
+            include_spam: Also list flagged and quarantined spam (:meth:`list_spam` lists it alone).
 
         Returns:
             ``{"messages": [...], "next_cursor": str | None}``.
@@ -520,7 +523,8 @@ class MultiMail(BaseClient):
             >>> hits = client.check_inbox("agent@acme.test", query='subject:invoice after:2026-01-01 has:attachment')
         """
         return self._request(self._get_call("check_inbox", mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                                            since=since, limit=limit, cursor=cursor, query=query))
+                                            since=since, limit=limit, cursor=cursor, query=query,
+                                            include_spam=True if include_spam else None))
 
     def iter_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
                    since: datetime | str | None = None, page_size: int | None = None,
@@ -677,7 +681,7 @@ class MultiMail(BaseClient):
     # -- claims -------------------------------------------------------------------------------
 
     def claim_messages(self, mailbox: str, *, limit: int | None = None, lease_seconds: int | None = None,
-                       tag: str | None = None, exclude_tag: str | None = None) -> Claim:
+                       tag: str | None = None, exclude_tag: str | None = None, include_spam: bool = False) -> Claim:
         """Lease unprocessed inbound messages of a mailbox to this caller (oldest first).
 
         Concurrent callers (flow runs, agents) never get the same message. Acknowledge each
@@ -690,6 +694,7 @@ class MultiMail(BaseClient):
             lease_seconds: How long the claim holds them (5–3600, default 300).
             tag: Only messages with this tag key.
             exclude_tag: Only messages without this tag key.
+            include_spam: Claim flagged and quarantined spam too (never claimed by default).
 
         Returns:
             ``{"claim_id", "mailbox", "messages": [...], "lease_expires_at"}``; ``claim_id`` is
@@ -705,7 +710,8 @@ class MultiMail(BaseClient):
         # Not retried after a dropped answer: a retry would lease other messages; the first
         # claim's messages come back when its lease runs out.
         return self._request(self._post_call("claim_messages", {"mailbox": mailbox, **compact(
-            limit=limit, lease_seconds=lease_seconds, tag=tag, exclude_tag=exclude_tag)}))
+            limit=limit, lease_seconds=lease_seconds, tag=tag, exclude_tag=exclude_tag,
+            include_spam=True if include_spam else None)}))
 
     def ack_messages(self, claim_id: str, message_ids: Sequence[str] | None = None) -> AckResult:
         """Mark claimed messages processed, so they are never claimed again (the claiming key only).
@@ -1124,3 +1130,53 @@ class MultiMail(BaseClient):
             >>> client.delete_contact("ct_...")
         """
         return self._request(self._post_call("delete_contact", {"contact_id": contact_id}))
+
+    # -- spam -------------------------------------------------------------------------------------
+
+    def list_spam(self, *, mailbox: str | None = None, state: str | None = None,
+                        limit: int | None = None, cursor: str | None = None) -> SpamPage:
+        """One page of received mail in quarantine (flagged or quarantined spam), newest first.
+
+        Args:
+            mailbox: Only this mailbox (address or id); every mailbox the key may use when omitted.
+            state: ``"flagged"`` or ``"quarantined"`` only; both when omitted.
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"messages": [... each with "mailbox" and "spam"], "next_cursor": str | None}``.
+
+        Example:
+            >>> [m["subject"] for m in client.list_spam(mailbox="agent@acme.test")["messages"]]
+        """
+        return self._request(self._get_call("list_spam", mailbox=mailbox, state=state, limit=limit, cursor=cursor))
+
+    def report_spam(self, message_id: str) -> SpamMarked:
+        """Move a received message into quarantine (label ``spam``).
+
+        Args:
+            message_id: The received message's id.
+
+        Returns:
+            ``{"message_id", "spam", "read", "trained", "training"}``.
+
+        Example:
+            >>> client.report_spam("msg_...")["spam"]["state"]
+            'quarantined'
+        """
+        return self._request(self._post_call("report_spam", {"message_id": message_id}))
+
+    def not_spam(self, message_id: str) -> SpamMarked:
+        """Bring a message out of quarantine into the inbox, unread (label ``not_spam``).
+
+        Args:
+            message_id: The message's id.
+
+        Returns:
+            ``{"message_id", "spam", "read", "trained", "training"}``.
+
+        Example:
+            >>> client.not_spam("msg_...")["spam"]["state"] is None
+            True
+        """
+        return self._request(self._post_call("not_spam", {"message_id": message_id}))

@@ -73,10 +73,12 @@ def check_inbox(
     limit: int | None = None,
     cursor: str | None = None,
     query: str | None = None,
+    include_spam: bool = False,
 ) -> dict[str, Any]:
     """Inbound messages newest first. `query`: only those a search query matches (the language of
     core/search_query; 400 `invalid_query` when it is not valid syntax), from the same inbox, so a
-    search never shows what the inbox would not."""
+    search never shows what the inbox would not. Spam (flagged or quarantined, services/spam.py)
+    only with `include_spam` (list_spam lists it alone)."""
     limit = check_limit(limit)
     before = decode_cursor(cursor)
     since = as_utc(since)
@@ -85,7 +87,7 @@ def check_inbox(
         box = find_mailbox(tx, principal, mailbox)
         rows = message_q.inbox_page(
             tx, mailbox_id=box["id"], tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-            before_seq=before, limit=limit + 1, query=parsed,
+            before_seq=before, limit=limit + 1, query=parsed, include_spam=include_spam is True,
         )
         page, more = rows[:limit], len(rows) > limit
         tags = message_q.tags_of(tx, [r["id"] for r in page])

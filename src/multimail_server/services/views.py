@@ -70,6 +70,7 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "digest": row.get("digest"),
         "quiet_hours": row.get("quiet_hours"),
         "contacts_only": bool(row.get("contacts_only")),
+        "spam_threshold": row.get("spam_threshold"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }
@@ -152,6 +153,7 @@ def full_message(
         # Sender authentication (SPF/DKIM/DMARC) is checked by the SMTP receiver; mail delivered
         # locally between hosted mailboxes is authenticated by the server itself.
         view["authentication"] = (msg["metadata"] or {}).get("authentication")
+        view["spam"] = spam_view(msg)
     return view
 
 
@@ -398,6 +400,19 @@ def held_because_fallback(msg: dict[str, Any]) -> dict[str, Any] | None:
             "mode": msg["oversight_mode"], "recipients": []}
 
 
+def spam_view(msg: dict[str, Any]) -> dict[str, Any]:
+    """An inbound message's spam verdict and quarantine state (services/spam.py, core/spam.py)."""
+    verdict = msg.get("spam_verdict") or {}
+    return {
+        "state": msg.get("spam_state"),
+        "label": msg.get("spam_label"),
+        "source": verdict.get("source"),
+        "score": verdict.get("score"),
+        "action": verdict.get("action"),
+        "symbols": [{"name": s.get("name"), "score": s.get("score")} for s in verdict.get("symbols") or []],
+    }
+
+
 def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
     """A message of either direction in a mailbox listing (services/reading.list_emails), in
     this server's vocabulary; the hosted API's adapters rename it (api/routes/hosted)."""
@@ -417,4 +432,5 @@ def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
         "sent_at": iso(msg["sent_at"]),
         "decided_at": iso(msg["decided_at"]),
         "decided_by": msg["decided_by"],
+        "spam": spam_view(msg) if msg["direction"] == "inbound" else None,
     }

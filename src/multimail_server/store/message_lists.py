@@ -34,6 +34,8 @@ def _state(state: dict[str, Any]):
         conds.append(m.c.status.in_(state["status"]))
     if state.get("read") is not None:
         conds.append(m.c.read.is_(bool(state["read"])))
+    if "spam" in state:  # a list of spam states, or None: not spam
+        conds.append(m.c.spam_state.in_(state["spam"]) if state["spam"] is not None else m.c.spam_state.is_(None))
     return and_(*conds) if conds else m.c.id.is_not(None)
 
 

@@ -129,11 +129,15 @@ def inbox_page(
     before_seq: int | None,
     limit: int,
     query: sq.Node | None = None,
+    include_spam: bool = False,
 ) -> list[dict[str, Any]]:
     """Inbound messages newest first (the columns of `_inbox_columns`); keyset-paginated on `seq`,
-    so inserts never shift a page. `query`: only those a search query matches (store/search)."""
+    so inserts never shift a page. `query`: only those a search query matches (store/search).
+    Spam (flagged or quarantined) only with `include_spam`."""
     m = t.messages
     conds = [m.c.mailbox_id == mailbox_id, m.c.direction == "inbound"]
+    if not include_spam:
+        conds.append(m.c.spam_state.is_(None))
     if tag is not None:
         conds.append(exists().where(t.message_tags.c.message_id == m.c.id, t.message_tags.c.key == tag))
     if exclude_tag is not None:

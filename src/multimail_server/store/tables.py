@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -101,6 +102,8 @@ mailboxes = Table(
     Column("quiet_hours", JSON, nullable=True),  # {start, end, timezone}: a daily window without outbound mail
     # Autonomous mail to anyone not among the mailbox's approved contacts is held (services/contacts.py).
     Column("contacts_only", Boolean, nullable=False, default=False, server_default=false()),
+    # The baseline spam score at which inbound mail is flagged (core/spam.py); NULL: the server's setting.
+    Column("spam_threshold", Float, nullable=True),
 )
 
 threads = Table(
@@ -173,6 +176,12 @@ messages = Table(
     # Per-recipient delivery reports for an outbound message (services/bounces.py): address ->
     # {action, status, diagnostic, kind, at}.
     Column("bounces", JSON, nullable=True),
+    # Spam (core/spam.py): the verdict at receive time ({source, score, action, symbols}), the
+    # quarantine state (NULL: in the inbox; flagged | quarantined: left out of check_inbox, claims
+    # and message.received) and the last label a key gave it (spam | not_spam).
+    Column("spam_verdict", JSON, nullable=True),
+    Column("spam_state", String(12), nullable=True),
+    Column("spam_label", String(10), nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -183,6 +192,8 @@ messages = Table(
     # check_inbox(unread=true), what an agent polls: without `read` in the index a mailbox whose
     # mail is all read was scanned to its end to find that there is nothing new.
     Index("ix_messages_mailbox_direction_read_seq", "mailbox_id", "direction", "read", "seq"),
+    # list_spam: a mailbox's quarantine newest first, without scanning its inbox.
+    Index("ix_messages_mailbox_spam_seq", "mailbox_id", "spam_state", "seq"),
 )
 
 # One row per claim_messages call that leased something: who holds it, until when, and which

@@ -27,7 +27,7 @@ from ....services.common import iso
 from ...deps import CtxDep, PrincipalDep
 from ...schemas import SEARCH_DESCRIPTION
 from ._bodies import TagsBody
-from ._common import STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors
+from ._common import STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors, spam_fields
 
 router = APIRouter(prefix="/v1", tags=[TAG])
 Status = Literal["unread", "read", "archived", "deleted", "pending_send_approval", "pending_inbound_approval",
@@ -38,7 +38,7 @@ Filename = Path(description="The attachment's file name, as the message's `attac
 def _summary(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": item["message_id"], "from": item["from"], "to": item["to"], "cc": item["cc"], "subject": item["subject"],
-        "direction": item["direction"], "status": email_status(item), "spam_score": None, "spam_verdict": None,
+        "direction": item["direction"], "status": email_status(item), **spam_fields(item),
         "received_at": item["received_at"], "thread_id": item["thread_id"], "has_attachments": item["has_attachments"],
         "delivered_at": delivered_at(item), "bounced_at": None, "bounce_type": None,
     }
@@ -108,7 +108,7 @@ def get_email(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = MailboxId, email
         "attachments": [{"name": a["filename"], "size": a["size"], "content_type": a["content_type"]} for a in view["attachments"]],
         "delivered_at": delivered_at(view), "bounced_at": None, "bounce_type": None,
         "approved_at": iso(row["decided_at"]) if approved else None,
-        "approved_by": row["decided_by"] if approved else None, "spam_score": None, "spam_verdict": None,
+        "approved_by": row["decided_by"] if approved else None, **spam_fields(view),
         "tags": view["tags"],
     }
 
