@@ -198,12 +198,12 @@ def test_attachments_from_a_send_are_found_with_has_attachment(ctx, operator, ne
 
 
 def test_the_migration_indexes_messages_stored_before_it(db_url, tmp_path, clock, operator):
-    from multimail_server.config import Settings
-    from multimail_server.services.context import Context
-    from multimail_server.store.engine import Store, make_engine
     from alembic import command
     from alembic.script import ScriptDirectory
 
+    from multimail_server.config import Settings
+    from multimail_server.services.context import Context
+    from multimail_server.store.engine import Store, make_engine
     from multimail_server.store.migrate import alembic_config, upgrade
 
     store = Store(make_engine(db_url))
