@@ -745,7 +745,8 @@ class AsyncMultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None,
+                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -765,6 +766,9 @@ class AsyncMultiMail(BaseClient):
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
             quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
                 ``"off"``): a daily window in which none of its mail is handed over.
+            retain_bodies_days: Days bodies and raw bytes are kept before the purge job removes
+                them (0: for ever); held and unsent mail is never purged.
+            retain_attachments_days: Days attachments are kept (0: for ever).
 
         Returns:
             The mailbox, with its ``mailbox_id``.
@@ -780,7 +784,8 @@ class AsyncMultiMail(BaseClient):
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
             escalate_to=escalate_to, digest=digest,
-            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
+            retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
 
     async def list_mailboxes(self) -> MailboxList:
         """The mailboxes this key may act for.
@@ -798,7 +803,8 @@ class AsyncMultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None,
+                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -817,6 +823,9 @@ class AsyncMultiMail(BaseClient):
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
             quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
                 ``"off"``): a daily window in which none of its mail is handed over.
+            retain_bodies_days: Days bodies and raw bytes are kept before the purge job removes
+                them (0: for ever); held and unsent mail is never purged.
+            retain_attachments_days: Days attachments are kept (0: for ever).
 
         Returns:
             The updated mailbox.
@@ -830,7 +839,8 @@ class AsyncMultiMail(BaseClient):
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
             escalate_to=escalate_to, digest=digest,
-            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
+            retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
 
     async def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.

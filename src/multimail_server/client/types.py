@@ -484,6 +484,10 @@ class Mailbox(TypedDict):
     """A monitored mailbox's digest of what went out, sent to its approvers."""
     quiet_hours: QuietHours | None
     """A daily window in which none of its mail is handed over (it waits, in order)."""
+    retain_bodies_days: int | None
+    """Days message bodies and raw bytes are kept before the purge job removes them; null: for ever."""
+    retain_attachments_days: int | None
+    """Days attachments (and the raw bytes carrying them) are kept; null: for ever."""
     created_at: str
     updated_at: str
 

@@ -25,6 +25,7 @@ from . import decision_links
 from .common import find_mailbox, record
 from .context import Context
 from .outbound_pause import check_quiet_hours_setting
+from .retention import MAX_RETENTION_DAYS
 from .views import mailbox_view
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
@@ -46,6 +47,18 @@ def _check_display_name(value: Any) -> str:
     refuse_control_chars(value, "display_name")
     return value
 
+
+
+def _check_retention(value: Any, field: str) -> int | None:
+    """Days to keep (1 to MAX_RETENTION_DAYS); 0 means for ever (stored as NULL)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETENTION_DAYS:
+        raise BadRequest(f"{field} must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, or 0 to keep for ever.",
+                         code="invalid_field", details={"field": field})
+    return value or None
+
+
+def _retention_changes(**fields: Any) -> dict[str, Any]:
+    return {name: _check_retention(value, name) for name, value in fields.items() if value is not None}
 
 
 def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +89,8 @@ def create_mailbox(
     escalate_to: list[str] | None = None,
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
+    retain_bodies_days: int | None = None,
+    retain_attachments_days: int | None = None,
 ) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
     normalized = normalize_mailbox_address(address)
@@ -95,6 +110,7 @@ def create_mailbox(
         "idempotency_window_seconds": _check_window(idempotency_window_seconds),
         "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
         "digest": None, "digest_sent_until": None, "quiet_hours": None,
+        **_retention_changes(retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days),
         "created_at": now,
         "updated_at": now,
     }
@@ -136,9 +152,11 @@ def update_mailbox(
     escalate_to: list[str] | None = None,
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
+    retain_bodies_days: int | None = None,
+    retain_attachments_days: int | None = None,
 ) -> dict[str, Any]:
     """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
-    digest, an empty list the approvers."""
+    digest, an empty list the approvers, `retain_*_days: 0` the retention window."""
     require_scope(principal.scopes, Scope.ADMIN, "change mailboxes")
     policy = {"approvers": approvers, "approvals_required": approvals_required, "approval_timeout": approval_timeout,
               "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours}
@@ -160,6 +178,10 @@ def update_mailbox(
             if name == "digest_sent_until" and row.get("digest"):
                 continue  # the digest already runs: keep its period
             if name == "digest_sent_until" or value != row.get(name):
+                changes[name] = value
+        for name, value in _retention_changes(retain_bodies_days=retain_bodies_days,
+                                              retain_attachments_days=retain_attachments_days).items():
+            if value != row.get(name):
                 changes[name] = value
         if digest == "off" and row.get("digest"):
             changes["digest"] = None

@@ -69,6 +69,8 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "escalate_to": list(row.get("escalate_to") or []),
         "digest": row.get("digest"),
         "quiet_hours": row.get("quiet_hours"),
+        "retain_bodies_days": row.get("retain_bodies_days"),
+        "retain_attachments_days": row.get("retain_attachments_days"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }

@@ -98,6 +98,10 @@ mailboxes = Table(
     Column("digest", String(10), nullable=True),
     Column("digest_sent_until", UTCDateTime, nullable=True),
     Column("quiet_hours", JSON, nullable=True),  # {start, end, timezone}: a daily window without outbound mail
+    # Retention (services/retention.py): days a message's bodies and raw bytes, and its
+    # attachments, are kept; NULL keeps them for ever.
+    Column("retain_bodies_days", Integer, nullable=True),
+    Column("retain_attachments_days", Integer, nullable=True),
 )
 
 threads = Table(
@@ -170,6 +174,11 @@ messages = Table(
     # Per-recipient delivery reports for an outbound message (services/bounces.py): address ->
     # {action, status, diagnostic, kind, at}.
     Column("bounces", JSON, nullable=True),
+    # Retention: when the purge job removed the bodies and raw bytes (`purged_at`) and the
+    # attachments' content (`attachments_purged_at`, which also removes the raw bytes, since they
+    # carry the attachments). Hashes, headers and the audit trail stay.
+    Column("purged_at", UTCDateTime, nullable=True),
+    Column("attachments_purged_at", UTCDateTime, nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -180,6 +189,8 @@ messages = Table(
     # check_inbox(unread=true), what an agent polls: without `read` in the index a mailbox whose
     # mail is all read was scanned to its end to find that there is nothing new.
     Index("ix_messages_mailbox_direction_read_seq", "mailbox_id", "direction", "read", "seq"),
+    # The purge job's scan: a mailbox's messages older than its retention window.
+    Index("ix_messages_mailbox_created", "mailbox_id", "created_at"),
 )
 
 # One row per claim_messages call that leased something: who holds it, until when, and which
@@ -206,7 +217,10 @@ attachments = Table(
     Column("filename", Text, nullable=False),
     Column("content_type", String(255), nullable=False),
     Column("size", Integer, nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    # The bytes, or NULL when they live in the blob store (store/blobs.py) or were purged;
+    # `content_sha256` names them either way.
+    Column("content", LargeBinary, nullable=True),
+    Column("content_sha256", String(64), nullable=True, index=True),
 )
 
 message_tags = Table(
@@ -320,7 +334,8 @@ raw_blobs = Table(
     "raw_blobs",
     metadata,
     Column("sha256", String(64), primary_key=True),
-    Column("raw", LargeBinary, nullable=False),
+    Column("raw", LargeBinary, nullable=True),  # NULL: the bytes are in the blob store (store/blobs.py)
+    Column("size", BigInteger, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -59,6 +59,10 @@ class UpdateMailboxBody(Request):
     ai_disclosure: StrictInt | StrictBool | None = Field(None, description="Not supported here (501 when given).")
     mcp_configured: StrictInt | StrictBool | None = Field(None, description="The hosted MCP server's first-run flag; "
                                                           "accepted (self-hosted mailboxes are always configured).")
+    # Self-hosted additions (the hosted document has no retention settings): services/retention.py.
+    retain_bodies_days: StrictInt | None = Field(None, description="Self-hosted: days message bodies and raw bytes are "
+                                                 "kept before the purge job removes them; 0: for ever.")
+    retain_attachments_days: StrictInt | None = Field(None, description="Self-hosted: days attachments are kept; 0: for ever.")
 
 
 class SendBody(Request):
