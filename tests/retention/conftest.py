@@ -13,9 +13,8 @@ import pytest
 
 from multimail_server.config import Settings
 from multimail_server.core.access import Principal
-from multimail_server.services import Context
+from multimail_server.services import Context, sending
 from multimail_server.services import mailboxes as mailbox_svc
-from multimail_server.services import sending
 from multimail_server.services.delivery import DeliveryWorker
 from multimail_server.store import blobs, open_store
 
