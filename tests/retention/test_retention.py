@@ -175,3 +175,40 @@ def test_zero_keeps_for_ever_and_the_change_is_audited(ctx, operator, new_mailbo
     assert (view["retain_bodies_days"], view["retain_attachments_days"]) == (None, 7)
     changes = [e["details"] for e in db.rows(t.audit_events, action="mailbox.updated")]
     assert changes[-1] == {"before": {"retain_bodies_days": 30}, "after": {"retain_bodies_days": None}}
+
+
+def test_the_purge_job_works_in_batches_and_a_restart_picks_up_where_it_stopped(ctx, clock, operator, new_mailbox, deliver, db,
+                                                                              db_url, blob_url):
+    from multimail_server.config import Settings
+    from multimail_server.services import Context
+    from multimail_server.services.retention import RetentionWorker
+    from multimail_server.store import open_store
+
+    sender = new_mailbox(oversight_mode="autonomous")
+    box = new_mailbox(oversight_mode="autonomous", retain_bodies_days=2)
+    for n in range(5):
+        deliver(sender, box, subject=f"Batch {n}")
+    clock.advance(days=3)
+    ctx.settings.retention_batch = 2
+    assert purge_due(ctx) == 2
+    # A restart: a new process's store and context; what is due is read from the database again.
+    again = open_store(db_url)
+    blobs.attach(again.engine, blobs.open_blob_store(blob_url))
+    try:
+        later = Context(store=again, settings=Settings(data_dir=ctx.settings.data_dir, retention_batch=2,
+                                                        retention_poll_seconds=0.05), clock=clock)
+        assert purge_due(later) == 2
+        worker = RetentionWorker(later)  # the worker role's job: the rest, on its own clock
+        worker.start()
+        try:
+            from multimail_server.testing import wait_for
+
+            wait_for(lambda: all(m["purged_at"] for m in db.rows(t.messages, direction="inbound")
+                                 if m["subject"].startswith("Batch")), what="the worker to purge the last one")
+        finally:
+            worker.stop()
+        assert not worker.alive
+    finally:
+        blobs.attach(again.engine, None)
+        again.dispose()
+    assert len(db.rows(t.audit_events, action="message.bodies_purged")) == 5  # each purged once
