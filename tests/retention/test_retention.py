@@ -28,6 +28,9 @@ def _blob_names(ctx) -> set[str]:
 def test_bodies_and_raw_bytes_past_the_window_are_purged_and_reads_say_so(ctx, clock, operator, new_mailbox, deliver, db):
     sender = new_mailbox(oversight_mode="autonomous")
     box = new_mailbox(oversight_mode="autonomous", retain_bodies_days=30)
+    from multimail_server.services import webhooks
+
+    webhooks.create_webhook(ctx, principal=operator, url="http://127.0.0.1:9/hook", events=["message.received"], mailbox=box)
     deliver(sender, box, subject="Old news", body="The secret plan.")
     inbound = _inbound(db, "Old news")
     reply_id = deliver(box, sender, subject="My answer", body="Agreed.")
@@ -49,6 +52,11 @@ def test_bodies_and_raw_bytes_past_the_window_are_purged_and_reads_say_so(ctx, c
     assert row["purged_at"] == clock.now and row["raw_sha256"] == inbound["raw_sha256"]  # the hash stays
     assert db.rows(t.messages, id=reply_id)[0]["raw_sha256"]  # the outbound bytes' hash is kept too
     assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 0
+    # The webhook event and its stored payload (kept for redelivery) lose the content too.
+    [event] = db.rows(t.events, message_id=inbound["id"], type="message.received")
+    assert event["data"]["body"].startswith("[Content purged on") and event["data"]["snippet"] == ""
+    [payload] = [d["payload"] for d in db.rows(t.webhook_deliveries, event_id=event["id"])]
+    assert "secret plan" not in payload and "Content purged on" in payload
     # The sender's own copy (not under retention) is untouched.
     assert reading.get_raw(ctx, principal=operator, message_id=_inbound(db, "My answer")["id"])
 

@@ -5,8 +5,9 @@ A mailbox's `retain_bodies_days` removes a message's text and HTML bodies and it
 `retain_attachments_days` removes its attachments' bytes, and the raw bytes too (they carry the
 attachments). Null keeps them for ever. What stays: the row, its headers (from, to, subject,
 Message-ID, threading), the attachments' names, types, sizes and sha256, the raw bytes' sha256,
-the approved content hash, and the whole audit trail (events are never rewritten, so the hash
-chain still verifies). A purged body reads as a notice saying when it was purged; the raw bytes
+the approved content hash, and the whole audit trail (audit events are never rewritten, so the
+hash chain still verifies). The webhook events about a purged message (and their stored payloads)
+lose its body and snippet too, so a redelivery cannot bring the content back. A purged body reads as a notice saying when it was purged; the raw bytes
 and attachments answer 410 `content_purged` with the date.
 
 Never purged: held (pending approval), queued or otherwise unfinished mail, and the messages of
@@ -102,6 +103,7 @@ def purge_due(ctx: Context, *, limit: int | None = None) -> int:
                            details={"retain_days": days, "raw_sha256": sha})
                 retention_q.drop_unreferenced_raw(tx, hashes)
                 if what == "bodies":
+                    retention_q.scrub_event_content(tx, purged, notice=purge_notice(now, days))
                     remove_from_search(tx, purged)
             done += len(purged)
     return done

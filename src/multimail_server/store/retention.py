@@ -75,6 +75,37 @@ def purge_attachments(tx: Connection, message_id: str, *, raw_sha256: str | None
     return True
 
 
+# The keys of an event's data that carry a message's content (services/receiving.py puts the
+# body and its snippet in message.received, for webhook receivers).
+CONTENT_KEYS = ("body", "snippet", "html")
+
+
+def scrub_event_content(tx: Connection, message_ids: list[str], *, notice: str) -> int:
+    """Replace the content of these messages in the events about them and in the webhook
+    payloads made from those events (both kept for redelivery), so a purged body cannot be read
+    back through list_webhook_deliveries or a redelivery. The audit trail is another table and
+    is not touched."""
+    import json
+
+    if not message_ids:
+        return 0
+    ev, wd = t.events, t.webhook_deliveries
+    changed = 0
+    for row in tx.execute(select(ev.c.id, ev.c.data).where(ev.c.message_id.in_(message_ids))).mappings():
+        data = dict(row["data"] or {})
+        if not any(k in data for k in CONTENT_KEYS):
+            continue
+        data.update({k: (notice if k == "body" else None if k == "html" else "") for k in CONTENT_KEYS if k in data})
+        tx.execute(update(ev).where(ev.c.id == row["id"]).values(data=data))
+        for delivery in tx.execute(select(wd.c.id, wd.c.payload).where(wd.c.event_id == row["id"])).mappings():
+            payload = json.loads(delivery["payload"])
+            payload["data"] = data
+            tx.execute(update(wd).where(wd.c.id == delivery["id"]).values(
+                payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)))
+        changed += 1
+    return changed
+
+
 def drop_unreferenced_raw(tx: Connection, hashes: list[str]) -> int:
     """Remove the `raw_blobs` rows among `hashes` that no message with its raw bytes still names
     (a message to several hosted mailboxes shares one row; another mailbox may keep it longer)."""
