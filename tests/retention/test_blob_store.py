@@ -112,11 +112,19 @@ def test_a_blob_whose_transaction_rolled_back_is_an_orphan_that_gc_removes_after
     with ctx.store.write() as tx:
         message_q.put_raw_blob(tx, kept, b"referenced bytes", ctx.now())
 
+    # An interrupted write's temporary file, and files that are not the store's own.
+    interrupted = f"{store.path(digest)}.tmp-{'0' * 32}"
+    store.fs.pipe_file(interrupted, b"half a mess")
+    strangers = [f"{store.root}/README.txt", f"{store.root}/{digest[:2]}/{digest[2:4]}/not-a-hash"]
+    for path in strangers:
+        store.fs.pipe_file(path, b"the operator's")
+
     assert collect_garbage(ctx) == 0  # younger than the grace period (60 s here): may be about to commit
     clock.advance(minutes=2)
-    assert collect_garbage(ctx) == 1
+    assert collect_garbage(ctx) == 2  # the orphan and the temporary file
     assert [name for name, _ in store.listing()] == [kept]  # the referenced one stays
     assert store.get(kept) == b"referenced bytes"
+    assert not store.fs.exists(interrupted) and all(store.fs.exists(p) for p in strangers)
 
 
 def test_gc_without_a_blob_store_does_nothing(ctx, blob_url):

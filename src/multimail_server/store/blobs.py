@@ -23,6 +23,7 @@ existing blob so its age restarts when a new row is about to reference it.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -98,11 +99,13 @@ class BlobStore:
             return None
 
     def listing(self) -> Iterator[tuple[str, datetime | None]]:
-        """(hash, modification time) of every blob; temporary files of interrupted writes too,
-        named by their path (gc removes them once old)."""
+        """(hash, modification time) of every blob at its place, and of interrupted writes'
+        temporary files (`<hash>.tmp-<hex>`, which gc removes once old). Anything else under the
+        root is not ours and is never listed, so gc never removes it."""
         for path, info in self.fs.find(self.root, detail=True).items():
             name = path.rsplit("/", 1)[-1]
-            yield name, _modified(info)
+            if _NAME.fullmatch(name) and path.endswith(f"/{name[:2]}/{name[2:4]}/{name}"):
+                yield name, _modified(info)
 
     def remove_path_named(self, name: str) -> None:
         """Remove an interrupted write's temporary file (`<hash>.tmp-<uuid>`)."""
@@ -111,6 +114,9 @@ class BlobStore:
             self.fs.rm_file(f"{self.path(sha).rsplit('/', 1)[0]}/{name}")
         except FileNotFoundError:
             pass
+
+
+_NAME = re.compile(r"[0-9a-f]{64}(\.tmp-[0-9a-f]{32})?")
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
