@@ -69,6 +69,7 @@ class BlobStore:
                 f.flush()
                 _fsync(f)
             self.fs.mv(tmp, path)
+            _fsync_dir(path.rsplit("/", 1)[0])  # the rename itself durable before the commit that names it
         else:  # an object store's PUT is atomic: the object is the whole body or absent
             self.fs.pipe_file(path, data)
         return digest
@@ -131,6 +132,21 @@ def _fsync(f: Any) -> None:
         os.fsync(f.fileno())
     except (AttributeError, OSError, ValueError):  # not a real file descriptor
         pass
+
+
+def _fsync_dir(directory: str) -> None:
+    import os
+
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _modified(info: dict[str, Any]) -> datetime | None:
