@@ -220,3 +220,61 @@ def test_the_purge_job_works_in_batches_and_a_restart_picks_up_where_it_stopped(
         blobs.attach(again.engine, None)
         again.dispose()
     assert len(db.rows(t.audit_events, action="message.bodies_purged")) == 5  # each purged once
+
+
+def test_a_purge_never_deletes_raw_bytes_a_concurrent_receive_is_about_to_name(ctx, clock, new_mailbox, deliver, db, db_url):
+    """PostgreSQL (READ COMMITTED): a receiver naming an existing raw_blobs row holds a share lock
+    on it until its commit; the purge locks the rows it may delete first and decides in a later
+    statement, so it sees the receiver's message and keeps the row (SQLite has one writer at a
+    time, so the two never overlap there)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from multimail_server.store import messages as message_q
+    from multimail_server.store import retention as retention_q
+    from multimail_server.testing import wait_for
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers")
+    sender, box = new_mailbox(oversight_mode="autonomous"), new_mailbox(oversight_mode="autonomous")
+    deliver(sender, box, subject="Same bytes")
+    old = _inbound(db, "Same bytes")
+    with ctx.store.write() as tx:  # the only message naming the bytes is purged (its row not yet dropped)
+        tx.execute(t.messages.update().where(t.messages.c.id == old["id"]).values(purged_at=ctx.now(), raw=None))
+    with ctx.store.read() as tx:
+        raw_row = tx.execute(t.raw_blobs.select().where(t.raw_blobs.c.sha256 == old["raw_sha256"])).mappings().one()
+    raw = raw_row["raw"] if raw_row["raw"] is not None else blobs.for_engine(ctx.store.engine).get(old["raw_sha256"])
+
+    receiver_holds, purged = threading.Event(), {}
+    may_commit = threading.Event()
+
+    def receive_again():  # the same bytes arrive again, for a new message
+        with ctx.store.write() as tx:
+            message_q.put_raw_blob(tx, old["raw_sha256"], raw, ctx.now())
+            copy = {k: v for k, v in old.items() if k != "seq"}
+            copy.update(id=f"msg_again_{old['id'][-8:]}", internet_message_id="<again@partner.test>", purged_at=None)
+            message_q.insert_message(tx, copy)
+            receiver_holds.set()
+            may_commit.wait(30)
+
+    def purge():
+        with ctx.store.write() as tx:
+            purged["rows"] = retention_q.drop_unreferenced_raw(tx, [old["raw_sha256"]])
+
+    a = threading.Thread(target=receive_again)
+    a.start()
+    assert receiver_holds.wait(30)
+    b = threading.Thread(target=purge)
+    b.start()
+    def lock_waits() -> int:  # a transaction of its own each time: pg_stat_activity is read once per transaction
+        with ctx.store.read() as tx:
+            return tx.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND datname = current_database()")).scalar()
+
+    wait_for(lock_waits, what="the purge to wait for the receiver's lock")
+    may_commit.set()
+    a.join(30)
+    b.join(30)
+    assert purged == {"rows": 0}
+    assert db.count(t.raw_blobs, sha256=old["raw_sha256"]) == 1

@@ -224,8 +224,16 @@ def put_raw_blob(tx: Connection, sha256: str, raw: bytes, now: datetime) -> None
     if blobs is not None:
         blobs.put(raw)
     dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
-               {"sha256": sha256, "raw": None if blobs is not None else raw, "size": len(raw), "created_at": now})
+    row = {"sha256": sha256, "raw": None if blobs is not None else raw, "size": len(raw), "created_at": now}
+    tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]), row)
+    if tx.dialect.name == "postgresql":
+        # The row this message will name must outlive this transaction: a share lock on it makes
+        # a concurrent purge (store/retention.drop_unreferenced_raw, which locks the rows it may
+        # delete) wait for our commit and then see our message; if a purge deleted it first,
+        # it is written again.
+        held = select(t.raw_blobs.c.sha256).where(t.raw_blobs.c.sha256 == sha256).with_for_update(read=True)
+        if tx.execute(held).first() is None:
+            tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]), row)
 
 
 def keep_raw_blob(tx: Connection, raw: bytes, now: datetime) -> str:

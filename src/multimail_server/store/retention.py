@@ -112,8 +112,13 @@ def drop_unreferenced_raw(tx: Connection, hashes: list[str]) -> int:
     if not hashes:
         return 0
     m, rb = t.messages, t.raw_blobs
+    wanted = sorted(set(hashes))
+    if tx.dialect.name == "postgresql":
+        # Lock the rows first; the DELETE below is a new statement, so (READ COMMITTED) it sees
+        # every message committed by a receiver that held the row before us (messages.put_raw_blob).
+        tx.execute(select(rb.c.sha256).where(rb.c.sha256.in_(wanted)).order_by(rb.c.sha256).with_for_update())
     live = exists().where(m.c.raw_sha256 == rb.c.sha256, m.c.purged_at.is_(None), m.c.attachments_purged_at.is_(None))
-    return tx.execute(delete(rb).where(rb.c.sha256.in_(sorted(set(hashes))), not_(live))).rowcount
+    return tx.execute(delete(rb).where(rb.c.sha256.in_(wanted), not_(live))).rowcount
 
 
 def raw_hashes_of_mailbox(tx: Connection, mailbox_id: str) -> list[str]:
