@@ -117,6 +117,18 @@ class Settings(BaseSettings):
         "the test suites turn it on. Off, such an answer is sent as built and the difference is logged.",
     )
 
+    # Storage and retention (store/blobs.py, services/retention.py) ---------------------------
+    blob_store: str | None = Field(
+        None, description="Where raw messages and attachment bytes live: unset keeps them in the database; an fsspec "
+        "URL (file:///srv/multimail-blobs, or s3://bucket/prefix with `pip install \"multimail-server[s3]\"`) keeps "
+        "them there, content-addressed, with their sha256 and size in the database.")
+    blob_gc_grace_seconds: float = Field(
+        3600, ge=0, description="Age before an unreferenced blob may be removed by the purge job or `multimail blobs gc` "
+        "(longer than any transaction: a blob is written just before the commit that references it).")
+    retention_poll_seconds: float = Field(600, gt=0, description="How often the worker role's purge job looks for "
+                                          "content past its mailbox's retention settings.")
+    retention_batch: int = Field(200, gt=0, description="Messages purged per transaction by the purge job.")
+
     # Operating ---------------------------------------------------------------------------------
     # GET /metrics answers an admin key, or this separate token (for a scraper that should hold
     # no key able to change anything); GET /health and GET /ready need no key.

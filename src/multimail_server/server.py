@@ -46,6 +46,7 @@ from .services.delivery import DeliveryWorker
 from .services.flow_run_waits import FlowRunResumeWorker
 from .services.keys import ensure_first_admin_key
 from .services.metrics import metrics_for
+from .services.retention import RetentionWorker
 from .services.wait_hub import close_all as answer_open_long_polls
 from .services.webhook_delivery import WebhookWorker
 from .services.webhooks import ensure_prefect_events
@@ -192,7 +193,7 @@ def serve(settings: Settings, *, announce=print) -> None:
             announce(f"  {first_key}")
     workers: list = []
     if "worker" in roles:
-        workers += [DeliveryWorker(ctx), WebhookWorker(ctx), ApprovalWorker(ctx)]
+        workers += [DeliveryWorker(ctx), WebhookWorker(ctx), ApprovalWorker(ctx), RetentionWorker(ctx)]
         if ctx.prefect_api() is not None:
             workers.append(FlowRunResumeWorker(ctx, ctx.prefect_api()))
             announce(f"Prefect API at {settings.prefect_api_url}: paused flow runs are resumed from here")
@@ -210,6 +211,8 @@ def serve(settings: Settings, *, announce=print) -> None:
         announce(f"SMTP on {settings.host}:{settings.smtp_port}")
     wake = "PostgreSQL LISTEN/NOTIFY" if listener is not None else "in-process, other processes by polling"
     announce(f"Roles: {', '.join(sorted(roles))} (wake-ups: {wake})")
+    if settings.blob_store:
+        announce(f"Blob store: {settings.blob_store.split('@')[-1]} (raw messages and attachments)")
     what = "API" if "api" in roles else "Health, readiness and metrics"
     announce(f"{what} on http://{settings.host}:{settings.http_port} (data: {settings.resolved_database_url().split('@')[-1]})")
     # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a

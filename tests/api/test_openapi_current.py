@@ -15,7 +15,7 @@ COMMITTED = ROOT / "docs" / "openapi.json"
 # Answers that are not JSON: a message's bytes, an attachment in its own content type, and the
 # Prometheus text of GET /metrics.
 NOT_JSON = {"get_raw": "message/rfc822", "get_attachment": "*/*", "metrics": "text/plain",
-            "hosted_download_attachment": "*/*"}
+            "hosted_download_attachment": "*/*", "export_mailbox": "application/mbox"}
 
 
 def test_committed_openapi_document_is_current():

@@ -20,6 +20,7 @@ from .routes import (
     approvals,
     claims,
     contacts,
+    export,
     flow_runs,
     identity,
     links,
@@ -48,7 +49,7 @@ def create_app(ctx: Context) -> FastAPI:
     errors.install(app)
     docs.install(app)
     ratelimit.install(app, RateLimits(ctx.settings))
-    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links, ops, whoami):
+    for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, export, identity, links, ops, whoami):
         app.include_router(module.router)
     app.include_router(suppressions.router)
     app.include_router(contacts.router)

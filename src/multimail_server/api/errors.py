@@ -175,6 +175,7 @@ def responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, A
         403: "The key is not allowed (role, mailbox, oversight).",
         404: "Unknown id (also for ids outside the key's scope).",
         409: "Conflict: idempotency key reused with another body, or a transition not allowed.",
+        410: "The content was purged under its mailbox's retention settings (`content_purged`, with when).",
         413: "Request or message too large.",
         415: "The body is not JSON.",
         422: "Semantically invalid.",

@@ -94,6 +94,12 @@ class QuietHoursBody(BaseModel):
 QuietHoursField = Annotated[QuietHoursBody | Literal["off"] | None, Field(
     description="A daily window in which none of the mailbox's outbound mail is handed over; it waits, in order, "
                 "until the window ends (approvers' notices still go). \"off\" removes it.")]
+RetainBodies = Annotated[StrictInt | None, Field(
+    description="Days the purge job keeps this mailbox's message bodies and raw bytes; 0: for ever (the default). Held, "
+                "queued and unsent mail, and threads awaiting a decision, are never purged; the audit trail always stays.")]
+RetainAttachments = Annotated[StrictInt | None, Field(
+    description="Days the purge job keeps this mailbox's attachments (and the raw bytes, which carry them); 0: for ever "
+                "(the default).")]
 CallTimeout = Annotated[StrictInt | None, Field(
     description="This message's own approval timeout in seconds, if it is held (an agent key may not shorten one "
                 "that approves on timeout).")]
@@ -126,6 +132,8 @@ class CreateMailbox(Request):
     digest: Digest = None
     quiet_hours: QuietHoursField = None
     contacts_only: ContactsOnly = None
+    retain_bodies_days: RetainBodies = None
+    retain_attachments_days: RetainAttachments = None
 
 
 class MailboxRef(Request):
@@ -153,6 +161,8 @@ class UpdateMailbox(MailboxRef):
     spam_threshold: float | None = Field(
         None, strict=True, description="The baseline spam score at which its inbound mail is flagged as spam (twice it, and at least 5 more: "
         "quarantined); used when no rspamd is configured.")
+    retain_bodies_days: RetainBodies = None
+    retain_attachments_days: RetainAttachments = None
 
 
 class SendEmail(Request):

@@ -58,7 +58,7 @@ def settings_for(data_dir: Path | None, database_url: str | None, **extra) -> Se
     return Settings(**values)
 
 
-def context_for(data_dir: Path | None, database_url: str | None):
+def context_for(data_dir: Path | None, database_url: str | None, **extra):
     """The store of a running (or stopped) server, for a verb other than `serve`. A path or URL
     that holds no MultiMail store is refused, naming what was looked at: run from another folder,
     `multimail keys create` would otherwise make a fresh empty store and print a key the running
@@ -66,7 +66,7 @@ def context_for(data_dir: Path | None, database_url: str | None):
     from ..services.context import Context
     from ..store.migrate import holds_store
 
-    settings = settings_for(data_dir, database_url)
+    settings = settings_for(data_dir, database_url, **extra)
     url = settings.resolved_database_url()
     if not holds_store(url):
         where = url.split("@")[-1] if settings.database_url else str(Path(settings.data_dir).resolve() / "multimail.db")

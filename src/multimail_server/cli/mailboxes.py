@@ -23,6 +23,9 @@ QuietHours = Annotated[Optional[str], typer.Option("--quiet-hours", help='"22:00
 Digest = Annotated[Optional[str], typer.Option("--digest", help="hourly | daily | off: a monitored mailbox's digest to its approvers.")]
 ContactsOnly = Annotated[Optional[bool], typer.Option("--contacts-only/--no-contacts-only",
                                                     help="Hold mail that would go out on its own to anyone not an approved contact.")]
+# Retention (services/retention.py), on `create` and `retention`.
+RetainBodies = Annotated[Optional[int], typer.Option("--bodies-days", help="Days message bodies and raw bytes are kept (0: for ever).")]
+RetainAttachments = Annotated[Optional[int], typer.Option("--attachments-days", help="Days attachments are kept (0: for ever).")]
 
 @mailboxes_app.command("create")
 def mailboxes_create(
@@ -38,6 +41,8 @@ def mailboxes_create(
     digest: Digest = None,
     quiet_hours: QuietHours = None,
     contacts_only: ContactsOnly = None,
+    bodies_days: RetainBodies = None,
+    attachments_days: RetainAttachments = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -48,7 +53,8 @@ def mailboxes_create(
                                       oversight_mode=oversight, min_oversight=min_oversight, display_name=display_name,
                                       approvers=approver, approvals_required=approvals_required, approval_timeout=timeout,
                                       on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
-                                      quiet_hours=_quiet(quiet_hours), contacts_only=contacts_only))
+                                      quiet_hours=_quiet(quiet_hours), contacts_only=contacts_only,
+                                      retain_bodies_days=bodies_days, retain_attachments_days=attachments_days))
     print(f"Created {row['address']} ({row['mailbox_id']}), oversight {row['oversight_mode']}, floor {row['min_oversight']}.")
 
 
@@ -97,6 +103,29 @@ def mailboxes_policy(
         return
     for key, value in policy.items():
         print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+
+
+@mailboxes_app.command("retention")
+def mailboxes_retention(
+    mailbox: str,
+    bodies_days: RetainBodies = None,
+    attachments_days: RetainAttachments = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Show or change how long a mailbox keeps message bodies and attachments (the purge job of the
+    worker role removes older content; held and unsent mail and the audit trail always stay)."""
+    from ..services.mailboxes import update_mailbox
+
+    row = run(lambda: update_mailbox(context_for(data_dir, database_url), principal=Principal.local_operator(), mailbox=mailbox,
+                                      retain_bodies_days=bodies_days, retain_attachments_days=attachments_days))
+    kept = {k: row[k] for k in ("retain_bodies_days", "retain_attachments_days")}
+    if as_json:
+        print(json.dumps({"address": row["address"], **kept}, indent=2))
+        return
+    for key, value in kept.items():
+        print(f"{key}: {'for ever' if value is None else value}")
 
 
 def _quiet(value: str | None) -> dict[str, str] | str | None:

@@ -71,6 +71,10 @@ def serve(
         help="What this process runs: api (HTTP API and long-polls), smtp (inbound SMTP), worker (delivery, "
              "webhooks, periodic jobs) or all (default). Repeat it or comma-separate (--role api,worker). Any number "
              "of each against one PostgreSQL; on SQLite one worker process per database. Env MULTIMAIL_ROLE.")] = None,
+    blob_store: Annotated[Optional[str], typer.Option(
+        "--blob-store", metavar="URL", show_default=False,
+        help="Keep raw messages and attachment bytes outside the database, content-addressed: file:///path, or any "
+             "fsspec URL (s3://bucket/prefix with the s3 extra). Default: in the database. Env MULTIMAIL_BLOB_STORE.")] = None,
     log_format: Annotated[Optional[LogFormat], typer.Option(
         "--log-format", case_sensitive=False, show_default=False,
         help="text (default): readable lines; json: one JSON object per line, for log shippers. "
@@ -87,7 +91,7 @@ def serve(
                                 smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
                                 prefect_api_url=prefect_api_url, prefect_events=prefect_events or None, prefect_ui_url=prefect_ui_url,
                                 rspamd_url=rspamd_url, log_format=log_format.value if log_format else None,
-                                role=",".join(role) if role else None)
+                                role=",".join(role) if role else None, blob_store=blob_store)
     except ValidationError as exc:
         problem = exc.errors()[0]
         name = ".".join(str(p) for p in problem["loc"])

@@ -761,7 +761,8 @@ class MultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
+                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -783,6 +784,9 @@ class MultiMail(BaseClient):
                 ``"off"``): a daily window in which none of its mail is handed over.
             contacts_only: Hold mail that would go out on its own when a recipient is not one of
                 the mailbox's approved contacts (see ``add_contact``).
+            retain_bodies_days: Days bodies and raw bytes are kept before the purge job removes
+                them (0: for ever); held and unsent mail is never purged.
+            retain_attachments_days: Days attachments are kept (0: for ever).
 
         Returns:
             The mailbox, with its ``mailbox_id``.
@@ -798,7 +802,8 @@ class MultiMail(BaseClient):
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
             escalate_to=escalate_to, digest=digest, contacts_only=contacts_only,
-            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
+            retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
 
     def list_mailboxes(self) -> MailboxList:
         """The mailboxes this key may act for.
@@ -816,7 +821,8 @@ class MultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
+                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -837,6 +843,9 @@ class MultiMail(BaseClient):
                 ``"off"``): a daily window in which none of its mail is handed over.
             contacts_only: Hold mail that would go out on its own when a recipient is not one of
                 the mailbox's approved contacts (see ``add_contact``).
+            retain_bodies_days: Days bodies and raw bytes are kept before the purge job removes
+                them (0: for ever); held and unsent mail is never purged.
+            retain_attachments_days: Days attachments are kept (0: for ever).
 
         Returns:
             The updated mailbox.
@@ -850,7 +859,8 @@ class MultiMail(BaseClient):
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
             escalate_to=escalate_to, digest=digest, contacts_only=contacts_only,
-            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
+            quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
+            retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
 
     def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.

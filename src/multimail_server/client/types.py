@@ -490,6 +490,10 @@ class Mailbox(TypedDict):
     """Mail that would go out on its own to anyone not among its approved contacts is held."""
     spam_threshold: Union[float, None]
     """The baseline spam score at which its inbound mail is flagged; null: the server's setting."""
+    retain_bodies_days: int | None
+    """Days message bodies and raw bytes are kept before the purge job removes them; null: for ever."""
+    retain_attachments_days: int | None
+    """Days attachments (and the raw bytes carrying them) are kept; null: for ever."""
     created_at: str
     updated_at: str
 

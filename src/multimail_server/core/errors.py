@@ -81,3 +81,19 @@ class Unprocessable(MultiMailError):
 
     status = 422
     code = "unprocessable"
+
+
+class Gone(MultiMailError):
+    """410: the thing existed and was removed for good (a message's content purged under its
+    mailbox's retention settings); the details say when."""
+
+    status = 410
+    code = "content_purged"
+
+
+class StorageUnavailable(MultiMailError):
+    """500: the blob store lost or altered bytes the database references (the operator's problem,
+    not the client's); the hash is named so the operator can restore it from a backup."""
+
+    status = 500
+    code = "blob_unavailable"

@@ -372,8 +372,9 @@ def _number(value: str | None) -> Any:
 @router.post("/mailboxes/policy")
 def mailbox_policy(request: Request, session: SessionDep, form: FormDep) -> Response:
     """A mailbox's approval policy (approvers, N of M, timeout and what then, escalation, digest,
-    quiet hours, contacts only) through update_mailbox: the service's validation error is shown on the page, with
-    what was typed, and changes nothing."""
+    quiet hours, contacts only) and retention (days bodies and attachments are kept) through
+    update_mailbox: the service's validation error is shown on the page, with what was typed, and
+    changes nothing."""
     mailbox = form.get("mailbox", "")
     start, end, zone = (form.get(k, "").strip() for k in ("quiet_start", "quiet_end", "quiet_timezone"))
     quiet: dict[str, str] | str = {"start": start, "end": end, "timezone": zone} if start or end or zone else "off"
@@ -383,7 +384,9 @@ def mailbox_policy(request: Request, session: SessionDep, form: FormDep) -> Resp
             approvers=_addresses(form.get("approvers")) or [], approvals_required=_number(form.get("approvals_required") or "1"),
             approval_timeout=_number(form.get("approval_timeout") or "0"), on_timeout=form.get("on_timeout") or "reject",
             escalate_to=_addresses(form.get("escalate_to")) or [], digest=form.get("digest") or "off", quiet_hours=quiet,
-            contacts_only=form.get("contacts_only") == "on")
+            contacts_only=form.get("contacts_only") == "on",
+            retain_bodies_days=_number(form.get("retain_bodies_days") or "0"),
+            retain_attachments_days=_number(form.get("retain_attachments_days") or "0"))
     except BadRequest as exc:
         return _mailboxes_page(request, session, status=exc.status, error=exc.message, error_mailbox=mailbox, form=form)
     return RedirectResponse(f"/mailboxes?saved={quote(box['address'])}", status_code=303)

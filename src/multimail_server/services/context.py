@@ -37,7 +37,9 @@ class Context:
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
         """Open (and migrate) the database the settings name."""
-        from ..store import open_store
+        from ..store import blobs, open_store
 
         # The SQLite file's folder is made by the engine; a PostgreSQL server makes no data dir.
-        return cls(store=open_store(settings.resolved_database_url()), settings=settings)
+        store = open_store(settings.resolved_database_url())
+        blobs.attach(store.engine, blobs.open_blob_store(settings.blob_store))
+        return cls(store=store, settings=settings)

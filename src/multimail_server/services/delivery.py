@@ -112,8 +112,10 @@ class Copies:
                                  issuer=self.ctx.settings.base_url())
 
     def external(self) -> bytes:
-        if self.msg["raw"] is not None:
-            return self.msg["raw"]
+        kept = self.msg["raw"] if self.msg["raw"] is not None else (
+            message_q.raw_of(self.tx, self.msg) if self.msg["raw_sha256"] else None)  # in the blob store
+        if kept is not None:
+            return kept
         if not approved_content_matches(self.msg, self._atts()):
             # Only a held message can be edited, so this means the row changed behind the
             # service layer's back: what goes out must be what a human approved, or nothing.
@@ -323,7 +325,7 @@ class DeliveryWorker(PollingWorker):
     def _start_handoff(self, tx, row, msg, mailbox, progress, copies: Copies, local, remote, now) -> dict[str, Any] | None:
         """Step 1 for the relay: keep the bytes, deliver locally once, record `phase: started`."""
         raw = copies.external()
-        if msg["raw"] is None:
+        if msg["raw"] is None and not msg["raw_sha256"]:
             message_q.update_message(tx, msg["id"], {"raw": raw})
         if not progress["local_delivered"]:
             hosted = keep_raw(tx, copies.hosted(), now) if local else None

@@ -26,6 +26,7 @@ from . import decision_links
 from .common import find_mailbox, record
 from .context import Context
 from .outbound_pause import check_quiet_hours_setting
+from .retention import MAX_RETENTION_DAYS
 from .views import mailbox_view
 
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
@@ -52,6 +53,18 @@ def _check_flag(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise BadRequest(f"{field} must be true or false.", code="invalid_field", details={"field": field})
     return value
+
+
+def _check_retention(value: Any, field: str) -> int | None:
+    """Days to keep (1 to MAX_RETENTION_DAYS); 0 means for ever (stored as NULL)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETENTION_DAYS:
+        raise BadRequest(f"{field} must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, or 0 to keep for ever.",
+                         code="invalid_field", details={"field": field})
+    return value or None
+
+
+def _retention_changes(**fields: Any) -> dict[str, Any]:
+    return {name: _check_retention(value, name) for name, value in fields.items() if value is not None}
 
 
 def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +96,8 @@ def create_mailbox(
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
     contacts_only: bool | None = None,
+    retain_bodies_days: int | None = None,
+    retain_attachments_days: int | None = None,
 ) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
     normalized = normalize_mailbox_address(address)
@@ -103,6 +118,7 @@ def create_mailbox(
         "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
         "digest": None, "digest_sent_until": None, "quiet_hours": None, "spam_threshold": None,
         "contacts_only": _check_flag(contacts_only, "contacts_only") if contacts_only is not None else False,
+        **_retention_changes(retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days),
         "created_at": now,
         "updated_at": now,
     }
@@ -146,9 +162,11 @@ def update_mailbox(
     quiet_hours: dict[str, str] | str | None = None,
     contacts_only: bool | None = None,
     spam_threshold: float | None = None,
+    retain_bodies_days: int | None = None,
+    retain_attachments_days: int | None = None,
 ) -> dict[str, Any]:
     """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
-    digest, an empty list the approvers."""
+    digest, an empty list the approvers, `retain_*_days: 0` the retention window."""
     require_scope(principal.scopes, Scope.ADMIN, "change mailboxes")
     policy = {"approvers": approvers, "approvals_required": approvals_required, "approval_timeout": approval_timeout,
               "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours}
@@ -174,6 +192,10 @@ def update_mailbox(
             if name == "digest_sent_until" and row.get("digest"):
                 continue  # the digest already runs: keep its period
             if name == "digest_sent_until" or value != row.get(name):
+                changes[name] = value
+        for name, value in _retention_changes(retain_bodies_days=retain_bodies_days,
+                                              retain_attachments_days=retain_attachments_days).items():
+            if value != row.get(name):
                 changes[name] = value
         if digest == "off" and row.get("digest"):
             changes["digest"] = None

@@ -16,6 +16,7 @@ from ..store import messages as message_q
 from .approvals import pending_view
 from .common import find_mailbox, find_message, find_thread, record
 from .context import Context
+from .retention import raw_purged_at, refuse_purged
 from .views import REVIEW_KEYS, email_item, full_message, inbox_item, thread_item
 
 MAX_LIMIT = 100
@@ -132,6 +133,7 @@ def get_attachment(ctx: Context, *, principal: Principal, message_id: str, attac
         att = message_q.attachment(tx, attachment_id)
     if att is None or att["message_id"] != message_id:
         raise NotFound(f"No attachment {attachment_id!r} on this message.", code="attachment_not_found")
+    refuse_purged("attachments", message_id=message_id, purged_at=att.get("purged_at"))
     return att
 
 
@@ -213,6 +215,7 @@ def get_raw(ctx: Context, *, principal: Principal, message_id: str) -> bytes:
     with ctx.store.read() as tx:
         msg, _ = find_message(tx, principal, message_id)
         raw = message_q.raw_of(tx, msg)
+    refuse_purged("raw bytes", message_id=message_id, purged_at=raw_purged_at(msg))
     if raw is None:
         raise Conflict(f"Message {message_id} has not been composed yet (it is {msg['status']}): its bytes exist "
                        "once it goes out.", code="not_composed_yet", details={"message_id": message_id, "status": msg["status"]})
@@ -259,6 +262,7 @@ def attachment_by_name(ctx: Context, *, principal: Principal, message_id: str, f
     if att is None:
         raise NotFound(f"No attachment named {filename!r} on this message.", code="attachment_not_found",
                        details={"filename": filename})
+    refuse_purged("attachments", message_id=message_id, purged_at=att.get("purged_at"))
     return att
 
 

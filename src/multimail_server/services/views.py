@@ -71,6 +71,8 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "quiet_hours": row.get("quiet_hours"),
         "contacts_only": bool(row.get("contacts_only")),
         "spam_threshold": row.get("spam_threshold"),
+        "retain_bodies_days": row.get("retain_bodies_days"),
+        "retain_attachments_days": row.get("retain_attachments_days"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }

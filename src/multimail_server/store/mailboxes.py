@@ -43,7 +43,12 @@ def update_mailbox(tx: Connection, mailbox_id: str, values: dict[str, Any]) -> N
 
 
 def delete_mailbox(tx: Connection, mailbox_id: str) -> None:
-    """Remove a mailbox and its mail; the audit trail and events stay (they hold no foreign keys)."""
+    """Remove a mailbox and its mail; the audit trail and events stay (they hold no foreign keys).
+    The raw bytes its messages alone named go too (`raw_blobs` rows; with a blob store, its
+    objects are then unreferenced and the purge job's gc removes them after the grace period)."""
+    from .retention import drop_unreferenced_raw, raw_hashes_of_mailbox
+
+    hashes = raw_hashes_of_mailbox(tx, mailbox_id)
     msg_ids = select(t.messages.c.id).where(t.messages.c.mailbox_id == mailbox_id).scalar_subquery()
     tx.execute(delete(t.message_tags).where(t.message_tags.c.message_id.in_(msg_ids)))
     tx.execute(delete(t.attachments).where(t.attachments.c.message_id.in_(msg_ids)))
@@ -53,6 +58,7 @@ def delete_mailbox(tx: Connection, mailbox_id: str) -> None:
     tx.execute(delete(t.suppressions).where(t.suppressions.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.contacts).where(t.contacts.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.messages).where(t.messages.c.mailbox_id == mailbox_id))
+    drop_unreferenced_raw(tx, hashes)
     tx.execute(delete(t.threads).where(t.threads.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.webhooks).where(t.webhooks.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.mailboxes).where(t.mailboxes.c.id == mailbox_id))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, and_, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core import search_query as sq
+from . import blobs as blob_store
 from . import search
 from . import tables as t
 
@@ -44,9 +45,35 @@ def insert_many(tx: Connection, *, threads: list[dict[str, Any]], messages: list
 
 
 def insert_attachments(tx: Connection, message_id: str, items: list[dict[str, Any]]) -> None:
-    if items:
-        tx.execute(insert(t.attachments), [{"message_id": message_id, "position": position, **item}
-                                           for position, item in enumerate(items)])
+    """Each attachment with the sha256 of its bytes; with a blob store the bytes go there first
+    (before this transaction commits) and the row keeps only the hash."""
+    if not items:
+        return
+    blobs = blob_store.of(tx)
+    rows = []
+    for position, item in enumerate(items):
+        content = item["content"]
+        digest = blobs.put(content) if blobs is not None else blob_store.sha256_of(content)
+        rows.append({"message_id": message_id, "position": position, **item, "content_sha256": digest,
+                     "content": None if blobs is not None else content})
+    tx.execute(insert(t.attachments), rows)
+
+
+def _with_content(tx: Connection, row: dict[str, Any]) -> dict[str, Any]:
+    """An attachment row with its bytes, read from the blob store when the row keeps only the hash."""
+    if row.get("content") is None and row.get("content_sha256"):
+        blobs = blob_store.of(tx)
+        if blobs is None:
+            raise_unconfigured(row["content_sha256"])
+        row["content"] = blobs.get(row["content_sha256"])
+    return row
+
+
+def raise_unconfigured(sha256: str) -> NoReturn:
+    from ..core.errors import StorageUnavailable
+
+    raise StorageUnavailable(f"Bytes {sha256} are kept in a blob store, and this server has none configured "
+                             "(start it with the same --blob-store as before).", details={"sha256": sha256})
 
 
 def by_id(tx: Connection, message_id: str, *, lock: bool = False) -> dict[str, Any] | None:
@@ -72,7 +99,12 @@ def thread_messages(tx: Connection, thread_id: str) -> list[dict[str, Any]]:
 
 
 def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> bool:
-    """Conditional update: `where` names the state the row must still be in (compare-and-set)."""
+    """Conditional update: `where` names the state the row must still be in (compare-and-set).
+
+    With a blob store, `raw` (an outbound message's hand-over bytes) goes to it through
+    `raw_blobs` and the row keeps `raw_sha256`; `raw_of` reads it back either way."""
+    if values.get("raw") is not None and blob_store.of(tx) is not None:
+        values = {**values, "raw": None, "raw_sha256": keep_raw_blob(tx, values["raw"], values.get("sent_at") or t.utcnow())}
     q = update(t.messages).where(t.messages.c.id == message_id)
     for col, val in (where or {}).items():
         q = q.where(t.messages.c[col] == val)
@@ -82,14 +114,25 @@ def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, w
 def attachments_of(tx: Connection, message_id: str, *, with_content: bool = False) -> list[dict[str, Any]]:
     cols = [t.attachments.c.id, t.attachments.c.filename, t.attachments.c.content_type, t.attachments.c.size]
     if with_content:
-        cols.append(t.attachments.c.content)
+        cols += [t.attachments.c.content, t.attachments.c.content_sha256]
     q = select(*cols).where(t.attachments.c.message_id == message_id).order_by(t.attachments.c.position)
-    return [dict(r) for r in tx.execute(q).mappings()]
+    rows = [dict(r) for r in tx.execute(q).mappings()]
+    if with_content:
+        purged = tx.execute(select(t.messages.c.attachments_purged_at).where(t.messages.c.id == message_id)).scalar()
+        for row in rows:
+            if purged is None:
+                _with_content(tx, row)
+            row.pop("content_sha256", None)
+    return rows
 
 
 def attachment(tx: Connection, attachment_id: str) -> dict[str, Any] | None:
+    """One attachment with its bytes (`content` is None once its message's attachments were purged)."""
     row = tx.execute(select(t.attachments).where(t.attachments.c.id == attachment_id)).mappings().first()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    purged = tx.execute(select(t.messages.c.attachments_purged_at).where(t.messages.c.id == row["message_id"])).scalar()
+    return {**row, "purged_at": purged} if purged is not None else _with_content(tx, dict(row))
 
 
 def tags_of(tx: Connection, message_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -181,20 +224,49 @@ def pending_and_recent(
 
 
 def put_raw_blob(tx: Connection, sha256: str, raw: bytes, now: datetime) -> None:
-    """Keep `raw` once under its hash (a second message with the same bytes names the same row)."""
+    """Keep `raw` once under its hash (a second message with the same bytes names the same row).
+    With a blob store the bytes are written there first, before this transaction commits, and
+    the row keeps the hash and size only."""
+    blobs = blob_store.of(tx)
+    if blobs is not None:
+        blobs.put(raw)
     dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
-               {"sha256": sha256, "raw": raw, "created_at": now})
+    row = {"sha256": sha256, "raw": None if blobs is not None else raw, "size": len(raw), "created_at": now}
+    tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]), row)
+    if tx.dialect.name == "postgresql":
+        # The row this message will name must outlive this transaction: a share lock on it makes
+        # a concurrent purge (store/retention.drop_unreferenced_raw, which locks the rows it may
+        # delete) wait for our commit and then see our message; if a purge deleted it first,
+        # it is written again.
+        held = select(t.raw_blobs.c.sha256).where(t.raw_blobs.c.sha256 == sha256).with_for_update(read=True)
+        if tx.execute(held).first() is None:
+            tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]), row)
+
+
+def keep_raw_blob(tx: Connection, raw: bytes, now: datetime) -> str:
+    digest = blob_store.sha256_of(raw)
+    put_raw_blob(tx, digest, raw, now)
+    return digest
 
 
 def raw_of(tx: Connection, message: dict[str, Any]) -> bytes | None:
-    """A message's RFC 5322 bytes: kept on the row (outbound) or in `raw_blobs` (inbound)."""
+    """A message's RFC 5322 bytes: kept on the row (outbound), in `raw_blobs` (inbound), or in the
+    blob store `raw_blobs` names; None once purged (`purged_at` / `attachments_purged_at`)."""
+    if message.get("purged_at") is not None or message.get("attachments_purged_at") is not None:
+        return None
     if message.get("raw") is not None:
         return message["raw"]
     if not message.get("raw_sha256"):
         return None
     row = tx.execute(select(t.raw_blobs.c.raw).where(t.raw_blobs.c.sha256 == message["raw_sha256"])).first()
-    return row[0] if row else None
+    if row is None:
+        return None
+    if row[0] is not None:
+        return row[0]
+    blobs = blob_store.of(tx)
+    if blobs is None:
+        raise_unconfigured(message["raw_sha256"])
+    return blobs.get(message["raw_sha256"])
 
 
 def attachments_of_many(tx: Connection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -212,11 +284,13 @@ def attachments_of_many(tx: Connection, message_ids: list[str]) -> dict[str, lis
 
 
 def attachment_contents(tx: Connection, attachment_ids: list[str]) -> dict[str, bytes]:
-    """The bytes of these attachments, by id."""
+    """The bytes of these attachments, by id (none of a message whose attachments were purged)."""
     if not attachment_ids:
         return {}
-    a = t.attachments
-    return {row["id"]: row["content"] for row in tx.execute(select(a.c.id, a.c.content).where(a.c.id.in_(attachment_ids))).mappings()}
+    a, m = t.attachments, t.messages
+    q = (select(a.c.id, a.c.content, a.c.content_sha256).join(m, m.c.id == a.c.message_id)
+         .where(a.c.id.in_(attachment_ids), m.c.attachments_purged_at.is_(None)))
+    return {row["id"]: _with_content(tx, dict(row))["content"] for row in tx.execute(q).mappings()}
 
 
 # The audit actions of the calls that create an outbound message (services/sending._submit).

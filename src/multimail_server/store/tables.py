@@ -104,6 +104,10 @@ mailboxes = Table(
     Column("contacts_only", Boolean, nullable=False, default=False, server_default=false()),
     # The baseline spam score at which inbound mail is flagged (core/spam.py); NULL: the server's setting.
     Column("spam_threshold", Float, nullable=True),
+    # Retention (services/retention.py): days a message's bodies and raw bytes, and its
+    # attachments, are kept; NULL keeps them for ever.
+    Column("retain_bodies_days", Integer, nullable=True),
+    Column("retain_attachments_days", Integer, nullable=True),
 )
 
 threads = Table(
@@ -182,6 +186,11 @@ messages = Table(
     Column("spam_verdict", JSON, nullable=True),
     Column("spam_state", String(12), nullable=True),
     Column("spam_label", String(10), nullable=True),
+    # Retention: when the purge job removed the bodies and raw bytes (`purged_at`) and the
+    # attachments' content (`attachments_purged_at`, which also removes the raw bytes, since they
+    # carry the attachments). Hashes, headers and the audit trail stay.
+    Column("purged_at", UTCDateTime, nullable=True),
+    Column("attachments_purged_at", UTCDateTime, nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -194,6 +203,8 @@ messages = Table(
     Index("ix_messages_mailbox_direction_read_seq", "mailbox_id", "direction", "read", "seq"),
     # list_spam: a mailbox's quarantine newest first, without scanning its inbox.
     Index("ix_messages_mailbox_spam_seq", "mailbox_id", "spam_state", "seq"),
+    # The purge job's scan: a mailbox's messages older than its retention window.
+    Index("ix_messages_mailbox_created", "mailbox_id", "created_at"),
 )
 
 # One row per claim_messages call that leased something: who holds it, until when, and which
@@ -220,7 +231,10 @@ attachments = Table(
     Column("filename", Text, nullable=False),
     Column("content_type", String(255), nullable=False),
     Column("size", Integer, nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    # The bytes, or NULL when they live in the blob store (store/blobs.py) or were purged;
+    # `content_sha256` names them either way.
+    Column("content", LargeBinary, nullable=True),
+    Column("content_sha256", String(64), nullable=True, index=True),
 )
 
 message_tags = Table(
@@ -357,7 +371,8 @@ raw_blobs = Table(
     "raw_blobs",
     metadata,
     Column("sha256", String(64), primary_key=True),
-    Column("raw", LargeBinary, nullable=False),
+    Column("raw", LargeBinary, nullable=True),  # NULL: the bytes are in the blob store (store/blobs.py)
+    Column("size", BigInteger, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

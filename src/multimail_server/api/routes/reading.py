@@ -75,7 +75,7 @@ def tag_email(body: TagEmail, ctx: CtxDep, who: PrincipalDep) -> dict:
 
 
 @router.get("/get_attachment", operation_id="get_attachment",
-            responses={**responses(404), 200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
+            responses={**responses(404, 410), 200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
             response_class=Response, response_description="The attachment's bytes.")
 def get_attachment(
     ctx: CtxDep,
@@ -92,11 +92,12 @@ def get_attachment(
 
 
 @router.get("/get_raw", operation_id="get_raw", response_class=Response,
-            responses={**responses(404, 409), 200: {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
+            responses={**responses(404, 409, 410), 200: {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
             response_description="The message's RFC 5322 bytes (message/rfc822).")
 def get_raw(ctx: CtxDep, who: PrincipalDep, message_id: str = Query(..., description="The message's id (msg_...).")) -> Response:
     """The exact bytes of a message: as received, or as handed over for delivery (409
-    `not_composed_yet` before that). Decision links and private reply addresses are replaced."""
+    `not_composed_yet` before that; 410 `content_purged` once its mailbox's retention removed it).
+    Decision links and private reply addresses are replaced."""
     raw = svc.get_raw(ctx, principal=who, message_id=message_id)
     return Response(raw, media_type="message/rfc822",
                     headers={"Content-Disposition": f'attachment; filename="{message_id}.eml"', "X-Content-Type-Options": "nosniff"})

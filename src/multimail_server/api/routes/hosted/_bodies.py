@@ -65,6 +65,10 @@ class UpdateMailboxBody(Request):
     mcp_configured: StrictInt | StrictBool | None = Field(None, description="The hosted MCP server's first-run flag; "
                                                           "accepted (self-hosted mailboxes are always configured).")
     contacts_only: StrictBool | None = Field(None, description=CONTACTS_ONLY)
+    # Self-hosted additions (the hosted document has no retention settings): services/retention.py.
+    retain_bodies_days: StrictInt | None = Field(None, description="Self-hosted: days message bodies and raw bytes are "
+                                                 "kept before the purge job removes them; 0: for ever.")
+    retain_attachments_days: StrictInt | None = Field(None, description="Self-hosted: days attachments are kept; 0: for ever.")
 
 
 class SendBody(Request):

@@ -115,7 +115,7 @@ def get_email(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = MailboxId, email
 
 @router.get("/mailboxes/{mailbox_id}/emails/{email_id}/attachments/{filename}", operation_id="hosted_download_attachment",
             response_class=Response, response_description="The attachment's bytes.",
-            responses={**errors(404), 200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
+            responses={**errors(404, 410), 200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 def download_attachment(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = MailboxId, email_id: str = EmailId,
                         filename: str = Filename) -> Response:
     """One attachment's bytes, by file name (get_attachment); always a download, never rendered."""
@@ -126,7 +126,7 @@ def download_attachment(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = Mailbo
 
 
 @router.get("/mailboxes/{mailbox_id}/emails/{email_id}/attachments/{filename}/url", operation_id="hosted_attachment_url",
-            response_model=HostedAttachmentUrl, responses=errors(404))
+            response_model=HostedAttachmentUrl, responses=errors(404, 410))
 def attachment_url(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = MailboxId, email_id: str = EmailId,
                    filename: str = Filename) -> dict:
     """Where to download an attachment (the hosted MCP server asks first). Not a presigned URL:

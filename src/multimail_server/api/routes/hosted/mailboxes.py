@@ -62,7 +62,9 @@ def _update(ctx, who, mailbox_id: str, body: UpdateMailboxBody) -> dict:
         field = next(iter(refused))
         raise NotServed(f"{field} is not supported by this server (nothing was changed).", details={"field": field})
     view = svc.update_mailbox(ctx, principal=who, mailbox=mailbox_id, oversight_mode=body.oversight_mode,
-                              display_name=body.display_name, contacts_only=body.contacts_only)
+                              display_name=body.display_name, contacts_only=body.contacts_only,
+                              retain_bodies_days=body.retain_bodies_days,
+                              retain_attachments_days=body.retain_attachments_days)
     return {"id": view["mailbox_id"], "status": "updated"}
 
 

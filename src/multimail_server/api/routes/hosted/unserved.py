@@ -49,7 +49,8 @@ HOSTED_ONLY: list[tuple[str, str, str]] = [
     ("POST", "/v1/billing/portal", BILLING),
     ("POST", "/v1/funnel/event", BILLING),
     ("GET", "/v1/usage", "Self-hosted: there is no quota; the server's counters are at GET /metrics (Prometheus)."),
-    ("GET", "/v1/export", "Self-hosted: all data is in your own database; back it up directly."),
+    ("GET", "/v1/export", "Self-hosted: export a mailbox as mbox or .eml files with GET /v1/export_mailbox (or "
+     "`multimail export`); everything else is in your own database: back it up directly."),
     ("POST", "/v1/admin/recover-key", "Self-hosted: make a new key on the server with `multimail keys create`."),
     ("POST", "/v1/webhooks/postmark-inbound", "Self-hosted: mail arrives over SMTP (`multimail serve`), not from Postmark."),
     ("POST", "/v1/webhooks/postmark", "Self-hosted: delivery outcomes come from this server's own SMTP delivery."),
