@@ -16,6 +16,7 @@ from ..core.access import Scope
 from ..core.errors import BadRequest, Forbidden, MultiMailError, NotFound
 from ..core.limits import TooManyRequests
 from ..core.oversight import Mode
+from ..core.web_headers import private_page_headers
 from ..services import approvals as approvals_svc
 from ..services import audit as audit_svc
 from ..services import audit_chain
@@ -164,9 +165,7 @@ def message_html(request: Request, session: SessionDep, message_id: str, remote:
     doc = ('<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank">'
            '<style>body{font-family:system-ui,sans-serif;margin:.75rem;color:#111;background:#fff}'
            'img{max-width:100%}</style></head><body>' + (html or "") + "</body></html>")
-    return HTMLResponse(doc, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                                      "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
-                                      "X-Frame-Options": "SAMEORIGIN"})
+    return HTMLResponse(doc, headers=private_page_headers(csp, frame_options="SAMEORIGIN"))
 
 
 @router.get("/messages/{message_id}/attachments/{attachment_id}")
