@@ -98,14 +98,12 @@ async def login(request: Request) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not sessions.csrf_ok(ctx, "login:" + nonce if nonce else None, form.get("csrf")):
         return _login_page(request, 403, "The sign-in form was out of date (CSRF check); please try again.", next_)
-    try:
-        _limits(request).check(_limits(request).auth_failures, _ip(request))  # an IP that sent too many wrong keys waits
-        session, cookie = await to_thread.run_sync(lambda: sessions.sign_in(ctx, form.get("api_key", "")))
+    try:  # under the API's wrong-key budget per IP (services/keys.authenticate_from)
+        session, cookie = await to_thread.run_sync(
+            lambda: sessions.sign_in(ctx, form.get("api_key", ""), limits=_limits(request), ip=_ip(request)))
     except TooManyRequests as exc:
         return _login_page(request, 429, f"Too many wrong keys from this address; try again in {exc.retry_after} s.", next_)
     except MultiMailError as exc:
-        if exc.code != "agent_key_refused":  # a wrong key spends the IP's wrong-key budget, as on the API
-            _limits(request).hit(_limits(request).auth_failures, _ip(request))
         return _login_page(request, exc.status, exc.message, next_)
     response = RedirectResponse(_safe_next(next_), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, cookie, max_age=sessions.SESSION_SECONDS)
