@@ -62,6 +62,7 @@ IdempotencyKey = Annotated[str | None, Field(
 MailboxMode = Annotated[OversightMode | None, Field(description=f"The mailbox's default oversight: {MODES}.")]
 Floor = Annotated[OversightMode | None, Field(
     description="The loosest mode a call may ask for (admin only); defaults to the mailbox's mode.")]
+DISPLAY_NAME = "The name shown in the From header of its mail."
 WINDOW = ("Seconds within which an identical send (same content, no key) answers the first message instead of "
           "sending again; 0 turns it off.")
 WebhookId = Annotated[str, Field(description="The webhook's id (wh_...).")]
@@ -118,12 +119,17 @@ class Attachment(Request):
     content_base64: str = Field(description="The file's bytes, base64-encoded.")
 
 
-class CreateMailbox(Request):
-    address: str = Field(description="The new mailbox's address, on a domain this server hosts.")
+class MailboxSettings(Request):
+    """The settings of a mailbox that create_mailbox and update_mailbox both take, declared once.
+
+    In update's form (absent: unchanged); CreateMailbox overrides display_name and the idempotency
+    window with its defaults, and pydantic keeps an overridden field in its place, so both requests
+    keep their field order (which decides which error a bad body is answered with first)."""
+
     oversight_mode: MailboxMode = None
     min_oversight: Floor = None
-    display_name: str = Field("", description="The name shown in the From header of its mail.")
-    idempotency_window_seconds: StrictInt = Field(900, description=WINDOW)
+    display_name: str | None = Field(None, description=DISPLAY_NAME)
+    idempotency_window_seconds: StrictInt | None = Field(None, description=WINDOW)
     approvers: Approvers = None
     approvals_required: ApprovalsRequired = None
     approval_timeout: ApprovalTimeout = None
@@ -134,6 +140,16 @@ class CreateMailbox(Request):
     contacts_only: ContactsOnly = None
     retain_bodies_days: RetainBodies = None
     retain_attachments_days: RetainAttachments = None
+
+
+class NewMailboxAddress(Request):
+    address: str = Field(description="The new mailbox's address, on a domain this server hosts.")
+
+
+# A model's fields run from its rightmost base to itself: the address first, then the settings.
+class CreateMailbox(MailboxSettings, NewMailboxAddress):
+    display_name: str = Field("", description=DISPLAY_NAME)
+    idempotency_window_seconds: StrictInt = Field(900, description=WINDOW)
 
 
 class MailboxRef(Request):
@@ -145,27 +161,31 @@ class MailboxRef(Request):
         return self.mailbox or self.mailbox_id or self.address
 
 
-class UpdateMailbox(MailboxRef):
-    oversight_mode: MailboxMode = None
-    min_oversight: Floor = None
-    display_name: str | None = Field(None, description="The name shown in the From header of its mail.")
-    idempotency_window_seconds: StrictInt | None = Field(None, description=WINDOW)
-    approvers: Approvers = None
-    approvals_required: ApprovalsRequired = None
-    approval_timeout: ApprovalTimeout = None
-    on_timeout: OnTimeoutField = None
-    escalate_to: EscalateTo = None
-    digest: Digest = None
-    quiet_hours: QuietHoursField = None
-    contacts_only: ContactsOnly = None
+class UpdateMailbox(MailboxSettings, MailboxRef):
+    # update_mailbox's own: create_mailbox starts every mailbox at the server's threshold
     spam_threshold: float | None = Field(
         None, strict=True, description="The baseline spam score at which its inbound mail is flagged as spam (twice it, and at least 5 more: "
         "quarantined); used when no rspamd is configured.")
-    retain_bodies_days: RetainBodies = None
-    retain_attachments_days: RetainAttachments = None
 
 
-class SendEmail(Request):
+class CallOptions(Request):
+    """What every sending call may add for itself: its oversight, metadata and idempotency key."""
+
+    oversight_mode: CallMode = None
+    metadata: CallMetadata = None
+    idempotency_key: IdempotencyKey = None
+
+
+class CallPolicy(CallOptions):
+    """The per-call policy of send_email and reply_email: CallOptions and the held message's own timeout."""
+
+    approval_timeout: CallTimeout = None
+    on_timeout: CallOnTimeout = None
+
+
+# The message fields of each sending call; the requests below add the call's options after them
+# (a model's fields run from its rightmost base to itself).
+class SendFields(Request):
     from_: str = Field(alias="from", description="The sending mailbox, as an address (display name allowed).")
     to: Addresses = Field(description="Recipients: an address or a list of them (display names allowed).")
     subject: str = Field(description="The subject line (no line breaks).")
@@ -175,14 +195,9 @@ class SendEmail(Request):
     bcc: Bcc = None
     reply_to: Addresses | None = Field(None, description="Where replies should go, if not to the sender.")
     attachments: Attachments = None
-    oversight_mode: CallMode = None
-    metadata: CallMetadata = None
-    idempotency_key: IdempotencyKey = None
-    approval_timeout: CallTimeout = None
-    on_timeout: CallOnTimeout = None
 
 
-class ReplyEmail(Request):
+class ReplyFields(Request):
     message_id: str = Field(description="The message to reply to; the reply joins its thread.")
     body: str = Field(description="The plain-text body.")
     html: Html = None
@@ -190,14 +205,9 @@ class ReplyEmail(Request):
     cc: Cc = None
     bcc: Bcc = None
     attachments: Attachments = None
-    oversight_mode: CallMode = None
-    metadata: CallMetadata = None
-    idempotency_key: IdempotencyKey = None
-    approval_timeout: CallTimeout = None
-    on_timeout: CallOnTimeout = None
 
 
-class DecideEmail(Request):
+class DecideFields(Request):
     from_: str = Field(alias="from", description="The asking mailbox, as an address.")
     to: Addresses = Field(description="Who decides: an address or a list of them.")
     question: str = Field(description="The question, as the email states it.")
@@ -205,9 +215,18 @@ class DecideEmail(Request):
     subject: str | None = Field(None, description="The subject line; derived from the question when omitted.")
     context: str | None = Field(None, description="Background shown above the question.")
     cc: Cc = None
-    oversight_mode: CallMode = None
-    metadata: CallMetadata = None
-    idempotency_key: IdempotencyKey = None
+
+
+class SendEmail(CallPolicy, SendFields):
+    pass
+
+
+class ReplyEmail(CallPolicy, ReplyFields):
+    pass
+
+
+class DecideEmail(CallOptions, DecideFields):
+    pass
 
 
 class ApproveMessage(Request):
