@@ -81,8 +81,8 @@ log = logging.getLogger("multimail_server.delivery")
 
 RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
 PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the worker is idle
-# Claimed rows delivered side by side (services/workers.py run_concurrently): a relay session is
-# mostly waiting for the relay's answers, and one at a time the worker idled through each.
+# Claimed rows handed to the relay side by side (services/workers.py run_concurrently): a relay
+# session is mostly waiting for the relay's answers, and one at a time the worker idled through each.
 CONCURRENCY = 4
 
 
@@ -213,7 +213,11 @@ class DeliveryWorker(PollingWorker):
                                       quiet_mailbox_ids=quiet_mailbox_ids(tx, now))
         if rows and self._verp_key is None:  # once, before the rows run side by side
             self._verp_key = decision_links.secret(self.ctx)
-        run_concurrently(rows, self._deliver, CONCURRENCY, name="multimail-delivery")
+        # Side by side only for the relay, whose sessions wait on the network: a transactional
+        # transport (capture) does the whole delivery in its write transaction, so more threads
+        # would only queue on the write lock ahead of the API's senders.
+        transactional = getattr(self.transport, "transactional", True)
+        run_concurrently(rows, self._deliver, 1 if transactional else CONCURRENCY, name="multimail-delivery")
         return len(rows)
 
     def _deliver(self, row: dict[str, Any]) -> None:
