@@ -24,7 +24,7 @@ from .common import record
 from .context import Context
 from .workers import PollingWorker, run_concurrently
 
-# Claimed deliveries posted side by side: each post is mostly a wait for the receiver.
+# Claimed deliveries to different endpoints posted side by side: each post is mostly a wait.
 CONCURRENCY = 4
 
 
@@ -55,8 +55,18 @@ class WebhookWorker(PollingWorker):
                 return 0
         with self.ctx.store.write(notify=False) as tx:
             rows = delivery_q.claim_due(tx, self.ctx.now(), lease_seconds=settings.webhook_timeout_seconds + 10, limit=limit)
-        run_concurrently(rows, self._attempt, CONCURRENCY, name="multimail-webhooks")
+        # Endpoints side by side, each endpoint's deliveries in order, one at a time: "N failed
+        # in a row, then disabled" (and a success resetting that count) is about one endpoint's
+        # sequence, and a disabled endpoint must not be posted to by a delivery already in flight.
+        by_endpoint: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_endpoint.setdefault(row["webhook_id"], []).append(row)
+        run_concurrently(list(by_endpoint.values()), self._attempt_in_order, CONCURRENCY, name="multimail-webhooks")
         return len(rows)
+
+    def _attempt_in_order(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._attempt(row)
 
     def _attempt(self, row: dict[str, Any]) -> None:
         ctx = self.ctx
