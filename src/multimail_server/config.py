@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     smtp_relay_ca_file: Path | None = Field(None, description="CA bundle (PEM) to verify the outbound relay's TLS certificate; default: system CAs.")
     smtp_relay_timeout_seconds: float = Field(60.0, description="Timeout for each command to the outbound SMTP relay.")
 
+    # Spam (services/spam.py, core/spam.py) ----------------------------------------------------
+    rspamd_url: str | None = Field(
+        None, description="rspamd's normal worker (e.g. http://127.0.0.1:11333): every inbound message is checked there "
+        "(POST /checkv2). Unset: the built-in baseline verdict (authentication results and a few heuristics). When "
+        "rspamd does not answer, the message is accepted with the baseline verdict.")
+    rspamd_controller_url: str | None = Field(
+        None, description="rspamd's controller, where report_spam / not_spam train it (/learnspam, /learnham); "
+        "default: rspamd_url's host on port 11334.")
+    rspamd_password: str | None = Field(None, description="The controller's password (sent as the Password header), if it has one.")
+    rspamd_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Timeout of each call to rspamd.")
+    spam_threshold: float = Field(
+        5.0, description="The baseline score at which inbound mail is flagged as spam (twice it, and at least 5 more, quarantines), unless "
+        "the mailbox sets its own spam_threshold.")
+
     prefect_api_url: str | None = Field(
         None, description="The Prefect API this server calls to resume paused flow runs and start deployment runs "
         "(e.g. http://127.0.0.1:4200/api, or a Prefect Cloud workspace URL). Clients never choose it.",
@@ -112,6 +126,14 @@ class Settings(BaseSettings):
     # no key able to change anything); GET /health and GET /ready need no key.
     metrics_token: str | None = Field(
         None, description="A bearer token that may read GET /metrics (besides admin keys), for Prometheus scrapers.")
+    # Behind a reverse proxy every request's peer is the proxy, so per-IP limits would put every
+    # client in one budget (one guesser would lock everyone out). The proxy's X-Forwarded-For is
+    # believed only from these peers (uvicorn reads it right to left and takes the first address
+    # that is not one of them, so a client cannot prepend its own); from anyone else it is ignored.
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "names the client (default: a proxy on this machine); empty: the peer is always the client; * trusts anyone.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="text: one readable line per event; json: one JSON object per line, with the same fields.")
 
@@ -137,6 +159,20 @@ class Settings(BaseSettings):
         1.0, gt=0, description="While anyone waits, how often a long-poll checks for other processes' commits by "
         "polling; on PostgreSQL their NOTIFY wakes it at once, and this only bounds the delay of a lost notification.")
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8), nor *") from None
+        return ",".join(items)
+
     @field_validator("rate_limit_per_key", "rate_limit_per_ip", "rate_limit_auth_failures", "rate_limit_verify",
                      "rate_limit_links", "rate_limit_smtp_connections", "rate_limit_smtp_auth_failures",
                      "rate_limit_smtp_messages_per_ip", "rate_limit_smtp_messages_per_sender")
@@ -149,6 +185,19 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '600/minute' or '10 per 10 minutes': {exc}") from None
+        return value
+
+    @field_validator("rspamd_url", "rspamd_controller_url")
+    @classmethod
+    def _rspamd_url(cls, value: str | None) -> str | None:
+        """A typo in rspamd's address fails at start-up, not as a baseline verdict on every message."""
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL like http://127.0.0.1:11333")
         return value
 
     @field_validator("role")

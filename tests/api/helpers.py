@@ -51,9 +51,9 @@ def inbox_ids(api, mailbox: str, **params) -> list[str]:
     return [m["message_id"] for m in api.ok("GET", "check_inbox", mailbox=mailbox, limit=100, **params)["messages"]]
 
 
-def find_in_inbox(api, mailbox: str, subject: str, timeout: float = 10.0) -> dict[str, Any]:
+def find_in_inbox(api, mailbox: str, subject: str, timeout: float = 10.0, **params) -> dict[str, Any]:
     def found():
-        for m in api.ok("GET", "check_inbox", mailbox=mailbox, limit=100)["messages"]:
+        for m in api.ok("GET", "check_inbox", mailbox=mailbox, limit=100, **params)["messages"]:
             if m["subject"] == subject:
                 return m
         return None

@@ -123,6 +123,22 @@ async def every_method(c: Any) -> None:
     assert [s["address"] for s in removed["removed"]] == [blocked]
     assert (await v(c.list_suppressions(mailbox=gated)))["suppressions"] == []
 
+    # The address book (tests/contacts covers roles, spellings and contacts_only).
+    friend = new_address("friend")
+    made = await v(c.add_contact(friend.upper(), mailbox=gated, name="Friend", tags=["sdk"]))
+    assert made["created"] is True and made["contact"]["email"].lower() == friend and made["contact"]["approved"] is True
+    found = await v(c.search_contacts("friend", mailbox=gated))
+    assert [x["contact_id"] for x in found["contacts"]] == [made["contact"]["contact_id"]]
+    assert (await v(c.delete_contact(made["contact"]["contact_id"])))["deleted"] is True
+    # The spam quarantine (tests/spam covers verdicts, rspamd and the other interfaces).
+    reported = await v(c.report_spam(item["message_id"]))
+    assert reported["spam"]["state"] == "quarantined" and reported["spam"]["label"] == "spam"
+    assert [m["message_id"] for m in (await v(c.list_spam(mailbox=gated)))["messages"]] == [item["message_id"]]
+    assert item["message_id"] not in [m["message_id"] for m in (await v(c.check_inbox(gated)))["messages"]]
+    assert item["message_id"] in [m["message_id"] for m in (await v(c.check_inbox(gated, include_spam=True)))["messages"]]
+    released = await v(c.not_spam(item["message_id"]))
+    assert released["spam"]["state"] is None and released["read"] is False
+
     page = await v(c.audit_log(mailbox=gated, limit=2))
     assert len(page["events"]) == 2 and page["next_cursor"]
     events = await collect(c.iter_audit_log(mailbox=gated, page_size=3))

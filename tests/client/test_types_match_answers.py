@@ -167,10 +167,22 @@ def _answers(server, admin: Api) -> list[tuple[str, type, Any]]:
     ok("GET", "list_event_types", t.EventTypeList)
     ok("POST", "delete_webhook", t.WebhookDeleted, {"webhook_id": hook["webhook_id"]})
 
+    # spam: the answer from Boss came over SMTP and was scored (the baseline); report it, list, release
+    boss = next(m for m in admin.ok("GET", "check_inbox", mailbox=auto)["messages"] if m["subject"] == "Re: Ship?")
+    ok("GET", "read_email", t.Message, message_id=boss["message_id"])
+    ok("POST", "report_spam", t.SpamMarked, {"message_id": boss["message_id"]})
+    ok("GET", "list_spam", t.SpamPage, mailbox=auto)
+    ok("POST", "not_spam", t.SpamMarked, {"message_id": boss["message_id"]})
+
     # the suppression list
     ok("POST", "add_suppression", t.SuppressionAdded, {"mailbox": auto, "address": "sup@partner.test", "detail": "by hand"})
     ok("GET", "list_suppressions", t.SuppressionPage, mailbox=auto)
     ok("POST", "remove_suppression", t.SuppressionsRemoved, {"mailbox": auto, "address": "sup@partner.test"})
+
+    # the address book
+    contact = ok("POST", "add_contact", t.ContactAdded, {"mailbox": auto, "email": "Con Tact <con@partner.test>", "tags": ["t"]})
+    ok("GET", "search_contacts", t.ContactPage, mailbox=auto, q="con")
+    ok("POST", "delete_contact", t.ContactDeleted, {"contact_id": contact["contact"]["contact_id"]})
 
     # API keys, then the mailbox's end
     key = ok("POST", "create_api_key", t.ApiKey, {"role": "agent", "mailboxes": [auto], "name": "shape"})

@@ -65,6 +65,11 @@ def serve(
         "--prefect-ui-url", metavar="URL", show_default=False,
         help="The Prefect UI, e.g. http://127.0.0.1:4200: the dashboard links each held message to its flow run "
              "there. Env MULTIMAIL_PREFECT_UI_URL.")] = None,
+    rspamd_url: Annotated[Optional[str], typer.Option(
+        "--rspamd-url", metavar="URL", show_default=False,
+        help="Ask this rspamd (its normal worker, e.g. http://127.0.0.1:11333) for a spam verdict on every inbound "
+             "message; without it, the built-in baseline. Env MULTIMAIL_RSPAMD_URL (and MULTIMAIL_RSPAMD_CONTROLLER_URL, "
+             "MULTIMAIL_RSPAMD_PASSWORD for training).")] = None,
     role: Annotated[Optional[list[str]], typer.Option(
         "--role", metavar="ROLE", show_default=False,
         help="What this process runs: api (HTTP API and long-polls), smtp (inbound SMTP), worker (delivery, "
@@ -86,7 +91,7 @@ def serve(
                                 smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
                                 reuse_port=reuse_port or None,
                                 prefect_api_url=prefect_api_url, prefect_events=prefect_events or None, prefect_ui_url=prefect_ui_url,
-                                log_format=log_format.value if log_format else None,
+                                rspamd_url=rspamd_url, log_format=log_format.value if log_format else None,
                                 role=",".join(role) if role else None)
     except ValidationError as exc:
         problem = exc.errors()[0]

@@ -19,6 +19,9 @@ from .types import (
     AuditEvent,
     AuditPage,
     Claim,
+    ContactAdded,
+    ContactDeleted,
+    ContactPage,
     FlowRunWait,
     Health,
     InboxMessage,
@@ -33,6 +36,8 @@ from .types import (
     PendingMessage,
     ReleaseResult,
     SendResult,
+    SpamMarked,
+    SpamPage,
     SuppressionAdded,
     SuppressionPage,
     SuppressionsRemoved,
@@ -492,8 +497,9 @@ class AsyncMultiMail(BaseClient):
     # -- reading ------------------------------------------------------------------------------
 
     async def check_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None) -> InboxPage:
-        """One page of a mailbox's inbound messages, newest first.
+                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None,
+                    query: str | None = None, include_spam: bool = False) -> InboxPage:
+        """One page of a mailbox's inbound messages, newest first (spam left out unless ``include_spam``).
 
         Args:
             mailbox: Address or mailbox id.
@@ -503,6 +509,9 @@ class AsyncMultiMail(BaseClient):
             since: Only messages received at or after this time.
             limit: Page size (1–100).
             cursor: ``next_cursor`` of the previous page.
+            query: A search query, e.g. ``'from:alice@partner.test invoice -tag:done'`` (the API
+                reference's search section); an invalid one raises an error with code ``invalid_query``.
+            include_spam: Also list flagged and quarantined spam (:meth:`list_spam` lists it alone).
 
         Returns:
             ``{"messages": [...], "next_cursor": str | None}``.
@@ -510,12 +519,15 @@ class AsyncMultiMail(BaseClient):
         Example:
             >>> page = await client.check_inbox("agent@acme.test", exclude_tag="processed", limit=20)
             >>> [m["subject"] for m in page["messages"]]
+            >>> hits = await client.check_inbox("agent@acme.test", query='subject:invoice after:2026-01-01 has:attachment')
         """
         return await self._request(self._get_call("check_inbox", mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                                            since=since, limit=limit, cursor=cursor))
+                                            since=since, limit=limit, cursor=cursor, query=query,
+                                            include_spam=True if include_spam else None))
 
     async def iter_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                   since: datetime | str | None = None, page_size: int | None = None) -> AsyncIterator[InboxMessage]:
+                   since: datetime | str | None = None, page_size: int | None = None,
+                   query: str | None = None) -> AsyncIterator[InboxMessage]:
         """Every inbound message of a mailbox, newest first, fetching pages as needed (follows ``next_cursor``).
 
         Args:
@@ -525,6 +537,7 @@ class AsyncMultiMail(BaseClient):
             unread: ``True`` for unread only, ``False`` for read only.
             since: Only messages received at or after this time.
             page_size: Messages per request (1–100); the server's default when omitted.
+            query: Only messages this search query matches (as in :meth:`check_inbox`).
 
         Yields:
             Inbox items, as in :meth:`check_inbox`.
@@ -536,7 +549,7 @@ class AsyncMultiMail(BaseClient):
         cursor: str | None = None
         while True:
             page = await self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-                                    limit=page_size, cursor=cursor)
+                                    limit=page_size, cursor=cursor, query=query)
             for message in page["messages"]:
                 yield message
             previous, cursor = cursor, page.get("next_cursor")
@@ -667,7 +680,7 @@ class AsyncMultiMail(BaseClient):
     # -- claims -------------------------------------------------------------------------------
 
     async def claim_messages(self, mailbox: str, *, limit: int | None = None, lease_seconds: int | None = None,
-                       tag: str | None = None, exclude_tag: str | None = None) -> Claim:
+                       tag: str | None = None, exclude_tag: str | None = None, include_spam: bool = False) -> Claim:
         """Lease unprocessed inbound messages of a mailbox to this caller (oldest first).
 
         Concurrent callers (flow runs, agents) never get the same message. Acknowledge each
@@ -680,6 +693,7 @@ class AsyncMultiMail(BaseClient):
             lease_seconds: How long the claim holds them (5–3600, default 300).
             tag: Only messages with this tag key.
             exclude_tag: Only messages without this tag key.
+            include_spam: Claim flagged and quarantined spam too (never claimed by default).
 
         Returns:
             ``{"claim_id", "mailbox", "messages": [...], "lease_expires_at"}``; ``claim_id`` is
@@ -695,7 +709,8 @@ class AsyncMultiMail(BaseClient):
         # Not retried after a dropped answer: a retry would lease other messages; the first
         # claim's messages come back when its lease runs out.
         return await self._request(self._post_call("claim_messages", {"mailbox": mailbox, **compact(
-            limit=limit, lease_seconds=lease_seconds, tag=tag, exclude_tag=exclude_tag)}))
+            limit=limit, lease_seconds=lease_seconds, tag=tag, exclude_tag=exclude_tag,
+            include_spam=True if include_spam else None)}))
 
     async def ack_messages(self, claim_id: str, message_ids: Sequence[str] | None = None) -> AckResult:
         """Mark claimed messages processed, so they are never claimed again (the claiming key only).
@@ -745,7 +760,7 @@ class AsyncMultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -765,6 +780,8 @@ class AsyncMultiMail(BaseClient):
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
             quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
                 ``"off"``): a daily window in which none of its mail is handed over.
+            contacts_only: Hold mail that would go out on its own when a recipient is not one of
+                the mailbox's approved contacts (see ``add_contact``).
 
         Returns:
             The mailbox, with its ``mailbox_id``.
@@ -779,7 +796,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest,
+            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def list_mailboxes(self) -> MailboxList:
@@ -798,7 +815,7 @@ class AsyncMultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -817,6 +834,8 @@ class AsyncMultiMail(BaseClient):
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
             quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
                 ``"off"``): a daily window in which none of its mail is handed over.
+            contacts_only: Hold mail that would go out on its own when a recipient is not one of
+                the mailbox's approved contacts (see ``add_contact``).
 
         Returns:
             The updated mailbox.
@@ -829,7 +848,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest,
+            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
@@ -1050,3 +1069,113 @@ class AsyncMultiMail(BaseClient):
             >>> await client.remove_suppression("agent@acme.test", "bob@partner.test")
         """
         return await self._request(self._post_call("remove_suppression", {"mailbox": mailbox, "address": address}))
+
+    # -- contacts -----------------------------------------------------------------------------
+
+    async def add_contact(self, email: str, *, mailbox: str | None = None, name: str | None = None,
+                          tags: Sequence[str] | None = None) -> ContactAdded:
+        """Add an address to a mailbox's address book, or update the contact it already is.
+
+        Any spelling of an address is the same contact (case, IDN forms). An approver or admin
+        key's contact is ``approved`` (it counts for the mailbox's ``contacts_only``), and its
+        adding again approves an agent's entry; an agent key's contacts are not approved.
+
+        Args:
+            email: The contact's address (a display name becomes the name when ``name`` is not given).
+            mailbox: Address or id of the mailbox; may be left out when the key has one mailbox.
+            name: The contact's name (replaces the old one).
+            tags: Tags such as ``["contractor"]`` (replace the old ones).
+
+        Returns:
+            ``{"created": bool, "contact": {...}}`` (``created`` false when it was a contact already).
+
+        Example:
+            >>> (await client.add_contact("ana@partner.test", mailbox="agent@acme.test", name="Ana"))["contact"]["contact_id"]
+        """
+        return await self._request(self._post_call("add_contact", {"email": email, **compact(
+            mailbox=mailbox, name=name, tags=list(tags) if tags is not None else None)}))
+
+    async def search_contacts(self, query: str | None = None, *, mailbox: str | None = None,
+                              limit: int | None = None, cursor: str | None = None) -> ContactPage:
+        """One page of contacts whose name or address contains ``query`` (all when omitted), oldest first.
+
+        Args:
+            query: Part of a name or address, case-insensitive.
+            mailbox: Only this mailbox (address or id); every mailbox the key may use when omitted.
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"contacts": [...], "next_cursor": str | None}``.
+
+        Example:
+            >>> [c["email"] for c in (await client.search_contacts("ana"))["contacts"]]
+        """
+        return await self._request(self._get_call("search_contacts", q=query, mailbox=mailbox, limit=limit, cursor=cursor))
+
+    async def delete_contact(self, contact_id: str) -> ContactDeleted:
+        """Remove a contact (agent, approver or admin key).
+
+        Args:
+            contact_id: The contact's id (``ct_...``).
+
+        Returns:
+            ``{"deleted": True, "contact": {...}}``.
+
+        Raises:
+            NotFound: No mailbox of this key has that contact.
+
+        Example:
+            >>> await client.delete_contact("ct_...")
+        """
+        return await self._request(self._post_call("delete_contact", {"contact_id": contact_id}))
+
+    # -- spam -------------------------------------------------------------------------------------
+
+    async def list_spam(self, *, mailbox: str | None = None, state: str | None = None,
+                        limit: int | None = None, cursor: str | None = None) -> SpamPage:
+        """One page of received mail in quarantine (flagged or quarantined spam), newest first.
+
+        Args:
+            mailbox: Only this mailbox (address or id); every mailbox the key may use when omitted.
+            state: ``"flagged"`` or ``"quarantined"`` only; both when omitted.
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"messages": [... each with "mailbox" and "spam"], "next_cursor": str | None}``.
+
+        Example:
+            >>> [m["subject"] for m in (await client.list_spam(mailbox="agent@acme.test"))["messages"]]
+        """
+        return await self._request(self._get_call("list_spam", mailbox=mailbox, state=state, limit=limit, cursor=cursor))
+
+    async def report_spam(self, message_id: str) -> SpamMarked:
+        """Move a received message into quarantine (label ``spam``).
+
+        Args:
+            message_id: The received message's id.
+
+        Returns:
+            ``{"message_id", "spam", "read", "trained", "training"}``.
+
+        Example:
+            >>> (await client.report_spam("msg_..."))["spam"]["state"]
+            'quarantined'
+        """
+        return await self._request(self._post_call("report_spam", {"message_id": message_id}))
+
+    async def not_spam(self, message_id: str) -> SpamMarked:
+        """Bring a message out of quarantine into the inbox, unread (label ``not_spam``).
+
+        Args:
+            message_id: The message's id.
+
+        Returns:
+            ``{"message_id", "spam", "read", "trained", "training"}``.
+
+        Example:
+            >>> (await client.not_spam("msg_..."))["spam"]["state"] is None
+            True
+        """
+        return await self._request(self._post_call("not_spam", {"message_id": message_id}))

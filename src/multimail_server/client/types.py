@@ -266,6 +266,8 @@ class Message(_Sender):
     """Outbound messages only."""
     authentication: NotRequired[dict[str, Any] | None]
     """Inbound only: SPF/DKIM/DMARC, or local delivery."""
+    spam: NotRequired["SpamInfo"]
+    """Inbound only: the spam verdict and quarantine state."""
     # held (or decided) outbound messages only: what the approver sees (_Review)
     content_hash: NotRequired[str]
     headers: NotRequired[list[list[str]]]
@@ -484,6 +486,10 @@ class Mailbox(TypedDict):
     """A monitored mailbox's digest of what went out, sent to its approvers."""
     quiet_hours: QuietHours | None
     """A daily window in which none of its mail is handed over (it waits, in order)."""
+    contacts_only: bool
+    """Mail that would go out on its own to anyone not among its approved contacts is held."""
+    spam_threshold: Union[float, None]
+    """The baseline spam score at which its inbound mail is flagged; null: the server's setting."""
     created_at: str
     updated_at: str
 
@@ -734,6 +740,7 @@ class HostedMailbox(TypedDict):
     created_at: int
     is_active: int
     mcp_configured: int
+    contacts_only: int
 
 
 class HostedMailboxList(TypedDict):
@@ -978,3 +985,119 @@ _SUPPRESSION_SHAPES = [Suppression, SuppressionPage, SuppressionAdded, Suppressi
 __all__ += [s.__name__ for s in _SUPPRESSION_SHAPES]
 for _shape in _SUPPRESSION_SHAPES:
     _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+
+
+class Contact(TypedDict):
+    """One entry of a mailbox's address book. `email` is the address as given (domain lower
+    case); `approved`: added or re-added by an approver or admin key (only approved contacts
+    count for the mailbox's `contacts_only`); `approved_by`: that key."""
+
+    contact_id: str
+    email: str
+    name: str
+    tags: list[str]
+    mailbox: str
+    mailbox_id: str
+    approved: bool
+    approved_by: Union[str, None]
+    created_by: Union[str, None]
+    created_at: str
+    updated_at: str
+
+
+class ContactAdded(TypedDict):
+    """`created` is false when the address (in any spelling) was a contact already: `contact` is
+    that entry, its name and tags replaced by those given."""
+
+    created: bool
+    contact: Contact
+
+
+class ContactPage(TypedDict):
+    contacts: "list[Contact]"
+    next_cursor: Union[str, None]
+
+
+class ContactDeleted(TypedDict):
+    deleted: bool
+    contact: Contact
+
+
+class HostedContact(TypedDict):
+    id: str
+    email: str
+    name: str
+    tags: list[str]
+    mailbox_id: str
+    mailbox: str
+    approved: bool
+    created_at: str
+    updated_at: str
+
+
+class HostedContactList(TypedDict):
+    contacts: "list[HostedContact]"
+    next_cursor: Union[str, None]
+
+
+_CONTACT_SHAPES = [Contact, ContactAdded, ContactPage, ContactDeleted, HostedContact, HostedContactList]
+__all__ += [s.__name__ for s in _CONTACT_SHAPES]
+for _shape in _CONTACT_SHAPES:
+    _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+class SpamSymbol(TypedDict):
+    """One rule that contributed to a spam score (rspamd's symbol, or the baseline's)."""
+
+    name: str
+    score: float
+
+
+class SpamInfo(TypedDict):
+    """An inbound message's spam verdict and where it stands. `state`: null (in the inbox),
+    `flagged` or `quarantined` (both left out of check_inbox and claims by default); `label`: the
+    last report_spam (`spam`) or not_spam (`not_spam`); `source`: who scored it (`rspamd`,
+    `baseline`, or null for mail delivered between hosted mailboxes, which is never scored)."""
+
+    state: Union[Literal["flagged", "quarantined"], None]
+    label: Union[Literal["spam", "not_spam"], None]
+    source: Union[Literal["rspamd", "baseline"], None]
+    score: Union[float, None]
+    action: Union[str, None]
+    """rspamd's action (reject, add header, ...); null for the baseline."""
+    symbols: "list[SpamSymbol]"
+
+
+class SpamMessage(InboxMessage):
+    """A message of the quarantine (``list_spam``), with its mailbox and verdict."""
+
+    mailbox: str
+    has_attachments: bool
+    spam: SpamInfo
+
+
+class SpamPage(TypedDict):
+    """The answer of ``list_spam``: newest first; ``next_cursor`` is ``None`` on the last page."""
+
+    messages: "list[SpamMessage]"
+    next_cursor: Union[str, None]
+
+
+class SpamMarked(TypedDict):
+    """The answer of ``report_spam`` / ``not_spam``. `trained`: whether rspamd learned from it
+    (null when no rspamd is configured; false for agent keys, which never train the shared
+    filter, or when rspamd did not answer); `training` says why in words."""
+
+    message_id: str
+    spam: SpamInfo
+    read: bool
+    """not_spam brings a message back unread."""
+    trained: Union[bool, None]
+    training: str
+
+
+class HostedSpamLabel(TypedDict):
+    """``{"id", "status", "user_label"}``: status ``spam_quarantined`` (report-spam) or ``unread`` /
+    ``read`` (not-spam); user_label ``spam`` or ``not_spam``."""
+
+    id: str
+    status: str
+    user_label: str

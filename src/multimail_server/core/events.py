@@ -2,6 +2,7 @@
 
 EVENT_TYPES: dict[str, str] = {
     "message.received": "A message arrived in a hosted mailbox (SMTP or local delivery).",
+    "message.spam": "A message arrived and its spam verdict put it in quarantine (flagged or quarantined): it is not in check_inbox and no message.received is sent for it unless not_spam releases it.",
     "message.pending": "An outbound message is held until a human approves it.",
     "message.queued": "An outbound message was accepted and waits for delivery.",
     "message.approved": "A human approved a held message; it is queued for delivery.",

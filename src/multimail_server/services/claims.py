@@ -62,9 +62,11 @@ def claim_messages(
     lease_seconds: int | None = None,
     tag: str | None = None,
     exclude_tag: str | None = None,
+    include_spam: bool = False,
 ) -> dict[str, Any]:
     """Lease unprocessed inbound messages of `mailbox` to this caller. With nothing to claim the
-    answer has no messages and `claim_id` null (and nothing is recorded)."""
+    answer has no messages and `claim_id` null (and nothing is recorded). Spam (services/spam.py)
+    is never claimed unless `include_spam`."""
     require_scope(principal.scopes, Scope.READ, "claim messages")
     limit = _int_in(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     lease_seconds = _int_in(lease_seconds, "lease_seconds", DEFAULT_LEASE_SECONDS, MIN_LEASE_SECONDS, MAX_LEASE_SECONDS)
@@ -75,7 +77,8 @@ def claim_messages(
     expires = now + timedelta(seconds=lease_seconds)
     with ctx.store.write() as tx:
         box = find_mailbox(tx, principal, mailbox)
-        ids = claim_q.claimable_ids(tx, mailbox_id=box["id"], now=now, limit=limit, tag=tag, exclude_tag=exclude_tag)
+        ids = claim_q.claimable_ids(tx, mailbox_id=box["id"], now=now, limit=limit, tag=tag, exclude_tag=exclude_tag,
+                                      include_spam=include_spam is True)
         if not ids:
             return claim_view(None, [], {}, box, None)
         claim_id = new_id("clm")

@@ -20,6 +20,7 @@ from ..core.approval_policy import (
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..core.ids import new_id
 from ..core.oversight import DEFAULT_MODE, check_mailbox_modes, parse_mode
+from ..core.spam import check_threshold
 from ..store import mailboxes as mailbox_q
 from . import decision_links
 from .common import find_mailbox, record
@@ -46,6 +47,11 @@ def _check_display_name(value: Any) -> str:
     refuse_control_chars(value, "display_name")
     return value
 
+
+def _check_flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"{field} must be true or false.", code="invalid_field", details={"field": field})
+    return value
 
 
 def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +82,7 @@ def create_mailbox(
     escalate_to: list[str] | None = None,
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
+    contacts_only: bool | None = None,
 ) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
     normalized = normalize_mailbox_address(address)
@@ -94,7 +101,8 @@ def create_mailbox(
         "min_oversight": floor.value,
         "idempotency_window_seconds": _check_window(idempotency_window_seconds),
         "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
-        "digest": None, "digest_sent_until": None, "quiet_hours": None,
+        "digest": None, "digest_sent_until": None, "quiet_hours": None, "spam_threshold": None,
+        "contacts_only": _check_flag(contacts_only, "contacts_only") if contacts_only is not None else False,
         "created_at": now,
         "updated_at": now,
     }
@@ -136,6 +144,8 @@ def update_mailbox(
     escalate_to: list[str] | None = None,
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
+    contacts_only: bool | None = None,
+    spam_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
     digest, an empty list the approvers."""
@@ -156,6 +166,10 @@ def update_mailbox(
             changes["display_name"] = _check_display_name(display_name)
         if idempotency_window_seconds is not None:
             changes["idempotency_window_seconds"] = _check_window(idempotency_window_seconds)
+        if contacts_only is not None and _check_flag(contacts_only, "contacts_only") != bool(row.get("contacts_only")):
+            changes["contacts_only"] = contacts_only
+        if spam_threshold is not None:
+            changes["spam_threshold"] = _check_spam_threshold(spam_threshold)
         for name, value in _policy_changes(ctx, policy).items():
             if name == "digest_sent_until" and row.get("digest"):
                 continue  # the digest already runs: keep its period
@@ -175,6 +189,13 @@ def update_mailbox(
             record(tx, at=now, principal=principal, action="mailbox.updated", mailbox=new,
                    details={"before": before, "after": {k: _audited(v) for k, v in changes.items()}})
     return mailbox_view(new)
+
+
+def _check_spam_threshold(value: Any) -> float:
+    try:
+        return check_threshold(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_field", details={"field": "spam_threshold"}) from None
 
 
 def _audited(value: Any) -> Any:

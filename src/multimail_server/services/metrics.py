@@ -69,6 +69,10 @@ class Metrics:
         self.delivery_attempts = Counter("multimail_delivery_attempts",
                                          "Outbound delivery attempts, by outcome (sent, deferred, failed, cancelled, taken_over).",
                                          ["outcome"], registry=self.registry)
+        self.spam_checks = Counter("multimail_spam_checks",
+                                   "Inbound spam verdicts, by source (rspamd, baseline) and outcome (ham, flagged, "
+                                   "quarantined, rspamd_unavailable: rspamd did not answer and the baseline decided).",
+                                   ["source", "outcome"], registry=self.registry)
         self.registry.register(_DatabaseGauges(ctx))
 
     def render(self) -> bytes:

@@ -26,8 +26,9 @@ from ..mail.replies import decision_of, new_text
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from . import approval_notices, approval_replies, bounces, decision_links
+from . import spam as spam_svc
 from .common import record
-from .views import inbox_item
+from .views import inbox_item, spam_view
 
 
 def store_inbound(
@@ -42,6 +43,8 @@ def store_inbound(
     envelope_recipients: list[str] | None = None,
     require_dmarc: bool = False,
     raw_sha256: str | None = None,
+    spam: dict[str, Any] | None = None,
+    ctx: Any = None,
 ) -> dict[str, Any] | None:
     """Store `raw` in `mailbox`; returns the new row, or None when it is a retried delivery of a
     message this mailbox already has.
@@ -55,7 +58,12 @@ def store_inbound(
     the agent reads that reply. If the message answers a decide_email question, the rules of
     core/decision_proof.py decide whether it decides; `reply_text` is its new text, stripped of
     quotes outside the transaction (services/receiving.receive). `raw_sha256` is given by a caller
-    that kept the bytes already (`keep_raw`); without it they are kept here."""
+    that kept the bytes already (`keep_raw`); without it they are kept here.
+
+    With `ctx` (mail from outside, services/receiving.receive) the message gets a spam verdict:
+    `spam` is rspamd's (services/spam.rspamd_verdict), else the baseline decides; mail in
+    quarantine announces itself as `message.spam`, not `message.received`. Local delivery between
+    hosted mailboxes is never scored (the server vouches for the sender)."""
     mail = parsed or parse_message(raw)
     authentication = authentication or {}
     digest = raw_sha256 or keep_raw(tx, raw, now)
@@ -91,6 +99,8 @@ def store_inbound(
                                              envelope_recipients=envelope_recipients or [], require_dmarc=require_dmarc)
                 if parent is not None and parent["direction"] == "outbound" and parent["kind"] == approval_notices.KIND else None)
 
+    verdict, spam_state = (spam_svc.inbound_verdict(ctx, given=spam, mail=mail, authentication=authentication, mailbox=mailbox)
+                           if ctx is not None else (None, None))
     metadata: dict[str, Any] = {}
     if authentication:
         metadata["authentication"] = authentication
@@ -131,12 +141,20 @@ def store_inbound(
         "created_by": None,
         "created_at": now,
         "received_at": now,
+        "spam_verdict": verdict,
+        "spam_state": spam_state,
+        "spam_label": None,
     }
     message_q.insert_message(tx, row)
     message_q.insert_attachments(tx, message_id, [{"id": new_id("att"), **_scrubbed(a)} for a in mail.attachments])
     data = {**inbox_item(row, {}), "body": row["body_text"], "authentication": authentication or None}
-    record(tx, at=now, principal=None, action="message.received", mailbox=mailbox, message=row,
-           details={"from": row["from_addr"], "subject": row["subject"]}, event="message.received", event_data=data)
+    details = {"from": row["from_addr"], "subject": row["subject"]}
+    if spam_state is not None:
+        assert verdict is not None
+        details["spam"] = {"state": spam_state, "source": verdict["source"], "score": verdict["score"]}
+        data["spam"] = spam_view(row)
+    record(tx, at=now, principal=None, action="message.received", mailbox=mailbox, message=row, details=details,
+           event="message.received" if spam_state is None else "message.spam", event_data=data)
     if check is not None:
         _record_check(tx, now, mailbox, row, check)
     if approval is not None:
@@ -304,20 +322,23 @@ def _parse_inbound(raw: bytes) -> ParsedMail:
     )
 
 
-def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authentication: dict[str, Any] | None = None) -> list[str]:
+def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authentication: dict[str, Any] | None = None,
+            spam: dict[str, Any] | None = None) -> list[str]:
     """Store one message for each hosted recipient in one transaction; returns the new ids.
     Called by the SMTP receiver before it answers 250, so an accepted message is durable.
 
     Everything expensive happens before the write transaction: parsing, hashing, and stripping
     quoted history from a reply (mail/replies.py, bounded in size and time), so one crafted
     message cannot hold the write lock while a regular expression backtracks."""
-    prepared = prepare_inbound(ctx, raw=raw, rcpt_tos=rcpt_tos, authentication=authentication)
+    prepared = prepare_inbound(ctx, raw=raw, rcpt_tos=rcpt_tos, authentication=authentication, spam=spam)
     with ctx.store.write() as tx:
         return store_prepared(tx, ctx, prepared)
 
 
-def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The part of `receive` outside any transaction (parsing, the reply text, a bounce report).
+def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dict[str, Any] | None = None,
+                    spam: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The part of `receive` outside any transaction (parsing, the reply text, a bounce report);
+    `spam` is rspamd's verdict when there is one, carried to store_inbound.
     Split out so the SMTP receiver can store several prepared messages in one transaction (its
     group commit, smtp/server.py)."""
     mail = _parse_inbound(raw)
@@ -326,7 +347,7 @@ def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dic
     # services/bounces.py, not to an inbox; its report is read here, outside the transaction.
     returned = [r for r in dict.fromkeys(normalized_or_none(r) for r in rcpt_tos) if r and bounces.is_bounce_address(r)]
     report = bounces.read_report(raw) if returned else None
-    return {"raw": raw, "rcpt_tos": list(rcpt_tos), "authentication": authentication, "mail": mail,
+    return {"raw": raw, "rcpt_tos": list(rcpt_tos), "authentication": authentication, "spam": spam, "mail": mail,
             "reply_text": reply_text, "returned": returned, "report": report, "now": ctx.now()}
 
 
@@ -350,7 +371,8 @@ def store_prepared(tx, ctx, prepared: dict[str, Any]) -> list[str]:
     for box in boxes.values():
         row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=prepared["authentication"],
                             parsed=prepared["mail"], reply_text=prepared["reply_text"], envelope_recipients=list(rcpt_tos),
-                            raw_sha256=digest, require_dmarc=ctx.settings.decisions_require_verified_sender)
+                            raw_sha256=digest, require_dmarc=ctx.settings.decisions_require_verified_sender,
+                            spam=prepared["spam"], ctx=ctx)
         if row is not None:
             stored.append(row["id"])
     return stored

@@ -69,6 +69,8 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "escalate_to": list(row.get("escalate_to") or []),
         "digest": row.get("digest"),
         "quiet_hours": row.get("quiet_hours"),
+        "contacts_only": bool(row.get("contacts_only")),
+        "spam_threshold": row.get("spam_threshold"),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }
@@ -151,6 +153,7 @@ def full_message(
         # Sender authentication (SPF/DKIM/DMARC) is checked by the SMTP receiver; mail delivered
         # locally between hosted mailboxes is authenticated by the server itself.
         view["authentication"] = (msg["metadata"] or {}).get("authentication")
+        view["spam"] = spam_view(msg)
     return view
 
 
@@ -363,12 +366,18 @@ REVIEW_KEYS = ("content_hash", "headers", "html_remote_content_blocked", "html_c
 
 
 def held_because(*, mode: Mode | str, mailbox_mode: str, override: Mode | str | None, operation: str,
-                 new_conversation: dict[str, Any] | None) -> dict[str, Any]:
+                 new_conversation: dict[str, Any] | None, unknown_contacts: list[str] | None = None) -> dict[str, Any]:
     """Why a message was held, in words an approver reads and a code a program routes on;
-    recorded in the message's audit event when it is held and shown with the pending item."""
+    recorded in the message's audit event when it is held and shown with the pending item.
+    `unknown_contacts`: the recipients a contacts_only mailbox held it for (it would have gone out)."""
     mode = Mode(mode)
     recipients = (new_conversation or {}).get("recipients", [])
-    if override is not None and Mode(override) != Mode(mailbox_mode):
+    if unknown_contacts:
+        recipients = [{"address": a, "why": "not_a_contact"} for a in unknown_contacts]
+        reason = {"code": "contacts_only_unknown_recipients",
+                  "message": "The mailbox sends on its own only to its approved contacts (contacts_only); "
+                             f"not among them: {', '.join(unknown_contacts)}."}
+    elif override is not None and Mode(override) != Mode(mailbox_mode):
         reason = {"code": "per_call_override",
                   "message": f"The call asked for {Mode(override).value} (the mailbox's mode is {mailbox_mode})."}
     elif mode is Mode.GATED_ALL:
@@ -391,6 +400,19 @@ def held_because_fallback(msg: dict[str, Any]) -> dict[str, Any] | None:
             "mode": msg["oversight_mode"], "recipients": []}
 
 
+def spam_view(msg: dict[str, Any]) -> dict[str, Any]:
+    """An inbound message's spam verdict and quarantine state (services/spam.py, core/spam.py)."""
+    verdict = msg.get("spam_verdict") or {}
+    return {
+        "state": msg.get("spam_state"),
+        "label": msg.get("spam_label"),
+        "source": verdict.get("source"),
+        "score": verdict.get("score"),
+        "action": verdict.get("action"),
+        "symbols": [{"name": s.get("name"), "score": s.get("score")} for s in verdict.get("symbols") or []],
+    }
+
+
 def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
     """A message of either direction in a mailbox listing (services/reading.list_emails), in
     this server's vocabulary; the hosted API's adapters rename it (api/routes/hosted)."""
@@ -410,4 +432,5 @@ def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
         "sent_at": iso(msg["sent_at"]),
         "decided_at": iso(msg["decided_at"]),
         "decided_by": msg["decided_by"],
+        "spam": spam_view(msg) if msg["direction"] == "inbound" else None,
     }

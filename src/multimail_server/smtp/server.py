@@ -41,6 +41,7 @@ from ..services.keys import authenticate as authenticate_key
 from ..services.metrics import metrics_for
 from ..services.rate_limits import RateLimits, TooManyRequests
 from ..services.receiving import is_hosted, prepare_inbound
+from ..services.spam import rspamd_verdict
 from .group_commit import GroupCommitter
 
 log = logging.getLogger("multimail_server.smtp")
@@ -211,11 +212,15 @@ class InboundHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         raw = raw or b""
         authentication, stored_raw = await asyncio.to_thread(self._authenticate, raw, session, envelope)
+        # rspamd's verdict, when configured (services/spam.py): awaited here on the event loop, with
+        # its own short timeout; without an answer the baseline decides and the mail is accepted.
+        spam = await rspamd_verdict(self.ctx, raw=raw, ip=(session.peer or [None])[0] if isinstance(session.peer, (tuple, list)) else None,
+                                    helo=session.host_name, mail_from=envelope.mail_from, rcpts=list(envelope.rcpt_tos))
         try:
             # Parsed off the event loop, then stored with whatever else arrived meanwhile in one
             # transaction (smtp/group_commit.py); the future resolves only after that commit.
             prepared = await asyncio.to_thread(prepare_inbound, self.ctx, raw=stored_raw, rcpt_tos=list(envelope.rcpt_tos),
-                                               authentication=authentication)
+                                               authentication=authentication, spam=spam)
             ids = await asyncio.wrap_future(self.committer.submit(prepared))
         except Exception:
             log.exception("could not store inbound message")

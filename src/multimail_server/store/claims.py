@@ -19,9 +19,11 @@ from . import tables as t
 
 
 def claimable_ids(
-    tx: Connection, *, mailbox_id: str, now: datetime, limit: int, tag: str | None = None, exclude_tag: str | None = None
+    tx: Connection, *, mailbox_id: str, now: datetime, limit: int, tag: str | None = None, exclude_tag: str | None = None,
+    include_spam: bool = False,
 ) -> list[str]:
-    """Oldest first, locked for this transaction (PostgreSQL: rows other claimers hold are skipped)."""
+    """Oldest first, locked for this transaction (PostgreSQL: rows other claimers hold are skipped).
+    Spam (flagged or quarantined) only with `include_spam`."""
     m = t.messages
     conds = [
         m.c.mailbox_id == mailbox_id,
@@ -29,6 +31,8 @@ def claimable_ids(
         m.c.processed_at.is_(None),
         or_(m.c.claimed_until.is_(None), m.c.claimed_until <= now),
     ]
+    if not include_spam:
+        conds.append(m.c.spam_state.is_(None))
     if tag is not None:
         conds.append(exists().where(t.message_tags.c.message_id == m.c.id, t.message_tags.c.key == tag))
     if exclude_tag is not None:

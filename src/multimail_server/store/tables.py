@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -98,6 +100,10 @@ mailboxes = Table(
     Column("digest", String(10), nullable=True),
     Column("digest_sent_until", UTCDateTime, nullable=True),
     Column("quiet_hours", JSON, nullable=True),  # {start, end, timezone}: a daily window without outbound mail
+    # Autonomous mail to anyone not among the mailbox's approved contacts is held (services/contacts.py).
+    Column("contacts_only", Boolean, nullable=False, default=False, server_default=false()),
+    # The baseline spam score at which inbound mail is flagged (core/spam.py); NULL: the server's setting.
+    Column("spam_threshold", Float, nullable=True),
 )
 
 threads = Table(
@@ -170,6 +176,12 @@ messages = Table(
     # Per-recipient delivery reports for an outbound message (services/bounces.py): address ->
     # {action, status, diagnostic, kind, at}.
     Column("bounces", JSON, nullable=True),
+    # Spam (core/spam.py): the verdict at receive time ({source, score, action, symbols}), the
+    # quarantine state (NULL: in the inbox; flagged | quarantined: left out of check_inbox, claims
+    # and message.received) and the last label a key gave it (spam | not_spam).
+    Column("spam_verdict", JSON, nullable=True),
+    Column("spam_state", String(12), nullable=True),
+    Column("spam_label", String(10), nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -180,6 +192,8 @@ messages = Table(
     # check_inbox(unread=true), what an agent polls: without `read` in the index a mailbox whose
     # mail is all read was scanned to its end to find that there is nothing new.
     Index("ix_messages_mailbox_direction_read_seq", "mailbox_id", "direction", "read", "seq"),
+    # list_spam: a mailbox's quarantine newest first, without scanning its inbox.
+    Index("ix_messages_mailbox_spam_seq", "mailbox_id", "spam_state", "seq"),
 )
 
 # One row per claim_messages call that leased something: who holds it, until when, and which
@@ -312,6 +326,29 @@ suppressions = Table(
     Column("created_by", String(320), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("mailbox_id", "address", name="uq_suppressions_mailbox_address"),
+)
+
+# The per-mailbox address book (services/contacts.py). `address_key` is the one form an address
+# is compared in (services/suppressions.suppression_key), so one person is one row however the
+# address is spelt; `email` is the address as it was given. `approved`: added (or re-added) by an
+# approver or admin key; only approved contacts count for the mailbox's `contacts_only`.
+contacts = Table(
+    "contacts",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("mailbox_id", String(40), ForeignKey("mailboxes.id"), nullable=False),
+    Column("address_key", String(320), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("tags", JSON, nullable=False),
+    Column("search_text", Text, nullable=False),  # name, email and key case-folded: substring search on both databases
+    Column("approved", Boolean, nullable=False, default=False),
+    Column("approved_by", String(320), nullable=True),
+    Column("created_by", String(320), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("mailbox_id", "address_key", name="uq_contacts_mailbox_address_key"),
 )
 
 # Raw RFC 5322 bytes of inbound mail, content-addressed: stored once however many hosted

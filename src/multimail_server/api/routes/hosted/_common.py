@@ -57,23 +57,37 @@ _GONE_OUT = ["queued", "sending", "sent"]
 def email_status(item: dict[str, Any]) -> str:
     """The hosted status word for one of our messages (services/views.email_item or a full view)."""
     if item["direction"] == "inbound":
+        spam = item.get("spam") or {}
+        if spam.get("state"):
+            return "spam_" + spam["state"]
         return "read" if item["read"] else "unread"
     return {"pending": "pending_send_approval", "rejected": "rejected", "cancelled": "cancelled",
             "failed": "send_failed", "bounced": "send_failed"}.get(item["status"], "read")
 
 
 # The hosted `status` filter as the states of ours it covers (services/reading.list_emails). The
-# states this server never has (archived, deleted, inbound approval, scheduled, spam) match nothing.
+# states this server never has (archived, deleted, inbound approval, scheduled) match nothing; an
+# inbound message in quarantine (services/spam.py) is spam_flagged or spam_quarantined, not unread/read.
 STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
-    "unread": [{"direction": "inbound", "read": False}],
-    "read": [{"direction": "inbound", "read": True}, {"direction": "outbound", "status": _GONE_OUT}],
+    "unread": [{"direction": "inbound", "read": False, "spam": None}],
+    "read": [{"direction": "inbound", "read": True, "spam": None}, {"direction": "outbound", "status": _GONE_OUT}],
     "pending_send_approval": [{"direction": "outbound", "status": ["pending"]}],
     "rejected": [{"status": ["rejected"]}],
     "cancelled": [{"status": ["cancelled"]}],
     "send_failed": [{"status": ["failed", "bounced"]}],
     "archived": [], "deleted": [], "pending_inbound_approval": [], "scheduled": [],
-    "spam_flagged": [], "spam_quarantined": [],
+    "spam_flagged": [{"direction": "inbound", "spam": ["flagged"]}],
+    "spam_quarantined": [{"direction": "inbound", "spam": ["quarantined"]}],
 }
+
+
+def spam_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """The hosted `spam_score` (an integer) and `spam_verdict` (`spam` or `ham`) of a message with a
+    verdict (services/spam.spam_view); both null for mail that was never scored."""
+    spam = item.get("spam") or {}
+    if spam.get("score") is None:
+        return {"spam_score": None, "spam_verdict": None}
+    return {"spam_score": round(spam["score"]), "spam_verdict": "spam" if spam.get("state") else "ham"}
 
 
 def delivered_at(item: dict[str, Any]) -> str | None:
@@ -126,6 +140,7 @@ def mailbox_shape(view: dict[str, Any]) -> dict[str, Any]:
         # The hosted MCP server nags until a mailbox is "configured" through it; a self-hosted
         # mailbox is configured by its operator when it is created.
         "mcp_configured": 1,
+        "contacts_only": int(view["contacts_only"]),
     }
 
 

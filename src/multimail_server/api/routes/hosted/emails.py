@@ -25,8 +25,9 @@ from ....services import approvals as approval_svc
 from ....services import reading as svc
 from ....services.common import iso
 from ...deps import CtxDep, PrincipalDep
+from ...schemas import SEARCH_DESCRIPTION
 from ._bodies import TagsBody
-from ._common import STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors
+from ._common import STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors, spam_fields
 
 router = APIRouter(prefix="/v1", tags=[TAG])
 Status = Literal["unread", "read", "archived", "deleted", "pending_send_approval", "pending_inbound_approval",
@@ -37,7 +38,7 @@ Filename = Path(description="The attachment's file name, as the message's `attac
 def _summary(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": item["message_id"], "from": item["from"], "to": item["to"], "cc": item["cc"], "subject": item["subject"],
-        "direction": item["direction"], "status": email_status(item), "spam_score": None, "spam_verdict": None,
+        "direction": item["direction"], "status": email_status(item), **spam_fields(item),
         "received_at": item["received_at"], "thread_id": item["thread_id"], "has_attachments": item["has_attachments"],
         "delivered_at": delivered_at(item), "bounced_at": None, "bounce_type": None,
     }
@@ -78,14 +79,17 @@ def list_emails(
                                  "(incremental polling)."),
     offset: int = Query(0, ge=0, le=100000, description="Skip this many messages first (the official Python SDK "
                         "sends it; prefer `cursor`)."),
+    q: str | None = Query(None, description=SEARCH_DESCRIPTION + " (This server's addition to the "
+                          "hosted API.)"),
 ) -> dict:
-    """The mailbox's mail in both directions, newest first, without bodies."""
+    """The mailbox's mail in both directions, newest first, without bodies; `q` searches it (the
+    language of check_inbox's `query`; 400 `invalid_query` when it is not valid syntax)."""
     page = svc.list_emails(
         ctx, principal=who, mailbox=mailbox_id, states=STATUS_FILTER[status] if status else None, direction=direction,
         sender=sender, subject_contains=subject_contains, date_after=_time(date_after, "date_after"),
         date_before=_time(date_before, "date_before"),
         has_attachments=None if has_attachments is None else has_attachments == "true", since_id=since_id,
-        offset=offset, limit=limit, cursor=cursor,
+        offset=offset, limit=limit, cursor=cursor, query=q, query_field="q",
     )
     return {"emails": [_summary(e) for e in page["emails"]], "cursor": page["next_cursor"]}
 
@@ -104,7 +108,7 @@ def get_email(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = MailboxId, email
         "attachments": [{"name": a["filename"], "size": a["size"], "content_type": a["content_type"]} for a in view["attachments"]],
         "delivered_at": delivered_at(view), "bounced_at": None, "bounce_type": None,
         "approved_at": iso(row["decided_at"]) if approved else None,
-        "approved_by": row["decided_by"] if approved else None, "spam_score": None, "spam_verdict": None,
+        "approved_by": row["decided_by"] if approved else None, **spam_fields(view),
         "tags": view["tags"],
     }
 
