@@ -30,6 +30,12 @@ def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int,
                             extra=paused_filter(quiet_mailbox_ids))
 
 
+def any_due(tx: Connection, now: datetime) -> bool:
+    """Whether a row may be due, read without a lock (a superset of `claim_due`: paused mailboxes
+    are not looked at), so a wake-up with nothing to deliver costs a read, not a write."""
+    return leases.any_due(tx, outbox, outbox.c.state, "ready", now)
+
+
 def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None) -> None:
     tx.execute(
         update(outbox).where(outbox.c.seq == seq).values(state=state, locked_until=None, last_error=error, updated_at=now)
