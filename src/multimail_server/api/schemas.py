@@ -93,6 +93,19 @@ CallOnTimeout = Annotated[OnTimeout | None, Field(
                 "itself approves on timeout (403 oversight_floor).")]
 
 
+SendAt = Annotated[str | None, Field(
+    description="Scheduled send: when the message may leave, ISO 8601 with a UTC offset (2026-03-15T14:00:00Z). Up to 5 "
+                "minutes in the past means now; earlier is 400 send_at_in_past, more than 366 days ahead 400 "
+                "send_at_too_far, no offset 400 invalid_send_at. The message is `scheduled` until then.")]
+GateTiming = Annotated[Literal["gate_first", "schedule_first"] | None, Field(
+    description="For a scheduled message that needs approval: gate_first asks the approvers now (once approved it "
+                "waits for send_at), schedule_first asks them when it falls due. Default: the mailbox's gate_timing; "
+                "an agent key may only choose the stricter schedule_first (403 oversight_floor).")]
+MailboxGateTiming = Annotated[Literal["gate_first", "schedule_first"] | None, Field(
+    description="When a held scheduled message is put to the approvers: gate_first (at once; default) or "
+                "schedule_first (when it falls due, so no approval is older than the moment it leaves).")]
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -116,6 +129,7 @@ class CreateMailbox(Request):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    gate_timing: MailboxGateTiming = None
 
 
 class MailboxRef(Request):
@@ -139,6 +153,7 @@ class UpdateMailbox(MailboxRef):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    gate_timing: MailboxGateTiming = None
 
 
 class SendEmail(Request):
@@ -156,6 +171,8 @@ class SendEmail(Request):
     idempotency_key: IdempotencyKey = None
     approval_timeout: CallTimeout = None
     on_timeout: CallOnTimeout = None
+    send_at: SendAt = None
+    gate_timing: GateTiming = None
 
 
 class ReplyEmail(Request):
@@ -171,6 +188,8 @@ class ReplyEmail(Request):
     idempotency_key: IdempotencyKey = None
     approval_timeout: CallTimeout = None
     on_timeout: CallOnTimeout = None
+    send_at: SendAt = None
+    gate_timing: GateTiming = None
 
 
 class DecideEmail(Request):
@@ -181,6 +200,30 @@ class DecideEmail(Request):
     subject: str | None = Field(None, description="The subject line; derived from the question when omitted.")
     context: str | None = Field(None, description="Background shown above the question.")
     cc: Cc = None
+    oversight_mode: CallMode = None
+    metadata: CallMetadata = None
+    idempotency_key: IdempotencyKey = None
+
+
+class EditScheduledEmail(Request):
+    """The agent's own change of a message that waits for its send_at (see docs/api.md)."""
+
+    message_id: MessageId
+    send_at: SendAt = None
+    to: Addresses | None = Field(None, description="New recipients (not after approval: 409 recipients_locked).")
+    cc: Cc = None
+    bcc: Bcc = None
+    subject: str | None = Field(None, description="New subject line.")
+    body: str | None = Field(None, description="New plain-text body.")
+    html: Html = None
+
+
+class ForwardEmail(Request):
+    message_id: str = Field(description="The stored message to forward (received or sent), with its attachments.")
+    to: Addresses = Field(description="Recipients: an address or a list of them.")
+    cc: Cc = None
+    bcc: Bcc = None
+    note: str | None = Field(None, description="Your text above the forwarded message.")
     oversight_mode: CallMode = None
     metadata: CallMetadata = None
     idempotency_key: IdempotencyKey = None

@@ -141,6 +141,8 @@ class SendAnswer(TypedDict):
     """The approval status (`pending`, `approved`, ...) when the message needed approval; else null."""
     oversight_mode: str
     """The oversight mode applied to this message."""
+    send_at: NotRequired[str | None]
+    """A scheduled message's time (status `scheduled` until then); null: as soon as allowed."""
     duplicate: bool
     """A repeated request: this is the message the first one created."""
 
@@ -262,6 +264,8 @@ class Message(_Sender):
     sent_at: str | None
     bcc: NotRequired[list[str]]
     """Outbound messages only."""
+    send_at: NotRequired[str | None]
+    """Outbound only: the scheduled time, if it was scheduled."""
     failure_reason: NotRequired[str | None]
     """Outbound messages only."""
     authentication: NotRequired[dict[str, Any] | None]
@@ -484,6 +488,8 @@ class Mailbox(TypedDict):
     """A monitored mailbox's digest of what went out, sent to its approvers."""
     quiet_hours: QuietHours | None
     """A daily window in which none of its mail is handed over (it waits, in order)."""
+    gate_timing: NotRequired[Literal["gate_first", "schedule_first"]]
+    """When a held scheduled message is put to the approvers: at once, or when it falls due."""
     created_at: str
     updated_at: str
 
@@ -734,6 +740,8 @@ class HostedMailbox(TypedDict):
     created_at: int
     is_active: int
     mcp_configured: int
+    default_gate_timing: NotRequired[str]
+    scheduling_enabled: NotRequired[int]
 
 
 class HostedMailboxList(TypedDict):
@@ -753,13 +761,15 @@ class HostedSendAnswer(TypedDict):
     thread_id: str
     message: str
     idempotent: bool
+    send_at: NotRequired[str]
+    """A scheduled message's delivery time."""
 
 
 HostedEmailSummary = TypedDict("HostedEmailSummary", {
     "id": str, "from": str, "to": "list[str]", "cc": "list[str]", "subject": str, "direction": str, "status": str,
     "spam_score": Union[int, None], "spam_verdict": Union[str, None], "received_at": str, "thread_id": Union[str, None],
     "has_attachments": bool, "delivered_at": Union[str, None], "bounced_at": Union[str, None],
-    "bounce_type": Union[str, None],
+    "bounce_type": Union[str, None], "send_at": NotRequired[Union[str, None]],
 })
 
 
@@ -780,7 +790,7 @@ HostedEmail = TypedDict("HostedEmail", {
     "has_attachments": bool, "attachments": "list[HostedAttachmentMeta]", "delivered_at": Union[str, None],
     "bounced_at": Union[str, None], "bounce_type": Union[str, None], "approved_at": Union[str, None],
     "approved_by": Union[str, None], "spam_score": Union[int, None], "spam_verdict": Union[str, None],
-    "tags": "dict[str, str]",
+    "tags": "dict[str, str]", "send_at": NotRequired[Union[str, None]],
 })
 
 

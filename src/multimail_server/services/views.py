@@ -69,6 +69,7 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "escalate_to": list(row.get("escalate_to") or []),
         "digest": row.get("digest"),
         "quiet_hours": row.get("quiet_hours"),
+        "gate_timing": row.get("gate_timing") or "gate_first",
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }
@@ -81,6 +82,7 @@ def send_result(msg: dict[str, Any], *, duplicate: bool) -> dict[str, Any]:
         "status": msg["status"],
         "approval_status": msg["approval_status"],
         "oversight_mode": msg["oversight_mode"],
+        "send_at": iso(msg.get("send_at")),
         "duplicate": duplicate,
     }
 
@@ -145,6 +147,7 @@ def full_message(
         "sent_at": iso(msg["sent_at"]),
     }
     if msg["direction"] == "outbound":
+        view["send_at"] = iso(msg.get("send_at"))
         view["bcc"] = msg["bcc_addrs"]
         view["failure_reason"] = msg["failure_reason"]
     else:
@@ -408,6 +411,7 @@ def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
         "has_attachments": has_attachments,
         "received_at": iso(msg["received_at"] or msg["created_at"]),
         "sent_at": iso(msg["sent_at"]),
+        "send_at": iso(msg.get("send_at")),
         "decided_at": iso(msg["decided_at"]),
         "decided_by": msg["decided_by"],
     }

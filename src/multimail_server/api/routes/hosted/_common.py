@@ -59,11 +59,11 @@ def email_status(item: dict[str, Any]) -> str:
     if item["direction"] == "inbound":
         return "read" if item["read"] else "unread"
     return {"pending": "pending_send_approval", "rejected": "rejected", "cancelled": "cancelled",
-            "failed": "send_failed", "bounced": "send_failed"}.get(item["status"], "read")
+            "failed": "send_failed", "bounced": "send_failed", "scheduled": "scheduled"}.get(item["status"], "read")
 
 
 # The hosted `status` filter as the states of ours it covers (services/reading.list_emails). The
-# states this server never has (archived, deleted, inbound approval, scheduled, spam) match nothing.
+# states this server never has (archived, deleted, inbound approval, spam) match nothing.
 STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
     "unread": [{"direction": "inbound", "read": False}],
     "read": [{"direction": "inbound", "read": True}, {"direction": "outbound", "status": _GONE_OUT}],
@@ -71,7 +71,8 @@ STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
     "rejected": [{"status": ["rejected"]}],
     "cancelled": [{"status": ["cancelled"]}],
     "send_failed": [{"status": ["failed", "bounced"]}],
-    "archived": [], "deleted": [], "pending_inbound_approval": [], "scheduled": [],
+    "scheduled": [{"direction": "outbound", "status": ["scheduled"]}],
+    "archived": [], "deleted": [], "pending_inbound_approval": [],
     "spam_flagged": [], "spam_quarantined": [],
 }
 
@@ -126,6 +127,7 @@ def mailbox_shape(view: dict[str, Any]) -> dict[str, Any]:
         # The hosted MCP server nags until a mailbox is "configured" through it; a self-hosted
         # mailbox is configured by its operator when it is created.
         "mcp_configured": 1,
+        "default_gate_timing": view.get("gate_timing") or "gate_first", "scheduling_enabled": 1,
     }
 
 
