@@ -53,6 +53,7 @@ class SendResult:
         oversight_mode: The oversight mode that was applied to this message.
         duplicate: ``True`` when the server recognised a repeated request and returned the
             message the first one created (nothing was sent twice).
+        send_at: A scheduled message's time (``status`` is ``scheduled`` until then).
         raw: The whole JSON answer, including any fields newer servers add.
 
     Example:
@@ -67,6 +68,7 @@ class SendResult:
     approval_status: str | None = None
     oversight_mode: str | None = None
     duplicate: bool = False
+    send_at: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -84,6 +86,7 @@ class SendResult:
             approval_status=data.get("approval_status"),
             oversight_mode=data.get("oversight_mode"),
             duplicate=bool(data.get("duplicate", False)),
+            send_at=data.get("send_at"),
             raw=dict(data),
         )
 
