@@ -89,6 +89,14 @@ def _run_fields(metadata: Mapping[str, Any] | None, idempotency_key: str | None,
     return {"metadata": merged, "idempotency_key": key}
 
 
+def _schedule(send_at: str | datetime | None) -> dict[str, str]:
+    """`send_at` as the request's text, only when given: a task without one derives the same
+    idempotency key as before scheduled send existed."""
+    if send_at is None:
+        return {}
+    return {"send_at": send_at if isinstance(send_at, str) else send_at.isoformat()}
+
+
 @task(name="multimail-send-email", cache_policy=NO_CACHE)
 def send_email(
     credentials: MultiMailCredentials,
@@ -105,6 +113,7 @@ def send_email(
     oversight_mode: OversightMode | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    send_at: str | datetime | None = None,
 ) -> str:
     """Send a new message from a MultiMail mailbox.
 
@@ -128,6 +137,8 @@ def send_email(
         metadata: Free-form JSON kept with the message.
         idempotency_key: Your own key; by default one is derived from the run, so a retried task
             or flow run gets the first attempt's message instead of sending another.
+        send_at: Scheduled send: when it may leave (an aware ``datetime`` or ISO 8601 with an
+            offset). The task returns at once; the message is ``scheduled`` until then.
 
     Returns:
         The message id (``msg_…``).
@@ -146,7 +157,7 @@ def send_email(
         ```
     """
     request = dict(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
-                   attachments=attachments, oversight_mode=oversight_mode)
+                   attachments=attachments, oversight_mode=oversight_mode, **_schedule(send_at))
     fields = _run_fields(metadata, idempotency_key, "send", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None:
@@ -154,7 +165,8 @@ def send_email(
         return earlier["message_id"]
     with credentials.get_client() as client:
         result = client.send_email(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc,
-                                   reply_to=reply_to, attachments=attachments, oversight_mode=oversight_mode, **fields)
+                                   reply_to=reply_to, attachments=attachments, oversight_mode=oversight_mode,
+                                   **_schedule(send_at), **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Message %s from %s: %s (oversight %s)%s", result.message_id, sender, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
@@ -175,6 +187,7 @@ def reply_email(
     oversight_mode: OversightMode | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    send_at: str | datetime | None = None,
 ) -> str:
     """Reply in a message's thread (In-Reply-To, References and ``Re:`` subject set by the server).
 
@@ -190,6 +203,7 @@ def reply_email(
         oversight_mode: Per-message oversight override.
         metadata: Free-form JSON kept with the message (the run's ids are added).
         idempotency_key: Your own key; derived from the run by default (see :func:`send_email`).
+        send_at: Scheduled send, as for :func:`send_email`.
 
     Returns:
         The reply's message id.
@@ -200,7 +214,7 @@ def reply_email(
         ```
     """
     request = dict(message_id=message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
-                   attachments=attachments, oversight_mode=oversight_mode)
+                   attachments=attachments, oversight_mode=oversight_mode, **_schedule(send_at))
     fields = _run_fields(metadata, idempotency_key, "reply", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None:
@@ -208,7 +222,7 @@ def reply_email(
         return earlier["message_id"]
     with credentials.get_client() as client:
         result = client.reply_email(message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
-                                    attachments=attachments, oversight_mode=oversight_mode, **fields)
+                                    attachments=attachments, oversight_mode=oversight_mode, **_schedule(send_at), **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Reply %s to %s: %s (oversight %s)%s", result.message_id, message_id, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
