@@ -166,7 +166,7 @@ def send_email(
     with credentials.get_client() as client:
         result = client.send_email(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc,
                                    reply_to=reply_to, attachments=attachments, oversight_mode=oversight_mode,
-                                   **_schedule(send_at), **fields)
+                                   send_at=_schedule(send_at).get("send_at"), **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Message %s from %s: %s (oversight %s)%s", result.message_id, sender, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
@@ -222,7 +222,8 @@ def reply_email(
         return earlier["message_id"]
     with credentials.get_client() as client:
         result = client.reply_email(message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
-                                    attachments=attachments, oversight_mode=oversight_mode, **_schedule(send_at), **fields)
+                                    attachments=attachments, oversight_mode=oversight_mode,
+                                    send_at=_schedule(send_at).get("send_at"), **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Reply %s to %s: %s (oversight %s)%s", result.message_id, message_id, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")

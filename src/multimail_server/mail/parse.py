@@ -139,7 +139,7 @@ def _parts(msg: Message) -> list[Message]:
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
-                stack.extend(reversed(payload))
+                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
     return result
 
 
@@ -151,7 +151,8 @@ def _forwarded(part: Message) -> dict[str, Any]:
         content = inner.as_bytes(policy=default_policy.clone(linesep="\r\n"))
         subject = one_line(fix_surrogates(str(inner.get("Subject") or "")))
     else:
-        content = part.get_payload(decode=True) or str(payload or "").encode("utf-8", "surrogateescape")
+        decoded = part.get_payload(decode=True)
+        content = decoded if isinstance(decoded, bytes) else str(payload or "").encode("utf-8", "surrogateescape")
         subject = ""
     name = _filename(part)
     if name is None:
