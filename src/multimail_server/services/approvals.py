@@ -376,8 +376,9 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
             ok = message_q.update_message(tx, message_id, values, where={"approval_status": "pending"})
         elif msg["status"] == "scheduled" and outbox_q.withdraw(tx, message_id, now):
             # Waiting for its send_at (approved ahead of time, or needing no approval): no worker
-            # can have started on it, since none claims a row before its time.
-            values.pop("approval_due_at")
+            # can have started on it, since none claims a row before its time. Its approval (if
+            # any) is withdrawn with it: the answer and list_pending say `cancelled`.
+            values["approval_status"] = "cancelled"
             ok = message_q.update_message(tx, message_id, values, where={"status": "scheduled"})
         elif msg["approval_status"] is None and msg["status"] == "queued" and outbox_q.withdraw(tx, message_id, now):
             # Never held (its mode let it go out at once) and no worker has started on it yet.
