@@ -4,10 +4,9 @@ what the server handed over (capture mode keeps the bytes and when it took them)
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import json
 
 import pytest
 
