@@ -126,6 +126,8 @@ def test_editing_an_approved_message_puts_it_back_and_its_recipients_are_locked(
     view = key.ok("GET", "read_email", message_id=sent["message_id"])
     assert (view["status"], view["approval_status"], view["bcc"]) == ("scheduled", "approved", [])
 
+    same = _ok(key.post("edit_scheduled_email", {"message_id": sent["message_id"], "subject": view["subject"]}))
+    assert (same["status"], same["approval_status"]) == ("scheduled", "approved")  # nothing changed: still approved
     edited = _ok(key.post("edit_scheduled_email", {"message_id": sent["message_id"], "subject": "Moved", "send_at": ahead(600)}))
     assert (edited["status"], edited["approval_status"]) == ("pending", "pending")
     pending = human.ok("GET", "list_pending", mailbox=box)["messages"]

@@ -136,14 +136,16 @@ def edit_scheduled_email(
             raise Conflict("The recipients of an approved message cannot change: its approvers approved who it goes to. "
                            "Cancel it and send a new one.", code="recipients_locked",
                            details={"message_id": message_id, "fields": changed_recipients})
+        new_time = (when if send_at is not None else msg.get("send_at"))
+        if new_time is not None and new_time <= now:
+            new_time = None
+        if not edits and new_time == msg.get("send_at"):
+            return send_result(msg, duplicate=False)  # nothing changes: an approval stays an approval
         if changed_recipients:
             refuse_suppressed(tx, mailbox, [parse_address(a, "to").addr_spec for c in _RECIPIENTS for a in edits.get(c, [])])
         if scheduled and not outbox_q.unschedule(tx, message_id):
             raise _not_editable(msg, "it is on its way out")
-        new_time = when if send_at is not None else msg.get("send_at")
-        if new_time is not None and new_time <= now:
-            new_time = None
-        values: dict[str, Any] = {**edits, "send_at": new_time if send_at is not None else msg.get("send_at")}
+        values: dict[str, Any] = {**edits, "send_at": new_time}
         timing = msg.get("gate_timing")
         requeued = False
         if approved or held or (msg["approval_status"] is None and timing != SCHEDULE_FIRST and _needs_approval_now(tx, msg, edits)):
@@ -157,8 +159,9 @@ def edit_scheduled_email(
             else:
                 requeued = True
                 values.update(status="pending", approval_status="pending", approvals=[], approved_content_hash=None,
-                              decided_at=None, decided_by=None, decision_note=None,
-                              approval_due_at=now + timedelta(seconds=policy.timeout) if policy.timeout else None)
+                              decided_at=None, decided_by=None, decision_note=None)
+                if not held:  # a message already held keeps its deadline: an edit does not buy it time
+                    values["approval_due_at"] = now + timedelta(seconds=policy.timeout) if policy.timeout else None
         else:
             values["status"] = "scheduled" if new_time is not None else "queued"
         if not message_q.update_message(tx, message_id, values, where={"status": msg["status"]}):
