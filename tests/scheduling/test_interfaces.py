@@ -139,3 +139,27 @@ def test_a_restart_between_schedule_and_due_time_loses_nothing_and_sends_once(tm
         assert json.loads(rows[0][1]) == [REMOTE]
     finally:
         srv.stop()
+
+
+def test_approval_on_timeout_still_waits_for_send_at(tmp_path):
+    """on_timeout: approve approves a held scheduled message ahead of its time; it must still
+    wait for its send_at, as a human's approval does."""
+    srv = start_session_server(tmp_path, env={"MULTIMAIL_ALLOW_APPROVE_ON_TIMEOUT": "true",
+                                              "MULTIMAIL_APPROVAL_POLL_SECONDS": "0.2"})
+    try:
+        admin = Api(srv.base, srv.admin_key)
+        box = unique_address()
+        admin.ok("POST", "create_mailbox", {"address": box, "oversight_mode": "gated_send", "approval_timeout": 1,
+                                            "on_timeout": "approve"})
+        when = ahead(8)
+        sent = admin.ok("POST", "send_email", {"from": box, "to": REMOTE, "subject": "Approved by the clock", "body": "x",
+                                               "send_at": when})
+        assert sent["status"] == "pending"
+        approved = wait_status(admin, sent["message_id"], "scheduled", timeout=20)
+        assert approved["approval_status"] == "approved"
+        wait_status(admin, sent["message_id"], "sent", timeout=30)
+        [(at,)] = srv.query("SELECT captured_at FROM captured_mail WHERE message_id = :m", m=sent["message_id"])
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        assert (at if at.tzinfo else at.replace(tzinfo=UTC)) >= parse_time(when)
+    finally:
+        srv.stop()
