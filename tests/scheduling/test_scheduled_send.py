@@ -65,7 +65,8 @@ def test_gate_first_approve_now_send_later(agent, approver, mailbox, captured):
     when = ahead(4)
     sent = _ok(_send(key, box, send_at=when))
     assert sent["status"] == "pending" and sent["approval_status"] == "pending" and sent["send_at"]
-    assert sent["message_id"] in [m["message_id"] for m in human.ok("GET", "list_pending", mailbox=box)["messages"]]
+    [item] = [m for m in human.ok("GET", "list_pending", mailbox=box)["messages"] if m["message_id"] == sent["message_id"]]
+    assert item["send_at"] == sent["send_at"]  # the approver sees when it will leave
     human.ok("POST", "approve_message", {"message_id": sent["message_id"]})
     view = key.ok("GET", "read_email", message_id=sent["message_id"])
     assert (view["status"], view["approval_status"]) == ("scheduled", "approved")

@@ -332,6 +332,8 @@ class PendingMessage(_Sender, _Review):
     status: Literal["pending", "approved", "rejected", "cancelled"]
     message_status: str
     oversight_mode: str
+    send_at: NotRequired[str | None]
+    """A scheduled message's time: once approved it waits until then (the approver should know)."""
     to: list[str]
     cc: list[str]
     bcc: list[str]

@@ -205,6 +205,7 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list
         "status": msg["approval_status"],
         "message_status": msg["status"],
         "oversight_mode": msg["oversight_mode"],
+        "send_at": iso(msg.get("send_at")),
         "from": msg["from_addr"],
         "to": msg["to_addrs"],
         "cc": msg["cc_addrs"],
