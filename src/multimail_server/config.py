@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     # no key able to change anything); GET /health and GET /ready need no key.
     metrics_token: str | None = Field(
         None, description="A bearer token that may read GET /metrics (besides admin keys), for Prometheus scrapers.")
+    # Behind a reverse proxy every request's peer is the proxy, so per-IP limits would put every
+    # client in one budget (one guesser would lock everyone out). The proxy's X-Forwarded-For is
+    # believed only from these peers (uvicorn reads it right to left and takes the first address
+    # that is not one of them, so a client cannot prepend its own); from anyone else it is ignored.
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "names the client (default: a proxy on this machine); empty: the peer is always the client; * trusts anyone.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="text: one readable line per event; json: one JSON object per line, with the same fields.")
 
@@ -132,6 +140,20 @@ class Settings(BaseSettings):
     long_poll_fallback_seconds: float = Field(
         1.0, gt=0, description="While anyone waits, how often a long-poll checks for other processes' commits by "
         "polling; on PostgreSQL their NOTIFY wakes it at once, and this only bounds the delay of a lost notification.")
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8), nor *") from None
+        return ",".join(items)
 
     @field_validator("rate_limit_per_key", "rate_limit_per_ip", "rate_limit_auth_failures", "rate_limit_verify",
                      "rate_limit_links", "rate_limit_smtp_connections", "rate_limit_smtp_auth_failures",

@@ -39,7 +39,7 @@ from .api.app import create_app
 from .api.errors import error_response
 from .config import Settings
 from .dashboard import install as install_dashboard
-from .mcp import http as mcp_http
+from .mcp import lazy as mcp_lazy
 from .services import Context
 from .services.approval_worker import ApprovalWorker
 from .services.delivery import DeliveryWorker
@@ -215,13 +215,16 @@ def serve(settings: Settings, *, announce=print) -> None:
     # keep-alive above clients' pool expiry (httpx: 5 s), so a client never sends on a
     # connection the server is closing at that moment (a reset on a non-idempotent call)
     app = create_app(ctx)
-    mcp_http.mount(app, ctx)  # /mcp: the MCP server as streamable HTTP, behind the same API keys
+    mcp_lazy.mount(app, ctx)  # /mcp: the MCP server as streamable HTTP, behind the same API keys (loaded on first use)
     install_dashboard(app)  # the approvers' pages at / (the API stays under /v1)
     app.state.worker_liveness = lambda: {w.name: w.alive for w in workers}  # GET /ready asks
     app.state.roles = {"roles": sorted(roles), "listening": (lambda: listener.connected) if listener else None}
     metrics_for(ctx).registry.register(RolesCollector(roles, listener))
     served = app if "api" in roles else ops_only(app, roles)
+    # the client address per-IP limits count is the proxy's X-Forwarded-For only when the peer is a
+    # trusted proxy (forwarded_allow_ips; config.py says why)
     config = uvicorn.Config(served, log_level="warning", access_log=False, timeout_keep_alive=65,
+                            proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None,
                             timeout_graceful_shutdown=int(SHUTDOWN_HTTP_SECONDS))
     server = _Server(config)
     # uvicorn re-raises the stop signal once it has shut down; with the default SIGTERM handler

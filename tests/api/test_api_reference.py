@@ -21,7 +21,7 @@ HOSTED_TAG = "hosted"
 OPENAPI = ROOT / "docs" / "openapi.json"
 # Sections of docs/api.md that are not operations of the OpenAPI document.
 NOT_OPERATIONS = {"Verb routes", "Authentication, roles and scopes", "Oversight", "Errors", "Idempotency",
-                  "Pagination", "Long-poll (`wait`)", "Rate limits", "Request limits"}
+                  "Pagination", "Search", "Long-poll (`wait`)", "Rate limits", "Request limits"}
 
 
 # The folder beside the repository that held the contract (written in two parts, so that this

@@ -167,3 +167,43 @@ def test_an_unreachable_shared_storage_lets_requests_through_and_says_so(limited
     for _ in range(3):
         admin.ok("GET", "list_mailboxes")
     assert "rate limit storage redis://127.0.0.1:9 unavailable" in srv.log()
+
+
+def test_a_trusted_proxy_names_the_client_and_nobody_else_can(limited):
+    """Behind a reverse proxy on this machine (the default MULTIMAIL_FORWARDED_ALLOW_IPS), per-IP
+    budgets count the client named in X-Forwarded-For, so one guesser does not lock out everyone
+    behind the proxy; with no trusted proxy the header is ignored and the peer is the client."""
+    srv = limited(auth_failures="2/minute")
+    admin = Api(srv.base, srv.admin_key)
+
+    def guess(forwarded: str) -> requests.Response:
+        return requests.get(srv.base + "/v1/list_mailboxes", timeout=10,
+                            headers={"Authorization": "Bearer mm_live_guess", "X-Forwarded-For": forwarded})
+
+    for _ in range(2):
+        assert_error(guess("203.0.113.7"), 401, "invalid_api_key")
+    assert_rate_limited(guess("203.0.113.7"), "2/minute")
+    # A client prepending an address of its own is still counted as the address the proxy appended.
+    assert_rate_limited(guess("198.51.100.1, 203.0.113.7"), "2/minute")
+    assert_error(guess("203.0.113.8"), 401, "invalid_api_key")  # another client behind the proxy
+    admin.ok("GET", "list_mailboxes")  # the proxy itself (no header) has its own budget
+
+    srv.stop()
+    untrusting = ServerProcess(srv.data_dir.parent / "untrusting", smtp=False,
+                               env={"MULTIMAIL_RATE_LIMIT_AUTH_FAILURES": "2/minute", "MULTIMAIL_FORWARDED_ALLOW_IPS": ""})
+    try:
+        for forwarded in ("203.0.113.7", "203.0.113.8"):
+            assert_error(requests.get(untrusting.base + "/v1/list_mailboxes", timeout=10,
+                                      headers={"Authorization": "Bearer mm_live_guess", "X-Forwarded-For": forwarded}),
+                         401, "invalid_api_key")
+        r = requests.get(untrusting.base + "/v1/list_mailboxes", timeout=10,
+                         headers={"Authorization": "Bearer mm_live_guess", "X-Forwarded-For": "203.0.113.9"})
+        assert_rate_limited(r, "2/minute")  # every "client" was the one peer
+    finally:
+        untrusting.stop()
+
+
+def test_a_proxy_setting_that_is_not_an_address_is_refused_at_start():
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        Settings(forwarded_allow_ips="127.0.0.1, proxy.internal")
+    assert Settings(forwarded_allow_ips=" 10.0.0.0/8 , ::1 ").forwarded_allow_ips == "10.0.0.0/8,::1"

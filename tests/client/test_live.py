@@ -135,6 +135,14 @@ async def every_method(c: Any) -> None:
     assert [s["address"] for s in removed["removed"]] == [blocked]
     assert (await v(c.list_suppressions(mailbox=gated)))["suppressions"] == []
 
+    # The address book (tests/contacts covers roles, spellings and contacts_only).
+    friend = new_address("friend")
+    made = await v(c.add_contact(friend.upper(), mailbox=gated, name="Friend", tags=["sdk"]))
+    assert made["created"] is True and made["contact"]["email"].lower() == friend and made["contact"]["approved"] is True
+    found = await v(c.search_contacts("friend", mailbox=gated))
+    assert [x["contact_id"] for x in found["contacts"]] == [made["contact"]["contact_id"]]
+    assert (await v(c.delete_contact(made["contact"]["contact_id"])))["deleted"] is True
+
     page = await v(c.audit_log(mailbox=gated, limit=2))
     assert len(page["events"]) == 2 and page["next_cursor"]
     events = await collect(c.iter_audit_log(mailbox=gated, page_size=3))

@@ -172,6 +172,11 @@ def _answers(server, admin: Api) -> list[tuple[str, type, Any]]:
     ok("GET", "list_suppressions", t.SuppressionPage, mailbox=auto)
     ok("POST", "remove_suppression", t.SuppressionsRemoved, {"mailbox": auto, "address": "sup@partner.test"})
 
+    # the address book
+    contact = ok("POST", "add_contact", t.ContactAdded, {"mailbox": auto, "email": "Con Tact <con@partner.test>", "tags": ["t"]})
+    ok("GET", "search_contacts", t.ContactPage, mailbox=auto, q="con")
+    ok("POST", "delete_contact", t.ContactDeleted, {"contact_id": contact["contact"]["contact_id"]})
+
     # API keys, then the mailbox's end
     key = ok("POST", "create_api_key", t.ApiKey, {"role": "agent", "mailboxes": [auto], "name": "shape"})
     ok("GET", "list_api_keys", t.ApiKeyList)

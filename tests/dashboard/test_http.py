@@ -406,13 +406,14 @@ def test_mailbox_policy_form_saves_through_the_service_and_shows_its_errors(dash
     boss = signed_in(dash.admin_key)
     form = {"mailbox": t.mailbox, "approvers": "boss@partner.test\nana@partner.test", "approvals_required": "2",
             "approval_timeout": "3600", "on_timeout": "escalate", "escalate_to": "cfo@partner.test", "digest": "daily",
-            "quiet_start": "22:00", "quiet_end": "07:00", "quiet_timezone": "Europe/Berlin"}
+            "quiet_start": "22:00", "quiet_end": "07:00", "quiet_timezone": "Europe/Berlin", "contacts_only": "on"}
     r = boss.post("/mailboxes/policy", form)
     assert r.status_code == 303, r.text[:500]
     box = _box(admin, t.mailbox)
     assert box["approvers"] == ["boss@partner.test", "ana@partner.test"] and box["approvals_required"] == 2
     assert box["approval_timeout"] == 3600 and box["on_timeout"] == "escalate" and box["escalate_to"] == ["cfo@partner.test"]
     assert box["digest"] == "daily" and box["quiet_hours"] == {"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}
+    assert box["contacts_only"] is True
     page = boss.get("/mailboxes").text
     assert "cfo@partner.test" in page and 'value="Europe/Berlin"' in page
     # The service's validation errors, on the page, with what was typed; nothing changes.
@@ -429,6 +430,9 @@ def test_mailbox_policy_form_saves_through_the_service_and_shows_its_errors(dash
     assert r.status_code == 303
     box = _box(admin, t.mailbox)
     assert box["quiet_hours"] is None and box["approval_timeout"] is None
+    # An unticked box switches contacts_only off (a browser sends nothing for it).
+    assert boss.post("/mailboxes/policy", {k: v for k, v in form.items() if k != "contacts_only"}).status_code == 303
+    assert _box(admin, t.mailbox)["contacts_only"] is False
     # An approver sees the policy but cannot change it.
     d = signed_in(t.approver.key)
     assert "cfo@partner.test" in d.get("/mailboxes").text

@@ -98,7 +98,13 @@ SCRIPT = textwrap.dedent('''
     out["bad_key"] = error(lambda: MultiMail("mm_live_wrong", base_url=base).list_mailboxes())
     out["bad_input"] = error(lambda: agent.send_email(mailbox, to=["not an address"], subject="x", markdown="y"))
     out["account"] = error(lambda: admin.get_account())
-    out["contacts"] = error(lambda: admin.list_contacts())
+    out["contact_needs_box"] = error(lambda: admin.add_contact("dora@partner.test", "Dora"))
+    contact = admin.add_contact("dora@partner.test", "Dora", mailbox_id=mailbox, tags=["vip"])
+    out["contact"] = [contact["email"], contact["name"], contact["tags"], contact["approved"]]
+    out["contacts"] = [c["id"] for c in agent.list_contacts(q="DORA")]
+    agent.delete_contact(contact["id"])
+    out["contact_id"] = contact["id"]
+    out["contacts_after"] = agent.list_contacts()
     admin.delete_mailbox(made["id"])
     out["deleted"] = error(lambda: admin.update_mailbox(made["id"], display_name="gone"))
     print(json.dumps(out))
@@ -144,7 +150,9 @@ def test_official_sdk_everyday_calls(sdk_python, server, admin, mailbox, inbound
     assert out["bad_key"] == ["AuthenticationError", 401, "invalid_api_key"]
     assert out["bad_input"][0:2] == ["MultiMailError", 400]
     assert out["account"] == ["NotFoundError", 404, "hosted_only"]
-    assert out["contacts"] == ["MultiMailError", 501, "not_implemented"]
+    assert out["contact_needs_box"][1:] == [400, "mailbox_required"]  # the admin key sees several mailboxes
+    assert out["contact"] == ["dora@partner.test", "Dora", ["vip"], True]
+    assert out["contacts"] == [out["contact_id"]] and out["contacts_after"] == []
     assert out["deleted"] == ["NotFoundError", 404, "mailbox_not_found"]
     # What the SDK did is what the verb API sees: the same ids.
     wait_status(admin, sent["id"], "sent")

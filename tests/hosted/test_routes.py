@@ -354,7 +354,6 @@ def test_domains(hosted):
     ("POST", "/v1/account", 404, "hosted_only", "multimail keys create"),
     ("POST", "/v1/billing/checkout", 404, "hosted_only", "no billing"),
     ("GET", "/v1/usage", 404, "hosted_only", "/metrics"),
-    ("GET", "/v1/contacts", 501, "not_implemented", "Contacts"),
     ("GET", "/v1/unsubscribe/tok", 501, "not_implemented", "Unsubscribe"),
     ("GET", "/v1/emails", 501, "not_implemented", "Spam"),
     ("POST", "/v1/mailboxes/mbx_x/request-upgrade", 501, "not_implemented", "PATCH /v1/mailboxes"),

@@ -262,3 +262,15 @@ def test_whoami_names_the_key_and_its_rights(server, admin, mailbox, make_key):
     assert admin.ok("GET", "whoami")["mailboxes"] is None
     r = requests.get(f"{server.base}/v1/whoami", timeout=10)
     assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key"
+
+
+def test_the_server_loads_the_mcp_stack_only_when_mcp_is_first_used():
+    """`multimail serve` mounts /mcp at once but imports the MCP SDK on the first request to it
+    (mcp/lazy.py): a third of its start-up, which most processes never need."""
+    import subprocess
+    import sys
+
+    code = ("import sys, multimail_server.server; "
+            "print(sorted(m for m in ('mcp', 'multimail_server.mcp.http', 'multimail_server.mcp.tools') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
+    assert out.strip() == "[]"

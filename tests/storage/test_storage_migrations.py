@@ -17,6 +17,7 @@ from sqlalchemy import Column, MetaData, String, inspect, text
 from multimail_server.store import open_store
 from multimail_server.store import tables as t
 from multimail_server.store.migrate import alembic_config, current_revision, upgrade
+from multimail_server.store.search import outside_metadata
 
 
 def head_revision(store) -> str:
@@ -25,7 +26,7 @@ def head_revision(store) -> str:
 
 def schema_diff(store, metadata: MetaData = t.metadata) -> list:
     with store.engine.connect() as conn:
-        mc = MigrationContext.configure(conn, opts={"compare_type": True})
+        mc = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": outside_metadata})
         return compare_metadata(mc, metadata)
 
 

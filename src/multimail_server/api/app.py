@@ -15,7 +15,21 @@ from . import docs, errors, ratelimit
 from .deps import get_principal
 from .limits import RequestLimits
 from .observability import RequestLog
-from .routes import admin, approvals, claims, flow_runs, identity, links, mailboxes, ops, reading, sending, suppressions, whoami
+from .routes import (
+    admin,
+    approvals,
+    claims,
+    contacts,
+    flow_runs,
+    identity,
+    links,
+    mailboxes,
+    ops,
+    reading,
+    sending,
+    suppressions,
+    whoami,
+)
 from .routes.hosted import ROUTERS as HOSTED_ROUTERS
 
 
@@ -36,6 +50,7 @@ def create_app(ctx: Context) -> FastAPI:
     for module in (mailboxes, sending, approvals, reading, claims, flow_runs, admin, identity, links, ops, whoami):
         app.include_router(module.router)
     app.include_router(suppressions.router)
+    app.include_router(contacts.router)
     for router in HOSTED_ROUTERS:  # the hosted API's resource routes (docs/hosted-api.md)
         app.include_router(router)
 

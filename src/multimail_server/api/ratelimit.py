@@ -39,7 +39,8 @@ _HTML_429 = """<!DOCTYPE html>
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (the server does not trust X-Forwarded-For: behind a proxy, limit there)."""
+    """The client: the peer, or what a trusted proxy says in X-Forwarded-For (uvicorn has set it from
+    MULTIMAIL_FORWARDED_ALLOW_IPS before this sees the request)."""
     return request.client.host if request.client else "unknown"
 
 

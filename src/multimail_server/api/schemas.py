@@ -36,6 +36,11 @@ Metadata = Annotated[dict[str, Any], AfterValidator(_not_too_deep)]
 
 # Query parameters of every paged list (check_inbox, audit_log, list_webhook_deliveries), one wording.
 PageLimit = Annotated[int | None, Query(ge=1, le=100, description="At most this many items per page (1-100; default 50).")]
+SEARCH_DESCRIPTION = (
+    "A search query: words and \"quoted phrases\" (anywhere in subject, sender, recipients or body; `word*` for "
+    "a prefix), `from:` `to:` (incl. cc) `subject:` `body:`, `tag:key` or `tag:key:value`, `is:unread` `is:read`, "
+    "`has:attachment`, `before:`/`after:` (YYYY-MM-DD or ISO 8601; after: includes the day), `-` to negate any term, "
+    "`OR` and `( )`. Terms side by side must all match. See the API reference's search section.")
 PageCursor = Annotated[str | None, Query(description="The `next_cursor` of the previous page; omit it for the first page.")]
 
 
@@ -75,6 +80,10 @@ OnTimeoutField = Annotated[OnTimeout | None, Field(
 EscalateTo = Annotated[list[str] | None, Field(description="The approvers notified when a held message times out under on_timeout: escalate.")]
 Digest = Annotated[Literal["hourly", "daily", "off"] | None, Field(
     description="For a monitored mailbox: send its approvers a digest of what went out, hourly or daily (off: none).")]
+ContactsOnly = Annotated[StrictBool | None, Field(
+    description="Hold for a human any message that would go out on its own (autonomous, monitored, or a reply under "
+                "gated_send) when a recipient is not one of the mailbox's approved contacts (add_contact by an approver "
+                "or admin key); the reason names them. Admin only, like every mailbox setting.")]
 class QuietHoursBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: str = Field(description="HH:MM (24 h), local time: from when no mail of the mailbox goes out.")
@@ -129,6 +138,7 @@ class CreateMailbox(Request):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    contacts_only: ContactsOnly = None
     gate_timing: MailboxGateTiming = None
 
 
@@ -153,6 +163,7 @@ class UpdateMailbox(MailboxRef):
     escalate_to: EscalateTo = None
     digest: Digest = None
     quiet_hours: QuietHoursField = None
+    contacts_only: ContactsOnly = None
     gate_timing: MailboxGateTiming = None
 
 
@@ -344,6 +355,17 @@ class AddSuppression(Request):
     mailbox: str = Field(description="Address or mailbox id.")
     address: str = Field(description="The address to stop sending to (any spelling: matched case- and IDN-insensitively).")
     detail: str | None = Field(None, max_length=1000, description="Why, for the humans reading the list.")
+
+
+class AddContact(Request):
+    mailbox: str | None = Field(None, description="Address or mailbox id; may be left out when the key has one mailbox.")
+    email: str = Field(description="The contact's address (a display name is taken as the name when `name` is not given).")
+    name: str | None = Field(None, max_length=200, description="The contact's name; replaces the old one when the address is a contact already.")
+    tags: list[str] | None = Field(None, description="Up to 20 tags (e.g. ['contractor']); replace the old ones when given.")
+
+
+class DeleteContact(Request):
+    contact_id: str = Field(description="The contact's id (ct_...), from add_contact or search_contacts.")
 
 
 class RemoveSuppression(Request):

@@ -5,7 +5,7 @@ One module per command group; importing them registers their commands on `common
 
 from __future__ import annotations
 
-from . import approvals, audit, domains, keys, mailboxes, mcp, messages, serve  # noqa: F401, I001  (registers the commands, in help order)
+from . import approvals, audit, contacts, domains, keys, mailboxes, mcp, messages, serve  # noqa: F401, I001  (registers the commands, in help order)
 from .common import app
 
 

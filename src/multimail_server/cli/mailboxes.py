@@ -21,6 +21,8 @@ OnTimeout = Annotated[Optional[str], typer.Option("--on-timeout", help="reject |
 EscalateTo = Annotated[Optional[list[str]], typer.Option("--escalate-to", help="An address notified on escalation (repeat for several).")]
 QuietHours = Annotated[Optional[str], typer.Option("--quiet-hours", help='"22:00-07:00 Europe/Berlin" or off: a daily window without outbound mail.')]
 Digest = Annotated[Optional[str], typer.Option("--digest", help="hourly | daily | off: a monitored mailbox's digest to its approvers.")]
+ContactsOnly = Annotated[Optional[bool], typer.Option("--contacts-only/--no-contacts-only",
+                                                    help="Hold mail that would go out on its own to anyone not an approved contact.")]
 
 @mailboxes_app.command("create")
 def mailboxes_create(
@@ -35,6 +37,7 @@ def mailboxes_create(
     escalate_to: EscalateTo = None,
     digest: Digest = None,
     quiet_hours: QuietHours = None,
+    contacts_only: ContactsOnly = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -45,7 +48,7 @@ def mailboxes_create(
                                       oversight_mode=oversight, min_oversight=min_oversight, display_name=display_name,
                                       approvers=approver, approvals_required=approvals_required, approval_timeout=timeout,
                                       on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
-                                      quiet_hours=_quiet(quiet_hours)))
+                                      quiet_hours=_quiet(quiet_hours), contacts_only=contacts_only))
     print(f"Created {row['address']} ({row['mailbox_id']}), oversight {row['oversight_mode']}, floor {row['min_oversight']}.")
 
 
@@ -75,19 +78,20 @@ def mailboxes_policy(
     escalate_to: EscalateTo = None,
     digest: Digest = None,
     quiet_hours: QuietHours = None,
+    contacts_only: ContactsOnly = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Show or change a mailbox's approval policy (approvers, N of M, timeout, escalation, digest)."""
+    """Show or change a mailbox's approval policy (approvers, N of M, timeout, escalation, digest, contacts only)."""
     from ..services.mailboxes import update_mailbox
 
     row = run(lambda: update_mailbox(context_for(data_dir, database_url), principal=Principal.local_operator(), mailbox=mailbox,
                                       approvers=[] if no_approvers else approver, approvals_required=approvals_required,
                                       approval_timeout=timeout, on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
-                                      quiet_hours=_quiet(quiet_hours)))
+                                      quiet_hours=_quiet(quiet_hours), contacts_only=contacts_only))
     policy = {k: row[k] for k in ("approvers", "approvals_required", "approval_timeout", "on_timeout", "escalate_to", "digest",
-                                  "quiet_hours")}
+                                  "quiet_hours", "contacts_only")}
     if as_json:
         print(json.dumps({"address": row["address"], **policy}, indent=2))
         return

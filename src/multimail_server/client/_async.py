@@ -19,6 +19,9 @@ from .types import (
     AuditEvent,
     AuditPage,
     Claim,
+    ContactAdded,
+    ContactDeleted,
+    ContactPage,
     FlowRunWait,
     Health,
     InboxMessage,
@@ -580,7 +583,8 @@ class AsyncMultiMail(BaseClient):
     # -- reading ------------------------------------------------------------------------------
 
     async def check_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None) -> InboxPage:
+                    since: datetime | str | None = None, limit: int | None = None, cursor: str | None = None,
+                    query: str | None = None) -> InboxPage:
         """One page of a mailbox's inbound messages, newest first.
 
         Args:
@@ -591,6 +595,8 @@ class AsyncMultiMail(BaseClient):
             since: Only messages received at or after this time.
             limit: Page size (1–100).
             cursor: ``next_cursor`` of the previous page.
+            query: A search query, e.g. ``'from:alice@partner.test invoice -tag:done'`` (the API
+                reference's search section); an invalid one raises an error with code ``invalid_query``.
 
         Returns:
             ``{"messages": [...], "next_cursor": str | None}``.
@@ -598,12 +604,14 @@ class AsyncMultiMail(BaseClient):
         Example:
             >>> page = await client.check_inbox("agent@acme.test", exclude_tag="processed", limit=20)
             >>> [m["subject"] for m in page["messages"]]
+            >>> hits = await client.check_inbox("agent@acme.test", query='subject:invoice after:2026-01-01 has:attachment')
         """
         return await self._request(self._get_call("check_inbox", mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                                            since=since, limit=limit, cursor=cursor))
+                                            since=since, limit=limit, cursor=cursor, query=query))
 
     async def iter_inbox(self, mailbox: str, *, tag: str | None = None, exclude_tag: str | None = None, unread: bool | None = None,
-                   since: datetime | str | None = None, page_size: int | None = None) -> AsyncIterator[InboxMessage]:
+                   since: datetime | str | None = None, page_size: int | None = None,
+                   query: str | None = None) -> AsyncIterator[InboxMessage]:
         """Every inbound message of a mailbox, newest first, fetching pages as needed (follows ``next_cursor``).
 
         Args:
@@ -613,6 +621,7 @@ class AsyncMultiMail(BaseClient):
             unread: ``True`` for unread only, ``False`` for read only.
             since: Only messages received at or after this time.
             page_size: Messages per request (1–100); the server's default when omitted.
+            query: Only messages this search query matches (as in :meth:`check_inbox`).
 
         Yields:
             Inbox items, as in :meth:`check_inbox`.
@@ -624,7 +633,7 @@ class AsyncMultiMail(BaseClient):
         cursor: str | None = None
         while True:
             page = await self.check_inbox(mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-                                    limit=page_size, cursor=cursor)
+                                    limit=page_size, cursor=cursor, query=query)
             for message in page["messages"]:
                 yield message
             previous, cursor = cursor, page.get("next_cursor")
@@ -833,7 +842,8 @@ class AsyncMultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None, gate_timing: str | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
+                       gate_timing: str | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -853,6 +863,8 @@ class AsyncMultiMail(BaseClient):
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
             quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
                 ``"off"``): a daily window in which none of its mail is handed over.
+            contacts_only: Hold mail that would go out on its own when a recipient is not one of
+                the mailbox's approved contacts (see ``add_contact``).
             gate_timing: When a held scheduled message is put to the approvers: ``gate_first``
                 (at once) or ``schedule_first`` (when it falls due).
 
@@ -869,7 +881,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest, gate_timing=gate_timing,
+            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only, gate_timing=gate_timing,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def list_mailboxes(self) -> MailboxList:
@@ -888,7 +900,8 @@ class AsyncMultiMail(BaseClient):
                        approvers: list[str] | None = None, approvals_required: int | None = None,
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
-                       quiet_hours: Mapping[str, str] | str | None = None, gate_timing: str | None = None) -> Mailbox:
+                       quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
+                       gate_timing: str | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -907,6 +920,8 @@ class AsyncMultiMail(BaseClient):
             digest: ``hourly`` or ``daily`` (``off``): a monitored mailbox's digest of what went out.
             quiet_hours: ``{"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}`` (or
                 ``"off"``): a daily window in which none of its mail is handed over.
+            contacts_only: Hold mail that would go out on its own when a recipient is not one of
+                the mailbox's approved contacts (see ``add_contact``).
             gate_timing: When a held scheduled message is put to the approvers: ``gate_first``
                 (at once) or ``schedule_first`` (when it falls due).
 
@@ -921,7 +936,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest, gate_timing=gate_timing,
+            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only, gate_timing=gate_timing,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours)}))
 
     async def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
@@ -1142,3 +1157,63 @@ class AsyncMultiMail(BaseClient):
             >>> await client.remove_suppression("agent@acme.test", "bob@partner.test")
         """
         return await self._request(self._post_call("remove_suppression", {"mailbox": mailbox, "address": address}))
+
+    # -- contacts -----------------------------------------------------------------------------
+
+    async def add_contact(self, email: str, *, mailbox: str | None = None, name: str | None = None,
+                          tags: Sequence[str] | None = None) -> ContactAdded:
+        """Add an address to a mailbox's address book, or update the contact it already is.
+
+        Any spelling of an address is the same contact (case, IDN forms). An approver or admin
+        key's contact is ``approved`` (it counts for the mailbox's ``contacts_only``), and its
+        adding again approves an agent's entry; an agent key's contacts are not approved.
+
+        Args:
+            email: The contact's address (a display name becomes the name when ``name`` is not given).
+            mailbox: Address or id of the mailbox; may be left out when the key has one mailbox.
+            name: The contact's name (replaces the old one).
+            tags: Tags such as ``["contractor"]`` (replace the old ones).
+
+        Returns:
+            ``{"created": bool, "contact": {...}}`` (``created`` false when it was a contact already).
+
+        Example:
+            >>> (await client.add_contact("ana@partner.test", mailbox="agent@acme.test", name="Ana"))["contact"]["contact_id"]
+        """
+        return await self._request(self._post_call("add_contact", {"email": email, **compact(
+            mailbox=mailbox, name=name, tags=list(tags) if tags is not None else None)}))
+
+    async def search_contacts(self, query: str | None = None, *, mailbox: str | None = None,
+                              limit: int | None = None, cursor: str | None = None) -> ContactPage:
+        """One page of contacts whose name or address contains ``query`` (all when omitted), oldest first.
+
+        Args:
+            query: Part of a name or address, case-insensitive.
+            mailbox: Only this mailbox (address or id); every mailbox the key may use when omitted.
+            limit: Page size (1–100).
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            ``{"contacts": [...], "next_cursor": str | None}``.
+
+        Example:
+            >>> [c["email"] for c in (await client.search_contacts("ana"))["contacts"]]
+        """
+        return await self._request(self._get_call("search_contacts", q=query, mailbox=mailbox, limit=limit, cursor=cursor))
+
+    async def delete_contact(self, contact_id: str) -> ContactDeleted:
+        """Remove a contact (agent, approver or admin key).
+
+        Args:
+            contact_id: The contact's id (``ct_...``).
+
+        Returns:
+            ``{"deleted": True, "contact": {...}}``.
+
+        Raises:
+            NotFound: No mailbox of this key has that contact.
+
+        Example:
+            >>> await client.delete_contact("ct_...")
+        """
+        return await self._request(self._post_call("delete_contact", {"contact_id": contact_id}))

@@ -493,6 +493,8 @@ class Mailbox(TypedDict):
     """A monitored mailbox's digest of what went out, sent to its approvers."""
     quiet_hours: QuietHours | None
     """A daily window in which none of its mail is handed over (it waits, in order)."""
+    contacts_only: bool
+    """Mail that would go out on its own to anyone not among its approved contacts is held."""
     gate_timing: NotRequired[Literal["gate_first", "schedule_first"]]
     """When a held scheduled message is put to the approvers: at once, or when it falls due."""
     created_at: str
@@ -745,6 +747,7 @@ class HostedMailbox(TypedDict):
     created_at: int
     is_active: int
     mcp_configured: int
+    contacts_only: int
     default_gate_timing: NotRequired[str]
     scheduling_enabled: NotRequired[int]
 
@@ -992,4 +995,63 @@ _SUPPRESSION_SHAPES = [Suppression, SuppressionPage, SuppressionAdded, Suppressi
                        HostedSuppressionList, HostedSuppressionRemoved]
 __all__ += [s.__name__ for s in _SUPPRESSION_SHAPES]
 for _shape in _SUPPRESSION_SHAPES:
+    _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]
+
+
+class Contact(TypedDict):
+    """One entry of a mailbox's address book. `email` is the address as given (domain lower
+    case); `approved`: added or re-added by an approver or admin key (only approved contacts
+    count for the mailbox's `contacts_only`); `approved_by`: that key."""
+
+    contact_id: str
+    email: str
+    name: str
+    tags: list[str]
+    mailbox: str
+    mailbox_id: str
+    approved: bool
+    approved_by: Union[str, None]
+    created_by: Union[str, None]
+    created_at: str
+    updated_at: str
+
+
+class ContactAdded(TypedDict):
+    """`created` is false when the address (in any spelling) was a contact already: `contact` is
+    that entry, its name and tags replaced by those given."""
+
+    created: bool
+    contact: Contact
+
+
+class ContactPage(TypedDict):
+    contacts: "list[Contact]"
+    next_cursor: Union[str, None]
+
+
+class ContactDeleted(TypedDict):
+    deleted: bool
+    contact: Contact
+
+
+class HostedContact(TypedDict):
+    id: str
+    email: str
+    name: str
+    tags: list[str]
+    mailbox_id: str
+    mailbox: str
+    approved: bool
+    created_at: str
+    updated_at: str
+
+
+class HostedContactList(TypedDict):
+    contacts: "list[HostedContact]"
+    next_cursor: Union[str, None]
+
+
+_CONTACT_SHAPES = [Contact, ContactAdded, ContactPage, ContactDeleted, HostedContact, HostedContactList]
+__all__ += [s.__name__ for s in _CONTACT_SHAPES]
+for _shape in _CONTACT_SHAPES:
     _shape.__pydantic_config__ = {"extra": "forbid"}  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ send (and, under `monitored`, tell a human after the fact).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -144,3 +145,13 @@ def decide_outbound(
         )
     mode = applied_mode(default=default, floor=floor, override=override)
     return Verdict(mode=mode, outcome=outcome_for(mode, action))
+
+
+def hold_for_unknown_recipients(verdict: Verdict, *, contacts_only: bool, unknown: Sequence[str]) -> Verdict:
+    """A `contacts_only` mailbox holds for a human what would otherwise go out (autonomous,
+    monitored, or a reply under gated_send) when any recipient is not one of its approved
+    contacts. It only ever turns SEND into HOLD: it never refuses and never releases; a per-call
+    override cannot switch it off (it applies whatever mode the call runs under)."""
+    if contacts_only and unknown and verdict.outcome is not Outcome.HOLD:
+        return Verdict(mode=verdict.mode, outcome=Outcome.HOLD)
+    return verdict

@@ -16,6 +16,7 @@ from ..core.access import Scope
 from ..core.errors import BadRequest, Forbidden, MultiMailError, NotFound
 from ..core.limits import TooManyRequests
 from ..core.oversight import Mode
+from ..core.search_query import InvalidQuery
 from ..services import approvals as approvals_svc
 from ..services import audit as audit_svc
 from ..services import audit_chain
@@ -261,12 +262,23 @@ def _missing(field: str) -> str:
 # -- inboxes and threads ----------------------------------------------------------------------------
 
 @router.get("/inboxes")
-def inboxes(request: Request, session: SessionDep, mailbox: str = "", cursor: str = "") -> HTMLResponse:
+def inboxes(request: Request, session: SessionDep, mailbox: str = "", cursor: str = "", q: str = "") -> HTMLResponse:
+    """A mailbox's inbox, or with `q` what the search query finds in it (the API's language). A
+    query that is not valid syntax shows why on the same page, the box still holding it."""
     ctx = ctx_of(request)
     boxes = mailboxes_svc.list_mailboxes(ctx, principal=session.principal)
     chosen = mailbox or (boxes[0]["address"] if boxes else "")
-    page = reading_svc.check_inbox(ctx, principal=session.principal, mailbox=chosen, cursor=cursor or None) if chosen else None
-    return render(request, "inboxes.html", session, mailboxes=boxes, mailbox=chosen, page=page)
+    page, error, status = None, None, 200
+    if chosen:
+        try:
+            page = reading_svc.check_inbox(ctx, principal=session.principal, mailbox=chosen, cursor=cursor or None,
+                                           query=q or None)
+        except InvalidQuery as exc:
+            error, status = exc, exc.status
+    more = urlencode({"mailbox": chosen, **({"q": q} if q else {}), "cursor": page["next_cursor"]}) \
+        if page and page["next_cursor"] else None
+    return render(request, "inboxes.html", session, status=status, mailboxes=boxes, mailbox=chosen, page=page, query=q,
+                  error=error, more=more)
 
 
 @router.get("/threads/{thread_id}")
@@ -360,7 +372,7 @@ def _number(value: str | None) -> Any:
 @router.post("/mailboxes/policy")
 def mailbox_policy(request: Request, session: SessionDep, form: FormDep) -> Response:
     """A mailbox's approval policy (approvers, N of M, timeout and what then, escalation, digest,
-    quiet hours) through update_mailbox: the service's validation error is shown on the page, with
+    quiet hours, contacts only) through update_mailbox: the service's validation error is shown on the page, with
     what was typed, and changes nothing."""
     mailbox = form.get("mailbox", "")
     start, end, zone = (form.get(k, "").strip() for k in ("quiet_start", "quiet_end", "quiet_timezone"))
@@ -370,7 +382,8 @@ def mailbox_policy(request: Request, session: SessionDep, form: FormDep) -> Resp
             ctx_of(request), principal=session.principal, mailbox=mailbox,
             approvers=_addresses(form.get("approvers")) or [], approvals_required=_number(form.get("approvals_required") or "1"),
             approval_timeout=_number(form.get("approval_timeout") or "0"), on_timeout=form.get("on_timeout") or "reject",
-            escalate_to=_addresses(form.get("escalate_to")) or [], digest=form.get("digest") or "off", quiet_hours=quiet)
+            escalate_to=_addresses(form.get("escalate_to")) or [], digest=form.get("digest") or "off", quiet_hours=quiet,
+            contacts_only=form.get("contacts_only") == "on")
     except BadRequest as exc:
         return _mailboxes_page(request, session, status=exc.status, error=exc.message, error_mailbox=mailbox, form=form)
     return RedirectResponse(f"/mailboxes?saved={quote(box['address'])}", status_code=303)

@@ -37,7 +37,7 @@ class ToolError(Exception):
 
 def not_available(feature: str, instead: str | None = None) -> ToolError:
     """A hosted-service tool whose feature this server does not have yet (scheduled send,
-    contacts, suppression, spam): said plainly, with what to do instead when there is something."""
+    suppression, spam): said plainly, with what to do instead when there is something."""
     return ToolError("not_implemented", f"{feature} is not available on this self-hosted MultiMail server yet."
                      + (f" {instead}" if instead else ""), status=501)
 

@@ -13,13 +13,12 @@ session with another key is refused, so a leaked session id gives nobody another
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import Request
-from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from ..api.deps import get_principal
@@ -85,23 +84,16 @@ class McpEndpoint:
         await self.manager.handle_request(scope, receive, sending)
 
 
-def mount(app: FastAPI, ctx: Context) -> None:
-    """Add ``/mcp`` to the API app, the SDK's session manager running in the app's lifespan."""
+@asynccontextmanager
+async def serving(ctx: Context) -> AsyncIterator[McpEndpoint]:
+    """The endpoint, with the SDK's session manager running for as long as the context is open
+    (mcp/lazy.py opens it on the first request to /mcp and closes it at shutdown)."""
     settings = ctx.settings
     clients = Clients(loopback_url(settings.host, settings.http_port))
     server = build_server(clients, lambda rctx: _bearer(getattr(rctx.request, "headers", None)))
     manager = StreamableHTTPSessionManager(app=server, max_sessions=MAX_SESSIONS)
-    app.router.routes.append(Route(PATH, endpoint=McpEndpoint(manager), methods=["GET", "POST", "DELETE"],
-                                   include_in_schema=False))
-    previous = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any):
+    try:
         async with manager.run():
-            try:
-                async with previous(application) as state:
-                    yield state
-            finally:
-                await clients.aclose()
-
-    app.router.lifespan_context = lifespan
+            yield McpEndpoint(manager)
+    finally:
+        await clients.aclose()

@@ -48,6 +48,11 @@ def _check_display_name(value: Any) -> str:
     return value
 
 
+def _check_flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"{field} must be true or false.", code="invalid_field", details={"field": field})
+    return value
+
 
 def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """The approval-policy columns of the fields given (None: not given), each checked."""
@@ -77,6 +82,7 @@ def create_mailbox(
     escalate_to: list[str] | None = None,
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
+    contacts_only: bool | None = None,
     gate_timing: str | None = None,
 ) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
@@ -97,6 +103,7 @@ def create_mailbox(
         "idempotency_window_seconds": _check_window(idempotency_window_seconds),
         "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
         "digest": None, "digest_sent_until": None, "quiet_hours": None, "gate_timing": "gate_first",
+        "contacts_only": _check_flag(contacts_only, "contacts_only") if contacts_only is not None else False,
         "created_at": now,
         "updated_at": now,
     }
@@ -139,6 +146,7 @@ def update_mailbox(
     escalate_to: list[str] | None = None,
     digest: str | None = None,
     quiet_hours: dict[str, str] | str | None = None,
+    contacts_only: bool | None = None,
     gate_timing: str | None = None,
 ) -> dict[str, Any]:
     """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
@@ -161,6 +169,8 @@ def update_mailbox(
             changes["display_name"] = _check_display_name(display_name)
         if idempotency_window_seconds is not None:
             changes["idempotency_window_seconds"] = _check_window(idempotency_window_seconds)
+        if contacts_only is not None and _check_flag(contacts_only, "contacts_only") != bool(row.get("contacts_only")):
+            changes["contacts_only"] = contacts_only
         for name, value in _policy_changes(ctx, policy).items():
             if name == "digest_sent_until" and row.get("digest"):
                 continue  # the digest already runs: keep its period

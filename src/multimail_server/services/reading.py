@@ -7,6 +7,7 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
+from ..core import search_query
 from ..core.access import Principal
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..mail.redact import redact_message
@@ -71,15 +72,20 @@ def check_inbox(
     since: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    query: str | None = None,
 ) -> dict[str, Any]:
+    """Inbound messages newest first. `query`: only those a search query matches (the language of
+    core/search_query; 400 `invalid_query` when it is not valid syntax), from the same inbox, so a
+    search never shows what the inbox would not."""
     limit = check_limit(limit)
     before = decode_cursor(cursor)
     since = as_utc(since)
+    parsed = search_query.parse(query, field="query")
     with ctx.store.read() as tx:
         box = find_mailbox(tx, principal, mailbox)
         rows = message_q.inbox_page(
             tx, mailbox_id=box["id"], tag=tag, exclude_tag=exclude_tag, unread=unread, since=since,
-            before_seq=before, limit=limit + 1,
+            before_seq=before, limit=limit + 1, query=parsed,
         )
         page, more = rows[:limit], len(rows) > limit
         tags = message_q.tags_of(tx, [r["id"] for r in page])
@@ -272,12 +278,16 @@ def list_emails(
     offset: int = 0,
     limit: int | None = None,
     cursor: str | None = None,
+    query: str | None = None,
+    query_field: str = "query",
 ) -> dict[str, Any]:
     """A mailbox's mail in both directions (newest first, or oldest first), filtered, with a
     cursor stable under concurrent inserts. `states`: the message states to include (each a dict
     of direction / status list / read, every key given must match); `since_id`: only messages
-    that arrived after that message of the mailbox (400 when it names none)."""
+    that arrived after that message of the mailbox (400 when it names none); `query`: a search
+    query (core/search_query), its errors naming the parameter `query_field`."""
     limit = check_limit(limit, default=20)
+    parsed = search_query.parse(query, field=query_field)
     past = decode_cursor(cursor)
     if direction not in (None, "inbound", "outbound"):
         raise BadRequest("direction must be inbound or outbound.", code="invalid_field", details={"field": "direction"})
@@ -295,6 +305,7 @@ def list_emails(
             tx, mailbox_id=box["id"], states=states, direction=direction, sender=sender, subject_contains=subject_contains,
             after=as_utc(date_after), before=as_utc(date_before), has_attachments=has_attachments, after_seq=after_seq,
             past_seq=past, thread_id=thread_id, oldest_first=oldest_first, offset=offset, limit=limit + 1,
+            query=parsed,
         )
         page, more = rows[:limit], len(rows) > limit
         carrying = list_q.with_attachments(tx, [r["id"] for r in page])

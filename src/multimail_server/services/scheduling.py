@@ -78,13 +78,19 @@ def _not_editable(msg: dict[str, Any], why: str) -> Conflict:
                     details={"message_id": msg["id"], "status": msg["status"], "approval_status": msg["approval_status"]})
 
 
-def _needs_approval_now(tx: Connection, msg: dict[str, Any], edits: dict[str, Any]) -> bool:
+def _needs_approval_now(tx: Connection, msg: dict[str, Any], mailbox: dict[str, Any], edits: dict[str, Any]) -> bool:
     """For a message that needed no approval: whether its new recipients need one, under the mode
-    it was sent under (a reply is judged as reply_email judges it)."""
+    it was sent under (a reply is judged as reply_email judges it), and under the mailbox's
+    contacts_only (a recipient who is not an approved contact is held, as at submission)."""
+    from .contacts import unknown_recipients
     from .sending import Draft, _reply_action
 
     if not any(c in edits for c in _RECIPIENTS):
         return False
+    if mailbox.get("contacts_only"):
+        every = [parse_address(a, "to").addr_spec for c in _RECIPIENTS for a in edits.get(c, msg[c])]
+        if unknown_recipients(tx, mailbox, every):
+            return True
     action = Action.SEND
     parent = message_q.by_id(tx, msg["parent_id"]) if msg["parent_id"] else None
     if parent is not None:
@@ -148,7 +154,7 @@ def edit_scheduled_email(
         values: dict[str, Any] = {**edits, "send_at": new_time}
         timing = msg.get("gate_timing")
         requeued = False
-        if approved or held or (msg["approval_status"] is None and timing != SCHEDULE_FIRST and _needs_approval_now(tx, msg, edits)):
+        if approved or held or (msg["approval_status"] is None and timing != SCHEDULE_FIRST and _needs_approval_now(tx, msg, mailbox, edits)):
             if timing is None:  # it needed no approval until now: the mailbox says when it is asked
                 timing = applied_gate_timing(default=mailbox.get("gate_timing"), override=None, is_admin=True)
                 policy = held_policy(mailbox, is_admin=False, allow_approve=ctx.settings.allow_approve_on_timeout)

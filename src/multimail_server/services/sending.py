@@ -27,7 +27,7 @@ from ..core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from ..core.flow_run_waits import flow_run_id_from_metadata
 from ..core.headers import header_safe
 from ..core.ids import domain_of, new_id
-from ..core.oversight import Action, Mode, Outcome, decide_outbound, parse_mode
+from ..core.oversight import Action, Mode, Outcome, decide_outbound, hold_for_unknown_recipients, parse_mode
 from ..core.scheduling import SCHEDULE_FIRST, applied_gate_timing, check_gate_timing, parse_send_at
 from ..core.threading import reply_references, reply_subject
 from ..mail.compose import new_internet_message_id
@@ -36,6 +36,7 @@ from ..store import messages as message_q
 from ..store import outbox as outbox_q
 from .approval_notices import on_held
 from .common import find_mailbox, find_message, iso, record
+from .contacts import unknown_recipients
 from .context import Context
 from .suppressions import refuse_suppressed
 from .views import held_because, send_result
@@ -259,6 +260,7 @@ class _Submission:
     message_id: str = ""
     approval_timeout: int | None = None
     on_timeout: str | None = None
+    unknown_contacts: list[str] | None = None  # set when contacts_only turned a send into a hold
     send_at: Any = None  # datetime: a scheduled message's time (core/scheduling.py)
     schedule_key: dict[str, Any] = field(default_factory=dict)
 
@@ -315,6 +317,10 @@ class _Submission:
         override_mode = parse_mode(self.override) if self.override is not None else None
         verdict = decide_outbound(role=self.principal.scopes, default=Mode(mailbox["oversight_mode"]),
                                   floor=Mode(mailbox["min_oversight"]), override=override_mode, action=self.action)
+        if mailbox.get("contacts_only") and verdict.outcome is not Outcome.HOLD:
+            unknown = unknown_recipients(tx, mailbox, [a.addr_spec for a in self.draft.to + self.draft.cc + self.draft.bcc])
+            verdict = hold_for_unknown_recipients(verdict, contacts_only=True, unknown=unknown)
+            self.unknown_contacts = unknown or None
         return verdict, new_conversation
 
     def place_in_thread(self, tx: Connection, parent: dict[str, Any] | None, mailbox: dict[str, Any]) -> tuple[str, str | None, list[str]]:
@@ -373,7 +379,7 @@ class _Submission:
             override_mode = parse_mode(self.override) if self.override is not None else None
             details["held_because"] = held_because(mode=verdict.mode, mailbox_mode=mailbox["oversight_mode"],
                                                    override=override_mode, operation=self.operation,
-                                                   new_conversation=new_conversation)
+                                                   new_conversation=new_conversation, unknown_contacts=self.unknown_contacts)
         if self.idempotency_key is not None:
             details["idempotency_key"] = self.idempotency_key
         if self.draft.metadata:

@@ -69,6 +69,7 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "escalate_to": list(row.get("escalate_to") or []),
         "digest": row.get("digest"),
         "quiet_hours": row.get("quiet_hours"),
+        "contacts_only": bool(row.get("contacts_only")),
         "gate_timing": row.get("gate_timing") or "gate_first",
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
@@ -367,12 +368,18 @@ REVIEW_KEYS = ("content_hash", "headers", "html_remote_content_blocked", "html_c
 
 
 def held_because(*, mode: Mode | str, mailbox_mode: str, override: Mode | str | None, operation: str,
-                 new_conversation: dict[str, Any] | None) -> dict[str, Any]:
+                 new_conversation: dict[str, Any] | None, unknown_contacts: list[str] | None = None) -> dict[str, Any]:
     """Why a message was held, in words an approver reads and a code a program routes on;
-    recorded in the message's audit event when it is held and shown with the pending item."""
+    recorded in the message's audit event when it is held and shown with the pending item.
+    `unknown_contacts`: the recipients a contacts_only mailbox held it for (it would have gone out)."""
     mode = Mode(mode)
     recipients = (new_conversation or {}).get("recipients", [])
-    if override is not None and Mode(override) != Mode(mailbox_mode):
+    if unknown_contacts:
+        recipients = [{"address": a, "why": "not_a_contact"} for a in unknown_contacts]
+        reason = {"code": "contacts_only_unknown_recipients",
+                  "message": "The mailbox sends on its own only to its approved contacts (contacts_only); "
+                             f"not among them: {', '.join(unknown_contacts)}."}
+    elif override is not None and Mode(override) != Mode(mailbox_mode):
         reason = {"code": "per_call_override",
                   "message": f"The call asked for {Mode(override).value} (the mailbox's mode is {mailbox_mode})."}
     elif mode is Mode.GATED_ALL:

@@ -51,6 +51,7 @@ def delete_mailbox(tx: Connection, mailbox_id: str) -> None:
     tx.execute(delete(t.approval_links).where(t.approval_links.c.message_id.in_(msg_ids)))
     tx.execute(delete(t.outbound_pauses).where(t.outbound_pauses.c.scope == mailbox_id))
     tx.execute(delete(t.suppressions).where(t.suppressions.c.mailbox_id == mailbox_id))
+    tx.execute(delete(t.contacts).where(t.contacts.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.messages).where(t.messages.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.threads).where(t.threads.c.mailbox_id == mailbox_id))
     tx.execute(delete(t.webhooks).where(t.webhooks.c.mailbox_id == mailbox_id))

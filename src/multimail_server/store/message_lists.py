@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, false, func, not_, or_, select
 
+from ..core import search_query as sq
+from . import search
 from . import tables as t
 
 
@@ -52,10 +54,12 @@ def mailbox_page(
     oldest_first: bool,
     offset: int,
     limit: int,
+    query: sq.Node | None = None,
 ) -> list[dict[str, Any]]:
     """Messages of one mailbox matching every filter given. `states`: a message matches when it is
     in one of them (an empty list matches nothing); text filters are case-insensitive substrings;
-    times compare the time received (inbound) or created (outbound)."""
+    times compare the time received (inbound) or created (outbound); `query`: a search query
+    (store/search), answered from the full-text index."""
     m, a = t.messages, t.attachments
     when = func.coalesce(m.c.received_at, m.c.created_at)
     conds: list[Any] = [m.c.mailbox_id == mailbox_id]
@@ -76,12 +80,12 @@ def mailbox_page(
         conds.append(carries if has_attachments else not_(carries))
     if after_seq is not None:
         conds.append(m.c.seq > after_seq)
-    if past_seq is not None:  # the cursor: what comes after it in the listing's order
-        conds.append(m.c.seq > past_seq if oldest_first else m.c.seq < past_seq)
     if thread_id is not None:
         conds.append(m.c.thread_id == thread_id)
-    order = m.c.seq.asc() if oldest_first else m.c.seq.desc()
-    q = select(m).where(and_(*conds)).order_by(order).offset(offset).limit(limit)
+    q, seq = search.narrow(select(m).where(and_(*conds)), tx.dialect.name, query)
+    if past_seq is not None:  # the cursor: what comes after it in the listing's order
+        q = q.where(seq > past_seq if oldest_first else seq < past_seq)
+    q = q.order_by(seq.asc() if oldest_first else seq.desc()).offset(offset).limit(limit)
     return [dict(r) for r in tx.execute(q).mappings()]
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core import search_query as sq
+from . import search
 from . import tables as t
 
 
@@ -126,9 +128,10 @@ def inbox_page(
     since: datetime | None,
     before_seq: int | None,
     limit: int,
+    query: sq.Node | None = None,
 ) -> list[dict[str, Any]]:
     """Inbound messages newest first (the columns of `_inbox_columns`); keyset-paginated on `seq`,
-    so inserts never shift a page."""
+    so inserts never shift a page. `query`: only those a search query matches (store/search)."""
     m = t.messages
     conds = [m.c.mailbox_id == mailbox_id, m.c.direction == "inbound"]
     if tag is not None:
@@ -141,10 +144,10 @@ def inbox_page(
         conds.append(m.c.read.is_(True))
     if since is not None:
         conds.append(m.c.received_at >= since)
+    q, seq = search.narrow(select(*_inbox_columns()).where(and_(*conds)), tx.dialect.name, query)
     if before_seq is not None:
-        conds.append(m.c.seq < before_seq)
-    q = select(*_inbox_columns()).where(and_(*conds)).order_by(m.c.seq.desc()).limit(limit)
-    return [dict(r) for r in tx.execute(q).mappings()]
+        q = q.where(seq < before_seq)
+    return [dict(r) for r in tx.execute(q.order_by(seq.desc()).limit(limit)).mappings()]
 
 
 def _inbox_columns() -> list[Any]:

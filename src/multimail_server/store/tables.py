@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -98,6 +99,8 @@ mailboxes = Table(
     Column("digest", String(10), nullable=True),
     Column("digest_sent_until", UTCDateTime, nullable=True),
     Column("quiet_hours", JSON, nullable=True),  # {start, end, timezone}: a daily window without outbound mail
+    # Autonomous mail to anyone not among the mailbox's approved contacts is held (services/contacts.py).
+    Column("contacts_only", Boolean, nullable=False, default=False, server_default=false()),
     # Scheduled send (core/scheduling.py): whether a held scheduled message is approved before it
     # waits (gate_first) or when it falls due (schedule_first); a call may only pick the stricter.
     Column("gate_timing", String(20), nullable=False, default="gate_first", server_default="gate_first"),
@@ -321,6 +324,29 @@ suppressions = Table(
     Column("created_by", String(320), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("mailbox_id", "address", name="uq_suppressions_mailbox_address"),
+)
+
+# The per-mailbox address book (services/contacts.py). `address_key` is the one form an address
+# is compared in (services/suppressions.suppression_key), so one person is one row however the
+# address is spelt; `email` is the address as it was given. `approved`: added (or re-added) by an
+# approver or admin key; only approved contacts count for the mailbox's `contacts_only`.
+contacts = Table(
+    "contacts",
+    metadata,
+    _seq(),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("mailbox_id", String(40), ForeignKey("mailboxes.id"), nullable=False),
+    Column("address_key", String(320), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("tags", JSON, nullable=False),
+    Column("search_text", Text, nullable=False),  # name, email and key case-folded: substring search on both databases
+    Column("approved", Boolean, nullable=False, default=False),
+    Column("approved_by", String(320), nullable=True),
+    Column("created_by", String(320), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("mailbox_id", "address_key", name="uq_contacts_mailbox_address_key"),
 )
 
 # Raw RFC 5322 bytes of inbound mail, content-addressed: stored once however many hosted

@@ -11,7 +11,7 @@ from ...services import reading as svc
 from ...services import waiting
 from ..deps import CtxDep, PrincipalDep
 from ..errors import responses
-from ..schemas import PageCursor, PageLimit, TagEmail
+from ..schemas import SEARCH_DESCRIPTION, PageCursor, PageLimit, TagEmail
 
 router = APIRouter(prefix="/v1", tags=["reading"])
 
@@ -27,10 +27,13 @@ def check_inbox(
     since: datetime | None = Query(None, description="Only messages received at or after this time (ISO 8601)."),
     limit: PageLimit = None,
     cursor: PageCursor = None,
+    query: str | None = Query(None, description=SEARCH_DESCRIPTION),
 ) -> dict:
-    """Inbound messages, newest first, with a cursor that is stable under concurrent inserts."""
+    """Inbound messages, newest first, with a cursor that is stable under concurrent inserts.
+    With `query`, only those the search query matches (400 `invalid_query` when it is not valid
+    syntax, with the `position` and what was `expected` there)."""
     return svc.check_inbox(ctx, principal=who, mailbox=mailbox, tag=tag, exclude_tag=exclude_tag, unread=unread,
-                           since=since, limit=limit, cursor=cursor)
+                           since=since, limit=limit, cursor=cursor, query=query)
 
 
 @router.get("/read_email", operation_id="read_email", response_model=Message, responses=responses(404))

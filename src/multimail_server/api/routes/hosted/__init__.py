@@ -4,7 +4,7 @@ written for the hosted MultiMail service (its MCP server, its Python SDK) work a
 docs/hosted-api.md maps each route to its verb. `unserved` answers the hosted routes this server
 does not serve, with the reason."""
 
-from . import audit, domains, emails, keys, mailboxes, oversight, sending, suppression, unserved, webhooks
+from . import audit, contacts, domains, emails, keys, mailboxes, oversight, sending, suppression, unserved, webhooks
 
 # unserved last: its paths never shadow a served route.
-ROUTERS = [m.router for m in (mailboxes, sending, emails, oversight, webhooks, keys, audit, domains, suppression, unserved)]
+ROUTERS = [m.router for m in (mailboxes, sending, emails, oversight, webhooks, keys, audit, domains, suppression, contacts, unserved)]

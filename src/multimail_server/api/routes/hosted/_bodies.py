@@ -27,6 +27,10 @@ class HostedAttachment(Request):
     content_type: str = Field(description="The file's MIME type, e.g. application/pdf.")
 
 
+CONTACTS_ONLY = ("This server's own setting (admin): hold for a human any message that would go out on its own when a "
+                 "recipient is not one of the mailbox's approved contacts (POST /v1/contacts by an approver or admin key).")
+
+
 class CreateMailboxBody(Request):
     address_local: str | None = Field(None, description="A full address on a domain this server hosts, or a bare local "
                                       "part when every mailbox of the server shares one domain.")
@@ -38,6 +42,7 @@ class CreateMailboxBody(Request):
                                     "with POST /v1/webhooks and mailbox_id.")
     approval_code: str | None = Field(None, description=APPROVAL_CODE)
     ai_disclosure: StrictBool | None = Field(None, description="Not supported here (501 when given).")
+    contacts_only: StrictBool | None = Field(None, description=CONTACTS_ONLY)
 
 
 class UpdateMailboxBody(Request):
@@ -61,6 +66,7 @@ class UpdateMailboxBody(Request):
     ai_disclosure: StrictInt | StrictBool | None = Field(None, description="Not supported here (501 when given).")
     mcp_configured: StrictInt | StrictBool | None = Field(None, description="The hosted MCP server's first-run flag; "
                                                           "accepted (self-hosted mailboxes are always configured).")
+    contacts_only: StrictBool | None = Field(None, description=CONTACTS_ONLY)
 
 
 SEND_AT = ("Scheduled send: the delivery time, ISO 8601 with a UTC offset (2026-03-15T14:00:00Z). Up to 5 minutes "

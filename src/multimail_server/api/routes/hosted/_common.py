@@ -127,6 +127,7 @@ def mailbox_shape(view: dict[str, Any]) -> dict[str, Any]:
         # The hosted MCP server nags until a mailbox is "configured" through it; a self-hosted
         # mailbox is configured by its operator when it is created.
         "mcp_configured": 1,
+        "contacts_only": int(view["contacts_only"]),
         "default_gate_timing": view.get("gate_timing") or "gate_first", "scheduling_enabled": 1,
     }
 

@@ -25,6 +25,7 @@ from ....services import approvals as approval_svc
 from ....services import reading as svc
 from ....services.common import iso
 from ...deps import CtxDep, PrincipalDep
+from ...schemas import SEARCH_DESCRIPTION
 from ._bodies import TagsBody
 from ._common import STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors
 
@@ -78,14 +79,17 @@ def list_emails(
                                  "(incremental polling)."),
     offset: int = Query(0, ge=0, le=100000, description="Skip this many messages first (the official Python SDK "
                         "sends it; prefer `cursor`)."),
+    q: str | None = Query(None, description=SEARCH_DESCRIPTION + " (This server's addition to the "
+                          "hosted API.)"),
 ) -> dict:
-    """The mailbox's mail in both directions, newest first, without bodies."""
+    """The mailbox's mail in both directions, newest first, without bodies; `q` searches it (the
+    language of check_inbox's `query`; 400 `invalid_query` when it is not valid syntax)."""
     page = svc.list_emails(
         ctx, principal=who, mailbox=mailbox_id, states=STATUS_FILTER[status] if status else None, direction=direction,
         sender=sender, subject_contains=subject_contains, date_after=_time(date_after, "date_after"),
         date_before=_time(date_before, "date_before"),
         has_attachments=None if has_attachments is None else has_attachments == "true", since_id=since_id,
-        offset=offset, limit=limit, cursor=cursor,
+        offset=offset, limit=limit, cursor=cursor, query=q, query_field="q",
     )
     return {"emails": [_summary(e) for e in page["emails"]], "cursor": page["next_cursor"]}
 

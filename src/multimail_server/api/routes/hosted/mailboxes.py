@@ -38,7 +38,7 @@ def create_mailbox(body: CreateMailboxBody, ctx: CtxDep, who: PrincipalDep) -> d
     if "@" not in address:
         address = svc.address_for_local_part(ctx, principal=who, local_part=address)
     view = svc.create_mailbox(ctx, principal=who, address=address, oversight_mode=body.oversight_mode,
-                              display_name=body.display_name or "")
+                              display_name=body.display_name or "", contacts_only=body.contacts_only)
     return mailbox_shape(view)
 
 
@@ -58,7 +58,8 @@ def _update(ctx, who, mailbox_id: str, body: UpdateMailboxBody) -> dict:
         field = next(iter(refused))
         raise NotServed(f"{field} is not supported by this server (nothing was changed).", details={"field": field})
     view = svc.update_mailbox(ctx, principal=who, mailbox=mailbox_id, oversight_mode=body.oversight_mode,
-                              display_name=body.display_name, gate_timing=body.default_gate_timing)
+                              display_name=body.display_name, contacts_only=body.contacts_only,
+                              gate_timing=body.default_gate_timing)
     return {"id": view["mailbox_id"], "status": "updated"}
 
 

@@ -3,7 +3,7 @@ changing nothing), so code written for the hosted service learns why and what to
 
 - the hosted service's account, sign-up, operator-session and billing routes: 404 `hosted_only`,
   naming the self-hosted equivalent (there is no account: the operator runs the server);
-- features this server does not have yet (contacts, unsubscribe links, spam review, the
+- features this server does not have yet (unsubscribe links, spam review, the
   trust-ladder upgrade codes, domain verification): 501 `not_implemented`, until they are built.
 
 They are left out of the OpenAPI document: they are not operations of this server. docs/hosted-api.md
@@ -58,9 +58,6 @@ HOSTED_ONLY: list[tuple[str, str, str]] = [
 ]
 
 NOT_YET: list[tuple[str, str, str]] = [
-    ("POST", "/v1/contacts", "Contacts are not supported by this server yet."),
-    ("GET", "/v1/contacts", "Contacts are not supported by this server yet."),
-    ("DELETE", "/v1/contacts/{contact_id}", "Contacts are not supported by this server yet."),
     ("GET", "/v1/unsubscribe/{token}", "Unsubscribe links are not supported by this server yet."),
     ("POST", "/v1/unsubscribe/{token}", "Unsubscribe links are not supported by this server yet."),
     ("GET", "/v1/emails", "Spam review is not supported by this server yet."),
