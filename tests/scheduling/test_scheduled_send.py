@@ -209,3 +209,15 @@ def test_webhook_event_for_a_scheduled_message(admin, agent, mailbox):
     [event] = wait_for(queued_event, what="the send's audit event")
     assert event["details"]["send_at"] == sent["send_at"]
     admin.ok("POST", "cancel_message", {"message_id": sent["message_id"]})
+
+
+def test_a_contacts_only_mailbox_holds_a_scheduled_message_edited_to_a_stranger(admin, agent, approver, mailbox):
+    box = mailbox(oversight_mode="autonomous", contacts_only=True)
+    admin.ok("POST", "add_contact", {"mailbox": box, "email": REMOTE})
+    key = agent(box)
+    sent = _ok(_send(key, box, send_at=ahead(300)))
+    assert (sent["status"], sent["approval_status"]) == ("scheduled", None)  # a known contact: no approval
+    edited = _ok(key.post("edit_scheduled_email", {"message_id": sent["message_id"], "to": ["eve@elsewhere.test"]}))
+    assert (edited["status"], edited["approval_status"]) == ("pending", "pending")
+    assert sent["message_id"] in [m["message_id"] for m in approver(box).ok("GET", "list_pending", mailbox=box)["messages"]]
+    key.ok("POST", "cancel_message", {"message_id": sent["message_id"]})
