@@ -173,12 +173,15 @@ def test_edit_and_cancel_rules(admin, agent, approver, mailbox, make_key, captur
     cancelled = key.ok("POST", "cancel_message", {"message_id": later["message_id"]})
     assert cancelled["status"] == "cancelled"
     assert key.ok("GET", "read_email", message_id=later["message_id"])["status"] == "cancelled"
+    assert later["message_id"] not in [m["message_id"] for m in admin.ok("GET", "list_pending", mailbox=box)["messages"]]
     assert captured(later["message_id"]) == []
 
     gated = mailbox(oversight_mode="gated_send")
     approved = _ok(_send(agent(gated), gated, send_at=ahead(300)))
     approver(gated).ok("POST", "approve_message", {"message_id": approved["message_id"]})
     assert admin.ok("POST", "cancel_message", {"message_id": approved["message_id"]})["status"] == "cancelled"
+    listed = {m["message_id"]: m["status"] for m in admin.ok("GET", "list_pending", mailbox=gated)["messages"]}
+    assert listed[approved["message_id"]] == "cancelled"  # the approver sees the approval withdrawn
 
 
 def test_the_schedule_is_part_of_the_request_for_idempotency(agent, mailbox):

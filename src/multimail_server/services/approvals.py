@@ -376,9 +376,13 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
             ok = message_q.update_message(tx, message_id, values, where={"approval_status": "pending"})
         elif msg["status"] == "scheduled" and outbox_q.withdraw(tx, message_id, now):
             # Waiting for its send_at (approved ahead of time, or needing no approval): no worker
-            # can have started on it, since none claims a row before its time. Its approval (if
-            # any) is withdrawn with it: the answer and list_pending say `cancelled`.
-            values["approval_status"] = "cancelled"
+            # can have started on it, since none claims a row before its time. An approval given
+            # ahead of time is withdrawn with it (list_pending then shows it `cancelled`); one
+            # that was never held stays out of the approval queue, as a cancelled queued one does.
+            if msg["approval_status"] == "approved":
+                values["approval_status"] = "cancelled"
+            else:
+                values.pop("decided_at"), values.pop("decided_by"), values.pop("approval_due_at")
             ok = message_q.update_message(tx, message_id, values, where={"status": "scheduled"})
         elif msg["approval_status"] is None and msg["status"] == "queued" and outbox_q.withdraw(tx, message_id, now):
             # Never held (its mode let it go out at once) and no worker has started on it yet.

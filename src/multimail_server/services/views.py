@@ -203,7 +203,8 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list
         "message_id": msg["id"],
         "thread_id": msg["thread_id"],
         "mailbox": mailbox["address"],
-        "status": msg["approval_status"],
+        # A message withdrawn before it was ever held has no approval status of its own: cancelled.
+        "status": "cancelled" if msg["status"] == "cancelled" else msg["approval_status"],
         "message_status": msg["status"],
         "oversight_mode": msg["oversight_mode"],
         "send_at": iso(msg.get("send_at")),
