@@ -224,3 +224,18 @@ def test_a_contacts_only_mailbox_holds_a_scheduled_message_edited_to_a_stranger(
     assert (edited["status"], edited["approval_status"]) == ("pending", "pending")
     assert sent["message_id"] in [m["message_id"] for m in approver(box).ok("GET", "list_pending", mailbox=box)["messages"]]
     key.ok("POST", "cancel_message", {"message_id": sent["message_id"]})
+
+
+def test_cancelling_a_never_held_queued_message_answers_cancelled(admin, agent, mailbox):
+    """The same answer as for a scheduled one (it used to be a 500 when the cancel won the race
+    against the worker); the kill switch keeps the worker off it, so the cancel always wins."""
+    box = mailbox(oversight_mode="autonomous")
+    key = agent(box)
+    admin.ok("POST", "pause_outbound", {"mailbox": box, "reason": "hold everything"})
+    try:
+        sent = _ok(_send(key, box))
+        assert sent["status"] == "queued"
+        cancelled = key.ok("POST", "cancel_message", {"message_id": sent["message_id"]})
+        assert (cancelled["status"], cancelled["message_status"]) == ("cancelled", "cancelled")
+    finally:
+        admin.ok("POST", "resume_outbound", {"mailbox": box})
