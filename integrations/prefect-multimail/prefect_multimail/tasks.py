@@ -102,6 +102,14 @@ def _run_fields(metadata: Mapping[str, Any] | None, idempotency_key: str | None,
     return {"metadata": merged, "idempotency_key": key}
 
 
+def _schedule(send_at: str | datetime | None) -> dict[str, str]:
+    """`send_at` as the request's text, only when given: a task without one derives the same
+    idempotency key as before scheduled send existed."""
+    if send_at is None:
+        return {}
+    return {"send_at": send_at if isinstance(send_at, str) else send_at.isoformat()}
+
+
 @task(name="multimail-send-email", cache_policy=NO_CACHE)
 def send_email(
     credentials: MultiMailCredentials,
@@ -120,6 +128,7 @@ def send_email(
     idempotency_key: str | None = None,
     approval_timeout: int | None = None,
     on_timeout: str | None = None,
+    send_at: str | datetime | None = None,
 ) -> str:
     """Send a new message from a MultiMail mailbox.
 
@@ -146,6 +155,8 @@ def send_email(
         approval_timeout: If held: this message's own approval timeout in seconds.
         on_timeout: If held: ``reject``, ``escalate`` or ``approve`` when the timeout passes
             (an agent key cannot loosen the mailbox's policy).
+        send_at: Scheduled send: when it may leave (an aware ``datetime`` or ISO 8601 with an
+            offset). The task returns at once; the message is ``scheduled`` until then.
 
     Returns:
         The message id (``msg_…``).
@@ -163,7 +174,7 @@ def send_email(
             wait_for_approval(credentials, message_id)
         ```
     """
-    request = _request(locals())
+    request = {**_request(locals()), **_schedule(send_at)}  # send_at as text, as the key derivation reads it
     fields = _run_fields(metadata, idempotency_key, "send", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None:
@@ -191,6 +202,7 @@ def reply_email(
     oversight_mode: OversightMode | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    send_at: str | datetime | None = None,
 ) -> str:
     """Reply in a message's thread (In-Reply-To, References and ``Re:`` subject set by the server).
 
@@ -206,6 +218,7 @@ def reply_email(
         oversight_mode: Per-message oversight override.
         metadata: Free-form JSON kept with the message (the run's ids are added).
         idempotency_key: Your own key; derived from the run by default (see :func:`send_email`).
+        send_at: Scheduled send, as for :func:`send_email`.
 
     Returns:
         The reply's message id.
@@ -215,7 +228,7 @@ def reply_email(
         reply_id = reply_email(credentials, message_id=incoming["message_id"], body="Thanks, received.")
         ```
     """
-    request = _request(locals())
+    request = {**_request(locals()), **_schedule(send_at)}  # send_at as text, as the key derivation reads it
     fields = _run_fields(metadata, idempotency_key, "reply", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None:

@@ -109,6 +109,19 @@ CallOnTimeout = Annotated[OnTimeout | None, Field(
                 "itself approves on timeout (403 oversight_floor).")]
 
 
+SendAt = Annotated[str | None, Field(
+    description="Scheduled send: when the message may leave, ISO 8601 with a UTC offset (2026-03-15T14:00:00Z). Up to 5 "
+                "minutes in the past means now; earlier is 400 send_at_in_past, more than 366 days ahead 400 "
+                "send_at_too_far, no offset 400 invalid_send_at. The message is `scheduled` until then.")]
+GateTiming = Annotated[Literal["gate_first", "schedule_first"] | None, Field(
+    description="For a scheduled message that needs approval: gate_first asks the approvers now (once approved it "
+                "waits for send_at), schedule_first asks them when it falls due. Default: the mailbox's gate_timing; "
+                "an agent key may only choose the stricter schedule_first (403 oversight_floor).")]
+MailboxGateTiming = Annotated[Literal["gate_first", "schedule_first"] | None, Field(
+    description="When a held scheduled message is put to the approvers: gate_first (at once; default) or "
+                "schedule_first (when it falls due, so no approval is older than the moment it leaves).")]
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -140,6 +153,7 @@ class MailboxSettings(Request):
     contacts_only: ContactsOnly = None
     retain_bodies_days: RetainBodies = None
     retain_attachments_days: RetainAttachments = None
+    gate_timing: MailboxGateTiming = None
 
 
 class NewMailboxAddress(Request):
@@ -177,10 +191,13 @@ class CallOptions(Request):
 
 
 class CallPolicy(CallOptions):
-    """The per-call policy of send_email and reply_email: CallOptions and the held message's own timeout."""
+    """The per-call policy of send_email and reply_email: CallOptions, the held message's own
+    timeout, and scheduled send (when it may leave, and when its approvers are asked)."""
 
     approval_timeout: CallTimeout = None
     on_timeout: CallOnTimeout = None
+    send_at: SendAt = None
+    gate_timing: GateTiming = None
 
 
 # The message fields of each sending call; the requests below add the call's options after them
@@ -226,6 +243,31 @@ class ReplyEmail(CallPolicy, ReplyFields):
 
 
 class DecideEmail(CallOptions, DecideFields):
+    pass
+
+
+class EditScheduledEmail(Request):
+    """The agent's own change of a message that waits for its send_at (see docs/api.md)."""
+
+    message_id: MessageId
+    send_at: SendAt = None
+    to: Addresses | None = Field(None, description="New recipients (not after approval: 409 recipients_locked).")
+    cc: Cc = None
+    bcc: Bcc = None
+    subject: str | None = Field(None, description="New subject line.")
+    body: str | None = Field(None, description="New plain-text body.")
+    html: Html = None
+
+
+class ForwardFields(Request):
+    message_id: str = Field(description="The stored message to forward (received or sent), with its attachments.")
+    to: Addresses = Field(description="Recipients: an address or a list of them.")
+    cc: Cc = None
+    bcc: Bcc = None
+    note: str | None = Field(None, description="Your text above the forwarded message.")
+
+
+class ForwardEmail(CallOptions, ForwardFields):
     pass
 
 

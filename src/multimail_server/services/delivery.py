@@ -68,7 +68,7 @@ from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from . import approval_notices, bounces, decision_links
+from . import approval_notices, bounces, decision_links, scheduling
 from .approvals import approved_content_matches
 from .common import record
 from .context import Context
@@ -198,6 +198,18 @@ class DeliveryWorker(PollingWorker):
     def poll_seconds(self) -> float:
         return self.ctx.settings.delivery_poll_seconds
 
+    def wait_seconds(self) -> float:
+        """Until the next row falls due (a scheduled message's send_at, a retry), at most the
+        poll interval: a message scheduled for 09:00 leaves at 09:00 whatever the interval."""
+        try:
+            with self.ctx.store.read() as tx:
+                due = outbox_q.next_due_at(tx)
+        except Exception:
+            return self.poll_seconds
+        left = (due - self.ctx.now()).total_seconds() if due is not None else 0.0
+        # Due already yet not claimed (a paused mailbox, quiet hours): the poll interval, not a spin.
+        return min(self.poll_seconds, left) if left > 0 else self.poll_seconds
+
     def idle(self) -> None:
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
@@ -309,6 +321,10 @@ class DeliveryWorker(PollingWorker):
             # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
             # over never both hand the message on: the second waits, then sees it sent.
             msg = message_q.by_id(tx, row["message_id"], lock=True)
+            if msg is not None and msg["status"] == "scheduled":  # its send_at has come
+                msg = scheduling.fall_due(tx, ctx, msg=msg, seq=row["seq"], now=now)
+                if msg is None:  # held for approval now (schedule_first): the row is gone
+                    return None
             if msg is None or msg["status"] != "queued":
                 state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
                 outbox_q.finish(tx, row["seq"], state=state, now=now)

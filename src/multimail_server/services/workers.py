@@ -78,6 +78,10 @@ class PollingWorker:
     def poll_seconds(self) -> float:
         return 1.0
 
+    def wait_seconds(self) -> float:
+        """How long to sleep when nothing is due (a commit wakes the worker sooner)."""
+        return self.poll_seconds
+
     @property
     def stop_timeout(self) -> float:
         return 10.0
@@ -115,4 +119,4 @@ class PollingWorker:
                 self.idle()
             except Exception:
                 self.log.exception("%s pass failed", self.name)
-            self._wake.wait(self.poll_seconds)
+            self._wake.wait(self.wait_seconds())
