@@ -125,7 +125,7 @@ def test_ready_and_the_request_id(server):
     assert body["status"] == "ready"
     assert {name for name, check in body["checks"].items() if check["ok"]} == {"database", "migrations", "workers", "roles"}
     assert body["checks"]["roles"]["roles"] == ["api", "smtp", "worker"]  # `serve` without --role runs all
-    assert body["checks"]["workers"]["alive"] == {"delivery": True, "webhooks": True, "approvals": True}
+    assert body["checks"]["workers"]["alive"] == {"delivery": True, "webhooks": True, "approvals": True, "retention": True}
     assert body["checks"]["migrations"]["current"] == body["checks"]["migrations"]["head"]
     generated = r.headers["X-Request-Id"]
     assert len(generated) == 32 and generated != requests.get(f"{server.base}/ready", timeout=10).headers["X-Request-Id"]

@@ -41,7 +41,7 @@ def test_altered_or_missing_bytes_are_refused_naming_the_hash(ctx):
     store.fs.pipe_file(store.path(digest), b"the original bytez")  # bit rot, or someone's edit
     with pytest.raises(StorageUnavailable) as altered:
         store.get(digest)
-    assert altered.value.status == 500 and altered.value.code == "blob_unavailable"
+    assert altered.value.status == 503 and altered.value.code == "blob_unavailable"
     assert altered.value.details["sha256"] == digest and "does not hash to its name" in altered.value.message
     store.delete(digest)
     with pytest.raises(StorageUnavailable) as missing:

@@ -92,8 +92,10 @@ class Gone(MultiMailError):
 
 
 class StorageUnavailable(MultiMailError):
-    """500: the blob store lost or altered bytes the database references (the operator's problem,
-    not the client's); the hash is named so the operator can restore it from a backup."""
+    """503: the blob store lost or altered bytes the database references, or did not answer (the
+    operator's problem, not the client's: the one core error that is not a client error); the
+    hash is named so the operator can restore it from a backup, and a retry may succeed once the
+    store answers again."""
 
-    status = 500
+    status = 503
     code = "blob_unavailable"

@@ -12,7 +12,7 @@ Three rules make it safe without a transaction spanning both:
 - Written before the database commit that references it: `put` runs inside the transaction,
   before its commit, so a crash leaves at worst an unreferenced blob (which `gc` removes after
   the grace period), never a row naming bytes that were not written.
-- Read back verified: `get` hashes what it read and raises `StorageUnavailable` (a clear 500 for
+- Read back verified: `get` hashes what it read and raises `StorageUnavailable` (a clear 503 for
   the operator, naming the hash) when the bytes are missing or differ, rather than serving them.
 
 `gc` deletes blobs no row references that are older than a grace period: a blob written by a
@@ -81,6 +81,9 @@ class BlobStore:
             raise StorageUnavailable(f"The blob store has no object {sha256}, which the database references; "
                                   "restore it from a backup of the blob store.",
                                   details={"sha256": sha256, "store": self.url}) from None
+        except OSError as exc:  # a file system error, or an object store that did not answer
+            raise StorageUnavailable(f"The blob store did not give back object {sha256} ({type(exc).__name__}); "
+                                     "try again later.", details={"sha256": sha256, "store": self.url}) from None
         if sha256_of(data) != sha256:
             raise StorageUnavailable(f"The blob store's object {sha256} does not hash to its name (its bytes were "
                                   "altered or truncated); it was not served.",
