@@ -108,6 +108,9 @@ class RequestLimits:
         if b"%00" in scope.get("query_string", b""):
             await error_response(400, "invalid_string", "The query string contains a NUL character.", {"field": "query"})(scope, receive, send)
             return
+        if "\x00" in scope.get("path", ""):  # an id in the path (/v1/contacts/%00) reaches SQL as it is
+            await error_response(400, "invalid_string", "The path contains a NUL character.", {"field": "path"})(scope, receive, send)
+            return
         if scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
             return

@@ -315,9 +315,11 @@ def _when(value: str) -> datetime | None:
         if "T" not in value.upper():
             return None
         at = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in "Zz" else value)
-    except ValueError:
+        # In UTC, 9999-12-31T23:00-05:00 is in year 10000 and 0001-01-01T00:00+01:00 in year 0:
+        # neither exists (OverflowError), so they are not dates either.
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def parse(query: str | None, *, field: str = "query") -> Node | None:

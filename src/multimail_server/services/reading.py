@@ -51,7 +51,10 @@ def as_utc(value: datetime | None) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         raise BadRequest("Times are ISO 8601 date-times.", code="invalid_field")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in year 10000 in UTC, which datetime cannot hold
+        raise BadRequest(f"{value.isoformat()} is outside the years 1 to 9999 in UTC.", code="invalid_field") from None
 
 
 def check_limit(limit: int | None, default: int = 50) -> int:

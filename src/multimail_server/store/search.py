@@ -10,6 +10,9 @@ first BODY_LIMIT characters of its text body:
   table deletes an entry by being told the values it was built from, which the triggers do.
 - PostgreSQL: the generated column `messages.search_document` (a tsvector, subject weight A,
   sender B, recipients C, body D) with a GIN index; the database recomputes it on every write.
+  A tsvector holds at most 1 MB, so every field is cut (migration 0015: the first 10,000
+  characters of the subject, 2,000 of the sender, 20,000 of the recipients, BODY_LIMIT of the
+  body): unbounded, a stranger's message with a huge Subject could not be stored at all.
 
 Both split text at every character that is not a letter or a digit (the regular expression
 below on PostgreSQL; FTS5's unicode61 tokenizer on SQLite), which is how core/search_query
