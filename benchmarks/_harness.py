@@ -36,7 +36,19 @@ BENCH_ENV = {**TEST_RATE_LIMITS, "MULTIMAIL_RATE_LIMIT_ENABLED": "false", "MULTI
 
 @contextmanager
 def multimail(database_url: str | None = None, *, smtp: bool = False, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """A fresh `multimail serve` on a temporary data directory (SQLite unless `database_url`)."""
+    """A fresh `multimail serve` on a temporary data directory (SQLite unless `database_url`;
+    on PostgreSQL in a fresh database on that server, dropped afterwards, so one script can
+    start several servers)."""
+    if database_url and database_url.startswith(("postgres", "postgresql")):
+        with fresh_postgres(database_url) as url, _serve(url, smtp=smtp, env=env) as server:
+            yield server
+    else:
+        with _serve(database_url, smtp=smtp, env=env) as server:
+            yield server
+
+
+@contextmanager
+def _serve(database_url: str | None, *, smtp: bool, env: dict[str, str] | None) -> Iterator[ServerProcess]:
     data_dir = Path(tempfile.mkdtemp(prefix="mm-bench-"))
     # The sender checks (SPF, DKIM, DMARC) answer from a file, as in the test suite: a benchmark
     # measures MultiMail, not this machine's resolver (which has no network here).
@@ -51,6 +63,26 @@ def multimail(database_url: str | None = None, *, smtp: bool = False, env: dict[
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def fresh_postgres(database_url: str) -> Iterator[str]:
+    """A new, empty database on the server `database_url` names; dropped on the way out."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    name = f"mm_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def post(server: ServerProcess, verb: str, body: dict, key: str | None = None) -> dict:

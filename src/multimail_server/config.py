@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     http_port: int = 8025
     smtp_port: int = 2525
     smtp_enabled: bool = True
+    reuse_port: bool = Field(
+        False, description="Bind the API port with SO_REUSEPORT, so several `serve --role api` processes on one machine "
+        "share one port (the kernel spreads connections among them). Linux; PostgreSQL for more than one process.",
+    )
     role: str = Field(
         "all", description="What this `serve` process runs: api (HTTP and long-polls), smtp (the inbound receiver), "
         "worker (outbox delivery, webhooks, the periodic jobs), or all; several comma-separated (api,worker). "

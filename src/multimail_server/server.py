@@ -116,11 +116,16 @@ def claim_sqlite_worker_role(settings: Settings):  # noqa: ANN201 - the open loc
     return fh
 
 
-def _bind(host: str, port: int, what: str, flag: str) -> socket.socket:
+def _bind(host: str, port: int, what: str, flag: str, *, reuse_port: bool = False) -> socket.socket:
     """A listening-ready socket on host:port, or PortInUse naming what and how to change it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        # Every process bound this way to the same address and port gets its own accept queue, and
+        # the kernel spreads new connections among them: API processes scale out on one port
+        # without a proxy in front. A process bound without it still gets "already in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -135,7 +140,7 @@ def _bind(host: str, port: int, what: str, flag: str) -> socket.socket:
 def reserve_ports(settings: Settings) -> tuple[socket.socket, socket.socket | None]:
     """Bind the API socket (kept, handed to uvicorn) and the SMTP socket (released just before
     aiosmtpd binds it), before anything is created."""
-    http = _bind(settings.host, settings.http_port, "the API", "--http-port")
+    http = _bind(settings.host, settings.http_port, "the API", "--http-port", reuse_port=settings.reuse_port)
     smtp = None
     if settings.smtp_enabled and "smtp" in settings.roles:
         try:

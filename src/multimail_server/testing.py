@@ -56,31 +56,59 @@ TEST_RATE_LIMITS = {
 }
 
 
+# How long a server may take to answer /health before its start counts as hung. A server that
+# fails exits, and that is seen at once; this deadline only ends a start that neither answers nor
+# exits, so it is generous: on a loaded 2-core CI machine a healthy start has taken over 40 s.
+START_TIMEOUT = float(os.environ.get("MULTIMAIL_TEST_START_TIMEOUT", "180"))
+# Starts retried on fresh ports when another process took a port between free_port() and the bind.
+PORT_RETRIES = 3
+
+
 class ServerProcess:
-    """A real `multimail serve` subprocess; its stdout is kept in a log file for debugging."""
+    """A real `multimail serve` subprocess; its stdout is kept in a log file for debugging.
+
+    A start that fails never leaves the process behind: it is killed before the error is raised
+    (the caller has no object to stop)."""
 
     def __init__(self, data_dir: Path, *, database_url: str | None = None, env: dict[str, str] | None = None, smtp: bool = True):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url or f"sqlite:///{self.data_dir.resolve() / 'multimail.db'}"
+        self._explicit_database_url, self._smtp = database_url, smtp
+        self._env = {**os.environ, **TEST_RATE_LIMITS, **(env or {})}
+        self.admin_key: str | None = None
+        for attempt in range(PORT_RETRIES):
+            self._choose_ports()
+            try:
+                self._start("w")
+                return
+            except _PortTaken:
+                if attempt == PORT_RETRIES - 1:
+                    raise RuntimeError(f"server could not bind its ports in {PORT_RETRIES} tries:\n{self.log()}") from None
+
+    def _choose_ports(self) -> None:
         self.http_port = free_port()
         self.smtp_port = free_port()
+        while self.smtp_port == self.http_port:
+            self.smtp_port = free_port()
         self.base = f"http://127.0.0.1:{self.http_port}"
-        self.database_url = database_url or f"sqlite:///{self.data_dir.resolve() / 'multimail.db'}"
         self.log_path = self.data_dir / f"server-{self.http_port}.log"
         cmd = [sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", str(self.data_dir),
                "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port)]
-        if database_url:
-            cmd += ["--database-url", database_url]
-        if not smtp:
+        if self._explicit_database_url:
+            cmd += ["--database-url", self._explicit_database_url]
+        if not self._smtp:
             cmd.append("--no-smtp")
-        self._cmd, self._env = cmd, {**os.environ, **TEST_RATE_LIMITS, **(env or {})}
-        self.admin_key: str | None = None
-        self._start("w")
+        self._cmd = cmd
 
     def _start(self, mode: str) -> None:
         self._log = open(self.log_path, mode)
         self.proc = subprocess.Popen(self._cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self._env)
-        self._wait_healthy()
+        try:
+            self._wait_healthy()
+        except BaseException:  # a timeout, an early exit, or the test run interrupted: no orphan server
+            self.stop()
+            raise
 
     def restart(self) -> None:
         """Stop the server and start it again on the same ports and data, as an operator's
@@ -101,13 +129,17 @@ class ServerProcess:
         finally:
             engine.dispose()
 
-    def _wait_healthy(self, timeout: float = 40.0) -> None:
+    def _wait_healthy(self, timeout: float | None = None) -> None:
+        timeout = START_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
+                log = self.log()
+                if "already in use" in log.lower():  # the server names the port it could not bind
+                    raise _PortTaken(f"a port of the server was taken:\n{log}")
+                raise RuntimeError(f"server exited early:\n{log}")
             try:
-                if requests.get(self.base + "/health", timeout=1).status_code == 200:
+                if requests.get(self.base + "/health", timeout=2).status_code == 200:
                     m = re.search(r"(mm_live_[A-Za-z0-9_-]+)", self.log())
                     self.admin_key = m.group(1) if m else None
                     return
@@ -130,6 +162,11 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self._log.close()
+
+
+class _PortTaken(RuntimeError):
+    """The server exited because a port it was given was taken meanwhile (the start is retried on
+    other ports; a restart, which must keep its ports, fails with it)."""
 
 
 def wait_for(fn, timeout: float = 15.0, *, what: str = "condition"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import secrets
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -106,6 +107,17 @@ async def every_method(c: Any) -> None:
     wait = await v(c.register_wait(str(uuid.uuid4()), message_id=rejected_msg.message_id))
     assert wait["resume"] == "none" and wait["status"] == "resolved"  # the session server has no Prefect API
     assert wait["outcome"]["status"] == "rejected" and wait["outcome"]["reason"] == "not today"
+
+    # Scheduled send and forward (tests/scheduling covers them in depth).
+    later = await v(c.send_email(sender=gated, to=outside, subject="Later", body="Tomorrow.",
+                                 send_at=datetime.now(UTC) + timedelta(days=1)))
+    assert later.status == "pending" and later.send_at
+    moved = await v(c.edit_scheduled_email(later.message_id, send_at=datetime.now(UTC) + timedelta(days=2), subject="Later still"))
+    assert moved.status == "pending" and moved.send_at != later.send_at
+    forwarded = await v(c.forward_email(item["message_id"], to=outside, note="FYI"))
+    assert forwarded.status == "pending" and forwarded.thread_id != item["thread_id"]
+    for m in (later, forwarded):
+        await v(c.cancel_message(m.message_id))
 
     # The kill switch (tests/api/test_approval_policies.py covers it in depth).
     paused = await v(c.pause_outbound(gated, reason="sdk test"))

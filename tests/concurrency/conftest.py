@@ -102,12 +102,15 @@ def fire_together():
 @pytest.fixture(scope="session")
 def sqlite_deployment(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("concurrency-sqlite")
-    server = ServerProcess(data_dir, smtp=False)
-    store = open_store(sqlite_url_for(data_dir), migrate=False)
-    dep = Deployment("sqlite", [server], store, server.admin_key)
-    yield dep
-    server.stop()
-    store.dispose()
+    server = ServerProcess(data_dir, smtp=False)  # a start that fails leaves no process (testing.py)
+    store = None
+    try:
+        store = open_store(sqlite_url_for(data_dir), migrate=False)
+        yield Deployment("sqlite", [server], store, server.admin_key)
+    finally:  # the server stops even if the store could not be opened
+        server.stop()
+        if store is not None:
+            store.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -124,8 +127,8 @@ def pg2_deployment(tmp_path_factory):
                 for f in futures:
                     try:
                         servers.append(f.result())
-                    except Exception as exc:  # keep the one that started so it is stopped below
-                        errors.append(exc)
+                    except BaseException as exc:  # keep the one that started so it is stopped below (a
+                        errors.append(exc)        # failed start has already killed its own process)
                 if errors:
                     raise errors[0]
             store = open_store(url, migrate=False)

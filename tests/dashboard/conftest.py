@@ -169,11 +169,15 @@ def signed_in(dash):
 
 # -- the browser ------------------------------------------------------------------------------------
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
-    """A chromium per test, not per session: Playwright's sync API runs an asyncio loop in the
-    main thread for as long as it is started, and every later test that calls asyncio.run (the
-    SDK's sync paths, Prefect) would fail with "cannot be called from a running event loop"."""
+    """A chromium per browser-test module, not per session: Playwright's sync API runs an asyncio
+    loop in the main thread for as long as it is started, and every later test that calls
+    asyncio.run in the main thread (the SDK's sync paths, Prefect) would fail with "cannot be
+    called from a running event loop". Module scope ends it with the module (pytest finalizes a
+    module's fixtures before the next module runs), and test_browser*.py call asyncio.run only
+    from threads of their own (test_reject_with_a_reason's waiting agent); each test still gets
+    its own browser context (`page`), so no cookie or storage crosses tests."""
     require_service("chromium", Path(CHROMIUM).exists(), "apt-get install -y chromium (.ci/run does)")
     try:
         from playwright.sync_api import sync_playwright

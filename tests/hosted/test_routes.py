@@ -140,7 +140,7 @@ def test_idempotency_and_unsupported_send_fields(hosted, admin):
     before = len(h.ok("GET", f"/v1/mailboxes/{box['id']}/emails", limit=100)["emails"])
     err = assert_error(h.call("POST", f"/v1/mailboxes/{box['id']}/send",
                               {"to": ["d@example.test"], "subject": "Later", "markdown": "x", "send_at": "2030-01-01T00:00:00Z"}),
-                       501, "not_implemented")
+                       400, "send_at_too_far")  # scheduled send: tests/scheduling
     assert err["details"]["field"] == "send_at"
     assert_error(h.call("POST", f"/v1/mailboxes/{box['id']}/send", {"to": "d@example.test", "subject": "S", "markdown": "x"}), 400)
     assert_error(h.call("POST", f"/v1/mailboxes/{box['id']}/send", {"to": ["d@example.test"], "subject": "S"}), 400, "missing_field")
@@ -355,7 +355,6 @@ def test_domains(hosted):
     ("POST", "/v1/billing/checkout", 404, "hosted_only", "no billing"),
     ("GET", "/v1/usage", 404, "hosted_only", "/metrics"),
     ("GET", "/v1/unsubscribe/tok", 501, "not_implemented", "Unsubscribe"),
-    ("PATCH", "/v1/mailboxes/mbx_x/emails/msg_x/schedule", 501, "not_implemented", "Scheduled"),
     ("POST", "/v1/mailboxes/mbx_x/request-upgrade", 501, "not_implemented", "PATCH /v1/mailboxes"),
 ])
 def test_routes_not_served_say_why(hosted, method, path, status, code, says):

@@ -222,15 +222,11 @@ def test_hosted_tools_for_missing_features_say_so(connect, server, mailbox, make
 
     async def main():
         async with connect(agent) as a:
-            return (await a.call_tool("schedule_email", {"to": ["x@y.test"], "subject": "s", "markdown": "m", "send_at": "2027-01-01T00:00:00Z"}),
-                    await a.call_tool("send_email", {"to": ["x@y.test"], "subject": "s", "markdown": "m", "send_at": "2027-01-01T00:00:00Z"}),
-                    await a.call_tool("create_account", {}),
+            return (await a.call_tool("create_account", {}),
                     await a.call_tool("send_email", {"to": ["x@y.test"], "subject": 5, "markdown": "m", "colour": "red"}),
                     await a.call_tool("send_email", {"to": ["not an address"], "subject": "s", "markdown": "m"}))
 
-    scheduled, send_at, account, bad, refused = run(main)
-    assert scheduled.is_error and scheduled.structured_content["error"]["code"] == "not_implemented"
-    assert send_at.is_error and send_at.structured_content["error"]["code"] == "not_implemented"
+    account, bad, refused = run(main)  # scheduled send is served now: tests/scheduling
     assert account.is_error and "multimail keys create" in account.structured_content["error"]["message"]
     assert bad.is_error and bad.structured_content["error"]["code"] == "invalid_arguments"
     fields = {e["field"] for e in bad.structured_content["error"]["details"]["errors"]}

@@ -152,7 +152,7 @@ def test_each_role_runs_only_its_part(fleet):
 def test_a_worker_killed_while_holding_claims_loses_nothing_and_sends_nothing_twice(fleet):
     lease = {"MULTIMAIL_DELIVERY_LEASE_SECONDS": "3"}
     first, = fleet.start("worker", **lease)
-    ids = queue_messages(fleet.url, 600)
+    ids = queue_messages(fleet.url, 300)  # enough to kill it mid-queue (>= 100 out, 200 left); the size is the other test's
 
     def under_way_holding_claims() -> bool:  # claimed (attempts counted), not finished
         (n,), = first.query("SELECT count(*) FROM captured_mail")

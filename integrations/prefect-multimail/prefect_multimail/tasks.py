@@ -79,6 +79,19 @@ def _log_recalled(what: str, earlier: Mapping[str, Any]) -> None:
 _SAFE_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": _transient_failure}
 
 
+# What a sending task takes besides the SDK call's own arguments, or handles itself.
+_NOT_SENT_AS_IS = frozenset({"credentials", "metadata", "idempotency_key"})
+
+
+def _request(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A sending task's arguments (its ``locals()`` on entry) as the SDK call's keyword arguments,
+    less the block, the metadata and the key, which the run completes (:func:`_run_fields`): what
+    makes two sends "the same send". Forwarding them all, rather than naming each a second time,
+    means no parameter the task takes can be left out of the call (and
+    tests/test_tasks_match_sdk.py checks the task takes each of the SDK method's)."""
+    return {name: value for name, value in arguments.items() if name not in _NOT_SENT_AS_IS}
+
+
 def _run_fields(metadata: Mapping[str, Any] | None, idempotency_key: str | None, operation: str,
                 request: Mapping[str, Any]) -> dict[str, Any]:
     """What a send adds to its ``request`` from the run: the run's ids in its metadata, and the
@@ -87,6 +100,14 @@ def _run_fields(metadata: Mapping[str, Any] | None, idempotency_key: str | None,
     merged = merge_metadata(metadata)
     key = idempotency_key if idempotency_key is not None else derive_idempotency_key(operation, request)
     return {"metadata": merged, "idempotency_key": key}
+
+
+def _schedule(send_at: str | datetime | None) -> dict[str, str]:
+    """`send_at` as the request's text, only when given: a task without one derives the same
+    idempotency key as before scheduled send existed."""
+    if send_at is None:
+        return {}
+    return {"send_at": send_at if isinstance(send_at, str) else send_at.isoformat()}
 
 
 @task(name="multimail-send-email", cache_policy=NO_CACHE)
@@ -105,6 +126,9 @@ def send_email(
     oversight_mode: OversightMode | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
+    send_at: str | datetime | None = None,
 ) -> str:
     """Send a new message from a MultiMail mailbox.
 
@@ -128,6 +152,11 @@ def send_email(
         metadata: Free-form JSON kept with the message.
         idempotency_key: Your own key; by default one is derived from the run, so a retried task
             or flow run gets the first attempt's message instead of sending another.
+        approval_timeout: If held: this message's own approval timeout in seconds.
+        on_timeout: If held: ``reject``, ``escalate`` or ``approve`` when the timeout passes
+            (an agent key cannot loosen the mailbox's policy).
+        send_at: Scheduled send: when it may leave (an aware ``datetime`` or ISO 8601 with an
+            offset). The task returns at once; the message is ``scheduled`` until then.
 
     Returns:
         The message id (``msg_…``).
@@ -145,16 +174,14 @@ def send_email(
             wait_for_approval(credentials, message_id)
         ```
     """
-    request = dict(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
-                   attachments=attachments, oversight_mode=oversight_mode)
+    request = {**_request(locals()), **_schedule(send_at)}  # send_at as text, as the key derivation reads it
     fields = _run_fields(metadata, idempotency_key, "send", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None:
         _log_recalled("Message", earlier)
         return earlier["message_id"]
     with credentials.get_client() as client:
-        result = client.send_email(sender=sender, to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc,
-                                   reply_to=reply_to, attachments=attachments, oversight_mode=oversight_mode, **fields)
+        result = client.send_email(**request, **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Message %s from %s: %s (oversight %s)%s", result.message_id, sender, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
@@ -175,6 +202,7 @@ def reply_email(
     oversight_mode: OversightMode | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    send_at: str | datetime | None = None,
 ) -> str:
     """Reply in a message's thread (In-Reply-To, References and ``Re:`` subject set by the server).
 
@@ -190,6 +218,7 @@ def reply_email(
         oversight_mode: Per-message oversight override.
         metadata: Free-form JSON kept with the message (the run's ids are added).
         idempotency_key: Your own key; derived from the run by default (see :func:`send_email`).
+        send_at: Scheduled send, as for :func:`send_email`.
 
     Returns:
         The reply's message id.
@@ -199,16 +228,14 @@ def reply_email(
         reply_id = reply_email(credentials, message_id=incoming["message_id"], body="Thanks, received.")
         ```
     """
-    request = dict(message_id=message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
-                   attachments=attachments, oversight_mode=oversight_mode)
+    request = {**_request(locals()), **_schedule(send_at)}  # send_at as text, as the key derivation reads it
     fields = _run_fields(metadata, idempotency_key, "reply", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None:
         _log_recalled("Reply", earlier)
         return earlier["message_id"]
     with credentials.get_client() as client:
-        result = client.reply_email(message_id, body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
-                                    attachments=attachments, oversight_mode=oversight_mode, **fields)
+        result = client.reply_email(**request, **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id)
     _logger().info("Reply %s to %s: %s (oversight %s)%s", result.message_id, message_id, result.status,
                    result.oversight_mode, " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")
@@ -258,16 +285,14 @@ def decide_email(
             ...
         ```
     """
-    request = dict(sender=sender, to=to, question=question, options=list(options), subject=subject, context=context,
-                   cc=cc, oversight_mode=oversight_mode)
+    request = _request(locals())
     fields = _run_fields(metadata, idempotency_key, "decide", request)
     earlier = recall(fields["idempotency_key"], request)
     if earlier is not None and earlier.get("thread_id"):
         _log_recalled("Question", earlier)
         return earlier["thread_id"]
     with credentials.get_client() as client:
-        result = client.decide_email(sender=sender, to=to, question=question, options=list(options), subject=subject,
-                                     context=context, cc=cc, oversight_mode=oversight_mode, **fields)
+        result = client.decide_email(**request, **fields)
     remember(fields["idempotency_key"], request, message_id=result.message_id, thread_id=result.thread_id)
     _logger().info("Question %s (thread %s) to %s: %s%s", result.message_id, result.thread_id, to, result.status,
                    " - a repeat of an earlier attempt, not sent again" if result.duplicate else "")

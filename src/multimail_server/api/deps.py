@@ -8,9 +8,8 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
 
 from ..core.access import Principal
-from ..core.errors import Unauthorized
 from ..services import Context
-from ..services.keys import authenticate
+from ..services.keys import authenticate_from
 from . import ratelimit
 
 # Declared for the OpenAPI document (the "Authorize" button); the check itself is ours, so a
@@ -29,12 +28,8 @@ def get_principal(
 ) -> Principal:
     """The caller's key, with its rate limits: an IP that sent too many wrong keys is refused
     before the lookup (so keys cannot be brute-forced), then each key spends its own budget."""
-    ratelimit.check_key_attempt(request)
-    try:
-        principal = authenticate(request.app.state.ctx, authorization)
-    except Unauthorized:
-        ratelimit.key_failed(request, missing=not authorization)
-        raise
+    principal = authenticate_from(request.app.state.ctx, authorization, limits=ratelimit.limits_of(request),
+                                  ip=ratelimit.client_ip(request))
     ratelimit.key_authenticated(request, principal.key_id)
     request.state.key_id = principal.key_id  # for the request's log line (api/observability.py)
     return principal

@@ -2,8 +2,9 @@
 
 Which budget a request spends, and why:
 - a route that needs an API key: per key once the key is known (`key_authenticated`), and per
-  IP for every wrong key (`check_key_attempt` / `key_failed`): after `rate_limit_auth_failures`
-  wrong keys an IP is refused even with a right one, so keys cannot be brute-forced;
+  IP for every wrong key (services/keys.authenticate_from, the dashboard's sign-in's rule too):
+  after `rate_limit_auth_failures` wrong keys an IP is refused even with a right one, so keys
+  cannot be brute-forced;
 - verify_message (no key, costly checks): per IP, strict;
 - one-click decision links `/d/{token}` (no key: the link is the credential): per IP, strict,
   answered with a small HTML page, since a person's browser shows it;
@@ -94,19 +95,6 @@ def make_request_limit(principal_dependency: Any):
 
 
 # -- API keys ---------------------------------------------------------------------------------------
-
-def check_key_attempt(request: Request) -> None:
-    """Before a key is looked up: 429 if this IP has used up its wrong-key budget."""
-    limits = limits_of(request)
-    limits.check(limits.auth_failures, client_ip(request))
-
-
-def key_failed(request: Request, *, missing: bool) -> None:
-    """A request without a usable key: a wrong key spends the IP's wrong-key budget; no key at
-    all spends its key-less budget (a client that forgot the header is not an attacker)."""
-    limits = limits_of(request)
-    limits.hit(limits.per_ip if missing else limits.auth_failures, client_ip(request))
-
 
 def key_authenticated(request: Request, key_id: str | None) -> None:
     limits = limits_of(request)

@@ -62,6 +62,7 @@ IdempotencyKey = Annotated[str | None, Field(
 MailboxMode = Annotated[OversightMode | None, Field(description=f"The mailbox's default oversight: {MODES}.")]
 Floor = Annotated[OversightMode | None, Field(
     description="The loosest mode a call may ask for (admin only); defaults to the mailbox's mode.")]
+DISPLAY_NAME = "The name shown in the From header of its mail."
 WINDOW = ("Seconds within which an identical send (same content, no key) answers the first message instead of "
           "sending again; 0 turns it off.")
 WebhookId = Annotated[str, Field(description="The webhook's id (wh_...).")]
@@ -108,6 +109,19 @@ CallOnTimeout = Annotated[OnTimeout | None, Field(
                 "itself approves on timeout (403 oversight_floor).")]
 
 
+SendAt = Annotated[str | None, Field(
+    description="Scheduled send: when the message may leave, ISO 8601 with a UTC offset (2026-03-15T14:00:00Z). Up to 5 "
+                "minutes in the past means now; earlier is 400 send_at_in_past, more than 366 days ahead 400 "
+                "send_at_too_far, no offset 400 invalid_send_at. The message is `scheduled` until then.")]
+GateTiming = Annotated[Literal["gate_first", "schedule_first"] | None, Field(
+    description="For a scheduled message that needs approval: gate_first asks the approvers now (once approved it "
+                "waits for send_at), schedule_first asks them when it falls due. Default: the mailbox's gate_timing; "
+                "an agent key may only choose the stricter schedule_first (403 oversight_floor).")]
+MailboxGateTiming = Annotated[Literal["gate_first", "schedule_first"] | None, Field(
+    description="When a held scheduled message is put to the approvers: gate_first (at once; default) or "
+                "schedule_first (when it falls due, so no approval is older than the moment it leaves).")]
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -118,12 +132,17 @@ class Attachment(Request):
     content_base64: str = Field(description="The file's bytes, base64-encoded.")
 
 
-class CreateMailbox(Request):
-    address: str = Field(description="The new mailbox's address, on a domain this server hosts.")
+class MailboxSettings(Request):
+    """The settings of a mailbox that create_mailbox and update_mailbox both take, declared once.
+
+    In update's form (absent: unchanged); CreateMailbox overrides display_name and the idempotency
+    window with its defaults, and pydantic keeps an overridden field in its place, so both requests
+    keep their field order (which decides which error a bad body is answered with first)."""
+
     oversight_mode: MailboxMode = None
     min_oversight: Floor = None
-    display_name: str = Field("", description="The name shown in the From header of its mail.")
-    idempotency_window_seconds: StrictInt = Field(900, description=WINDOW)
+    display_name: str | None = Field(None, description=DISPLAY_NAME)
+    idempotency_window_seconds: StrictInt | None = Field(None, description=WINDOW)
     approvers: Approvers = None
     approvals_required: ApprovalsRequired = None
     approval_timeout: ApprovalTimeout = None
@@ -134,6 +153,17 @@ class CreateMailbox(Request):
     contacts_only: ContactsOnly = None
     retain_bodies_days: RetainBodies = None
     retain_attachments_days: RetainAttachments = None
+    gate_timing: MailboxGateTiming = None
+
+
+class NewMailboxAddress(Request):
+    address: str = Field(description="The new mailbox's address, on a domain this server hosts.")
+
+
+# A model's fields run from its rightmost base to itself: the address first, then the settings.
+class CreateMailbox(MailboxSettings, NewMailboxAddress):
+    display_name: str = Field("", description=DISPLAY_NAME)
+    idempotency_window_seconds: StrictInt = Field(900, description=WINDOW)
 
 
 class MailboxRef(Request):
@@ -145,27 +175,34 @@ class MailboxRef(Request):
         return self.mailbox or self.mailbox_id or self.address
 
 
-class UpdateMailbox(MailboxRef):
-    oversight_mode: MailboxMode = None
-    min_oversight: Floor = None
-    display_name: str | None = Field(None, description="The name shown in the From header of its mail.")
-    idempotency_window_seconds: StrictInt | None = Field(None, description=WINDOW)
-    approvers: Approvers = None
-    approvals_required: ApprovalsRequired = None
-    approval_timeout: ApprovalTimeout = None
-    on_timeout: OnTimeoutField = None
-    escalate_to: EscalateTo = None
-    digest: Digest = None
-    quiet_hours: QuietHoursField = None
-    contacts_only: ContactsOnly = None
+class UpdateMailbox(MailboxSettings, MailboxRef):
+    # update_mailbox's own: create_mailbox starts every mailbox at the server's threshold
     spam_threshold: float | None = Field(
         None, strict=True, description="The baseline spam score at which its inbound mail is flagged as spam (twice it, and at least 5 more: "
         "quarantined); used when no rspamd is configured.")
-    retain_bodies_days: RetainBodies = None
-    retain_attachments_days: RetainAttachments = None
 
 
-class SendEmail(Request):
+class CallOptions(Request):
+    """What every sending call may add for itself: its oversight, metadata and idempotency key."""
+
+    oversight_mode: CallMode = None
+    metadata: CallMetadata = None
+    idempotency_key: IdempotencyKey = None
+
+
+class CallPolicy(CallOptions):
+    """The per-call policy of send_email and reply_email: CallOptions, the held message's own
+    timeout, and scheduled send (when it may leave, and when its approvers are asked)."""
+
+    approval_timeout: CallTimeout = None
+    on_timeout: CallOnTimeout = None
+    send_at: SendAt = None
+    gate_timing: GateTiming = None
+
+
+# The message fields of each sending call; the requests below add the call's options after them
+# (a model's fields run from its rightmost base to itself).
+class SendFields(Request):
     from_: str = Field(alias="from", description="The sending mailbox, as an address (display name allowed).")
     to: Addresses = Field(description="Recipients: an address or a list of them (display names allowed).")
     subject: str = Field(description="The subject line (no line breaks).")
@@ -175,14 +212,9 @@ class SendEmail(Request):
     bcc: Bcc = None
     reply_to: Addresses | None = Field(None, description="Where replies should go, if not to the sender.")
     attachments: Attachments = None
-    oversight_mode: CallMode = None
-    metadata: CallMetadata = None
-    idempotency_key: IdempotencyKey = None
-    approval_timeout: CallTimeout = None
-    on_timeout: CallOnTimeout = None
 
 
-class ReplyEmail(Request):
+class ReplyFields(Request):
     message_id: str = Field(description="The message to reply to; the reply joins its thread.")
     body: str = Field(description="The plain-text body.")
     html: Html = None
@@ -190,14 +222,9 @@ class ReplyEmail(Request):
     cc: Cc = None
     bcc: Bcc = None
     attachments: Attachments = None
-    oversight_mode: CallMode = None
-    metadata: CallMetadata = None
-    idempotency_key: IdempotencyKey = None
-    approval_timeout: CallTimeout = None
-    on_timeout: CallOnTimeout = None
 
 
-class DecideEmail(Request):
+class DecideFields(Request):
     from_: str = Field(alias="from", description="The asking mailbox, as an address.")
     to: Addresses = Field(description="Who decides: an address or a list of them.")
     question: str = Field(description="The question, as the email states it.")
@@ -205,9 +232,43 @@ class DecideEmail(Request):
     subject: str | None = Field(None, description="The subject line; derived from the question when omitted.")
     context: str | None = Field(None, description="Background shown above the question.")
     cc: Cc = None
-    oversight_mode: CallMode = None
-    metadata: CallMetadata = None
-    idempotency_key: IdempotencyKey = None
+
+
+class SendEmail(CallPolicy, SendFields):
+    pass
+
+
+class ReplyEmail(CallPolicy, ReplyFields):
+    pass
+
+
+class DecideEmail(CallOptions, DecideFields):
+    pass
+
+
+class EditScheduledEmail(Request):
+    """The agent's own change of a message that waits for its send_at (see docs/api.md)."""
+
+    message_id: MessageId
+    send_at: SendAt = None
+    to: Addresses | None = Field(None, description="New recipients (not after approval: 409 recipients_locked).")
+    cc: Cc = None
+    bcc: Bcc = None
+    subject: str | None = Field(None, description="New subject line.")
+    body: str | None = Field(None, description="New plain-text body.")
+    html: Html = None
+
+
+class ForwardFields(Request):
+    message_id: str = Field(description="The stored message to forward (received or sent), with its attachments.")
+    to: Addresses = Field(description="Recipients: an address or a list of them.")
+    cc: Cc = None
+    bcc: Bcc = None
+    note: str | None = Field(None, description="Your text above the forwarded message.")
+
+
+class ForwardEmail(CallOptions, ForwardFields):
+    pass
 
 
 class ApproveMessage(Request):

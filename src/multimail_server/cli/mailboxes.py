@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -13,34 +16,66 @@ from .common import DatabaseUrl, DataDir, JsonOut, context_for, group, out, run
 
 mailboxes_app = group("mailboxes", "Mailboxes.")
 
-# The approval policy options, shared by `create` and `policy` (core/approval_policy.py).
-Approver = Annotated[Optional[list[str]], typer.Option("--approver", help="An approver's address (repeat for several); notified by email when a message is held.")]
-ApprovalsRequired = Annotated[Optional[int], typer.Option("--approvals-required", help="N of M: how many different approvers must approve.")]
-Timeout = Annotated[Optional[int], typer.Option("--timeout", help="Seconds a held message waits before --on-timeout applies (0: none).")]
-OnTimeout = Annotated[Optional[str], typer.Option("--on-timeout", help="reject | escalate | approve (approve only where the server allows it).")]
-EscalateTo = Annotated[Optional[list[str]], typer.Option("--escalate-to", help="An address notified on escalation (repeat for several).")]
-QuietHours = Annotated[Optional[str], typer.Option("--quiet-hours", help='"22:00-07:00 Europe/Berlin" or off: a daily window without outbound mail.')]
-Digest = Annotated[Optional[str], typer.Option("--digest", help="hourly | daily | off: a monitored mailbox's digest to its approvers.")]
-ContactsOnly = Annotated[Optional[bool], typer.Option("--contacts-only/--no-contacts-only",
-                                                    help="Hold mail that would go out on its own to anyone not an approved contact.")]
+# The approval policy options of `create` and `policy` (core/approval_policy.py), declared once:
+# name on the command line -> (the option, the service's keyword argument).
+POLICY_OPTIONS: dict[str, tuple[Any, str]] = {
+    "approver": (Annotated[Optional[list[str]], typer.Option(
+        "--approver", help="An approver's address (repeat for several); notified by email when a message is held.")],
+        "approvers"),
+    "approvals_required": (Annotated[Optional[int], typer.Option(
+        "--approvals-required", help="N of M: how many different approvers must approve.")], "approvals_required"),
+    "timeout": (Annotated[Optional[int], typer.Option(
+        "--timeout", help="Seconds a held message waits before --on-timeout applies (0: none).")], "approval_timeout"),
+    "on_timeout": (Annotated[Optional[str], typer.Option(
+        "--on-timeout", help="reject | escalate | approve (approve only where the server allows it).")], "on_timeout"),
+    "escalate_to": (Annotated[Optional[list[str]], typer.Option(
+        "--escalate-to", help="An address notified on escalation (repeat for several).")], "escalate_to"),
+    "digest": (Annotated[Optional[str], typer.Option(
+        "--digest", help="hourly | daily | off: a monitored mailbox's digest to its approvers.")], "digest"),
+    "quiet_hours": (Annotated[Optional[str], typer.Option(
+        "--quiet-hours", help='"22:00-07:00 Europe/Berlin" or off: a daily window without outbound mail.')], "quiet_hours"),
+    "contacts_only": (Annotated[Optional[bool], typer.Option(
+        "--contacts-only/--no-contacts-only", help="Hold mail that would go out on its own to anyone not an approved contact.")],
+        "contacts_only"),
+}
 # Retention (services/retention.py), on `create` and `retention`.
 RetainBodies = Annotated[Optional[int], typer.Option("--bodies-days", help="Days message bodies and raw bytes are kept (0: for ever).")]
 RetainAttachments = Annotated[Optional[int], typer.Option("--attachments-days", help="Days attachments are kept (0: for ever).")]
 
+
+def with_policy_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the approval policy options in place of its `policy` parameter, which then
+    receives them as the service's keyword arguments (a policy option the command line leaves out
+    is None: unchanged, or the default). Typer reads a command's options from its signature, so the
+    wrapper's signature is the command's with `policy` spelled out."""
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        if param.name == "policy":
+            params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=None)
+                       for name, (option, _) in POLICY_OPTIONS.items()]
+        else:
+            params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        policy = {field: kwargs.pop(name) for name, (_, field) in POLICY_OPTIONS.items()}
+        policy["quiet_hours"] = _quiet(policy["quiet_hours"])
+        command(**kwargs, policy=policy)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
 @mailboxes_app.command("create")
+@with_policy_options
 def mailboxes_create(
     address: str,
     oversight: Annotated[str, typer.Option("--oversight", help="read_only | gated_all | gated_send | monitored | autonomous")] = "gated_send",
     min_oversight: Annotated[Optional[str], typer.Option("--min-oversight", help="The floor per-call overrides may not go below (default: the mode).")] = None,
     display_name: Annotated[str, typer.Option("--display-name")] = "",
-    approver: Approver = None,
-    approvals_required: ApprovalsRequired = None,
-    timeout: Timeout = None,
-    on_timeout: OnTimeout = None,
-    escalate_to: EscalateTo = None,
-    digest: Digest = None,
-    quiet_hours: QuietHours = None,
-    contacts_only: ContactsOnly = None,
+    policy: dict[str, Any] | None = None,
     bodies_days: RetainBodies = None,
     attachments_days: RetainAttachments = None,
     data_dir: DataDir = None,
@@ -51,10 +86,8 @@ def mailboxes_create(
 
     row = run(lambda: create_mailbox(context_for(data_dir, database_url), principal=Principal.local_operator(), address=address,
                                       oversight_mode=oversight, min_oversight=min_oversight, display_name=display_name,
-                                      approvers=approver, approvals_required=approvals_required, approval_timeout=timeout,
-                                      on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
-                                      quiet_hours=_quiet(quiet_hours), contacts_only=contacts_only,
-                                      retain_bodies_days=bodies_days, retain_attachments_days=attachments_days))
+                                      retain_bodies_days=bodies_days, retain_attachments_days=attachments_days,
+                                      **(policy or {})))
     print(f"Created {row['address']} ({row['mailbox_id']}), oversight {row['oversight_mode']}, floor {row['min_oversight']}.")
 
 
@@ -74,17 +107,11 @@ def mailboxes_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, a
 
 
 @mailboxes_app.command("policy")
+@with_policy_options
 def mailboxes_policy(
     mailbox: str,
-    approver: Approver = None,
+    policy: dict[str, Any] | None = None,
     no_approvers: Annotated[bool, typer.Option("--no-approvers", help="Remove every approver.")] = False,
-    approvals_required: ApprovalsRequired = None,
-    timeout: Timeout = None,
-    on_timeout: OnTimeout = None,
-    escalate_to: EscalateTo = None,
-    digest: Digest = None,
-    quiet_hours: QuietHours = None,
-    contacts_only: ContactsOnly = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: JsonOut = False,
@@ -92,16 +119,16 @@ def mailboxes_policy(
     """Show or change a mailbox's approval policy (approvers, N of M, timeout, escalation, digest, contacts only)."""
     from ..services.mailboxes import update_mailbox
 
+    changes = dict(policy or {})
+    if no_approvers:
+        changes["approvers"] = []
     row = run(lambda: update_mailbox(context_for(data_dir, database_url), principal=Principal.local_operator(), mailbox=mailbox,
-                                      approvers=[] if no_approvers else approver, approvals_required=approvals_required,
-                                      approval_timeout=timeout, on_timeout=on_timeout, escalate_to=escalate_to, digest=digest,
-                                      quiet_hours=_quiet(quiet_hours), contacts_only=contacts_only))
-    policy = {k: row[k] for k in ("approvers", "approvals_required", "approval_timeout", "on_timeout", "escalate_to", "digest",
-                                  "quiet_hours", "contacts_only")}
+                                      **changes))
+    shown = {field: row[field] for _, field in POLICY_OPTIONS.values()}
     if as_json:
-        print(json.dumps({"address": row["address"], **policy}, indent=2))
+        print(json.dumps({"address": row["address"], **shown}, indent=2))
         return
-    for key, value in policy.items():
+    for key, value in shown.items():
         print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
 
 

@@ -45,6 +45,10 @@ def serve(
     http_port: Annotated[Optional[int], typer.Option("--http-port", help="API port (default 8025).")] = None,
     smtp_port: Annotated[Optional[int], typer.Option("--smtp-port", help="Inbound SMTP port (default 2525).")] = None,
     no_smtp: Annotated[bool, typer.Option("--no-smtp", help="Do not start the inbound SMTP server.")] = False,
+    reuse_port: Annotated[bool, typer.Option(
+        "--reuse-port", help="Bind the API port with SO_REUSEPORT: several `serve --role api` processes on one machine "
+                             "share one port, the kernel spreading connections among them (PostgreSQL). "
+                             "Env MULTIMAIL_REUSE_PORT.")] = False,
     smtp_relay: Annotated[Optional[str], typer.Option(
         "--smtp-relay", metavar="URL", show_default=False,
         help="Send outbound mail through this relay: smtp://user:pass@host:587 (STARTTLS required; add "
@@ -89,6 +93,7 @@ def serve(
     try:
         settings = settings_for(data_dir, database_url, host=host, http_port=http_port, smtp_port=smtp_port,
                                 smtp_enabled=False if no_smtp else None, smtp_relay=smtp_relay,
+                                reuse_port=reuse_port or None,
                                 prefect_api_url=prefect_api_url, prefect_events=prefect_events or None, prefect_ui_url=prefect_ui_url,
                                 rspamd_url=rspamd_url, log_format=log_format.value if log_format else None,
                                 role=",".join(role) if role else None, blob_store=blob_store)

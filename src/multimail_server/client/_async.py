@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from ._base import BaseClient, Call, compact
+from ._base import BaseClient, Call, compact, when_text
 from .types import (
     AckResult,
     Addresses,
@@ -181,6 +181,8 @@ class AsyncMultiMail(BaseClient):
         idempotency_key: str | None = None,
         approval_timeout: int | None = None,
         on_timeout: str | None = None,
+        send_at: str | datetime | None = None,
+        gate_timing: str | None = None,
     ) -> SendResult:
         """Send a new message from a hosted mailbox (``POST /v1/send_email``).
 
@@ -206,6 +208,10 @@ class AsyncMultiMail(BaseClient):
             approval_timeout: If held: this message's own approval timeout in seconds.
             on_timeout: If held: ``reject``, ``escalate`` or ``approve`` when the timeout passes
                 (an agent key cannot loosen the mailbox's policy).
+            send_at: Scheduled send: when it may leave (an aware ``datetime`` or ISO 8601 with
+                an offset); the message is ``scheduled`` until then.
+            gate_timing: For a held scheduled message: ``gate_first`` (approve now) or
+                ``schedule_first`` (approve when due); an agent key may only pick the stricter.
 
         Returns:
             SendResult: ids, status and the oversight mode applied.
@@ -221,7 +227,8 @@ class AsyncMultiMail(BaseClient):
         payload = {"from": sender, **compact(to=to, subject=subject, body=body, html=html, cc=cc, bcc=bcc, reply_to=reply_to,
                                              attachments=list(attachments) if attachments is not None else None,
                                              oversight_mode=oversight_mode, metadata=dict(metadata) if metadata is not None else None,
-                                             approval_timeout=approval_timeout, on_timeout=on_timeout)}
+                                             approval_timeout=approval_timeout, on_timeout=on_timeout,
+                                             send_at=when_text(send_at), gate_timing=gate_timing)}
         return SendResult.from_dict(await self._request(self._sending_call("send_email", payload, idempotency_key)))
 
     async def reply_email(
@@ -237,6 +244,8 @@ class AsyncMultiMail(BaseClient):
         oversight_mode: OversightMode | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        send_at: str | datetime | None = None,
+        gate_timing: str | None = None,
     ) -> SendResult:
         """Reply in a message's thread (``POST /v1/reply_email``): In-Reply-To, References, ``Re:`` subject.
 
@@ -251,6 +260,8 @@ class AsyncMultiMail(BaseClient):
             oversight_mode: Per-call oversight override (see :meth:`send_email`).
             metadata: Free-form JSON kept with the message.
             idempotency_key: As for :meth:`send_email`.
+            send_at: Scheduled send, as for :meth:`send_email`.
+            gate_timing: As for :meth:`send_email`.
 
         Returns:
             SendResult: ids, status and the oversight mode applied.
@@ -265,8 +276,85 @@ class AsyncMultiMail(BaseClient):
         payload = {"message_id": message_id, **compact(body=body, html=html, reply_all=reply_all, cc=cc, bcc=bcc,
                                                        attachments=list(attachments) if attachments is not None else None,
                                                        oversight_mode=oversight_mode,
-                                                       metadata=dict(metadata) if metadata is not None else None)}
+                                                       metadata=dict(metadata) if metadata is not None else None,
+                                                       send_at=when_text(send_at), gate_timing=gate_timing)}
         return SendResult.from_dict(await self._request(self._sending_call("reply_email", payload, idempotency_key)))
+
+    async def forward_email(
+        self,
+        message_id: str,
+        *,
+        to: Addresses,
+        cc: Addresses | None = None,
+        bcc: Addresses | None = None,
+        note: str | None = None,
+        oversight_mode: OversightMode | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendResult:
+        """Forward a stored message with its attachments (``POST /v1/forward_email``): inline, in a
+        new thread, under the mailbox's oversight as a new message.
+
+        Args:
+            message_id: The message forwarded (received or sent).
+            to: One address or a list.
+            cc: Carbon-copy recipients.
+            bcc: Blind-copy recipients.
+            note: Your text above the forwarded message.
+            oversight_mode: Per-call oversight override (see :meth:`send_email`).
+            metadata: Free-form JSON kept with the message.
+            idempotency_key: As for :meth:`send_email`.
+
+        Returns:
+            SendResult: the new message (``pending`` when the mailbox holds it).
+
+        Example:
+            >>> await client.forward_email("msg_…", to="finance@acme.test", note="For the books.")
+        """
+        payload = {"message_id": message_id, **compact(to=to, cc=cc, bcc=bcc, note=note, oversight_mode=oversight_mode,
+                                                       metadata=dict(metadata) if metadata is not None else None)}
+        return SendResult.from_dict(await self._request(self._sending_call("forward_email", payload, idempotency_key)))
+
+    async def edit_scheduled_email(
+        self,
+        message_id: str,
+        *,
+        send_at: str | datetime | None = None,
+        to: Addresses | None = None,
+        cc: Addresses | None = None,
+        bcc: Addresses | None = None,
+        subject: str | None = None,
+        body: str | None = None,
+        html: str | None = None,
+    ) -> SendResult:
+        """Change a scheduled message before it leaves (``POST /v1/edit_scheduled_email``).
+
+        An approved message goes back to its approvers (``pending``); its recipients cannot
+        change once approved.
+
+        Args:
+            message_id: The scheduled message (the key that scheduled it, or an admin).
+            send_at: The new time (as for :meth:`send_email`).
+            to: New recipients.
+            cc: New carbon-copy recipients.
+            bcc: New blind-copy recipients.
+            subject: New subject.
+            body: New plain-text body.
+            html: New HTML body.
+
+        Returns:
+            SendResult: the message's new status (``scheduled``, ``pending`` or ``queued``).
+
+        Raises:
+            Conflict: It already left, is not scheduled, or (``recipients_locked``) it was approved
+                and the recipients would change.
+
+        Example:
+            >>> await client.edit_scheduled_email("msg_…", send_at="2026-03-16T09:00:00Z")
+        """
+        payload = {"message_id": message_id, **compact(send_at=when_text(send_at), to=to, cc=cc, bcc=bcc, subject=subject,
+                                                       body=body, html=html)}
+        return SendResult.from_dict(await self._request(self._post_call("edit_scheduled_email", payload)))
 
     async def decide_email(
         self,
@@ -761,7 +849,8 @@ class AsyncMultiMail(BaseClient):
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
                        quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
-                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None) -> Mailbox:
+                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None,
+                       gate_timing: str | None = None) -> Mailbox:
         """Create a hosted mailbox (admin key).
 
         Args:
@@ -786,6 +875,8 @@ class AsyncMultiMail(BaseClient):
             retain_bodies_days: Days bodies and raw bytes are kept before the purge job removes
                 them (0: for ever); held and unsent mail is never purged.
             retain_attachments_days: Days attachments are kept (0: for ever).
+            gate_timing: When a held scheduled message is put to the approvers: ``gate_first``
+                (at once) or ``schedule_first`` (when it falls due).
 
         Returns:
             The mailbox, with its ``mailbox_id``.
@@ -800,7 +891,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only,
+            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only, gate_timing=gate_timing,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
             retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
 
@@ -821,7 +912,8 @@ class AsyncMultiMail(BaseClient):
                        approval_timeout: int | None = None, on_timeout: str | None = None,
                        escalate_to: list[str] | None = None, digest: str | None = None,
                        quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
-                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None) -> Mailbox:
+                       retain_bodies_days: int | None = None, retain_attachments_days: int | None = None,
+                       gate_timing: str | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -845,6 +937,8 @@ class AsyncMultiMail(BaseClient):
             retain_bodies_days: Days bodies and raw bytes are kept before the purge job removes
                 them (0: for ever); held and unsent mail is never purged.
             retain_attachments_days: Days attachments are kept (0: for ever).
+            gate_timing: When a held scheduled message is put to the approvers: ``gate_first``
+                (at once) or ``schedule_first`` (when it falls due).
 
         Returns:
             The updated mailbox.
@@ -857,7 +951,7 @@ class AsyncMultiMail(BaseClient):
             oversight_mode=oversight_mode, min_oversight=min_oversight, display_name=display_name,
             idempotency_window_seconds=idempotency_window_seconds, approvers=approvers,
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
-            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only,
+            escalate_to=escalate_to, digest=digest, contacts_only=contacts_only, gate_timing=gate_timing,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
             retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
 

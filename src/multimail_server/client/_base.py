@@ -43,6 +43,14 @@ def new_idempotency_key() -> str:
     return f"mmc-{uuid.uuid4().hex}"
 
 
+def when_text(value: Any) -> str | None:
+    """A time for the API: an ISO 8601 string as given, a ``datetime`` in ISO 8601 (a naive one
+    keeps no offset, and the server refuses it rather than guess its time zone)."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
 def compact(**fields: Any) -> dict[str, Any]:
     """The fields that were given (``None`` means "not given": the server applies its default)."""
     return {k: v for k, v in fields.items() if v is not None}

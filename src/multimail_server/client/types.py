@@ -53,6 +53,7 @@ class SendResult:
         oversight_mode: The oversight mode that was applied to this message.
         duplicate: ``True`` when the server recognised a repeated request and returned the
             message the first one created (nothing was sent twice).
+        send_at: A scheduled message's time (``status`` is ``scheduled`` until then).
         raw: The whole JSON answer, including any fields newer servers add.
 
     Example:
@@ -67,6 +68,7 @@ class SendResult:
     approval_status: str | None = None
     oversight_mode: str | None = None
     duplicate: bool = False
+    send_at: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -84,6 +86,7 @@ class SendResult:
             approval_status=data.get("approval_status"),
             oversight_mode=data.get("oversight_mode"),
             duplicate=bool(data.get("duplicate", False)),
+            send_at=data.get("send_at"),
             raw=dict(data),
         )
 
@@ -141,6 +144,8 @@ class SendAnswer(TypedDict):
     """The approval status (`pending`, `approved`, ...) when the message needed approval; else null."""
     oversight_mode: str
     """The oversight mode applied to this message."""
+    send_at: NotRequired[str | None]
+    """A scheduled message's time (status `scheduled` until then); null: as soon as allowed."""
     duplicate: bool
     """A repeated request: this is the message the first one created."""
 
@@ -262,6 +267,8 @@ class Message(_Sender):
     sent_at: str | None
     bcc: NotRequired[list[str]]
     """Outbound messages only."""
+    send_at: NotRequired[str | None]
+    """Outbound only: the scheduled time, if it was scheduled."""
     failure_reason: NotRequired[str | None]
     """Outbound messages only."""
     authentication: NotRequired[dict[str, Any] | None]
@@ -327,6 +334,8 @@ class PendingMessage(_Sender, _Review):
     status: Literal["pending", "approved", "rejected", "cancelled"]
     message_status: str
     oversight_mode: str
+    send_at: NotRequired[str | None]
+    """A scheduled message's time: once approved it waits until then (the approver should know)."""
     to: list[str]
     cc: list[str]
     bcc: list[str]
@@ -494,6 +503,8 @@ class Mailbox(TypedDict):
     """Days message bodies and raw bytes are kept before the purge job removes them; null: for ever."""
     retain_attachments_days: int | None
     """Days attachments (and the raw bytes carrying them) are kept; null: for ever."""
+    gate_timing: NotRequired[Literal["gate_first", "schedule_first"]]
+    """When a held scheduled message is put to the approvers: at once, or when it falls due."""
     created_at: str
     updated_at: str
 
@@ -745,6 +756,8 @@ class HostedMailbox(TypedDict):
     is_active: int
     mcp_configured: int
     contacts_only: int
+    default_gate_timing: NotRequired[str]
+    scheduling_enabled: NotRequired[int]
 
 
 class HostedMailboxList(TypedDict):
@@ -764,13 +777,15 @@ class HostedSendAnswer(TypedDict):
     thread_id: str
     message: str
     idempotent: bool
+    send_at: NotRequired[str]
+    """A scheduled message's delivery time."""
 
 
 HostedEmailSummary = TypedDict("HostedEmailSummary", {
     "id": str, "from": str, "to": "list[str]", "cc": "list[str]", "subject": str, "direction": str, "status": str,
     "spam_score": Union[int, None], "spam_verdict": Union[str, None], "received_at": str, "thread_id": Union[str, None],
     "has_attachments": bool, "delivered_at": Union[str, None], "bounced_at": Union[str, None],
-    "bounce_type": Union[str, None],
+    "bounce_type": Union[str, None], "send_at": NotRequired[Union[str, None]],
 })
 
 
@@ -791,7 +806,7 @@ HostedEmail = TypedDict("HostedEmail", {
     "has_attachments": bool, "attachments": "list[HostedAttachmentMeta]", "delivered_at": Union[str, None],
     "bounced_at": Union[str, None], "bounce_type": Union[str, None], "approved_at": Union[str, None],
     "approved_by": Union[str, None], "spam_score": Union[int, None], "spam_verdict": Union[str, None],
-    "tags": "dict[str, str]",
+    "tags": "dict[str, str]", "send_at": NotRequired[Union[str, None]],
 })
 
 

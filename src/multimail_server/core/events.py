@@ -5,6 +5,7 @@ EVENT_TYPES: dict[str, str] = {
     "message.spam": "A message arrived and its spam verdict put it in quarantine (flagged or quarantined): it is not in check_inbox and no message.received is sent for it unless not_spam releases it.",
     "message.pending": "An outbound message is held until a human approves it.",
     "message.queued": "An outbound message was accepted and waits for delivery.",
+    "message.scheduled": "An outbound message waits for its send_at (scheduled send; approved first under gate_first, or needing no approval).",
     "message.approved": "A human approved a held message; it is queued for delivery.",
     "message.rejected": "A human rejected a held message; it will never be sent.",
     "message.cancelled": "A message was withdrawn before it went out.",

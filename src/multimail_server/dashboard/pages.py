@@ -17,6 +17,7 @@ from ..core.errors import BadRequest, Forbidden, MultiMailError, NotFound
 from ..core.limits import TooManyRequests
 from ..core.oversight import Mode
 from ..core.search_query import InvalidQuery
+from ..core.web_headers import private_page_headers
 from ..services import approvals as approvals_svc
 from ..services import audit as audit_svc
 from ..services import audit_chain
@@ -98,14 +99,12 @@ async def login(request: Request) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not sessions.csrf_ok(ctx, "login:" + nonce if nonce else None, form.get("csrf")):
         return _login_page(request, 403, "The sign-in form was out of date (CSRF check); please try again.", next_)
-    try:
-        _limits(request).check(_limits(request).auth_failures, _ip(request))  # an IP that sent too many wrong keys waits
-        session, cookie = await to_thread.run_sync(lambda: sessions.sign_in(ctx, form.get("api_key", "")))
+    try:  # under the API's wrong-key budget per IP (services/keys.authenticate_from)
+        session, cookie = await to_thread.run_sync(
+            lambda: sessions.sign_in(ctx, form.get("api_key", ""), limits=_limits(request), ip=_ip(request)))
     except TooManyRequests as exc:
         return _login_page(request, 429, f"Too many wrong keys from this address; try again in {exc.retry_after} s.", next_)
     except MultiMailError as exc:
-        if exc.code != "agent_key_refused":  # a wrong key spends the IP's wrong-key budget, as on the API
-            _limits(request).hit(_limits(request).auth_failures, _ip(request))
         return _login_page(request, exc.status, exc.message, next_)
     response = RedirectResponse(_safe_next(next_), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, cookie, max_age=sessions.SESSION_SECONDS)
@@ -165,9 +164,7 @@ def message_html(request: Request, session: SessionDep, message_id: str, remote:
     doc = ('<!DOCTYPE html><html><head><meta charset="utf-8"><base target="_blank">'
            '<style>body{font-family:system-ui,sans-serif;margin:.75rem;color:#111;background:#fff}'
            'img{max-width:100%}</style></head><body>' + (html or "") + "</body></html>")
-    return HTMLResponse(doc, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                                      "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
-                                      "X-Frame-Options": "SAMEORIGIN"})
+    return HTMLResponse(doc, headers=private_page_headers(csp, frame_options="SAMEORIGIN"))
 
 
 @router.get("/messages/{message_id}/attachments/{attachment_id}")

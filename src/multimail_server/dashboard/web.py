@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ..core.access import Scope
 from ..core.errors import Forbidden, MultiMailError, Unauthorized
+from ..core.web_headers import private_page_headers
 from ..services import Context
 from ..services import dashboard_sessions as sessions
 from ..services.dashboard_sessions import Session
@@ -25,15 +26,10 @@ LOGIN_COOKIE = "mm_dashboard_login"  # the sign-in form's pre-session CSRF nonce
 MAX_FORM_BYTES = 2 * 1024 * 1024
 
 # Every page: only this server's own scripts, styles and frames; no framing by other sites.
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "frame-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'; object-src 'none'",
-}
+PAGE_HEADERS = private_page_headers(
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    referrer_policy="same-origin", frame_options="DENY")
 
 templates = Environment(loader=PackageLoader("multimail_server.dashboard", "templates"), autoescape=True,
                         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

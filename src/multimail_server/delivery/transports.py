@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -137,6 +138,11 @@ class SmtpRelayTransport:
         self.timeout = timeout
         self.ca_file = ca_file
         self._context: ssl.SSLContext | None = None
+        # Idle event loops, one taken per send: asyncio.run made a loop (a selector, a socket
+        # pair) and tore it down again for every message. At most as many as sends ever ran
+        # side by side (the delivery worker's concurrency).
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._loops_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SmtpRelayTransport({self.config.redacted()!r})"
@@ -159,7 +165,13 @@ class SmtpRelayTransport:
         is called when the recipients are known and nothing has been accepted yet; if it raises,
         the session is abandoned without sending DATA and the exception propagates.
         """
-        return asyncio.run(self._send(mail_from, rcpt_tos, raw, before_data))
+        with self._loops_lock:
+            loop = self._loops.pop() if self._loops else asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(self._send(mail_from, rcpt_tos, raw, before_data))
+        finally:
+            with self._loops_lock:
+                self._loops.append(loop)
 
     async def _send(self, mail_from, rcpt_tos, raw, before_data) -> RelayOutcome:
         cfg = self.config

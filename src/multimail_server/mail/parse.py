@@ -11,6 +11,9 @@ defects noted in `ParsedMail.defects`) rather than refused. `parse_message` neve
 - Header values are decoded and single-line (mail/headers.py): subjects, display names and
   filenames never carry CR, LF, U+2028 or other control characters (each becomes a space).
 - HTML is stored as received and sanitised wherever it is shown (mail/html.py).
+- A forwarded message (a message/rfc822 part, as "forward as attachment" sends it) is kept whole
+  as one attachment of that type, named after its Subject, so it can be read and forwarded on;
+  its own parts are not mixed into the outer message's bodies and attachments.
 """
 
 from __future__ import annotations
@@ -122,10 +125,46 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[Message | None, Message |
     return text_part, html_part
 
 
+def _parts(msg: Message) -> list[Message]:
+    """Every part below `msg` in document order, like Message.walk(), except that a
+    message/rfc822 part is one part (its insides belong to the forwarded message). Iterative, so
+    deep nesting cannot exhaust the stack."""
+    result: list[Message] = []
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop()
+        result.append(part)
+        if part is not msg and part.get_content_type() == "message/rfc822":
+            continue
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+    return result
+
+
+def _forwarded(part: Message) -> dict[str, Any]:
+    """A message/rfc822 part as an attachment: the inner message's bytes, named `<Subject>.eml`."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if isinstance(inner, Message):
+        content = inner.as_bytes(policy=default_policy.clone(linesep="\r\n"))
+        subject = one_line(fix_surrogates(str(inner.get("Subject") or "")))
+    else:
+        decoded = part.get_payload(decode=True)
+        content = decoded if isinstance(decoded, bytes) else str(payload or "").encode("utf-8", "surrogateescape")
+        subject = ""
+    name = _filename(part)
+    if name is None:
+        stem = subject.replace("\\", " ").replace("/", " ").strip(". ")[:250] or "forwarded message"
+        name = f"{stem}.eml"
+    return {"filename": name, "content_type": "message/rfc822", "size": len(content), "content": content}
+
+
 def _attachments(msg: Message, bodies: tuple[Message | None, Message | None], defects: list[str]) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     try:
-        parts = list(msg.walk()) if msg.is_multipart() else []
+        parts = _parts(msg) if msg.is_multipart() else []
     except Exception as exc:
         defects.append(f"attachments: {type(exc).__name__}")
         return result
@@ -133,6 +172,9 @@ def _attachments(msg: Message, bodies: tuple[Message | None, Message | None], de
         if part is msg or any(part is b for b in bodies if b is not None):
             continue
         try:
+            if part.get_content_type() == "message/rfc822":
+                result.append(_forwarded(part))
+                continue
             if part.is_multipart():
                 continue
             filename = _filename(part)

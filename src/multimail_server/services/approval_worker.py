@@ -91,12 +91,14 @@ class ApprovalWorker(PollingWorker):
 
         attachments = message_q.attachments_of(tx, msg["id"], with_content=True)
         version = message_version(msg, attachments)
-        values = {"approval_status": "approved", "status": "queued", "decided_at": now, "decided_by": TIMEOUT_ACTOR,
-                  "decision_note": "approved on timeout: no human decided in time", "approved_content_hash": version,
-                  "approval_due_at": None}
+        # A scheduled message approved ahead of its send_at still waits for it (as approve_held).
+        later = msg.get("send_at") is not None and msg["send_at"] > now
+        values = {"approval_status": "approved", "status": "scheduled" if later else "queued", "decided_at": now,
+                  "decided_by": TIMEOUT_ACTOR, "decision_note": "approved on timeout: no human decided in time",
+                  "approved_content_hash": version, "approval_due_at": None}
         if not message_q.update_message(tx, msg["id"], values, where={"approval_status": "pending"}):
             return
-        outbox_q.enqueue(tx, msg["id"], now)
+        outbox_q.enqueue(tx, msg["id"], now, not_before=msg["send_at"] if later else None)
         msg = {**msg, **values}
         record(tx, at=now, principal=None, action="message.approved", mailbox=mailbox, message=msg,
                details={**details, "content_hash": version, "note": values["decision_note"]},

@@ -265,12 +265,15 @@ def approve_held(tx: Connection, *, now: datetime, principal: Principal, msg: di
             notify(tx, msg=msg, mailbox=mailbox, approvers=approvers_of(mailbox, policy), now=now,
                    link_ttl_seconds=link_ttl_seconds, reason="edited")
         return pending_view(tx, msg, mailbox)
-    values = {**edits, "approval_status": "approved", "status": "queued", "decided_at": now,
+    # Approved ahead of its send_at (gate_first): it waits, `scheduled`, until then.
+    send_at = msg.get("send_at")
+    later = send_at is not None and send_at > now
+    values = {**edits, "approval_status": "approved", "status": "scheduled" if later else "queued", "decided_at": now,
               "decided_by": principal.label, "decision_note": note, "approved_content_hash": approved,
               "approvals": approvals, "approval_due_at": None}
     if not message_q.update_message(tx, message_id, values, where={"approval_status": "pending"}):
         raise _not_pending(message_q.by_id(tx, message_id) or msg)
-    outbox_q.enqueue(tx, message_id, now)
+    outbox_q.enqueue(tx, message_id, now, not_before=send_at if later else None)
     details = {"note": note, "content_hash": approved, **extra}
     if policy.required > 1:
         details["approvals"] = distinct_approvers(approvals)
@@ -371,6 +374,16 @@ def cancel_message(ctx: Context, *, principal: Principal, message_id: str, reaso
         if msg["approval_status"] == "pending":
             values["approval_status"] = "cancelled"
             ok = message_q.update_message(tx, message_id, values, where={"approval_status": "pending"})
+        elif msg["status"] == "scheduled" and outbox_q.withdraw(tx, message_id, now):
+            # Waiting for its send_at (approved ahead of time, or needing no approval): no worker
+            # can have started on it, since none claims a row before its time. An approval given
+            # ahead of time is withdrawn with it (list_pending then shows it `cancelled`); one
+            # that was never held stays out of the approval queue, as a cancelled queued one does.
+            if msg["approval_status"] == "approved":
+                values["approval_status"] = "cancelled"
+            else:
+                values.pop("decided_at"), values.pop("decided_by"), values.pop("approval_due_at")
+            ok = message_q.update_message(tx, message_id, values, where={"status": "scheduled"})
         elif msg["approval_status"] is None and msg["status"] == "queued" and outbox_q.withdraw(tx, message_id, now):
             # Never held (its mode let it go out at once) and no worker has started on it yet.
             values.pop("decided_at"), values.pop("decided_by"), values.pop("approval_due_at")

@@ -30,7 +30,8 @@ from ..store import keys as key_q
 from . import decision_links
 from .common import record
 from .context import Context
-from .keys import authenticate
+from .keys import authenticate_from
+from .rate_limits import RateLimits
 
 SESSION_SECONDS = 12 * 3600
 
@@ -82,11 +83,13 @@ def _principal(row: dict) -> Principal:
                      mailboxes=frozenset(row["mailboxes"]) if row["mailboxes"] is not None else None)
 
 
-def sign_in(ctx: Context, api_key: str) -> tuple[Session, str]:
-    """Check an API key (the API's own authentication) and open a session: (session, cookie
-    value). 401 for an unknown or revoked key, 403 for a key that may not approve."""
+def sign_in(ctx: Context, api_key: str, *, limits: RateLimits, ip: str) -> tuple[Session, str]:
+    """Check an API key presented from `ip` (the API's own authentication, under its wrong-key
+    budget: services/keys.authenticate_from) and open a session: (session, cookie value). 401 for
+    an unknown or revoked key, 403 for a key that may not approve, 429 for an IP that sent too many
+    wrong keys."""
     api_key = (api_key or "").strip()
-    principal = authenticate(ctx, f"Bearer {api_key}" if api_key else None)
+    principal = authenticate_from(ctx, f"Bearer {api_key}" if api_key else None, limits=limits, ip=ip)
     if not principal.has(Scope.OVERSIGHT):
         raise Forbidden("This is an agent key: agents cannot sign in to the dashboard, where mail is approved. "
                         "Sign in with an approver or admin key.", code="agent_key_refused")

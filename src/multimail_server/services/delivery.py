@@ -54,7 +54,7 @@ from typing import Any
 
 from ..core.addresses import normalized_or_none
 from ..core.decision_text import links_section
-from ..delivery.signing import finalize_outbound
+from ..delivery.signing import ensure_identity_key, finalize_outbound
 from ..delivery.transports import (
     PermanentFailure,
     SmtpRelayTransport,
@@ -68,19 +68,22 @@ from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from . import approval_notices, bounces, decision_links
+from . import approval_notices, bounces, decision_links, scheduling
 from .approvals import approved_content_matches
 from .common import record
 from .context import Context
 from .metrics import metrics_for
 from .outbound_pause import quiet_mailbox_ids
 from .receiving import deliver_locally, keep_raw
-from .workers import PollingWorker
+from .workers import PollingWorker, run_concurrently
 
 log = logging.getLogger("multimail_server.delivery")
 
 RETRY_SCHEDULE_SECONDS = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
 PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the worker is idle
+# Claimed rows handed to the relay side by side (services/workers.py run_concurrently): a relay
+# session is mostly waiting for the relay's answers, and one at a time the worker idled through each.
+CONCURRENCY = 4
 
 
 class Copies:
@@ -97,6 +100,7 @@ class Copies:
         self.ctx, self.tx, self.msg, self.mailbox, self.now = ctx, tx, msg, mailbox, now
         self._attachments: list[dict[str, Any]] | None = None
         self._hosted: bytes | None = None
+        self._external: bytes | None = None  # composed before the write transaction (DeliveryWorker._precompose)
 
     @property
     def is_question(self) -> bool:
@@ -116,6 +120,8 @@ class Copies:
             message_q.raw_of(self.tx, self.msg) if self.msg["raw_sha256"] else None)  # in the blob store
         if kept is not None:
             return kept
+        if self._external is not None:
+            return self._external
         if not approved_content_matches(self.msg, self._atts()):
             # Only a held message can be edited, so this means the row changed behind the
             # service layer's back: what goes out must be what a human approved, or nothing.
@@ -182,6 +188,7 @@ class DeliveryWorker(PollingWorker):
         self.transport: Any = transport
         self._last_purge = 0.0
         self._verp_key: bytes | None = None  # signs each message's envelope sender (services/bounces.py)
+        self._identity_key_ready = False
 
     @property
     def retry_schedule(self) -> list[float]:
@@ -190,6 +197,18 @@ class DeliveryWorker(PollingWorker):
     @property
     def poll_seconds(self) -> float:
         return self.ctx.settings.delivery_poll_seconds
+
+    def wait_seconds(self) -> float:
+        """Until the next row falls due (a scheduled message's send_at, a retry), at most the
+        poll interval: a message scheduled for 09:00 leaves at 09:00 whatever the interval."""
+        try:
+            with self.ctx.store.read() as tx:
+                due = outbox_q.next_due_at(tx)
+        except Exception:
+            return self.poll_seconds
+        left = (due - self.ctx.now()).total_seconds() if due is not None else 0.0
+        # Due already yet not claimed (a paused mailbox, quiet hours): the poll interval, not a spin.
+        return min(self.poll_seconds, left) if left > 0 else self.poll_seconds
 
     def idle(self) -> None:
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
@@ -200,11 +219,19 @@ class DeliveryWorker(PollingWorker):
     def run_once(self, limit: int = 20) -> int:
         """Deliver what is due now; returns how many rows were worked on."""
         now = self.ctx.now()
+        with self.ctx.store.read() as tx:  # most wake-ups are other work's commits: no write lock for those
+            if not outbox_q.any_due(tx, now):
+                return 0
         with self.ctx.store.write(notify=False) as tx:
             rows = outbox_q.claim_due(tx, now, lease_seconds=self.ctx.settings.delivery_lease_seconds, limit=limit,
                                       quiet_mailbox_ids=quiet_mailbox_ids(tx, now))
-        for row in rows:
-            self._deliver(row)
+        if rows and self._verp_key is None:  # once, before the rows run side by side
+            self._verp_key = decision_links.secret(self.ctx)
+        # Side by side only for the relay, whose sessions wait on the network: a transactional
+        # transport (capture) does the whole delivery in its write transaction, so more threads
+        # would only queue on the write lock ahead of the API's senders.
+        transactional = getattr(self.transport, "transactional", True)
+        run_concurrently(rows, self._deliver, 1 if transactional else CONCURRENCY, name="multimail-delivery")
         return len(rows)
 
     def _deliver(self, row: dict[str, Any]) -> None:
@@ -257,16 +284,47 @@ class DeliveryWorker(PollingWorker):
 
     # -- step 1: one transaction; the whole delivery for transactional transports -------------
 
+    def _precompose(self, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bytes] | None:
+        """The common message (one copy for everyone, not yet composed), composed and signed in a
+        read transaction: composing and signing are most of a delivery's CPU, and inside the write
+        transaction every sender, receiver and worker of the process queued behind them. The
+        write transaction uses these bytes only if it reads the message and its mailbox exactly
+        as they were here (a queued message's content and attachments no longer change), so
+        what goes out is what it would have composed itself. None: compose inside, as before."""
+        ctx = self.ctx
+        if not self._identity_key_ready:  # signing reads it; creating it is a write of its own
+            with ctx.store.write(notify=False) as tx:
+                ensure_identity_key(tx, ctx.now())
+            self._identity_key_ready = True
+        with ctx.store.read() as tx:
+            msg = message_q.by_id(tx, row["message_id"])
+            if (msg is None or msg["status"] != "queued" or msg["raw"] is not None or msg["kind"] == approval_notices.KIND
+                    or (msg["kind"] == "decision" and msg["options"])):
+                return None
+            mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+            if mailbox is None:
+                return None
+            try:
+                raw = Copies(ctx, tx, msg, mailbox, ctx.now()).external()
+            except PermanentFailure:  # the write transaction finds the same and fails the row
+                return None
+        return msg, mailbox, raw
+
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """Returns a hand-over plan for the relay, or None when the row is finished."""
         ctx = self.ctx
         if self._verp_key is None:  # before the write transaction: creating the key takes its own
             self._verp_key = decision_links.secret(ctx)
+        pre = self._precompose(row)
         with ctx.store.write() as tx:
             now = ctx.now()
             # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
             # over never both hand the message on: the second waits, then sees it sent.
             msg = message_q.by_id(tx, row["message_id"], lock=True)
+            if msg is not None and msg["status"] == "scheduled":  # its send_at has come
+                msg = scheduling.fall_due(tx, ctx, msg=msg, seq=row["seq"], now=now)
+                if msg is None:  # held for approval now (schedule_first): the row is gone
+                    return None
             if msg is None or msg["status"] != "queued":
                 state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
                 outbox_q.finish(tx, row["seq"], state=state, now=now)
@@ -290,6 +348,8 @@ class DeliveryWorker(PollingWorker):
                        details={"attempt": progress["attempt"], "recipients": progress["in_flight"], "uncertain": False,
                                 "why_safe": "the relay was never sent DATA, so it cannot have accepted the message"})
             copies = Copies(ctx, tx, msg, mailbox, now)
+            if pre is not None and pre[0] == msg and pre[1] == mailbox:
+                copies._external = pre[2]
             raw = copies.external()
             recipients = []
             for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:

@@ -12,6 +12,7 @@ from ..store import keys as key_q
 from ..store import mailboxes as mailbox_q
 from .common import record
 from .context import Context
+from .rate_limits import RateLimits
 from .views import key_view
 
 
@@ -107,6 +108,21 @@ def authenticate(ctx: Context, authorization: str | None) -> Principal:
         scopes=frozenset(Scope(s) for s in row["scopes"]),
         mailboxes=frozenset(row["mailboxes"]) if row["mailboxes"] is not None else None,
     )
+
+
+def authenticate_from(ctx: Context, authorization: str | None, *, limits: RateLimits, ip: str) -> Principal:
+    """`authenticate`, for a key presented from `ip`, under the wrong-key budget per IP that every
+    interface taking an API key applies (the API and /mcp through api/deps.py, the dashboard's
+    sign-in), so keys cannot be guessed through any of them: an IP that has sent
+    `rate_limit_auth_failures` wrong keys gets 429 even for a right one, and each wrong key spends
+    that budget. No key at all spends the IP's key-less budget instead (a client that forgot the
+    header is not guessing)."""
+    limits.check(limits.auth_failures, ip)
+    try:
+        return authenticate(ctx, authorization)
+    except Unauthorized:
+        limits.hit(limits.per_ip if not authorization else limits.auth_failures, ip)
+        raise
 
 
 def list_keys(ctx: Context, *, principal: Principal) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from ..core.approval_policy import (
 from ..core.errors import BadRequest, Conflict, Forbidden
 from ..core.ids import new_id
 from ..core.oversight import DEFAULT_MODE, check_mailbox_modes, parse_mode
+from ..core.scheduling import check_gate_timing
 from ..core.spam import check_threshold
 from ..store import mailboxes as mailbox_q
 from . import decision_links
@@ -72,7 +73,7 @@ def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
     checks = {"approvers": lambda v: check_addresses(v, "approvers"), "approvals_required": check_required,
               "approval_timeout": check_timeout, "on_timeout": check_on_timeout,
               "escalate_to": lambda v: check_addresses(v, "escalate_to"), "digest": check_digest,
-              "quiet_hours": check_quiet_hours_setting}
+              "quiet_hours": check_quiet_hours_setting, "gate_timing": check_gate_timing}
     changes = {name: checks[name](value) for name, value in fields.items() if value is not None}
     if changes.get("digest"):
         changes["digest_sent_until"] = ctx.now()  # the first digest covers what goes out from now on
@@ -98,6 +99,7 @@ def create_mailbox(
     contacts_only: bool | None = None,
     retain_bodies_days: int | None = None,
     retain_attachments_days: int | None = None,
+    gate_timing: str | None = None,
 ) -> dict[str, Any]:
     require_scope(principal.scopes, Scope.ADMIN, "create mailboxes")
     normalized = normalize_mailbox_address(address)
@@ -116,7 +118,7 @@ def create_mailbox(
         "min_oversight": floor.value,
         "idempotency_window_seconds": _check_window(idempotency_window_seconds),
         "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
-        "digest": None, "digest_sent_until": None, "quiet_hours": None, "spam_threshold": None,
+        "digest": None, "digest_sent_until": None, "quiet_hours": None, "spam_threshold": None, "gate_timing": "gate_first",
         "contacts_only": _check_flag(contacts_only, "contacts_only") if contacts_only is not None else False,
         **_retention_changes(retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days),
         "created_at": now,
@@ -124,7 +126,8 @@ def create_mailbox(
     }
     row.update(_policy_changes(ctx, {"approvers": approvers, "approvals_required": approvals_required,
                                      "approval_timeout": approval_timeout, "on_timeout": on_timeout,
-                                     "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours}))
+                                     "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours,
+                                     "gate_timing": gate_timing}))
     check_mailbox_policy(row, allow_approve=ctx.settings.allow_approve_on_timeout)
     if row["approvers"] or row["escalate_to"]:
         decision_links.secret(ctx)  # the link key exists before any approver's notice is queued
@@ -164,12 +167,14 @@ def update_mailbox(
     spam_threshold: float | None = None,
     retain_bodies_days: int | None = None,
     retain_attachments_days: int | None = None,
+    gate_timing: str | None = None,
 ) -> dict[str, Any]:
     """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
     digest, an empty list the approvers, `retain_*_days: 0` the retention window."""
     require_scope(principal.scopes, Scope.ADMIN, "change mailboxes")
     policy = {"approvers": approvers, "approvals_required": approvals_required, "approval_timeout": approval_timeout,
-              "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours}
+              "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours,
+              "gate_timing": gate_timing}
     if approvers or escalate_to:
         decision_links.secret(ctx)  # the link key exists before any approver's notice is queued
     now = ctx.now()

@@ -330,32 +330,49 @@ def receive(ctx, *, raw: bytes, mail_from: str, rcpt_tos: list[str], authenticat
     Everything expensive happens before the write transaction: parsing, hashing, and stripping
     quoted history from a reply (mail/replies.py, bounded in size and time), so one crafted
     message cannot hold the write lock while a regular expression backtracks."""
+    prepared = prepare_inbound(ctx, raw=raw, rcpt_tos=rcpt_tos, authentication=authentication, spam=spam)
+    with ctx.store.write() as tx:
+        return store_prepared(tx, ctx, prepared)
+
+
+def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dict[str, Any] | None = None,
+                    spam: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The part of `receive` outside any transaction (parsing, the reply text, a bounce report);
+    `spam` is rspamd's verdict when there is one, carried to store_inbound.
+    Split out so the SMTP receiver can store several prepared messages in one transaction (its
+    group commit, smtp/server.py)."""
     mail = _parse_inbound(raw)
     reply_text = new_text(mail.text) if (mail.in_reply_to or mail.references) else None
     # Mail to a VERP address (a bounce or complaint about one of our messages) goes to
     # services/bounces.py, not to an inbox; its report is read here, outside the transaction.
     returned = [r for r in dict.fromkeys(normalized_or_none(r) for r in rcpt_tos) if r and bounces.is_bounce_address(r)]
     report = bounces.read_report(raw) if returned else None
-    now = ctx.now()
+    return {"raw": raw, "rcpt_tos": list(rcpt_tos), "authentication": authentication, "spam": spam, "mail": mail,
+            "reply_text": reply_text, "returned": returned, "report": report, "now": ctx.now()}
+
+
+def store_prepared(tx, ctx, prepared: dict[str, Any]) -> list[str]:
+    """The part of `receive` inside the write transaction `tx`: the new ids."""
+    raw, rcpt_tos, returned, report, now = (prepared[k] for k in ("raw", "rcpt_tos", "returned", "report", "now"))
     stored = []
-    with ctx.store.write() as tx:
-        boxes: dict[str, dict[str, Any]] = {}
-        for address in returned:
-            assert report is not None
-            box = bounces.handle(tx, address=address, report=report, raw_sha256=hashlib.sha256(raw).hexdigest(), now=now)
-            if box is not None:  # a genuine VERP address, but not a report: ordinary mail
-                boxes.setdefault(box["id"], box)
-        for rcpt in rcpt_tos:
-            if (normalized_or_none(rcpt) or rcpt) in returned:
-                continue
-            box = hosted_mailbox(tx, rcpt)
-            if box is not None:
-                boxes.setdefault(box["id"], box)
-        digest = keep_raw(tx, raw, now) if boxes else ""
-        for box in boxes.values():
-            row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=authentication, parsed=mail,
-                                reply_text=reply_text, envelope_recipients=list(rcpt_tos), raw_sha256=digest,
-                                require_dmarc=ctx.settings.decisions_require_verified_sender, spam=spam, ctx=ctx)
-            if row is not None:
-                stored.append(row["id"])
+    boxes: dict[str, dict[str, Any]] = {}
+    for address in returned:
+        assert report is not None
+        box = bounces.handle(tx, address=address, report=report, raw_sha256=hashlib.sha256(raw).hexdigest(), now=now)
+        if box is not None:  # a genuine VERP address, but not a report: ordinary mail
+            boxes.setdefault(box["id"], box)
+    for rcpt in rcpt_tos:
+        if (normalized_or_none(rcpt) or rcpt) in returned:
+            continue
+        box = hosted_mailbox(tx, rcpt)
+        if box is not None:
+            boxes.setdefault(box["id"], box)
+    digest = keep_raw(tx, raw, now) if boxes else ""
+    for box in boxes.values():
+        row = store_inbound(tx, mailbox=box, raw=raw, now=now, authentication=prepared["authentication"],
+                            parsed=prepared["mail"], reply_text=prepared["reply_text"], envelope_recipients=list(rcpt_tos),
+                            raw_sha256=digest, require_dmarc=ctx.settings.decisions_require_verified_sender,
+                            spam=prepared["spam"], ctx=ctx)
+        if row is not None:
+            stored.append(row["id"])
     return stored

@@ -28,13 +28,14 @@ from ..core.flow_run_waits import flow_run_id_from_metadata
 from ..core.headers import header_safe
 from ..core.ids import domain_of, new_id
 from ..core.oversight import Action, Mode, Outcome, decide_outbound, hold_for_unknown_recipients, parse_mode
+from ..core.scheduling import SCHEDULE_FIRST, applied_gate_timing, check_gate_timing, parse_send_at
 from ..core.threading import reply_references, reply_subject
 from ..mail.compose import new_internet_message_id
 from ..store import idempotency as idem_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
 from .approval_notices import on_held
-from .common import find_mailbox, find_message, record
+from .common import find_mailbox, find_message, iso, record
 from .contacts import unknown_recipients
 from .context import Context
 from .suppressions import refuse_suppressed
@@ -158,6 +159,12 @@ def _fingerprint_content(draft: Draft, mode: str | None) -> dict[str, Any]:
     }
 
 
+def _fingerprint_schedule(send_at: Any, gate_timing: Any) -> dict[str, Any]:
+    """The schedule is part of a request: the same message for another time is another request
+    (left out when absent, so unscheduled requests fingerprint as before)."""
+    return {k: v for k, v in (("send_at", send_at), ("gate_timing", gate_timing)) if v is not None}
+
+
 def _reached(msg: dict[str, Any]) -> bool:
     """Whether a message of the thread reached (or is on its way to) its recipients."""
     return msg["direction"] == "inbound" or msg["status"] in _ON_ITS_WAY
@@ -254,6 +261,8 @@ class _Submission:
     approval_timeout: int | None = None
     on_timeout: str | None = None
     unknown_contacts: list[str] | None = None  # set when contacts_only turned a send into a hold
+    send_at: Any = None  # datetime: a scheduled message's time (core/scheduling.py)
+    schedule_key: dict[str, Any] = field(default_factory=dict)
 
     def target(self, tx: Connection) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """(parent message or None, the sending mailbox), both within the key's scope (404 else)."""
@@ -267,7 +276,7 @@ class _Submission:
         if self.idempotency_key is not None:
             return idem.explicit_slot(self.operation, self.idempotency_key), idem.EXPLICIT_KEY_TTL_SECONDS
         if mailbox["idempotency_window_seconds"] > 0:
-            content = {**_fingerprint_content(self.draft, self.override), "parent": self.parent_id}
+            content = {**_fingerprint_content(self.draft, self.override), "parent": self.parent_id, **self.schedule_key}
             return idem.implicit_slot(self.operation, mailbox["id"], content), mailbox["idempotency_window_seconds"]
         return None, 0
 
@@ -375,6 +384,8 @@ class _Submission:
             details["idempotency_key"] = self.idempotency_key
         if self.draft.metadata:
             details["metadata"] = self.draft.metadata
+        if row.get("send_at") is not None:
+            details.update(send_at=iso(row["send_at"]), gate_timing=row.get("gate_timing"))
         return details
 
 
@@ -393,12 +404,22 @@ def _submit(
     render: Callable[[Connection, str], None] | None = None,
     approval_timeout: int | None = None,
     on_timeout: str | None = None,
+    send_at: Any = None,
+    gate_timing: str | None = None,
 ) -> dict[str, Any]:
     """Store one outbound message (the steps of `_Submission`). `render(tx, message_id)`, when
     given, completes the draft inside the transaction once the request is known to be new and
-    allowed (decide_email adds its decision links there)."""
+    allowed (decide_email adds its decision links there).
+
+    With `send_at` (core/scheduling.py) the message is `scheduled`: its outbox row waits for that
+    time. A held one is put to its approvers now (gate_first: once approved it is `scheduled`) or,
+    under schedule_first, only when it falls due (services/scheduling.fall_due)."""
     if override is not None:
         parse_mode(override)  # an unknown mode is a 400 before anything is read
+    schedule_key = _fingerprint_schedule(send_at, gate_timing)
+    when = parse_send_at(send_at, now=ctx.now())
+    if gate_timing is not None:
+        check_gate_timing(gate_timing)
     _check_size(ctx, draft)
     if approval_timeout is not None:
         check_timeout(approval_timeout)
@@ -407,7 +428,7 @@ def _submit(
     sub = _Submission(ctx=ctx, principal=principal, operation=operation, action=action, mailbox_ref=mailbox_ref,
                       draft=draft, override=override, idempotency_key=idempotency_key,
                       request_fingerprint=request_fingerprint, parent_id=parent_id, now=ctx.now(), message_id=new_id("msg"),
-                      approval_timeout=approval_timeout, on_timeout=on_timeout)
+                      approval_timeout=approval_timeout, on_timeout=on_timeout, send_at=when, schedule_key=schedule_key)
     replayed = sub.replayed_from_read()
     if replayed is not None:
         return replayed
@@ -424,22 +445,29 @@ def _submit(
         thread = sub.place_in_thread(tx, parent, mailbox)
         if render is not None:
             render(tx, sub.message_id)
-        held = verdict.outcome is Outcome.HOLD
+        needs_approval = verdict.outcome is Outcome.HOLD
+        timing = (applied_gate_timing(default=mailbox.get("gate_timing"), override=gate_timing, is_admin=principal.has(Scope.ADMIN))
+                  if needs_approval and when is not None else None)
+        held = needs_approval and timing != SCHEDULE_FIRST  # held now; else at its time, or never
         row = sub.row(mailbox, parent, held, verdict.mode, thread)
-        if held:  # the approval policy that applies to it (core/approval_policy.py)
+        row.update(send_at=when, gate_timing=timing)
+        if when is not None and not held:
+            row["status"] = "scheduled"
+        if needs_approval:  # the approval policy that applies to it (core/approval_policy.py)
             policy = held_policy(mailbox, approval_timeout=approval_timeout, on_timeout=on_timeout,
                                  is_admin=principal.has(Scope.ADMIN), allow_approve=ctx.settings.allow_approve_on_timeout)
             row.update(approval_policy=policy.as_json(), approvals=[],
-                       approval_due_at=sub.now + timedelta(seconds=policy.timeout) if policy.timeout else None)
+                       approval_due_at=sub.now + timedelta(seconds=policy.timeout) if policy.timeout and held else None)
         message_q.insert_message(tx, row)
         message_q.insert_attachments(tx, sub.message_id, [{"id": new_id("att"), **a} for a in draft.attachments])
         if not held:
-            outbox_q.enqueue(tx, sub.message_id, sub.now)
+            outbox_q.enqueue(tx, sub.message_id, sub.now, not_before=when)
         else:
             on_held(tx, ctx, msg=row, mailbox=mailbox)
+        event = "message.pending" if held else "message.scheduled" if when is not None else "message.queued"
         record(tx, at=sub.now, principal=principal, action=f"message.{operation}", mailbox=mailbox, message=row,
-               details=sub.audit_details(row, mailbox, verdict, held, parent, new_conversation),
-               event="message.pending" if held else "message.queued", event_data=send_result(row, duplicate=False))
+               details=sub.audit_details(row, mailbox, verdict, needs_approval, parent, new_conversation),
+               event=event, event_data=send_result(row, duplicate=False))
     return send_result(row, duplicate=False)
 
 
@@ -462,9 +490,12 @@ def send_email(
     request_fingerprint: str | None = None,
     approval_timeout: int | None = None,
     on_timeout: str | None = None,
+    send_at: str | None = None,
+    gate_timing: str | None = None,
 ) -> dict[str, Any]:
     """`approval_timeout` / `on_timeout`: this message's own approval timeout, if it is held
-    (core/approval_policy.held_policy says what an agent key may not loosen)."""
+    (core/approval_policy.held_policy says what an agent key may not loosen). `send_at` /
+    `gate_timing`: scheduled send (core/scheduling.py)."""
     parse_address(sender, "from")
     draft = Draft(
         to=parse_address_list(to, "to", required=True),
@@ -480,7 +511,9 @@ def send_email(
     return _submit(
         ctx, principal=principal, operation="send", action=Action.SEND, mailbox_ref=sender, draft=draft,
         override=oversight_mode, idempotency_key=idempotency_key, approval_timeout=approval_timeout, on_timeout=on_timeout,
-        request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "from": sender}),
+        send_at=send_at, gate_timing=gate_timing,
+        request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "from": sender,
+                                                                     **_fingerprint_schedule(send_at, gate_timing)}),
     )
 
 
@@ -501,6 +534,8 @@ def reply_email(
     request_fingerprint: str | None = None,
     approval_timeout: int | None = None,
     on_timeout: str | None = None,
+    send_at: str | None = None,
+    gate_timing: str | None = None,
 ) -> dict[str, Any]:
     with ctx.store.read() as tx:
         parent, mailbox = find_message(tx, principal, message_id)
@@ -528,8 +563,9 @@ def reply_email(
     return _submit(
         ctx, principal=principal, operation="reply", action=Action.REPLY, mailbox_ref=own, draft=draft,
         override=oversight_mode, idempotency_key=idempotency_key, parent_id=message_id,
-        approval_timeout=approval_timeout, on_timeout=on_timeout,
-        request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "parent": message_id}),
+        approval_timeout=approval_timeout, on_timeout=on_timeout, send_at=send_at, gate_timing=gate_timing,
+        request_fingerprint=request_fingerprint or idem.fingerprint({**_fingerprint_content(draft, oversight_mode), "parent": message_id,
+                                                                     **_fingerprint_schedule(send_at, gate_timing)}),
     )
 
 

@@ -73,6 +73,7 @@ def mailbox_view(row: dict[str, Any]) -> dict[str, Any]:
         "spam_threshold": row.get("spam_threshold"),
         "retain_bodies_days": row.get("retain_bodies_days"),
         "retain_attachments_days": row.get("retain_attachments_days"),
+        "gate_timing": row.get("gate_timing") or "gate_first",
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
     }
@@ -85,6 +86,7 @@ def send_result(msg: dict[str, Any], *, duplicate: bool) -> dict[str, Any]:
         "status": msg["status"],
         "approval_status": msg["approval_status"],
         "oversight_mode": msg["oversight_mode"],
+        "send_at": iso(msg.get("send_at")),
         "duplicate": duplicate,
     }
 
@@ -149,6 +151,7 @@ def full_message(
         "sent_at": iso(msg["sent_at"]),
     }
     if msg["direction"] == "outbound":
+        view["send_at"] = iso(msg.get("send_at"))
         view["bcc"] = msg["bcc_addrs"]
         view["failure_reason"] = msg["failure_reason"]
     else:
@@ -204,9 +207,11 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list
         "message_id": msg["id"],
         "thread_id": msg["thread_id"],
         "mailbox": mailbox["address"],
-        "status": msg["approval_status"],
+        # A message withdrawn before it was ever held has no approval status of its own: cancelled.
+        "status": "cancelled" if msg["status"] == "cancelled" else msg["approval_status"],
         "message_status": msg["status"],
         "oversight_mode": msg["oversight_mode"],
+        "send_at": iso(msg.get("send_at")),
         "from": msg["from_addr"],
         "to": msg["to_addrs"],
         "cc": msg["cc_addrs"],
@@ -432,6 +437,7 @@ def email_item(msg: dict[str, Any], has_attachments: bool) -> dict[str, Any]:
         "has_attachments": has_attachments,
         "received_at": iso(msg["received_at"] or msg["created_at"]),
         "sent_at": iso(msg["sent_at"]),
+        "send_at": iso(msg.get("send_at")),
         "decided_at": iso(msg["decided_at"]),
         "decided_by": msg["decided_by"],
         "spam": spam_view(msg) if msg["direction"] == "inbound" else None,

@@ -22,7 +22,10 @@ from ..webhooks.ssrf import Resolver, system_resolver
 from . import prefect_targets
 from .common import record
 from .context import Context
-from .workers import PollingWorker
+from .workers import PollingWorker, run_concurrently
+
+# Claimed deliveries to different endpoints posted side by side: each post is mostly a wait.
+CONCURRENCY = 4
 
 
 def retryable(result: AttemptResult) -> bool:
@@ -47,11 +50,23 @@ class WebhookWorker(PollingWorker):
 
     def run_once(self, limit: int = 10) -> int:
         settings = self.ctx.settings
+        with self.ctx.store.read() as tx:  # most wake-ups are other work's commits: no write lock for those
+            if not delivery_q.any_due(tx, self.ctx.now()):
+                return 0
         with self.ctx.store.write(notify=False) as tx:
             rows = delivery_q.claim_due(tx, self.ctx.now(), lease_seconds=settings.webhook_timeout_seconds + 10, limit=limit)
+        # Endpoints side by side, each endpoint's deliveries in order, one at a time: "N failed
+        # in a row, then disabled" (and a success resetting that count) is about one endpoint's
+        # sequence, and a disabled endpoint must not be posted to by a delivery already in flight.
+        by_endpoint: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_endpoint.setdefault(row["webhook_id"], []).append(row)
+        run_concurrently(list(by_endpoint.values()), self._attempt_in_order, CONCURRENCY, name="multimail-webhooks")
+        return len(rows)
+
+    def _attempt_in_order(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             self._attempt(row)
-        return len(rows)
 
     def _attempt(self, row: dict[str, Any]) -> None:
         ctx = self.ctx

@@ -11,8 +11,49 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .context import Context
+
+
+def run_concurrently(items: Sequence[Any], fn: Callable[[Any], None], concurrency: int, *, name: str) -> None:
+    """`fn(item)` for every item, on up to `concurrency` threads; returns when all are done.
+
+    Why: a worker's items wait mostly on the network (the relay's answers, a webhook receiver),
+    and one after another the worker sat idle through each round trip while the database and
+    the CPU had room. Each item is independent (its own lease, its own compare-and-set
+    transactions), so running them side by side is what several workers would do, and exactly
+    once holds the same way. Daemon threads, per batch: a hung endpoint never holds up the
+    process's exit (the row's lease lets another worker take it). An exception `fn` lets out
+    (it is meant to catch its own) is raised here once every item has finished."""
+    if concurrency <= 1 or len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    pending = list(reversed(items))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                item = pending.pop()
+            try:
+                fn(item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                with lock:
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=drain, name=f"{name}-{i}", daemon=True) for i in range(min(concurrency, len(items)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 class PollingWorker:
@@ -36,6 +77,10 @@ class PollingWorker:
     @property
     def poll_seconds(self) -> float:
         return 1.0
+
+    def wait_seconds(self) -> float:
+        """How long to sleep when nothing is due (a commit wakes the worker sooner)."""
+        return self.poll_seconds
 
     @property
     def stop_timeout(self) -> float:
@@ -74,4 +119,4 @@ class PollingWorker:
                 self.idle()
             except Exception:
                 self.log.exception("%s pass failed", self.name)
-            self._wake.wait(self.poll_seconds)
+            self._wake.wait(self.wait_seconds())

@@ -40,8 +40,9 @@ from ..services.identity import inbound_claim
 from ..services.keys import authenticate as authenticate_key
 from ..services.metrics import metrics_for
 from ..services.rate_limits import RateLimits, TooManyRequests
-from ..services.receiving import is_hosted, receive
+from ..services.receiving import is_hosted, prepare_inbound
 from ..services.spam import rspamd_verdict
+from .group_commit import GroupCommitter
 
 log = logging.getLogger("multimail_server.smtp")
 
@@ -80,6 +81,7 @@ class InboundHandler:
         # aiosmtpd's Controller connects to the server once while starting it, to see it is up;
         # that connection is not a client's and spends no budget. start_smtp sets this after.
         self.serving = False
+        self.committer = GroupCommitter(ctx)  # the messages arriving together share a transaction
 
     # -- rate limits (kept apart from the routing of recipients) --------------------------------
     def connection_refusal(self, peer: Any) -> str | None:
@@ -215,8 +217,11 @@ class InboundHandler:
         spam = await rspamd_verdict(self.ctx, raw=raw, ip=(session.peer or [None])[0] if isinstance(session.peer, (tuple, list)) else None,
                                     helo=session.host_name, mail_from=envelope.mail_from, rcpts=list(envelope.rcpt_tos))
         try:
-            ids = await asyncio.to_thread(receive, self.ctx, raw=stored_raw, mail_from=envelope.mail_from or "",
-                                          rcpt_tos=list(envelope.rcpt_tos), authentication=authentication, spam=spam)
+            # Parsed off the event loop, then stored with whatever else arrived meanwhile in one
+            # transaction (smtp/group_commit.py); the future resolves only after that commit.
+            prepared = await asyncio.to_thread(prepare_inbound, self.ctx, raw=stored_raw, rcpt_tos=list(envelope.rcpt_tos),
+                                               authentication=authentication, spam=spam)
+            ids = await asyncio.wrap_future(self.committer.submit(prepared))
         except Exception:
             log.exception("could not store inbound message")
             self._transaction_done(session, envelope, "error", [])
@@ -298,6 +303,10 @@ class _Controller(Controller):
 
     def factory(self) -> SMTP:
         return _SMTP(self.handler, plain_auth_on_loopback=self._plain_auth_on_loopback, **self.SMTP_kwargs)
+
+    def stop(self, *args: Any, **kw: Any) -> None:
+        super().stop(*args, **kw)
+        self.handler.committer.stop()  # after the sessions: what they queued is committed first
 
 
 def tls_context_for(settings) -> ssl.SSLContext | None:

@@ -10,24 +10,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from . import leases
 from .approvals import paused_filter
 from .tables import outbox
 
 
-def enqueue(tx: Connection, message_id: str, now: datetime) -> None:
-    tx.execute(insert(outbox), {"message_id": message_id, "state": "ready", "attempts": 0, "next_attempt_at": now,
-                                "created_at": now, "updated_at": now})
+def enqueue(tx: Connection, message_id: str, now: datetime, *, not_before: datetime | None = None) -> None:
+    """`not_before`: a scheduled message's send_at; its first attempt is then due at that time,
+    which is also when the worker wakes for it (`next_due_at`)."""
+    first = not_before if not_before is not None and not_before > now else now
+    tx.execute(insert(outbox), {"message_id": message_id, "state": "ready", "attempts": 0, "next_attempt_at": first,
+                                "not_before": not_before, "created_at": now, "updated_at": now})
 
 
 def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int,
               quiet_mailbox_ids: list[str] | None = None) -> list[dict[str, Any]]:
     """Due rows, oldest first, except those of paused mailboxes (the kill switch) and of
     mailboxes in their quiet hours: they wait in the outbox, in order, until released."""
+    # A scheduled row is never claimed before its time, even if next_attempt_at were earlier.
+    not_early = or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now)
     return leases.claim_due(tx, outbox, outbox.c.state, "ready", now, lease_seconds=lease_seconds, limit=limit,
-                            extra=paused_filter(quiet_mailbox_ids))
+                            extra=and_(paused_filter(quiet_mailbox_ids), not_early))
+
+
+def any_due(tx: Connection, now: datetime) -> bool:
+    """Whether a row may be due, read without a lock (a superset of `claim_due`: paused mailboxes
+    are not looked at), so a wake-up with nothing to deliver costs a read, not a write."""
+    return leases.any_due(tx, outbox, outbox.c.state, "ready", now)
 
 
 def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None) -> None:
@@ -50,6 +61,29 @@ def withdraw(tx: Connection, message_id: str, now: datetime) -> bool:
         update(outbox)
         .where(outbox.c.message_id == message_id, outbox.c.state == "ready", outbox.c.attempts == 0)
         .values(state="cancelled", updated_at=now)
+    )
+    return res.rowcount == 1
+
+
+def unschedule(tx: Connection, message_id: str) -> bool:
+    """Remove the row of a scheduled message no worker has started on (it is held for approval
+    again, or falls due under schedule_first); False if a worker has started on it."""
+    res = tx.execute(delete(outbox).where(outbox.c.message_id == message_id, outbox.c.state == "ready",
+                                          outbox.c.attempts == 0))
+    return res.rowcount == 1
+
+
+def release(tx: Connection, seq: int) -> None:
+    """Remove a claimed row whose message was held for approval when it fell due (an approval
+    queues it again with a new row)."""
+    tx.execute(delete(outbox).where(outbox.c.seq == seq))
+
+
+def reschedule(tx: Connection, message_id: str, *, not_before: datetime, now: datetime) -> bool:
+    """Move a scheduled row no worker has started on to a new time; False if one has."""
+    res = tx.execute(
+        update(outbox).where(outbox.c.message_id == message_id, outbox.c.state == "ready", outbox.c.attempts == 0)
+        .values(not_before=not_before, next_attempt_at=max(not_before, now), updated_at=now)
     )
     return res.rowcount == 1
 

@@ -108,6 +108,9 @@ mailboxes = Table(
     # attachments, are kept; NULL keeps them for ever.
     Column("retain_bodies_days", Integer, nullable=True),
     Column("retain_attachments_days", Integer, nullable=True),
+    # Scheduled send (core/scheduling.py): whether a held scheduled message is approved before it
+    # waits (gate_first) or when it falls due (schedule_first); a call may only pick the stricter.
+    Column("gate_timing", String(20), nullable=False, default="gate_first", server_default="gate_first"),
 )
 
 threads = Table(
@@ -191,6 +194,10 @@ messages = Table(
     # carry the attachments). Hashes, headers and the audit trail stay.
     Column("purged_at", UTCDateTime, nullable=True),
     Column("attachments_purged_at", UTCDateTime, nullable=True),
+    # Scheduled send: the earliest time the message may leave, and for a held one whether it was
+    # (or will be, when due) put to the approvers first (services/scheduling.py).
+    Column("send_at", UTCDateTime, nullable=True),
+    Column("gate_timing", String(20), nullable=True),
     Index("ix_messages_mailbox_direction_seq", "mailbox_id", "direction", "seq"),
     Index("ix_messages_approval", "approval_status", "decided_at"),
     Index("ix_messages_claimable", "mailbox_id", "direction", "processed_at", "seq"),
@@ -320,6 +327,8 @@ outbox = Table(
     # and its answer after, so a restart in between is known and a 250 is never repeated.
     Column("handoff_started_at", UTCDateTime, nullable=True),
     Column("handoff_result", Text, nullable=True),
+    # A scheduled message's send_at: the row is never claimed before it, whatever next_attempt_at says.
+    Column("not_before", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),

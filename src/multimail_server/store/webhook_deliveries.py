@@ -16,6 +16,12 @@ def claim_due(tx: Connection, now: datetime, *, lease_seconds: float, limit: int
     return leases.claim_due(tx, d, d.c.status, "pending", now, lease_seconds=lease_seconds, limit=limit)
 
 
+def any_due(tx: Connection, now: datetime) -> bool:
+    """Whether `claim_due` would find a row, read without a lock (see leases.any_due)."""
+    d = webhook_deliveries
+    return leases.any_due(tx, d, d.c.status, "pending", now)
+
+
 def record_attempt(tx: Connection, *, delivery_id: str, at: datetime, status_code: int | None, error: str | None,
                    response_body: str | None, duration_ms: int) -> None:
     tx.execute(insert(webhook_attempts).values(delivery_id=delivery_id, attempted_at=at, status_code=status_code,

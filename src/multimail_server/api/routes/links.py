@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ...core.web_headers import private_page_headers
 from ...services import approval_links as approval_notices
 from ...services import decision_links as svc
 from ..deps import CtxDep
@@ -40,13 +41,8 @@ _PAGES = {
 }
 _CONFIRM = ("Confirm your answer", 200)
 
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-}
+_HEADERS = private_page_headers("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                                noindex=True)
 
 
 def _answer(state: svc.LinkState, token: str) -> HTMLResponse:

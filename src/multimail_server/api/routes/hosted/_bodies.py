@@ -59,8 +59,10 @@ class UpdateMailboxBody(Request):
                                               "to oversight.pending instead.")
     signature_block: str | None = Field(None, description="Not supported here: null or empty only (501 otherwise).")
     default_gate_timing: Literal["gate_first", "schedule_first"] | None = Field(
-        None, description="gate_first only (this server gates before it sends; it has no scheduled send).")
-    scheduling_enabled: StrictInt | None = Field(None, description="0 only (no scheduled send yet).")
+        None, description="When a held scheduled message is put to the approvers: gate_first (at once) or "
+                          "schedule_first (when it falls due).")
+    scheduling_enabled: StrictInt | StrictBool | None = Field(None, description="Accepted: every mailbox here may "
+                                                              "schedule (it reads 1).")
     ai_disclosure: StrictInt | StrictBool | None = Field(None, description="Not supported here (501 when given).")
     mcp_configured: StrictInt | StrictBool | None = Field(None, description="The hosted MCP server's first-run flag; "
                                                           "accepted (self-hosted mailboxes are always configured).")
@@ -69,6 +71,12 @@ class UpdateMailboxBody(Request):
     retain_bodies_days: StrictInt | None = Field(None, description="Self-hosted: days message bodies and raw bytes are "
                                                  "kept before the purge job removes them; 0: for ever.")
     retain_attachments_days: StrictInt | None = Field(None, description="Self-hosted: days attachments are kept; 0: for ever.")
+
+
+SEND_AT = ("Scheduled send: the delivery time, ISO 8601 with a UTC offset (2026-03-15T14:00:00Z). Up to 5 minutes "
+           "past means now; earlier, more than 366 days ahead or without an offset is a 400.")
+GATE_TIMING = ("For a held scheduled message: gate_first asks the approvers now, schedule_first when it falls due "
+               "(default: the mailbox's; an agent key may only choose schedule_first).")
 
 
 class SendBody(Request):
@@ -81,9 +89,8 @@ class SendBody(Request):
     attachments: list[HostedAttachment] | None = Field(None, description="Files to attach, base64-encoded.")
     idempotency_key: str | None = Field(None, description="Pins the answer for 24 h: the same key again answers the "
                                         "first message (200, idempotent); with another body 409.")
-    send_at: str | None = Field(None, description="Scheduled send: not supported yet (501 when given).")
-    gate_timing: Literal["gate_first", "schedule_first"] | None = Field(
-        None, description="gate_first only (what this server does); schedule_first needs scheduled send (501).")
+    send_at: str | None = Field(None, description=SEND_AT)
+    gate_timing: Literal["gate_first", "schedule_first"] | None = Field(None, description=GATE_TIMING)
 
 
 class ReplyBody(Request):
@@ -92,6 +99,17 @@ class ReplyBody(Request):
     bcc: list[str] | None = Field(None, description="Blind copy recipients.")
     attachments: list[HostedAttachment] | None = Field(None, description="Files to attach, base64-encoded.")
     idempotency_key: str | None = Field(None, description="Pins the answer for 24 h, as for send.")
+    send_at: str | None = Field(None, description=SEND_AT)
+    gate_timing: Literal["gate_first", "schedule_first"] | None = Field(None, description=GATE_TIMING)
+
+
+class ScheduleBody(Request):
+    send_at: str | None = Field(None, description="The new delivery time (ISO 8601 with offset, e.g. 2026-03-15T14:00:00Z).")
+    to: list[str] | None = Field(None, max_length=50, description="New recipients (409 recipients_locked once approved).")
+    cc: list[str] | None = Field(None, description="New copy recipients.")
+    bcc: list[str] | None = Field(None, description="New blind copy recipients.")
+    subject: str | None = Field(None, description="New subject line.")
+    markdown: str | None = Field(None, max_length=262144, description="New body in markdown.")
 
 
 class TagsBody(Request):

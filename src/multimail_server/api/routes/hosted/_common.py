@@ -62,12 +62,12 @@ def email_status(item: dict[str, Any]) -> str:
             return "spam_" + spam["state"]
         return "read" if item["read"] else "unread"
     return {"pending": "pending_send_approval", "rejected": "rejected", "cancelled": "cancelled",
-            "failed": "send_failed", "bounced": "send_failed"}.get(item["status"], "read")
+            "failed": "send_failed", "bounced": "send_failed", "scheduled": "scheduled"}.get(item["status"], "read")
 
 
 # The hosted `status` filter as the states of ours it covers (services/reading.list_emails). The
-# states this server never has (archived, deleted, inbound approval, scheduled) match nothing; an
-# inbound message in quarantine (services/spam.py) is spam_flagged or spam_quarantined, not unread/read.
+# states this server never has (archived, deleted, inbound approval) match nothing; an inbound
+# message in quarantine (services/spam.py) is spam_flagged or spam_quarantined, not unread/read.
 STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
     "unread": [{"direction": "inbound", "read": False, "spam": None}],
     "read": [{"direction": "inbound", "read": True, "spam": None}, {"direction": "outbound", "status": _GONE_OUT}],
@@ -75,7 +75,8 @@ STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
     "rejected": [{"status": ["rejected"]}],
     "cancelled": [{"status": ["cancelled"]}],
     "send_failed": [{"status": ["failed", "bounced"]}],
-    "archived": [], "deleted": [], "pending_inbound_approval": [], "scheduled": [],
+    "scheduled": [{"direction": "outbound", "status": ["scheduled"]}],
+    "archived": [], "deleted": [], "pending_inbound_approval": [],
     "spam_flagged": [{"direction": "inbound", "spam": ["flagged"]}],
     "spam_quarantined": [{"direction": "inbound", "spam": ["quarantined"]}],
 }
@@ -141,6 +142,7 @@ def mailbox_shape(view: dict[str, Any]) -> dict[str, Any]:
         # mailbox is configured by its operator when it is created.
         "mcp_configured": 1,
         "contacts_only": int(view["contacts_only"]),
+        "default_gate_timing": view.get("gate_timing") or "gate_first", "scheduling_enabled": 1,
     }
 
 

@@ -40,7 +40,7 @@ def _summary(item: dict[str, Any]) -> dict[str, Any]:
         "id": item["message_id"], "from": item["from"], "to": item["to"], "cc": item["cc"], "subject": item["subject"],
         "direction": item["direction"], "status": email_status(item), **spam_fields(item),
         "received_at": item["received_at"], "thread_id": item["thread_id"], "has_attachments": item["has_attachments"],
-        "delivered_at": delivered_at(item), "bounced_at": None, "bounce_type": None,
+        "delivered_at": delivered_at(item), "bounced_at": None, "bounce_type": None, "send_at": item.get("send_at"),
     }
 
 
@@ -106,7 +106,7 @@ def get_email(ctx: CtxDep, who: PrincipalDep, mailbox_id: str = MailboxId, email
         "html": view["html"], "direction": view["direction"], "status": email_status(view),
         "has_attachments": bool(view["attachments"]),
         "attachments": [{"name": a["filename"], "size": a["size"], "content_type": a["content_type"]} for a in view["attachments"]],
-        "delivered_at": delivered_at(view), "bounced_at": None, "bounce_type": None,
+        "delivered_at": delivered_at(view), "bounced_at": None, "bounce_type": None, "send_at": view.get("send_at"),
         "approved_at": iso(row["decided_at"]) if approved else None,
         "approved_by": row["decided_by"] if approved else None, **spam_fields(view),
         "tags": view["tags"],

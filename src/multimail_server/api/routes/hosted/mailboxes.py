@@ -54,17 +54,13 @@ def _update(ctx, who, mailbox_id: str, body: UpdateMailboxBody) -> dict:
                                        "signature_block", "ai_disclosure").items() if v != ""}
     if body.forward_inbound:
         refused["forward_inbound"] = True
-    if body.default_gate_timing == "schedule_first":
-        refused["default_gate_timing"] = body.default_gate_timing
-    if body.scheduling_enabled:
-        refused["scheduling_enabled"] = body.scheduling_enabled
     if refused:
         field = next(iter(refused))
         raise NotServed(f"{field} is not supported by this server (nothing was changed).", details={"field": field})
     view = svc.update_mailbox(ctx, principal=who, mailbox=mailbox_id, oversight_mode=body.oversight_mode,
                               display_name=body.display_name, contacts_only=body.contacts_only,
                               retain_bodies_days=body.retain_bodies_days,
-                              retain_attachments_days=body.retain_attachments_days)
+                              retain_attachments_days=body.retain_attachments_days, gate_timing=body.default_gate_timing)
     return {"id": view["mailbox_id"], "status": "updated"}
 
 

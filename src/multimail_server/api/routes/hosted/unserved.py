@@ -3,7 +3,7 @@ changing nothing), so code written for the hosted service learns why and what to
 
 - the hosted service's account, sign-up, operator-session and billing routes: 404 `hosted_only`,
   naming the self-hosted equivalent (there is no account: the operator runs the server);
-- features this server does not have yet (scheduled send, unsubscribe links, the
+- features this server does not have yet (unsubscribe links, the
   trust-ladder upgrade codes, domain verification): 501 `not_implemented`, until they are built.
 
 They are left out of the OpenAPI document: they are not operations of this server. docs/hosted-api.md
@@ -62,7 +62,6 @@ NOT_YET: list[tuple[str, str, str]] = [
     ("GET", "/v1/unsubscribe/{token}", "Unsubscribe links are not supported by this server yet."),
     ("POST", "/v1/unsubscribe/{token}", "Unsubscribe links are not supported by this server yet."),
     ("GET", "/.well-known/reputation/{hash}", "Mailbox reputation lookups are not supported by this server."),
-    ("PATCH", "/v1/mailboxes/{mailbox_id}/emails/{email_id}/schedule", "Scheduled send is not supported by this server yet."),
     ("POST", "/v1/mailboxes/{mailbox_id}/request-upgrade",
      "Upgrade codes by email are not supported yet: an admin key changes the mode (PATCH /v1/mailboxes/{id})."),
     ("POST", "/v1/mailboxes/{mailbox_id}/upgrade",

@@ -13,12 +13,12 @@ again (`_sqlite_triggers` below) or search goes stale.
 The text rules (what is indexed, how it is split) must stay those of store/search.py.
 
 Revision ID: 0011
-Revises: 0009 (the lead rechains it after 0010)
+Revises: 0010
 """
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
