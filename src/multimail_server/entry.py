@@ -16,3 +16,9 @@ def main() -> None:
     from .cli import main as cli_main
 
     cli_main()
+
+
+# `python -m multimail_server.entry` is the `multimail` command too (a checkout run with PYTHONPATH
+# has no console script); without this it imported the module and exited 0, silently doing nothing.
+if __name__ == "__main__":
+    main()

@@ -47,6 +47,26 @@ def test_mailbox_lifecycle_and_both_ids(hosted, admin):
     assert_error(h.call("GET", f"/v1/mailboxes/{box['id']}"), 404, "mailbox_not_found")
 
 
+def test_configure_scheduling_enabled_as_the_hosted_mcp_server_sends_it(hosted):
+    """The hosted MCP server's configure_mailbox sends `scheduling_enabled` as 1 or 0 beside
+    `mcp_configured: 1` (its src/index.ts: `body.scheduling_enabled = params.scheduling_enabled ? 1 : 0`).
+    Every mailbox here may schedule, so 1 changes nothing and is accepted; 0 asks to forbid scheduled
+    send, which this server cannot do: a 501, and nothing changes (it used to answer "updated")."""
+    h = hosted()
+    box = _box(hosted)
+    path = f"/v1/mailboxes/{box['id']}/configure"
+    assert h.ok("PATCH", path, {"scheduling_enabled": 1, "mcp_configured": 1}) == {"id": box["id"], "status": "updated"}
+    for off in ({"scheduling_enabled": 0, "mcp_configured": 1},
+                {"display_name": "Changed", "default_gate_timing": "schedule_first", "scheduling_enabled": 0, "mcp_configured": 1}):
+        err = assert_error(h.call("PATCH", path, off), 501, "not_implemented")
+        assert err["details"]["field"] == "scheduling_enabled"
+    # The hosted SDK's update_mailbox sends a boolean.
+    err = assert_error(h.call("PATCH", f"/v1/mailboxes/{box['id']}", {"scheduling_enabled": False}), 501, "not_implemented")
+    assert err["details"]["field"] == "scheduling_enabled"
+    got = h.ok("GET", f"/v1/mailboxes/{box['id']}")
+    assert (got["display_name"], got["default_gate_timing"], got["scheduling_enabled"]) == ("Hosted Bot", "gate_first", 1)
+
+
 def test_mailbox_bad_input_changes_nothing(hosted, hosted_key):
     h = hosted()
     box = _box(hosted)

@@ -71,6 +71,24 @@ def _structured(result):
     return result.structured_content
 
 
+def test_mcp_configure_mailbox_cannot_turn_scheduling_off(server, admin, mailbox):
+    """configure_mailbox's scheduling_enabled: true changes nothing (every mailbox may schedule);
+    false cannot be honoured, so it is refused (501) and nothing changes, as on the hosted route."""
+    box = mailbox(oversight_mode="gated_send")
+
+    async def main():
+        async with http_client(server.base, server.admin_key) as o:
+            off = await o.call_tool("configure_mailbox", {"mailbox_id": box, "display_name": "Off", "scheduling_enabled": False})
+            on = await o.call_tool("configure_mailbox", {"mailbox_id": box, "scheduling_enabled": True})
+        return off, on
+
+    off, on = anyio.run(main)
+    assert off.is_error and off.structured_content["error"]["status"] == 501
+    assert "scheduling_enabled" in off.structured_content["error"]["message"]
+    assert not on.is_error, on.content
+    assert next(m for m in admin.ok("GET", "list_mailboxes")["mailboxes"] if m["address"] == box)["display_name"] != "Off"
+
+
 def test_mcp_schedule_and_edit_scheduled_email(server, agent, mailbox):
     box = mailbox(oversight_mode="autonomous")
     key = agent(box)

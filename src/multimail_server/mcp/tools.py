@@ -136,7 +136,7 @@ class ConfigureMailboxArgs(Args):
     signature_block: str | None = Field(None, description="Not supported here: leave it out")
     default_gate_timing: Literal["gate_first", "schedule_first"] | None = Field(
         None, description="Default gate timing for scheduled emails: gate_first approves before scheduling, schedule_first schedules then approves when due")
-    scheduling_enabled: bool | None = Field(None, description="Accepted; every mailbox here can use scheduled send")
+    scheduling_enabled: bool | None = Field(None, description="true is accepted (every mailbox here can use scheduled send); false is not supported")
     ai_disclosure: bool | None = Field(None, description="Not supported here: leave it out")
     forward_inbound: bool | None = Field(None, description="Not supported here: leave it out")
     contacts_only: bool | None = Field(None, description="Hold mail that would go out on its own when a recipient is not one of "
@@ -147,6 +147,8 @@ class ConfigureMailboxArgs(Args):
 async def configure_mailbox(s: ToolSession, a: ConfigureMailboxArgs) -> Any:
     unsupported = [n for n in ("auto_cc", "auto_bcc", "signature_block", "ai_disclosure", "forward_inbound")
                    if getattr(a, n) is not None]
+    if a.scheduling_enabled is False:  # every mailbox here may schedule: turning it off cannot be honoured
+        unsupported.append("scheduling_enabled=false")
     if unsupported:
         raise not_available(f"Mailbox setting(s) {', '.join(unsupported)}", "Oversight mode, display name and contacts_only can be set.")
     return await s.client.update_mailbox(await s.mailbox_ref(a.mailbox_id), oversight_mode=a.oversight_mode,

@@ -61,8 +61,8 @@ class UpdateMailboxBody(Request):
     default_gate_timing: Literal["gate_first", "schedule_first"] | None = Field(
         None, description="When a held scheduled message is put to the approvers: gate_first (at once) or "
                           "schedule_first (when it falls due).")
-    scheduling_enabled: StrictInt | StrictBool | None = Field(None, description="Accepted: every mailbox here may "
-                                                              "schedule (it reads 1).")
+    scheduling_enabled: StrictInt | StrictBool | None = Field(None, description="1 or true is accepted: every mailbox "
+                                                              "here may schedule (it reads 1); 0 or false is a 501.")
     ai_disclosure: StrictInt | StrictBool | None = Field(None, description="Not supported here (501 when given).")
     mcp_configured: StrictInt | StrictBool | None = Field(None, description="The hosted MCP server's first-run flag; "
                                                           "accepted (self-hosted mailboxes are always configured).")

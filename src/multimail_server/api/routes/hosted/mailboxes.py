@@ -57,6 +57,12 @@ def _update(ctx, who, mailbox_id: str, body: UpdateMailboxBody) -> dict:
     if refused:
         field = next(iter(refused))
         raise NotServed(f"{field} is not supported by this server (nothing was changed).", details={"field": field})
+    # Every mailbox here may schedule, so 1 changes nothing; but 0 (the hosted MCP server's
+    # configure_mailbox sends it for scheduling_enabled: false) asks to forbid scheduled send, which
+    # this server cannot do: answering "updated" would let the agent go on scheduling unnoticed.
+    if body.scheduling_enabled is not None and not body.scheduling_enabled:
+        raise NotServed("scheduling_enabled 0 is not supported by this server: every mailbox may schedule "
+                        "(nothing was changed).", details={"field": "scheduling_enabled"})
     view = svc.update_mailbox(ctx, principal=who, mailbox=mailbox_id, oversight_mode=body.oversight_mode,
                               display_name=body.display_name, contacts_only=body.contacts_only,
                               retain_bodies_days=body.retain_bodies_days,
