@@ -2,11 +2,13 @@
 
 Why: a flow that sent a gated message and then got cancelled (or crashed) will never act on the
 approval; an approver who approves it later would send mail on behalf of a run that no longer
-exists, often with stale content. The hook asks the server for the messages this run queued that
-still wait for approval (``list_pending(flow_run_id=...)``, matched on the
-``metadata.prefect.flow_run_id`` the tasks attach) and cancels each, with a reason naming the run
-and its state, so the approver sees why it vanished and the audit trail says who withdrew it.
-Mail already decided is left alone (a 409 from a race with an approver is fine: approval wins).
+exists, often with stale content. The same holds for a scheduled message of the run, approved or
+never held: it would leave later for a run that no longer exists. The hook asks the server for the
+messages this run queued that have not left (``list_pending(flow_run_id=...)``: those held for
+approval and those waiting for their send_at, matched on the ``metadata.prefect.flow_run_id`` the
+tasks attach) and cancels each, with a reason naming the run and its state, so the approver sees
+why it vanished and the audit trail says who withdrew it. Mail already sent, or decided and on its
+way, is left alone (a 409 from a race with an approver is fine: approval wins).
 
 Two forms::
 
@@ -85,7 +87,9 @@ def _cancel_pending(credentials: MultiMailCredentials | str | None, flow: Any, f
               + f" entered state {state_name!r}; its pending mail was withdrawn.")
     with _resolve(credentials).get_client() as client:
         items = client.list_pending(flow_run_id=run_id)["messages"]
-        pending = [m for m in items if m.get("status") == "pending" and _queued_by(m, run_id)]
+        # held for approval, or waiting for its send_at (approved or never held): none has left
+        pending = [m for m in items if (m.get("status") == "pending" or m.get("message_status") == "scheduled")
+                   and _queued_by(m, run_id)]
         cancelled, decided, failed = [], [], []
         for item in pending:
             message_id = item["message_id"]

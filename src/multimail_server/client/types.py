@@ -331,7 +331,9 @@ class PendingMessage(_Sender, _Review):
     message_id: str
     thread_id: str
     mailbox: str
-    status: Literal["pending", "approved", "rejected", "cancelled"]
+    status: Literal["pending", "approved", "rejected", "cancelled", "scheduled"]
+    """The approval status; ``scheduled`` for a message never held that waits for its send_at
+    (only in ``list_pending(flow_run_id=...)``: what that run's cancellation withdraws)."""
     message_status: str
     oversight_mode: str
     send_at: NotRequired[str | None]

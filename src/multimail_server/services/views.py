@@ -207,8 +207,10 @@ def pending_item(msg: dict[str, Any], mailbox: dict[str, Any], attachments: list
         "message_id": msg["id"],
         "thread_id": msg["thread_id"],
         "mailbox": mailbox["address"],
-        # A message withdrawn before it was ever held has no approval status of its own: cancelled.
-        "status": "cancelled" if msg["status"] == "cancelled" else msg["approval_status"],
+        # A message withdrawn before it was ever held has no approval status of its own: cancelled;
+        # one never held that waits for its send_at (listed for its flow run only): scheduled.
+        "status": "cancelled" if msg["status"] == "cancelled" else msg["approval_status"] or (
+            "scheduled" if msg["status"] == "scheduled" else None),
         "message_status": msg["status"],
         "oversight_mode": msg["oversight_mode"],
         "send_at": iso(msg.get("send_at")),

@@ -210,12 +210,16 @@ def pending_and_recent(
     tx: Connection, *, mailbox_ids: list[str] | None, decided_since: datetime, flow_run_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Messages awaiting approval, plus those decided since `decided_since` (with their decision);
-    with `flow_run_id`, every held message that Prefect flow run queued, whatever its age."""
+    with `flow_run_id`, every held message that Prefect flow run queued, whatever its age, and its
+    scheduled ones that were never held (all that run's mail that has not left and can still be
+    withdrawn when the run is cancelled)."""
     m = t.messages
-    conds: list[Any] = [m.c.approval_status.is_not(None)]
+    conds: list[Any] = []
     if flow_run_id is not None:
+        conds.append(or_(m.c.approval_status.is_not(None), m.c.status == "scheduled"))
         conds.append(m.c.flow_run_id == flow_run_id)
     else:
+        conds.append(m.c.approval_status.is_not(None))
         conds.append(or_(m.c.approval_status == "pending", m.c.decided_at >= decided_since))
     if mailbox_ids is not None:
         conds.append(m.c.mailbox_id.in_(mailbox_ids))

@@ -20,8 +20,9 @@ async def list_pending(
     mailbox: str | None = Query(None, description="Address or mailbox id."),
     message_id: str | None = Query(None, description="Only this message (its approval item whatever its age; "
                                    "no item when it was never held). `mailbox` is then ignored."),
-    flow_run_id: str | None = Query(None, description="Only the held messages this Prefect flow run queued "
-                                    "(metadata.prefect.flow_run_id of the send), whatever their age."),
+    flow_run_id: str | None = Query(None, description="Only the messages this Prefect flow run queued "
+                                    "(metadata.prefect.flow_run_id of the send) that were held, whatever their age, or "
+                                    "wait for their send_at (never held: status scheduled): what its cancellation withdraws."),
     wait: float = Query(0, ge=0, le=60, description="Long-poll: hold the answer up to this many seconds until it "
                         "changes. With `message_id`: until that message is no longer `pending` (at once if it "
                         "already is). Without: until the list differs from what it was when the request arrived "
