@@ -182,7 +182,8 @@ class SendEmailArgs(Args):
     mailbox_id: str | None = MAILBOX
 
 
-async def send_email(s: ToolSession, a: SendEmailArgs) -> Any:
+async def send_email(s: ToolSession, a: SendEmailArgs | ScheduleEmailArgs) -> Any:
+    """send_email, and schedule_email (the same call with send_at required)."""
     result = await s.client.send_email(sender=await s.mailbox_address(a.mailbox_id), to=list(a.to), subject=a.subject,
                                        body=a.markdown, html=markdown_html(a.markdown), cc=a.cc or None, bcc=a.bcc or None,
                                        attachments=hosted_attachments(a.attachments), idempotency_key=a.idempotency_key,
@@ -249,14 +250,6 @@ class ScheduleEmailArgs(Args):
     gate_timing: Literal["gate_first", "schedule_first"] | None = Field(None, description=GATE_TIMING)
     idempotency_key: str | None = Field(None, description="Unique key to prevent duplicate sends (24h TTL)")
     mailbox_id: str | None = MAILBOX
-
-
-async def schedule_email(s: ToolSession, a: ScheduleEmailArgs) -> Any:
-    result = await s.client.send_email(sender=await s.mailbox_address(a.mailbox_id), to=list(a.to), subject=a.subject,
-                                       body=a.markdown, html=markdown_html(a.markdown), cc=a.cc or None, bcc=a.bcc or None,
-                                       attachments=hosted_attachments(a.attachments), idempotency_key=a.idempotency_key,
-                                       send_at=a.send_at, gate_timing=a.gate_timing)
-    return dict(result.raw)
 
 
 class EditScheduledArgs(Args):
@@ -768,7 +761,7 @@ TOOLS: list[Tool] = [
          "Schedule an email for future delivery. Same as send_email but with a required delivery time (send_at). "
          "Returns the message with status 'scheduled' (or 'pending' when it needs approval first: gate_first). "
          "Use edit_scheduled_email to change the delivery time or content, or cancel_message to cancel.",
-         ScheduleEmailArgs, schema_of(t.SendAnswer), schedule_email, S),
+         ScheduleEmailArgs, schema_of(t.SendAnswer), send_email, S),
     Tool("edit_scheduled_email", "Edit scheduled email",
          "Edit a scheduled email before it sends: delivery time, recipients, subject or body. Only works on emails "
          "with status 'scheduled' (or held with a delivery time). An approved email goes back to its approvers; its "
