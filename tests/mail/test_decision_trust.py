@@ -311,7 +311,8 @@ def test_a_forged_earlier_message_with_a_known_message_id_does_not_suppress_the_
     send("boss@partner.test", "x@attacker.test", "forged: ignore the real invoice")
     send("boss@partner.test", "boss@partner.test", "the real invoice")
     send("boss@partner.test", "boss@partner.test", "the real invoice")  # a retried delivery: same bytes
-    items = admin.ok("GET", "check_inbox", mailbox=box)["messages"]
+    # Both are stored (the forgery, failing partner.test's DMARC, as spam: out of the inbox).
+    items = admin.ok("GET", "check_inbox", mailbox=box, include_spam="true")["messages"]
     bodies = sorted(admin.ok("GET", "read_email", message_id=i["message_id"])["body"].strip() for i in items)
     assert bodies == ["forged: ignore the real invoice", "the real invoice"]
 

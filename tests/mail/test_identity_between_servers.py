@@ -55,7 +55,7 @@ def test_receiver_verifies_the_senders_claim_and_catches_tampering(tmp_path):
 
         forged = raw.replace(b"Subject: Invoice 42", b"Subject: Invoice 43").replace(b"Message-ID: <", b"Message-ID: <x", 1)
         deliver(b, forged, "ops@b.test")
-        newest = api_b.ok("GET", "check_inbox", mailbox="ops@b.test")["messages"][0]
+        newest = api_b.ok("GET", "check_inbox", mailbox="ops@b.test", include_spam="true")["messages"][0]
         assert newest["subject"] == "Invoice 43"
         claim = api_b.ok("GET", "read_email", message_id=newest["message_id"])["authentication"]["multimail_identity"]
         assert claim["valid"] is False and claim["error"]
@@ -65,7 +65,7 @@ def test_receiver_verifies_the_senders_claim_and_catches_tampering(tmp_path):
         relabelled = raw.replace(b"Message-ID: <", b"Message-ID: <y", 1)
         with smtplib.SMTP("127.0.0.1", b.smtp_port, timeout=10) as s:
             s.sendmail("someone@other.test", ["ops@b.test"], relabelled)
-        newest = api_b.ok("GET", "check_inbox", mailbox="ops@b.test")["messages"][0]
+        newest = api_b.ok("GET", "check_inbox", mailbox="ops@b.test", include_spam="true")["messages"][0]
         auth = api_b.ok("GET", "read_email", message_id=newest["message_id"])["authentication"]
         assert auth["verified_sender"] is False
         assert auth["multimail_identity"]["valid"] is False and auth["multimail_identity"]["key_source"] is None

@@ -54,7 +54,9 @@ def new_mailbox(api: Api) -> str:
 
 
 def only_message(api: Api, box: str) -> dict:
-    [item] = api.ok("GET", "check_inbox", mailbox=box)["messages"]
+    """The one message of `box`, spam or not (these tests are about what was authenticated; where
+    it is filed is tests/spam's)."""
+    [item] = api.ok("GET", "check_inbox", mailbox=box, include_spam="true")["messages"]
     return api.ok("GET", "read_email", message_id=item["message_id"])
 
 
@@ -108,6 +110,9 @@ def test_spoofed_sender_is_stored_but_not_verified(dns_server):
     assert auth["dkim"] == []
     assert auth["dmarc"]["result"] == "fail" and auth["dmarc"]["policy"] == "reject"
     assert auth["verified_sender"] is False
+    # A forgery of a p=reject domain is kept, but out of the inbox: the baseline flags it as spam.
+    assert only_message(api, box)["spam"]["state"] in ("flagged", "quarantined")
+    assert api.ok("GET", "check_inbox", mailbox=box)["messages"] == []
     # The stored raw message carries our verdict, and not the forged one.
     stored = stored_raw(dns_server, only_message(api, box)["message_id"]).decode()
     assert stored.startswith(f"Authentication-Results: {HOSTNAME};")

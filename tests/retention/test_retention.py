@@ -25,6 +25,20 @@ def _blob_names(ctx) -> set[str]:
     return {name for name, _ in store.listing()} if store else set()
 
 
+def _assert_raw_kept_only_for_the_senders_copy(ctx, db, inbound: dict, subject: str) -> None:
+    """After the received copy let go of its raw bytes: they stay exactly while the sender's own
+    copy names them. With a blob store every copy is kept by hash, and the one composition is
+    what went out and what arrived (the same bytes, one row); in the database the sender's copy
+    keeps its bytes on its own row, and the shared row goes."""
+    [sent] = [m for m in db.rows(t.messages, direction="outbound") if m["subject"] == subject]
+    if blobs.for_engine(ctx.store.engine) is not None:
+        assert sent["raw_sha256"] == inbound["raw_sha256"]
+        assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 1
+    else:
+        assert sent["raw"] is not None
+        assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 0
+
+
 def test_bodies_and_raw_bytes_past_the_window_are_purged_and_reads_say_so(ctx, clock, operator, new_mailbox, deliver, db):
     sender = new_mailbox(oversight_mode="autonomous")
     box = new_mailbox(oversight_mode="autonomous", retain_bodies_days=30)
@@ -55,13 +69,7 @@ def test_bodies_and_raw_bytes_past_the_window_are_purged_and_reads_say_so(ctx, c
     row = db.rows(t.messages, id=inbound["id"])[0]
     assert row["purged_at"] == clock.now and row["raw_sha256"] == inbound["raw_sha256"]  # the hash stays
     assert db.rows(t.messages, id=reply_id)[0]["raw_sha256"]  # the outbound bytes' hash is kept too
-    # The bytes themselves stay while another message names them: the sender's own copy of what
-    # it sent (one composition, kept once, is what went out and what arrived).
-    sent_copy = [m for m in db.rows(t.messages, direction="outbound") if m["subject"] == "Old news"]
-    if [m["raw_sha256"] for m in sent_copy] == [inbound["raw_sha256"]]:
-        assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 1
-    else:
-        assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 0
+    _assert_raw_kept_only_for_the_senders_copy(ctx, db, inbound, "Old news")
     # The webhook event and its stored payload (kept for redelivery) lose the content too.
     [event] = db.rows(t.events, message_id=inbound["id"], type="message.received")
     assert event["data"]["body"].startswith("[Content purged on") and event["data"]["snippet"] == ""
@@ -76,7 +84,7 @@ def test_bodies_and_raw_bytes_past_the_window_are_purged_and_reads_say_so(ctx, c
     assert audit_chain.verify(ctx)["ok"] is True
 
 
-def test_gc_removes_the_purged_bytes_from_the_blob_store(ctx, clock, new_mailbox, deliver, db):
+def test_gc_removes_the_purged_bytes_from_the_blob_store(ctx, clock, operator, new_mailbox, deliver, db):
     if blobs.for_engine(ctx.store.engine) is None:
         pytest.skip("bytes in the database: purged with their rows")
     sender = new_mailbox(oversight_mode="autonomous")
@@ -89,10 +97,13 @@ def test_gc_removes_the_purged_bytes_from_the_blob_store(ctx, clock, new_mailbox
     clock.advance(days=2)
     purge_due(ctx)
     collect_garbage(ctx)
-    left = _blob_names(ctx)
-    assert inbound["raw_sha256"] not in left
-    # The attachment's bytes are also the sender's copy's (not under retention): they stay.
-    assert att["content_sha256"] in left
+    # The raw bytes and the attachment's are also the sender's copy's (not under retention): they stay.
+    assert {inbound["raw_sha256"], att["content_sha256"]} <= _blob_names(ctx)
+    # Once no message names them (the sender's mailbox deleted too), gc removes them.
+    mailbox_svc.delete_mailbox(ctx, principal=operator, mailbox=sender)
+    clock.advance(hours=2)  # past the grace period
+    collect_garbage(ctx)
+    assert not {inbound["raw_sha256"], att["content_sha256"]} & _blob_names(ctx)
 
 
 def test_attachments_have_their_own_window_and_take_the_raw_bytes_with_them(ctx, clock, operator, new_mailbox, deliver, db):
@@ -166,17 +177,11 @@ def test_deleting_a_mailbox_removes_the_raw_bytes_only_it_referenced(ctx, clock,
     deliver(sender, box, subject="Goes with the mailbox", attachments=[("a.txt", b"only here")])
     inbound = _inbound(db, "Goes with the mailbox")
     mailbox_svc.delete_mailbox(ctx, principal=operator, mailbox=box)
-    # The bytes themselves stay while another message names them: the sender's own copy of what
-    # it sent (one composition, kept once, is what went out and what arrived).
-    sent_copy = [m for m in db.rows(t.messages, direction="outbound") if m["subject"] == "Old news"]
-    if [m["raw_sha256"] for m in sent_copy] == [inbound["raw_sha256"]]:
-        assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 1
-    else:
-        assert db.count(t.raw_blobs, sha256=inbound["raw_sha256"]) == 0
+    _assert_raw_kept_only_for_the_senders_copy(ctx, db, inbound, "Goes with the mailbox")
     if blobs.for_engine(ctx.store.engine) is not None:
-        clock.advance(minutes=5)
+        clock.advance(hours=2)  # past the grace period
         collect_garbage(ctx)
-        assert inbound["raw_sha256"] not in _blob_names(ctx)
+        assert inbound["raw_sha256"] in _blob_names(ctx)  # the sender's copy still names them
     assert audit_chain.verify(ctx)["ok"] is True
 
 

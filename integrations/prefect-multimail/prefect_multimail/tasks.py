@@ -129,6 +129,7 @@ def send_email(
     approval_timeout: int | None = None,
     on_timeout: str | None = None,
     send_at: str | datetime | None = None,
+    gate_timing: str | None = None,
 ) -> str:
     """Send a new message from a MultiMail mailbox.
 
@@ -157,6 +158,9 @@ def send_email(
             (an agent key cannot loosen the mailbox's policy).
         send_at: Scheduled send: when it may leave (an aware ``datetime`` or ISO 8601 with an
             offset). The task returns at once; the message is ``scheduled`` until then.
+        gate_timing: For a scheduled message that needs approval: ``gate_first`` (the
+            approvers are asked now) or ``schedule_first`` (when it falls due); default: the
+            mailbox's.
 
     Returns:
         The message id (``msg_…``).
@@ -203,6 +207,7 @@ def reply_email(
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
     send_at: str | datetime | None = None,
+    gate_timing: str | None = None,
 ) -> str:
     """Reply in a message's thread (In-Reply-To, References and ``Re:`` subject set by the server).
 
@@ -219,6 +224,7 @@ def reply_email(
         metadata: Free-form JSON kept with the message (the run's ids are added).
         idempotency_key: Your own key; derived from the run by default (see :func:`send_email`).
         send_at: Scheduled send, as for :func:`send_email`.
+        gate_timing: As for :func:`send_email`.
 
     Returns:
         The reply's message id.
