@@ -64,16 +64,16 @@ def _check_retention(value: Any, field: str) -> int | None:
     return value or None
 
 
-def _retention_changes(**fields: Any) -> dict[str, Any]:
-    return {name: _check_retention(value, name) for name, value in fields.items() if value is not None}
-
-
 def _policy_changes(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
-    """The approval-policy columns of the fields given (None: not given), each checked."""
+    """The policy columns of the fields given (None: not given), each checked: approvals, digest,
+    quiet hours, scheduling, contacts_only and retention, which create and update both take."""
     checks = {"approvers": lambda v: check_addresses(v, "approvers"), "approvals_required": check_required,
               "approval_timeout": check_timeout, "on_timeout": check_on_timeout,
               "escalate_to": lambda v: check_addresses(v, "escalate_to"), "digest": check_digest,
-              "quiet_hours": check_quiet_hours_setting, "gate_timing": check_gate_timing}
+              "quiet_hours": check_quiet_hours_setting, "gate_timing": check_gate_timing,
+              "contacts_only": lambda v: _check_flag(v, "contacts_only"),
+              "retain_bodies_days": lambda v: _check_retention(v, "retain_bodies_days"),
+              "retain_attachments_days": lambda v: _check_retention(v, "retain_attachments_days")}
     changes = {name: checks[name](value) for name, value in fields.items() if value is not None}
     if changes.get("digest"):
         changes["digest_sent_until"] = ctx.now()  # the first digest covers what goes out from now on
@@ -119,12 +119,13 @@ def create_mailbox(
         "idempotency_window_seconds": _check_window(idempotency_window_seconds),
         "approvers": [], "approvals_required": 1, "approval_timeout": None, "on_timeout": "reject", "escalate_to": [],
         "digest": None, "digest_sent_until": None, "quiet_hours": None, "spam_threshold": None, "gate_timing": "gate_first",
-        "contacts_only": _check_flag(contacts_only, "contacts_only") if contacts_only is not None else False,
-        **_retention_changes(retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days),
+        "contacts_only": False,
         "created_at": now,
         "updated_at": now,
     }
-    row.update(_policy_changes(ctx, {"approvers": approvers, "approvals_required": approvals_required,
+    row.update(_policy_changes(ctx, {"contacts_only": contacts_only, "retain_bodies_days": retain_bodies_days,
+                                     "retain_attachments_days": retain_attachments_days,
+                                     "approvers": approvers, "approvals_required": approvals_required,
                                      "approval_timeout": approval_timeout, "on_timeout": on_timeout,
                                      "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours,
                                      "gate_timing": gate_timing}))
@@ -172,9 +173,10 @@ def update_mailbox(
     """Change what is given. `approval_timeout: 0` removes the timeout, `digest: "off"` the
     digest, an empty list the approvers, `retain_*_days: 0` the retention window."""
     require_scope(principal.scopes, Scope.ADMIN, "change mailboxes")
-    policy = {"approvers": approvers, "approvals_required": approvals_required, "approval_timeout": approval_timeout,
-              "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest, "quiet_hours": quiet_hours,
-              "gate_timing": gate_timing}
+    policy = {"contacts_only": contacts_only, "approvers": approvers, "approvals_required": approvals_required,
+              "approval_timeout": approval_timeout, "on_timeout": on_timeout, "escalate_to": escalate_to, "digest": digest,
+              "quiet_hours": quiet_hours, "gate_timing": gate_timing, "retain_bodies_days": retain_bodies_days,
+              "retain_attachments_days": retain_attachments_days}
     if approvers or escalate_to:
         decision_links.secret(ctx)  # the link key exists before any approver's notice is queued
     now = ctx.now()
@@ -189,18 +191,12 @@ def update_mailbox(
             changes["display_name"] = _check_display_name(display_name)
         if idempotency_window_seconds is not None:
             changes["idempotency_window_seconds"] = _check_window(idempotency_window_seconds)
-        if contacts_only is not None and _check_flag(contacts_only, "contacts_only") != bool(row.get("contacts_only")):
-            changes["contacts_only"] = contacts_only
         if spam_threshold is not None:
             changes["spam_threshold"] = _check_spam_threshold(spam_threshold)
         for name, value in _policy_changes(ctx, policy).items():
             if name == "digest_sent_until" and row.get("digest"):
                 continue  # the digest already runs: keep its period
             if name == "digest_sent_until" or value != row.get(name):
-                changes[name] = value
-        for name, value in _retention_changes(retain_bodies_days=retain_bodies_days,
-                                              retain_attachments_days=retain_attachments_days).items():
-            if value != row.get(name):
                 changes[name] = value
         if digest == "off" and row.get("digest"):
             changes["digest"] = None
