@@ -20,7 +20,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,16 +28,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from _harness import fresh_postgres
 from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+
+from multimail_server.testing import free_port
 
 TOKEN = "bench-metrics"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_worker(data_dir: str, url: str):
@@ -110,11 +105,11 @@ def left(engine) -> int:
 
 
 def run(base_url: str, workers: int, n: int) -> dict:
-    admin = create_engine(make_url(base_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"mm_bench_scale_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base_url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    with fresh_postgres(base_url) as url:
+        return _run(url, workers, n)
+
+
+def _run(url: str, workers: int, n: int) -> dict:
     tmp = tempfile.mkdtemp(prefix="mm-scale-")
     procs = []
     engine = create_engine(url)
@@ -142,9 +137,6 @@ def run(base_url: str, workers: int, n: int) -> dict:
         for proc, _ in procs:
             proc.wait(15)
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

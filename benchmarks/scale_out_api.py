@@ -27,9 +27,8 @@ import time
 import uuid
 
 import requests
-from _harness import BENCH_ENV, wrk
+from _harness import BENCH_ENV, fresh_postgres, wrk
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from multimail_server.testing import free_port
 
@@ -64,11 +63,11 @@ def wait_started(proc: subprocess.Popen, data_dir: str, port: int, timeout: floa
 
 
 def run(base_url: str, processes: int, duration: int, connections: int) -> dict:
-    admin = create_engine(make_url(base_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"mm_bench_api_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base_url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    with fresh_postgres(base_url) as url:
+        return _run(url, processes, duration, connections)
+
+
+def _run(url: str, processes: int, duration: int, connections: int) -> dict:
     tmp = tempfile.mkdtemp(prefix="mm-scale-api-")
     procs: list[subprocess.Popen] = []
     engine = create_engine(url)
@@ -113,9 +112,6 @@ def run(base_url: str, processes: int, duration: int, connections: int) -> dict:
             except subprocess.TimeoutExpired:
                 proc.kill()
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
