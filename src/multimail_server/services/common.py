@@ -104,3 +104,25 @@ def record(
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+# The suppression list and the address book page by their rows' seq, oldest first, with the seq
+# itself as the cursor (digits: nothing secret in it, and a list of contacts has no hidden rows).
+SEQ_PAGE_DEFAULT = 50
+SEQ_PAGE_MAX = 100
+
+
+def seq_page_limit(limit: Any) -> int:
+    limit = SEQ_PAGE_DEFAULT if limit is None else limit
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= SEQ_PAGE_MAX:
+        raise BadRequest(f"limit must be 1 to {SEQ_PAGE_MAX}.", code="invalid_field", details={"field": "limit"})
+    return limit
+
+
+def seq_cursor(value: Any) -> int | None:
+    """The seq a page starts after (None: the first page)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+        raise BadRequest("cursor is not one this server gave out.", code="invalid_cursor", details={"field": "cursor"})
+    return int(value)

@@ -35,13 +35,11 @@ from ..core.ids import new_id
 from ..mail.domains import normalize_domain
 from ..store import contacts as contact_q
 from ..store import mailboxes as mailbox_q
-from .common import find_mailbox, iso, record, scoped_mailbox_ids
+from .common import find_mailbox, iso, record, scoped_mailbox_ids, seq_cursor, seq_page_limit
 from .context import Context
 from .suppressions import suppression_key
 
 MAX_CONTACTS = 10_000  # per mailbox: an address book, not a mailing list (and a bound on what a key can store)
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 MAX_QUERY = 200
 
 
@@ -136,25 +134,15 @@ def _upsert(ctx: Context, principal: Principal, mailbox: str | None, given: str,
     return {"created": created, "contact": view({**changed, "mailbox_address": box["address"]})}
 
 
-def _cursor(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
-        raise BadRequest("cursor is not one this server gave out.", code="invalid_cursor", details={"field": "cursor"})
-    return int(value)
-
-
 def search_contacts(ctx: Context, *, principal: Principal, mailbox: str | None = None, query: str | None = None,
                     cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
     """One page of contacts, oldest first, of one mailbox or of every mailbox the key may use,
     whose name or address contains `query` (case-insensitive; an address also matches in its
     other spelling: `bücher` finds `xn--bcher-kva`)."""
-    limit = DEFAULT_LIMIT if limit is None else limit
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be 1 to {MAX_LIMIT}.", code="invalid_field", details={"field": "limit"})
+    limit = seq_page_limit(limit)
     if query is not None and (not isinstance(query, str) or len(query) > MAX_QUERY):
         raise BadRequest(f"q must be a string of at most {MAX_QUERY} characters.", code="invalid_field", details={"field": "q"})
-    after = _cursor(cursor)
+    after = seq_cursor(cursor)
     needle = _needle(query)
     with ctx.store.read() as tx:
         ids = [find_mailbox(tx, principal, mailbox)["id"]] if mailbox else scoped_mailbox_ids(tx, principal)

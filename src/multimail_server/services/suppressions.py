@@ -28,13 +28,11 @@ from ..core.addresses import parse_address
 from ..core.errors import BadRequest, Conflict, NotFound
 from ..mail.domains import normalize_domain
 from ..store import suppressions as suppression_q
-from .common import find_mailbox, iso, record, scoped_mailbox_ids
+from .common import find_mailbox, iso, record, scoped_mailbox_ids, seq_cursor, seq_page_limit
 from .context import Context
 
 REASONS = ("hard_bounce", "complaint", "manual")
 MAX_DETAIL = 1000
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 
 
 def suppression_key(address: str, field: str = "address") -> str:
@@ -147,22 +145,12 @@ def _mailboxes_with(tx: Connection, mailbox_ids: list[str] | None, key: str) -> 
     return [{"id": r["mailbox_id"], "address": r["mailbox_address"]} for r in rows]
 
 
-def _cursor(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
-        raise BadRequest("cursor is not one this server gave out.", code="invalid_cursor", details={"field": "cursor"})
-    return int(value)
-
-
 def list_suppressions(ctx: Context, *, principal: Principal, mailbox: str | None = None, address: str | None = None,
                       cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
     """One page of entries, oldest first, of one mailbox or of every mailbox the key sees;
     `address` narrows to one address (in any of its spellings)."""
-    limit = DEFAULT_LIMIT if limit is None else limit
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be 1 to {MAX_LIMIT}.", code="invalid_field", details={"field": "limit"})
-    after = _cursor(cursor)
+    limit = seq_page_limit(limit)
+    after = seq_cursor(cursor)
     key = suppression_key(address) if address else None
     with ctx.store.read() as tx:
         ids = [find_mailbox(tx, principal, mailbox)["id"]] if mailbox else scoped_mailbox_ids(tx, principal)
