@@ -53,6 +53,11 @@ class LazyMcp:
             self._endpoint = None
             self._ready.set()  # waiting requests answer 503 rather than hang
 
+    def stop(self) -> bool:
+        """Let the MCP stack close; whether it was ever started (else its task still waits for a first request)."""
+        self._stopping.set()
+        return self._wanted.is_set()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._wanted.set()
         await self._ready.wait()
@@ -77,8 +82,7 @@ def mount(app: FastAPI, ctx: Context) -> None:
             async with previous(application) as state:
                 yield state
         finally:
-            lazy._stopping.set()
-            if not lazy._wanted.is_set():
+            if not lazy.stop():
                 runner.cancel()
             try:
                 await runner
