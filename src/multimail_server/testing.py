@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,14 +169,15 @@ class _PortTaken(RuntimeError):
     other ports; a restart, which must keep its ports, fails with it)."""
 
 
-def wait_for(fn, timeout: float = 15.0, *, what: str = "condition"):
-    """Call `fn` until it returns something truthy (returned), failing the test after `timeout` s."""
+def wait_for(fn, timeout: float = 15.0, *, what: str | Callable[[], str] = "condition"):
+    """Call `fn` until it returns something truthy (returned), failing the test after `timeout` s.
+    `what` names the condition in the failure; a callable is asked then, to say what was last seen."""
     deadline = time.monotonic() + timeout
     while True:
         value = fn()
         if value:
             return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what() if callable(what) else what}"
         time.sleep(0.05)
 
 

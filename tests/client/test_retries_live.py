@@ -123,10 +123,36 @@ def test_get_retried_after_dropped_answer(server, admin_client, boxes):
     assert [p for p, _ in transport.seen] == ["/v1/list_pending"] * 2
 
 
+def _read_http_message(sock) -> bytes:
+    """One whole HTTP/1.1 message (head and a Content-Length body) from `sock`, however the peer
+    split it into segments; b"" when the peer closed before sending one."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 class ResettingProxy:
     """A TCP proxy in front of the real server that, for the first request naming `path`, passes
-    it on, lets the server answer, then resets the client's connection (RST, SO_LINGER 0) instead
-    of relaying the answer: a real reset on a real socket, after the work was done."""
+    it on, lets the server answer in full, then resets the client's connection (RST, SO_LINGER 0)
+    instead of relaying the answer: a real reset on a real socket, after the work was done.
+
+    It relays whole HTTP messages (not single recv() calls), so where the kernel splits a request
+    or an answer into segments cannot change what the client sees."""
 
     def __init__(self, upstream_port: int, path: bytes):
         import socket
@@ -154,16 +180,16 @@ class ResettingProxy:
         import struct
 
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-        upstream.settimeout(10)
-        client.settimeout(10)
+        upstream.settimeout(30)
+        client.settimeout(30)
         try:
             while True:
-                data = client.recv(65536)
-                if not data:
+                request = _read_http_message(client)
+                if not request:
                     return
-                upstream.sendall(data)
-                answer = upstream.recv(65536)
-                if self.path in data and not self.resets:
+                upstream.sendall(request)
+                answer = _read_http_message(upstream)
+                if self.path in request and not self.resets:
                     self.resets += 1
                     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return  # closing with linger 0 sends RST
