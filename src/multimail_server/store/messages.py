@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core import search_query as sq
 from . import blobs as blob_store
-from . import search
+from . import search, wakes
 from . import tables as t
 
 
@@ -29,6 +29,8 @@ def thread_by_id(tx: Connection, thread_id: str) -> dict[str, Any] | None:
 
 def insert_message(tx: Connection, row: dict[str, Any]) -> None:
     tx.execute(insert(t.messages), row)
+    if row.get("approval_due_at") is not None:
+        wakes.mark(tx, wakes.APPROVALS)
 
 
 def insert_many(tx: Connection, *, threads: list[dict[str, Any]], messages: list[dict[str, Any]],
@@ -108,6 +110,8 @@ def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, w
     q = update(t.messages).where(t.messages.c.id == message_id)
     for col, val in (where or {}).items():
         q = q.where(t.messages.c[col] == val)
+    if values.get("approval_due_at") is not None:
+        wakes.mark(tx, wakes.APPROVALS)
     return tx.execute(q.values(**values)).rowcount == 1
 
 

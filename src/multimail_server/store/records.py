@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, t
 
 from ..core.audit_chain import GENESIS, canonical_details, event_hash
 from ..core.ids import new_id
-from . import flow_run_waits
+from . import flow_run_waits, wakes
 from .tables import audit_events, audit_head, events, webhook_deliveries, webhooks
 
 _AUDIT_CHAIN_LOCK = 0x6D6D6175  # "mmau": one appender at a time across processes (PostgreSQL)
@@ -99,6 +99,7 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
 
 def insert_delivery(tx: Connection, *, webhook_id: str, event_id: str, event_type: str, payload: str, now: datetime) -> str:
     delivery_id = new_id("whd")
+    wakes.mark(tx, wakes.WEBHOOKS)
     tx.execute(insert(webhook_deliveries), {
         "id": delivery_id, "webhook_id": webhook_id, "event_id": event_id, "event_type": event_type, "payload": payload,
         "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
