@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, and_, delete, exists, insert, not_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core import search_query as sq
@@ -78,11 +78,13 @@ def raise_unconfigured(sha256: str) -> NoReturn:
                              "(start it with the same --blob-store as before).", details={"sha256": sha256})
 
 
+_BY_ID = select(t.messages).where(t.messages.c.id == bindparam("message_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+
+
 def by_id(tx: Connection, message_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    q = select(t.messages).where(t.messages.c.id == message_id)
-    if lock and tx.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = tx.execute(q).mappings().first()
+    q = _BY_ID_LOCKED if lock and tx.dialect.name == "postgresql" else _BY_ID
+    row = tx.execute(q, {"message_id": message_id}).mappings().first()
     return dict(row) if row else None
 
 

@@ -20,6 +20,11 @@ _AUDIT_CHAIN_LOCK = 0x6D6D6175  # "mmau": one appender at a time across processe
 # parameters is compiled once and found in SQLAlchemy's cache after that.
 _ADVANCE_HEAD = (update(audit_head).where(audit_head.c.id == 1)
                  .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), count=audit_head.c.count + 1))
+_HEAD = select(audit_head).where(audit_head.c.id == 1)
+_APPEND = insert(audit_events).returning(audit_events.c.seq)
+_INSERT_EVENT = insert(events)
+_ENABLED_WEBHOOKS = select(webhooks).where(webhooks.c.enabled.is_(True))
+_INSERT_DELIVERY = insert(webhook_deliveries)
 
 
 def insert_audit(tx: Connection, row: dict[str, Any]) -> str:
@@ -31,11 +36,11 @@ def insert_audit(tx: Connection, row: dict[str, Any]) -> str:
     row = {"id": new_id("aud"), **row, "details": canonical_details(row.get("details"))}
     if tx.dialect.name == "postgresql":
         tx.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_CHAIN_LOCK})
-    head = tx.execute(select(audit_head).where(audit_head.c.id == 1)).mappings().first()
+    head = tx.execute(_HEAD).mappings().first()
     prev = head["hash"] if head else GENESIS
     row["prev_hash"] = prev
     row["hash"] = event_hash(prev, row)
-    seq = tx.execute(insert(audit_events).returning(audit_events.c.seq), row).scalar_one()
+    seq = tx.execute(_APPEND, row).scalar_one()
     if head:
         tx.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": row["hash"]})
     else:
@@ -83,10 +88,10 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
     the resume owed to every Prefect flow run the event settles."""
     event_id = new_id("evt")
     data = canonical_details(data)
-    tx.execute(insert(events), {"id": event_id, "type": type, "created_at": at, "mailbox_id": mailbox_id,
+    tx.execute(_INSERT_EVENT, {"id": event_id, "type": type, "created_at": at, "mailbox_id": mailbox_id,
                                 "message_id": message_id, "data": data})
     subs = [
-        w for w in tx.execute(select(webhooks).where(webhooks.c.enabled.is_(True))).mappings()
+        w for w in tx.execute(_ENABLED_WEBHOOKS).mappings()
         if (w["mailbox_id"] is None or w["mailbox_id"] == mailbox_id) and (w["events"] is None or type in w["events"])
     ]
     if subs:
@@ -100,7 +105,7 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
 def insert_delivery(tx: Connection, *, webhook_id: str, event_id: str, event_type: str, payload: str, now: datetime) -> str:
     delivery_id = new_id("whd")
     wakes.mark(tx, wakes.WEBHOOKS)
-    tx.execute(insert(webhook_deliveries), {
+    tx.execute(_INSERT_DELIVERY, {
         "id": delivery_id, "webhook_id": webhook_id, "event_id": event_id, "event_type": event_type, "payload": payload,
         "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
     })
