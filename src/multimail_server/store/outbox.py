@@ -101,6 +101,13 @@ def by_seq(tx: Connection, seq: int, *, lock: bool = False) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
+def by_seqs(tx: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    """Several rows by seq, in one statement (a worker's batch read back after its pass)."""
+    if not seqs:
+        return {}
+    return {r["seq"]: dict(r) for r in tx.execute(select(outbox).where(outbox.c.seq.in_(seqs))).mappings()}
+
+
 def record_handoff(tx: Connection, seq: int, *, attempt: int, progress: str, now: datetime,
                    started: bool = False) -> bool:
     """Record the state of a hand-over to a non-transactional transport (JSON in
