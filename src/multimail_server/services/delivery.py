@@ -255,10 +255,11 @@ class DeliveryWorker(PollingWorker):
         failures: list[tuple[dict[str, Any], Exception]] = []
         try:
             with ctx.store.write() as tx:
+                boxes: dict[str, dict[str, Any]] = {}
                 for row in rows:
                     savepoint = tx.begin_nested()
                     try:
-                        plan = self._prepare_in(tx, row, pre.get(row["seq"]))
+                        plan = self._prepare_in(tx, row, pre.get(row["seq"]), boxes)
                     except Exception as exc:
                         savepoint.rollback()
                         failures.append((row, exc))
@@ -343,18 +344,27 @@ class DeliveryWorker(PollingWorker):
         composed: dict[int, tuple[dict[str, Any], dict[str, Any], bytes]] = {}
         with ctx.store.read() as tx:
             boxes: dict[str, dict[str, Any] | None] = {}
+            todo = []
             for row in rows:
                 msg = message_q.by_id(tx, row["message_id"])
                 if (msg is None or msg["status"] != "queued" or msg["raw"] is not None or msg["kind"] == approval_notices.KIND
                         or (msg["kind"] == "decision" and msg["options"])):
                     continue
+                todo.append((row, msg))
+            # Which have attachments at all, in one query: most have none, and asking each for
+            # its attachments (and whether they were purged) was two queries a message.
+            listed = message_q.attachments_of_many(tx, [msg["id"] for _, msg in todo])
+            for row, msg in todo:
                 if msg["mailbox_id"] not in boxes:
                     boxes[msg["mailbox_id"]] = mailbox_q.by_id(tx, msg["mailbox_id"])
                 mailbox = boxes[msg["mailbox_id"]]
                 if mailbox is None:
                     continue
+                copies = Copies(ctx, tx, msg, mailbox, ctx.now())
+                if not listed[msg["id"]]:
+                    copies._attachments = []
                 try:
-                    raw = Copies(ctx, tx, msg, mailbox, ctx.now()).external()
+                    raw = copies.external()
                 except PermanentFailure:  # the write transaction finds the same and fails the row
                     continue
                 except Exception:  # the same again inside, where it concludes the row
@@ -363,7 +373,7 @@ class DeliveryWorker(PollingWorker):
                 composed[row["seq"]] = (msg, mailbox, raw)
         return composed
 
-    def _prepare_in(self, tx, row: dict[str, Any], pre) -> dict[str, Any] | None:
+    def _prepare_in(self, tx, row: dict[str, Any], pre, boxes: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         """One row's step 1 in the batch's transaction: a hand-over plan for the relay, or None
         when the row is finished."""
         ctx = self.ctx
@@ -379,8 +389,9 @@ class DeliveryWorker(PollingWorker):
             state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
             outbox_q.finish(tx, row["seq"], state=state, now=now)
             return None
-        mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
+        mailbox = boxes.get(msg["mailbox_id"]) or mailbox_q.by_id(tx, msg["mailbox_id"])
         assert mailbox is not None  # a message's mailbox is deleted only with its messages
+        boxes[msg["mailbox_id"]] = mailbox  # the batch's other messages from it (same transaction)
         current = outbox_q.by_seq(tx, row["seq"], lock=True) or row
         if current["attempts"] != row["attempts"] or current["state"] != "ready":
             raise LeaseLost()
@@ -599,15 +610,15 @@ class DeliveryWorker(PollingWorker):
         failed = {**progress["refused"], **progress["uncertain"]}
         reason = "; ".join(f"{r}: {a}" for r, a in failed.items()) or error
         got_it = bool(accepted or progress["local"])
-        outbox_q.set_handoff_result(tx, row["seq"], progress=json.dumps(progress), now=now)
+        record_json = json.dumps(progress)  # written with the row's final state (one UPDATE)
         base = {"message_id": msg["id"], "thread_id": msg["thread_id"], "oversight_mode": msg["oversight_mode"],
                 "local_recipients": progress["local"], "remote_recipients": accepted}
         if got_it:
             values = {"status": "sent", "sent_at": now, "failure_reason": reason if failed else None}
             if not message_q.update_message(tx, msg["id"], values, where={"status": "queued"}):
-                outbox_q.finish(tx, row["seq"], state="cancelled", now=now)
+                outbox_q.finish(tx, row["seq"], state="cancelled", now=now, progress=record_json)
                 return
-            outbox_q.finish(tx, row["seq"], state="done", now=now, error=reason if failed else None)
+            outbox_q.finish(tx, row["seq"], state="done", now=now, error=reason if failed else None, progress=record_json)
             msg = {**msg, **values}
             data = {**base, "status": "sent", "failed_recipients": failed}
             record(tx, at=now, principal=None, action="message.sent", mailbox=mailbox, message=msg,
@@ -618,10 +629,12 @@ class DeliveryWorker(PollingWorker):
                 record(tx, at=now, principal=None, action="message.review_requested", mailbox=mailbox, message=msg,
                        event="message.review_requested", event_data=data)
             return
-        self._mark_failed(tx, row, msg, mailbox, reason or "delivery failed", now, uncertain=uncertain, failed=failed)
+        self._mark_failed(tx, row, msg, mailbox, reason or "delivery failed", now, uncertain=uncertain, failed=failed,
+                          progress=record_json)
 
-    def _mark_failed(self, tx, row, msg, mailbox, error: str, now, *, uncertain: bool = False, failed: dict | None = None) -> None:
-        outbox_q.finish(tx, row["seq"], state="failed", now=now, error=error)
+    def _mark_failed(self, tx, row, msg, mailbox, error: str, now, *, uncertain: bool = False, failed: dict | None = None,
+                     progress: str | None = None) -> None:
+        outbox_q.finish(tx, row["seq"], state="failed", now=now, error=error, progress=progress)
         if not message_q.update_message(tx, msg["id"], {"status": "failed", "failure_reason": error}, where={"status": "queued"}):
             return  # cancelled or otherwise finished meanwhile
         msg = {**msg, "status": "failed", "failure_reason": error}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from . import leases
 from .approvals import paused_filter
@@ -41,10 +41,20 @@ def any_due(tx: Connection, now: datetime) -> bool:
     return leases.any_due(tx, outbox, outbox.c.state, "ready", now)
 
 
-def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None) -> None:
-    tx.execute(
-        update(outbox).where(outbox.c.seq == seq).values(state=state, locked_until=None, last_error=error, updated_at=now)
-    )
+_FINISH = (update(outbox).where(outbox.c.seq == bindparam("b_seq"))
+           .values(state=bindparam("b_state"), locked_until=None, last_error=bindparam("b_error"), updated_at=bindparam("b_now")))
+_FINISH_WITH_RESULT = _FINISH.values(handoff_result=bindparam("b_progress"))
+
+
+def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None,
+           progress: str | None = None) -> None:
+    """The row's final state; with `progress`, its hand-over record too, in the same statement.
+    Statements built once: building an UPDATE per call was a measurable part of a delivery."""
+    params = {"b_seq": seq, "b_state": state, "b_error": error, "b_now": now}
+    if progress is None:
+        tx.execute(_FINISH, params)
+    else:
+        tx.execute(_FINISH_WITH_RESULT, {**params, "b_progress": progress})
 
 
 def retry_later(tx: Connection, seq: int, *, at: datetime, now: datetime, error: str) -> None:
