@@ -49,6 +49,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -84,8 +85,11 @@ PURGE_EVERY_SECONDS = 300  # expired idempotency slots are removed when the work
 # Relay sessions side by side (services/workers.py run_concurrently): a relay session is mostly
 # waiting for the relay's answers, and one at a time the worker idled through each.
 CONCURRENCY = 4
-# Rows claimed and prepared in one transaction (see DeliveryWorker._prepare_batch).
+# Rows claimed per pass, composed in one read transaction, and prepared ROWS_PER_TRANSACTION to
+# a write transaction (DeliveryWorker._prepare_batch): more per transaction would hold SQLite's
+# one write lock long enough to show in the API's latency.
 BATCH = 32
+ROWS_PER_TRANSACTION = 8
 
 
 class Copies:
@@ -98,8 +102,9 @@ class Copies:
     The external copy is the one kept on the message (the hand-over record: every retry sends
     the same bytes)."""
 
-    def __init__(self, ctx: Context, tx, msg: dict[str, Any], mailbox: dict[str, Any], now):
+    def __init__(self, ctx: Context, tx, msg: dict[str, Any], mailbox: dict[str, Any], now, keys: dict | None = None):
         self.ctx, self.tx, self.msg, self.mailbox, self.now = ctx, tx, msg, mailbox, now
+        self.keys = {} if keys is None else keys  # signing keys read in this transaction (finalize_outbound)
         self._attachments: list[dict[str, Any]] | None = None
         self._hosted: bytes | None = None
         self._external: bytes | None = None  # composed before the write transaction (DeliveryWorker._precompose)
@@ -115,7 +120,7 @@ class Copies:
 
     def _finalize(self, raw: bytes) -> bytes:
         return finalize_outbound(self.tx, raw=raw, message=self.msg, mailbox=self.mailbox, now=self.now,
-                                 issuer=self.ctx.settings.base_url())
+                                 issuer=self.ctx.settings.base_url(), keys=self.keys)
 
     def external(self) -> bytes:
         kept = self.msg["raw"] if self.msg["raw"] is not None else (
@@ -155,6 +160,14 @@ class Copies:
             text = self.msg["body_text"] + links_section(self.msg["options"], None)
             self._hosted = self._finalize(compose(self.msg, self._atts(), text=text))
         return self._hosted
+
+
+@dataclass
+class _TxCache:
+    """What one batch transaction reads once for all its rows: sender mailboxes by id, signing keys."""
+
+    boxes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[Any, Any] = field(default_factory=dict)
 
 
 class LeaseLost(Exception):
@@ -232,15 +245,19 @@ class DeliveryWorker(PollingWorker):
         if self._verp_key is None:  # once, before the rows run side by side
             self._verp_key = decision_links.secret(self.ctx)
         lost: set[int] = set()
-        plans = self._prepare_batch(rows, lost)
+        pre = self._precompose(rows)
+        plans = []
+        for i in range(0, len(rows), ROWS_PER_TRANSACTION):
+            plans += self._prepare_batch(rows[i:i + ROWS_PER_TRANSACTION], lost, pre)
         if plans:  # the relay: sessions side by side, each carrying its share of the rows in turn
             sessions = [plans[i::CONCURRENCY] for i in range(min(CONCURRENCY, len(plans)))]
             run_concurrently(sessions, lambda share: self._relay_session(share, lost), CONCURRENCY, name="multimail-delivery")
         self._attempts_done(rows, lost)
         return len(rows)
 
-    def _prepare_batch(self, rows: list[dict[str, Any]], lost: set[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """Step 1 for every claimed row in ONE write transaction, a savepoint each: the whole
+    def _prepare_batch(self, rows: list[dict[str, Any]], lost: set[int],
+                       pre: dict[int, tuple[dict[str, Any], dict[str, Any], bytes]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Step 1 for these claimed rows in ONE write transaction, a savepoint each: the whole
         delivery for capture and hosted mailboxes, the `started` record for the relay (returned
         as plans, for `_relay_session`). One transaction for the batch instead of one per row:
         each commit was a write-lock hand-over (SQLite), a round trip and a NOTIFY (PostgreSQL)
@@ -250,16 +267,15 @@ class DeliveryWorker(PollingWorker):
         (retry or failure, as one row on its own was). If the transaction itself fails, nothing
         of it happened: each row is then prepared again in a transaction of its own."""
         ctx = self.ctx
-        pre = self._precompose(rows)
         done: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         failures: list[tuple[dict[str, Any], Exception]] = []
         try:
             with ctx.store.write() as tx:
-                boxes: dict[str, dict[str, Any]] = {}
+                cache = _TxCache()
                 for row in rows:
                     savepoint = tx.begin_nested()
                     try:
-                        plan = self._prepare_in(tx, row, pre.get(row["seq"]), boxes)
+                        plan = self._prepare_in(tx, row, pre.get(row["seq"]), cache)
                     except Exception as exc:
                         savepoint.rollback()
                         failures.append((row, exc))
@@ -273,7 +289,7 @@ class DeliveryWorker(PollingWorker):
                 log.exception("a batch of %d deliveries failed; each is tried on its own", len(rows))
                 plans = []
                 for row in rows:
-                    plans += self._prepare_batch([row], lost)
+                    plans += self._prepare_batch([row], lost, pre)
                 return plans
         for row, error in failures:
             self._conclude_failure(row, error, lost)
@@ -344,6 +360,7 @@ class DeliveryWorker(PollingWorker):
         composed: dict[int, tuple[dict[str, Any], dict[str, Any], bytes]] = {}
         with ctx.store.read() as tx:
             boxes: dict[str, dict[str, Any] | None] = {}
+            keys: dict[Any, Any] = {}
             todo = []
             for row in rows:
                 msg = message_q.by_id(tx, row["message_id"])
@@ -360,7 +377,7 @@ class DeliveryWorker(PollingWorker):
                 mailbox = boxes[msg["mailbox_id"]]
                 if mailbox is None:
                     continue
-                copies = Copies(ctx, tx, msg, mailbox, ctx.now())
+                copies = Copies(ctx, tx, msg, mailbox, ctx.now(), keys)
                 if not listed[msg["id"]]:
                     copies._attachments = []
                 try:
@@ -373,7 +390,7 @@ class DeliveryWorker(PollingWorker):
                 composed[row["seq"]] = (msg, mailbox, raw)
         return composed
 
-    def _prepare_in(self, tx, row: dict[str, Any], pre, boxes: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    def _prepare_in(self, tx, row: dict[str, Any], pre, cache: _TxCache) -> dict[str, Any] | None:
         """One row's step 1 in the batch's transaction: a hand-over plan for the relay, or None
         when the row is finished."""
         ctx = self.ctx
@@ -389,9 +406,9 @@ class DeliveryWorker(PollingWorker):
             state = "done" if msg is not None and msg["status"] == "sent" else "cancelled"
             outbox_q.finish(tx, row["seq"], state=state, now=now)
             return None
-        mailbox = boxes.get(msg["mailbox_id"]) or mailbox_q.by_id(tx, msg["mailbox_id"])
+        mailbox = cache.boxes.get(msg["mailbox_id"]) or mailbox_q.by_id(tx, msg["mailbox_id"])
         assert mailbox is not None  # a message's mailbox is deleted only with its messages
-        boxes[msg["mailbox_id"]] = mailbox  # the batch's other messages from it (same transaction)
+        cache.boxes[msg["mailbox_id"]] = mailbox  # the batch's other messages from it (same transaction)
         current = outbox_q.by_seq(tx, row["seq"], lock=True) or row
         if current["attempts"] != row["attempts"] or current["state"] != "ready":
             raise LeaseLost()
@@ -408,7 +425,7 @@ class DeliveryWorker(PollingWorker):
             record(tx, at=now, principal=None, action="message.handoff_interrupted", mailbox=mailbox, message=msg,
                    details={"attempt": progress["attempt"], "recipients": progress["in_flight"], "uncertain": False,
                             "why_safe": "the relay was never sent DATA, so it cannot have accepted the message"})
-        copies = Copies(ctx, tx, msg, mailbox, now)
+        copies = Copies(ctx, tx, msg, mailbox, now, cache.keys)
         if pre is not None and pre[0] == msg and pre[1] == mailbox:
             copies._external = pre[2]
         raw = copies.external()
