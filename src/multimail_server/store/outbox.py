@@ -103,11 +103,13 @@ def next_due_at(tx: Connection) -> datetime | None:
     return tx.execute(q).scalar()
 
 
+_BY_SEQ = select(outbox).where(outbox.c.seq == bindparam("b_seq"))
+_BY_SEQ_LOCKED = _BY_SEQ.with_for_update()
+
+
 def by_seq(tx: Connection, seq: int, *, lock: bool = False) -> dict[str, Any] | None:
-    q = select(outbox).where(outbox.c.seq == seq)
-    if lock and tx.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = tx.execute(q).mappings().first()
+    q = _BY_SEQ_LOCKED if lock and tx.dialect.name == "postgresql" else _BY_SEQ
+    row = tx.execute(q, {"b_seq": seq}).mappings().first()
     return dict(row) if row else None
 
 
@@ -123,13 +125,15 @@ def record_handoff(tx: Connection, seq: int, *, attempt: int, progress: str, now
     """Record the state of a hand-over to a non-transactional transport (JSON in
     `handoff_result`), only while the row is still this attempt's (compare-and-set on
     `attempts`, which every claim increments): False means another worker took the row over."""
-    values: dict[str, Any] = {"handoff_result": progress, "updated_at": now}
-    if started:
-        values["handoff_started_at"] = now
-    res = tx.execute(
-        update(outbox).where(outbox.c.seq == seq, outbox.c.attempts == attempt, outbox.c.state == "ready").values(**values)
-    )
+    params = {"b_seq": seq, "b_attempt": attempt, "b_progress": progress, "b_now": now}
+    res = tx.execute(_HANDOFF_STARTED if started else _HANDOFF, params)
     return res.rowcount == 1
+
+
+_HANDOFF = (update(outbox).where(outbox.c.seq == bindparam("b_seq"), outbox.c.attempts == bindparam("b_attempt"),
+                                 outbox.c.state == "ready")
+            .values(handoff_result=bindparam("b_progress"), updated_at=bindparam("b_now")))
+_HANDOFF_STARTED = _HANDOFF.values(handoff_started_at=bindparam("b_now"))
 
 
 def set_handoff_result(tx: Connection, seq: int, *, progress: str, now: datetime) -> None:
