@@ -164,10 +164,12 @@ class Copies:
 
 @dataclass
 class _TxCache:
-    """What one batch transaction reads once for all its rows: sender mailboxes by id, signing keys."""
+    """What one batch transaction reads once for all its rows: sender mailboxes by id, signing
+    keys, and the rows' messages (locked before anything is written)."""
 
     boxes: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[Any, Any] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # read and locked first
 
 
 class LeaseLost(Exception):
@@ -272,6 +274,12 @@ class DeliveryWorker(PollingWorker):
         try:
             with ctx.store.write() as tx:
                 cache = _TxCache()
+                # Every message of the batch locked first (PostgreSQL), before any row writes its
+                # audit event: an API transaction locks a message, then the audit chain; this
+                # one, taking the chain's lock at its first row, must not then wait for a later
+                # row's message (each in the opposite order: a deadlock).
+                for row in rows:
+                    cache.messages[row["message_id"]] = message_q.by_id(tx, row["message_id"], lock=True)
                 for row in rows:
                     savepoint = tx.begin_nested()
                     try:
@@ -397,7 +405,9 @@ class DeliveryWorker(PollingWorker):
         now = ctx.now()
         # Locked (PostgreSQL) so a worker whose lease ran out and the one that took the row
         # over never both hand the message on: the second waits, then sees it sent.
-        msg = message_q.by_id(tx, row["message_id"], lock=True)
+        # Taken out of the cache: a second row of the same message reads what the first left.
+        msg = cache.messages.pop(row["message_id"]) if row["message_id"] in cache.messages else (
+            message_q.by_id(tx, row["message_id"], lock=True))
         if msg is not None and msg["status"] == "scheduled":  # its send_at has come
             msg = scheduling.fall_due(tx, ctx, msg=msg, seq=row["seq"], now=now)
             if msg is None:  # held for approval now (schedule_first): the row is gone
@@ -558,6 +568,9 @@ class DeliveryWorker(PollingWorker):
     def _record_results_in(self, tx, carried: list) -> list[tuple[dict[str, Any], Exception]]:
         """Each result in a savepoint of `tx`; returns the rows whose result could not be recorded."""
         failed = []
+        if len(carried) > 1:  # messages locked before any audit event (see _prepare_batch)
+            for row, *_ in carried:
+                message_q.by_id(tx, row["message_id"], lock=True)
         for row, plan, kind, error, outcome in carried:
             savepoint = tx.begin_nested()
             try:
