@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import threading
 import time
 import uuid
@@ -64,6 +66,28 @@ def queue_sends(database_url: str, data_dir: str, box: str, n: int) -> None:
         ctx.store.dispose()
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc: the server's CPU per message is
+    steadier than its throughput on a shared machine."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(pid: int, name: str) -> subprocess.Popen | None:
+    """With MULTIMAIL_BENCH_PROFILE=DIR, py-spy records the server (GIL holder) into DIR/name.txt."""
+    out = os.environ.get("MULTIMAIL_BENCH_PROFILE")
+    if not out:
+        return None
+    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-d", "600", "-r", "200", "-f", "raw", "--gil",
+                             "-o", os.path.join(out, f"{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)  # py-spy writes its profile on SIGINT
+        spy.wait(timeout=60)
+
+
 def wait_count(get, n: int, timeout: float = 300) -> float:
     start = time.perf_counter()
     while get() < n:
@@ -94,7 +118,10 @@ def outbound(n: int, database_url: str | None) -> None:
             server.stop()
             queue_sends(server.database_url, str(server.data_dir), box, n)
             server.restart()
+            done0, cpu0, spy = sink.count, cpu_seconds(server.proc.pid), profile(server.proc.pid, "outbound")
             wait_count(lambda: sink.count, n)
+            cpu = (cpu_seconds(server.proc.pid) - cpu0) / max(1, n - done0)
+            stop_profile(spy)
         # from the first message's arrival to the last's: the worker's rate, not the start-up
         rate = (n - 1) / (sink.times[n - 1] - sink.times[0])
         size = int(sum(sink.sizes) / len(sink.sizes))
@@ -107,6 +134,7 @@ def outbound(n: int, database_url: str | None) -> None:
     row("baseline: plain aiosmtplib loop", base, "msg/s", extra=f"{n} messages of ~{size} bytes")
     row("multimail delivery worker -> relay", rate, "msg/s", baseline=base,
         extra="(first arrival to last)", target=">= 0.7x")
+    print(f"  server CPU per relayed message: {cpu * 1000:.1f} ms (after start-up); load {os.getloadavg()[0]:.1f}")
 
 
 def webhooks(n: int, database_url: str | None) -> None:
@@ -119,7 +147,10 @@ def webhooks(n: int, database_url: str | None) -> None:
             server.stop()
             queue_sends(server.database_url, str(server.data_dir), box, n)
             server.restart()
+            done0, cpu0, spy = count()["count"], cpu_seconds(server.proc.pid), profile(server.proc.pid, "webhooks")
             wait_count(lambda: count()["count"], n)
+            cpu = (cpu_seconds(server.proc.pid) - cpu0) / max(1, n - done0)
+            stop_profile(spy)
             first, last = count()["first"], count()["last"]
             payload = server.query("SELECT payload FROM webhook_deliveries LIMIT 1")[0][0]
         before = count()["count"]
@@ -132,6 +163,7 @@ def webhooks(n: int, database_url: str | None) -> None:
     row("baseline: plain httpx loop", base, "posts/s", extra=f"{n} bodies of {len(payload)} bytes")
     row("multimail webhook worker", (n - 1) / (last - first), "posts/s", baseline=base,
         extra="(first arrival to last)", target=">= 0.7x")
+    print(f"  server CPU per webhook delivery: {cpu * 1000:.1f} ms (after start-up); load {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:

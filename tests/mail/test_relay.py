@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from multimail_server.config import Settings
 from multimail_server.core.access import Principal
-from multimail_server.delivery.transports import CaptureTransport, RelayConfig, SmtpRelayTransport, make_transport
+from multimail_server.delivery.transports import CaptureTransport, RelayConfig, RelaySession, SmtpRelayTransport, make_transport
 from multimail_server.services import Context, mailboxes, reading, sending
 from multimail_server.services import delivery as delivery_mod
 from multimail_server.services.delivery import DeliveryWorker
@@ -450,10 +450,11 @@ def test_a_crash_before_data_is_safely_handed_over_again(sinks, make_ctx, monkey
     def die(*a, **kw):
         raise Killed()
 
-    monkeypatch.setattr(worker.transport, "send", die)  # dies after recording "started", before talking
+    monkeypatch.setattr(RelaySession, "send", die)  # dies after recording "started", before talking
     with pytest.raises(Killed):
         worker.run_once()
     assert json.loads(rows(ctx, outbox, message_id=mid)[0]["handoff_result"])["phase"] == "started"
+    monkeypatch.undo()  # the process died; the new one talks to the relay
     later(ctx, ctx.settings.delivery_lease_seconds + 1)
     restarted = DeliveryWorker(ctx)
     assert restarted.run_once() == 1
@@ -469,16 +470,17 @@ def test_a_worker_whose_lease_was_taken_over_does_not_send_data(sinks, make_ctx,
     ctx = make_ctx(relay(port))
     mid = send(ctx)
     worker = DeliveryWorker(ctx)
-    real_send = worker.transport.send
+    real_send = RelaySession.send
 
-    def slow_send(**kw):
+    def slow_send(self, **kw):
         with ctx.store.write() as tx:  # meanwhile, another worker takes the row over
             [taken] = outbox_q.claim_due(tx, ctx.now() + timedelta(seconds=121), lease_seconds=120, limit=1)
         assert taken["message_id"] == mid
-        return real_send(**kw)
+        return real_send(self, **kw)
 
-    monkeypatch.setattr(worker.transport, "send", slow_send)
+    monkeypatch.setattr(RelaySession, "send", slow_send)
     worker.run_once()
+    monkeypatch.undo()
     assert sink.received == []
     assert status(ctx, mid)["status"] == "queued"
     later(ctx, 2 * 121 + 1)
@@ -510,6 +512,56 @@ def test_an_unexpected_error_in_one_row_does_not_block_the_next(sinks, make_ctx,
     view = status(ctx, bad)
     assert view["status"] == "failed" and "boom in a signing bug" in view["failure_reason"]
     assert len(rows(ctx, events, message_id=bad, type="message.failed")) == 1
+
+
+def test_a_batch_goes_over_a_few_kept_connections_each_message_once(sinks, make_ctx):
+    """One pass hands its messages over in at most CONCURRENCY sessions, several messages each
+    (MAIL, RCPT, DATA again on the same connection), each message exactly once."""
+    greeted = []
+
+    class CountingSink(Sink):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            greeted.append(hostname)
+            session.host_name = hostname
+            return responses
+
+    sink, port = sinks(CountingSink())
+    ctx = make_ctx(relay(port))
+    mids = [send(ctx, subject=f"n{i}") for i in range(12)]
+    assert DeliveryWorker(ctx).run_once() == 12
+    assert sorted(message_from_bytes(r["raw"], policy=default_policy)["Subject"] for r in sink.accepted) == sorted(f"n{i}" for i in range(12))
+    assert 1 <= len(greeted) <= delivery_mod.CONCURRENCY
+    assert all(status(ctx, m)["status"] == "sent" for m in mids)
+    assert all(json.loads(r["handoff_result"])["phase"] == "done" for r in rows(ctx, outbox))
+
+
+def test_a_relay_that_takes_one_message_per_connection_is_reconnected_to(sinks, make_ctx):
+    """A relay closing the transaction stream after each message (421 to the next MAIL): the
+    session connects again and the message goes out, once."""
+
+    class OnePerConnection(Sink):
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            if getattr(session, "carried", 0):
+                return "421 4.7.0 one message per connection"
+            session.carried = 1
+            envelope.mail_from, envelope.mail_options = address, list(mail_options)
+            return "250 OK"
+
+    sink, port = sinks(OnePerConnection())
+    ctx = make_ctx(relay(port))
+    mids = [send(ctx, subject=f"n{i}") for i in range(6)]
+    assert DeliveryWorker(ctx).run_once() == 6
+    assert len(sink.accepted) == 6 and all(status(ctx, m)["status"] == "sent" for m in mids)
+
+
+def test_a_refused_recipient_leaves_the_connection_usable_for_the_next_message(sinks, make_ctx):
+    sink, port = sinks(Sink(rcpt={"nobody@partner.test": "550 5.1.1 no such user"}))
+    ctx = make_ctx(relay(port))
+    bad = send(ctx, to="nobody@partner.test", subject="bad")
+    good = [send(ctx, subject=f"good {i}") for i in range(8)]
+    assert DeliveryWorker(ctx).run_once() == 9
+    assert status(ctx, bad)["status"] == "failed"
+    assert all(status(ctx, m)["status"] == "sent" for m in good) and len(sink.accepted) == 8
 
 
 def test_smtputf8_is_used_when_the_message_needs_it(sinks, make_ctx):

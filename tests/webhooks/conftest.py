@@ -16,7 +16,7 @@ from tests.conftest import Clock
 class Receiver:
     """Answers each POST with the next scripted (status, headers, body); then 200."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, *, keep_alive: bool = False):
         self.requests: list[dict] = []
         self.script: list[tuple[int, dict, bytes]] = []
         self.lock = threading.Lock()
@@ -27,7 +27,8 @@ class Receiver:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
                 with receiver.lock:
-                    receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "path": self.path})
+                    receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "path": self.path,
+                                              "client": self.client_address})
                     status, headers, payload = receiver.script.pop(0) if receiver.script else (200, {}, b"ok")
                 self.send_response(status)
                 for k, v in headers.items():
@@ -38,6 +39,9 @@ class Receiver:
 
             def log_message(self, *args):
                 pass
+
+        if keep_alive:  # HTTP/1.1: the connection stays open between requests
+            Handler.protocol_version = "HTTP/1.1"
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]

@@ -37,6 +37,10 @@ def send_one(ctx):
     return sending.send_email(ctx, principal=OP, sender="agent@acme.test", to="ana@partner.test", subject="Hi", body="b")
 
 
+def send_n(ctx, i: int):
+    return sending.send_email(ctx, principal=OP, sender="agent@acme.test", to="ana@partner.test", subject=f"Hi {i}", body="b")
+
+
 def test_event_is_signed_and_verifiable_with_standardwebhooks(wctx, receiver):
     hook = setup_hook(wctx, receiver.url, events=["message.pending"])
     sent = send_one(wctx)
@@ -151,3 +155,46 @@ def test_success_resets_the_failure_count(wctx, receiver):
     with wctx.store.read() as tx:
         row = tx.execute(select(t.webhooks).where(t.webhooks.c.id == hook["webhook_id"])).mappings().one()
     assert row["enabled"] is True and row["consecutive_failures"] == 1
+
+
+def test_one_endpoints_deliveries_go_in_order_over_one_kept_alive_connection(wctx):
+    """A pass posts an endpoint's deliveries one after another over one connection and records
+    them together; a failure in the middle is recorded before the next post, with its retry."""
+    from .conftest import Receiver
+
+    receiver = Receiver(keep_alive=True)
+    try:
+        setup_hook(wctx, receiver.url, events=["message.pending"])
+        sent = [send_n(wctx, i)["message_id"] for i in range(5)]
+        receiver.script = [(200, {}, b"ok"), (500, {}, b"boom")]
+        worker = WebhookWorker(wctx, rng=random.Random(1))
+        assert worker.run_once() == 5
+        assert [json.loads(r["body"])["data"]["message_id"] for r in receiver.requests] == sent
+        assert len({r["client"] for r in receiver.requests}) == 1  # one connection for all five
+        ds = deliveries(wctx)
+        assert [d["status"] for d in ds] == ["succeeded", "pending", "succeeded", "succeeded", "succeeded"]
+        assert [d["attempts"] for d in ds] == [1] * 5
+        assert [a["status_code"] for a in attempts(wctx)] == [200, 500, 200, 200, 200]
+        wctx.test_clock.now += timedelta(days=1)
+        assert worker.run_once() == 1  # the failed one, retried
+        assert [d["status"] for d in deliveries(wctx)] == ["succeeded"] * 5
+        worker.pool.close()
+    finally:
+        receiver.stop()
+
+
+def test_deliveries_whose_lease_would_run_out_are_released_untried(wctx, receiver):
+    """A row is posted only while its lease outlasts the post: otherwise another worker could
+    take it over mid-post. Rows left are given back (their claim's attempt taken back)."""
+    setup_hook(wctx, receiver.url, events=["message.pending"])
+    for i in range(3):
+        send_n(wctx, i)
+    clock = iter([0.0] * 4)  # the claim, the first post, then time is up
+    worker = WebhookWorker(wctx)
+    worker.clock = lambda: next(clock, 1000.0)
+    assert worker.run_once() == 3
+    ds = deliveries(wctx)
+    assert len(receiver.requests) == 1
+    assert [(d["status"], d["attempts"], d["locked_until"]) for d in ds[1:]] == [("pending", 0, None)] * 2
+    assert WebhookWorker(wctx).run_once() == 2
+    assert len(receiver.requests) == 3 and [d["status"] for d in deliveries(wctx)] == ["succeeded"] * 3

@@ -13,9 +13,10 @@ starts and its answer after (see services/delivery.py); the transport tells it, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -156,6 +157,54 @@ class SmtpRelayTransport:
 
     def send(self, *, mail_from: str, rcpt_tos: list[str], raw: bytes,
              before_data: Callable[[list[str]], None] | None = None) -> RelayOutcome:
+        """Hand `raw` to the relay for `rcpt_tos` in a session of its own; see `RelaySession.send`."""
+        with self.session() as relay:
+            return relay.send(mail_from=mail_from, rcpt_tos=rcpt_tos, raw=raw, before_data=before_data)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[RelaySession]:
+        """One connection to the relay for several messages, one after another (QUIT at the end)."""
+        with self._loops_lock:
+            loop = self._loops.pop() if self._loops else asyncio.new_event_loop()
+        relay = RelaySession(self, loop)
+        try:
+            yield relay
+        finally:
+            try:
+                relay.close()
+            finally:
+                with self._loops_lock:
+                    self._loops.append(loop)
+
+    @staticmethod
+    def _failure(code: int, message: str, context: str) -> Exception:
+        answer = _answer(code, message)
+        if 400 <= code < 500:
+            return TemporaryFailure(f"{context}: {answer}")
+        return PermanentFailure(f"{context}: {answer}")
+
+
+
+class RelaySession:
+    """Several messages over one connection to the relay, each its own SMTP transaction.
+
+    Why: a connection costs a TCP handshake, the greeting, EHLO, possibly STARTTLS and AUTH, and
+    a QUIT: several round trips per message on top of MAIL, RCPT and DATA (the plain aiosmtplib
+    loop pays them too; a worker sending a batch need not). After a message that did not end
+    with the relay's answer to DATA (recipients refused, the session abandoned before DATA), RSET
+    clears the transaction; if RSET fails, or the connection broke, the next message connects
+    anew. A failure to connect or log in is the answer for every later message of the session
+    too (a relay that is down is not asked again for each one, each waiting out the timeout)."""
+
+    def __init__(self, transport: SmtpRelayTransport, loop: asyncio.AbstractEventLoop):
+        self.transport = transport
+        self.loop = loop
+        self.client: aiosmtplib.SMTP | None = None
+        self.sent = 0  # messages whose transaction this connection has carried
+        self._refused: Exception | None = None
+
+    def send(self, *, mail_from: str, rcpt_tos: list[str], raw: bytes,
+             before_data: Callable[[list[str]], None] | None = None) -> RelayOutcome:
         """Hand `raw` to the relay for `rcpt_tos`; returns the per-recipient outcome.
 
         Recipients refused (5xx) or deferred (4xx) at RCPT are reported in the outcome; when none
@@ -163,30 +212,34 @@ class SmtpRelayTransport:
         the session, connection errors, timeouts before DATA), PermanentFailure (5xx) or
         UncertainDelivery (connection lost after the content was sent). `before_data(accepted)`
         is called when the recipients are known and nothing has been accepted yet; if it raises,
-        the session is abandoned without sending DATA and the exception propagates.
+        the message is abandoned without sending DATA (RSET) and the exception propagates.
         """
-        with self._loops_lock:
-            loop = self._loops.pop() if self._loops else asyncio.new_event_loop()
-        try:
-            return loop.run_until_complete(self._send(mail_from, rcpt_tos, raw, before_data))
-        finally:
-            with self._loops_lock:
-                self._loops.append(loop)
+        return self.loop.run_until_complete(self._send(mail_from, rcpt_tos, raw, before_data))
 
-    async def _send(self, mail_from, rcpt_tos, raw, before_data) -> RelayOutcome:
-        cfg = self.config
-        where = f"relay {cfg.host}:{cfg.port}"
+    def close(self) -> None:
+        if self.client is not None:
+            self.loop.run_until_complete(self._drop(quit=True))
+
+    @property
+    def _where(self) -> str:
+        cfg = self.transport.config
+        return f"relay {cfg.host}:{cfg.port}"
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._refused is not None:
+            raise type(self._refused)(str(self._refused))
+        if self.client is not None and self.client.is_connected:
+            return self.client
+        t, cfg, where = self.transport, self.transport.config, self._where
         client = aiosmtplib.SMTP(
-            hostname=cfg.host, port=cfg.port, local_hostname=self.hostname, timeout=self.timeout,
-            use_tls=cfg.implicit_tls, start_tls=cfg.starttls, tls_context=self._tls_context(),
+            hostname=cfg.host, port=cfg.port, local_hostname=t.hostname, timeout=t.timeout,
+            use_tls=cfg.implicit_tls, start_tls=cfg.starttls, tls_context=t._tls_context(),
         )
-        outcome = RelayOutcome()
-        data_sent = False
         try:
             try:
                 await client.connect()
             except aiosmtplib.SMTPResponseException as exc:
-                raise self._failure(exc.code, exc.message, f"{where} refused the connection") from None
+                raise SmtpRelayTransport._failure(exc.code, exc.message, f"{where} refused the connection") from None
             except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
                 # Connect errors, timeouts, TLS handshake failures, STARTTLS required but not offered.
                 raise TemporaryFailure(f"{where}: {type(exc).__name__}: {exc}") from None
@@ -194,7 +247,60 @@ class SmtpRelayTransport:
                 try:
                     await client.login(cfg.username, cfg.password or "")
                 except aiosmtplib.SMTPResponseException as exc:
-                    raise self._failure(exc.code, exc.message, f"{where} refused the login") from None
+                    raise SmtpRelayTransport._failure(exc.code, exc.message, f"{where} refused the login") from None
+        except (TemporaryFailure, PermanentFailure) as exc:
+            self._refused = exc
+            if client.is_connected:
+                client.close()
+            raise
+        self.client, self.sent = client, 0
+        return client
+
+    async def _drop(self, *, quit: bool = False) -> None:
+        client, self.client = self.client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            if quit:
+                await client.quit(timeout=5)
+            else:
+                client.close()
+        except Exception:
+            client.close()
+
+    async def _reset(self) -> None:
+        """End an unfinished transaction (RSET) so the connection can carry the next message."""
+        if self.client is None or not self.client.is_connected:
+            return
+        try:
+            await self.client.rset(timeout=5)
+        except Exception:
+            await self._drop()
+
+    async def _mail(self, client: aiosmtplib.SMTP, mail_from: str, options: list[str], encoding: str) -> aiosmtplib.SMTP:
+        """MAIL FROM; on a connection that already carried messages, a relay that closed it
+        meanwhile (idle timeout, a per-connection limit: disconnected or 421) is reconnected
+        once: nothing of this message had been sent."""
+        try:
+            await client.mail(mail_from, options=options, encoding=encoding)
+            return client
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException, OSError) as exc:
+            reused = self.sent > 0
+            closed = not isinstance(exc, aiosmtplib.SMTPResponseException) or exc.code == 421
+            if not (reused and closed):
+                raise
+        await self._drop()
+        client = await self._connected()
+        await client.mail(mail_from, options=options, encoding=encoding)
+        return client
+
+    async def _send(self, mail_from, rcpt_tos, raw, before_data) -> RelayOutcome:
+        where = self._where
+        client = await self._connected()
+        outcome = RelayOutcome()
+        data_sent = False
+        finished = False  # the transaction ended (DATA answered): no RSET needed
+        try:
             options: list[str] = []
             if _needs_smtputf8(mail_from, rcpt_tos, raw):
                 if not client.supports_extension("smtputf8"):
@@ -204,9 +310,9 @@ class SmtpRelayTransport:
                 options.append("BODY=8BITMIME")
             encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
             try:
-                await client.mail(mail_from, options=options, encoding=encoding)
+                client = await self._mail(client, mail_from, options, encoding)
             except aiosmtplib.SMTPResponseException as exc:
-                raise self._failure(exc.code, exc.message, f"{where} refused the sender {mail_from}") from None
+                raise SmtpRelayTransport._failure(exc.code, exc.message, f"{where} refused the sender {mail_from}") from None
             for rcpt in rcpt_tos:
                 try:
                     await client.rcpt(rcpt, encoding=encoding)
@@ -225,34 +331,30 @@ class SmtpRelayTransport:
             try:
                 response = await client.data(raw)
             except aiosmtplib.SMTPResponseException as exc:  # a definite answer: nothing was accepted
-                data_sent = False
+                data_sent, finished = False, True
                 outcome.accepted = []
-                raise self._failure(exc.code, exc.message, f"{where} did not accept the message") from None
+                raise SmtpRelayTransport._failure(exc.code, exc.message, f"{where} did not accept the message") from None
+            finished = True
             outcome.reply = _answer(response.code, response.message)
             return outcome
         except (TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            await self._drop()
             if data_sent:
                 raise UncertainDelivery(
                     f"{where}: connection lost after the message was sent, before the answer ({type(exc).__name__}: {exc})"
                 ) from None
             raise TemporaryFailure(f"{where}: {type(exc).__name__}: {exc}") from None
         except aiosmtplib.SMTPException as exc:  # anything else aiosmtplib refuses before DATA
+            await self._drop()
             if data_sent:
                 raise UncertainDelivery(f"{where}: {type(exc).__name__}: {exc}") from None
             raise TemporaryFailure(f"{where}: {type(exc).__name__}: {exc}") from None
         finally:
-            if client.is_connected:
-                try:
-                    await client.quit(timeout=5)
-                except Exception:
-                    client.close()
-
-    @staticmethod
-    def _failure(code: int, message: str, context: str) -> Exception:
-        answer = _answer(code, message)
-        if 400 <= code < 500:
-            return TemporaryFailure(f"{context}: {answer}")
-        return PermanentFailure(f"{context}: {answer}")
+            self.sent += 1
+            if data_sent and not finished:  # content sent, no answer: this connection carries nothing more
+                await self._drop()
+            elif not finished:
+                await self._reset()
 
 
 def make_transport(settings: Settings | str) -> CaptureTransport | SmtpRelayTransport:

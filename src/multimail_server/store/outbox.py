@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from . import leases, wakes
 from .approvals import paused_filter
@@ -42,10 +42,20 @@ def any_due(tx: Connection, now: datetime) -> bool:
     return leases.any_due(tx, outbox, outbox.c.state, "ready", now)
 
 
-def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None) -> None:
-    tx.execute(
-        update(outbox).where(outbox.c.seq == seq).values(state=state, locked_until=None, last_error=error, updated_at=now)
-    )
+_FINISH = (update(outbox).where(outbox.c.seq == bindparam("b_seq"))
+           .values(state=bindparam("b_state"), locked_until=None, last_error=bindparam("b_error"), updated_at=bindparam("b_now")))
+_FINISH_WITH_RESULT = _FINISH.values(handoff_result=bindparam("b_progress"))
+
+
+def finish(tx: Connection, seq: int, *, state: str, now: datetime, error: str | None = None,
+           progress: str | None = None) -> None:
+    """The row's final state; with `progress`, its hand-over record too, in the same statement.
+    Statements built once: building an UPDATE per call was a measurable part of a delivery."""
+    params = {"b_seq": seq, "b_state": state, "b_error": error, "b_now": now}
+    if progress is None:
+        tx.execute(_FINISH, params)
+    else:
+        tx.execute(_FINISH_WITH_RESULT, {**params, "b_progress": progress})
 
 
 def retry_later(tx: Connection, seq: int, *, at: datetime, now: datetime, error: str) -> None:
@@ -95,12 +105,21 @@ def next_due_at(tx: Connection) -> datetime | None:
     return tx.execute(q).scalar()
 
 
+_BY_SEQ = select(outbox).where(outbox.c.seq == bindparam("b_seq"))
+_BY_SEQ_LOCKED = _BY_SEQ.with_for_update()
+
+
 def by_seq(tx: Connection, seq: int, *, lock: bool = False) -> dict[str, Any] | None:
-    q = select(outbox).where(outbox.c.seq == seq)
-    if lock and tx.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = tx.execute(q).mappings().first()
+    q = _BY_SEQ_LOCKED if lock and tx.dialect.name == "postgresql" else _BY_SEQ
+    row = tx.execute(q, {"b_seq": seq}).mappings().first()
     return dict(row) if row else None
+
+
+def by_seqs(tx: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
+    """Several rows by seq, in one statement (a worker's batch read back after its pass)."""
+    if not seqs:
+        return {}
+    return {r["seq"]: dict(r) for r in tx.execute(select(outbox).where(outbox.c.seq.in_(seqs))).mappings()}
 
 
 def record_handoff(tx: Connection, seq: int, *, attempt: int, progress: str, now: datetime,
@@ -108,13 +127,15 @@ def record_handoff(tx: Connection, seq: int, *, attempt: int, progress: str, now
     """Record the state of a hand-over to a non-transactional transport (JSON in
     `handoff_result`), only while the row is still this attempt's (compare-and-set on
     `attempts`, which every claim increments): False means another worker took the row over."""
-    values: dict[str, Any] = {"handoff_result": progress, "updated_at": now}
-    if started:
-        values["handoff_started_at"] = now
-    res = tx.execute(
-        update(outbox).where(outbox.c.seq == seq, outbox.c.attempts == attempt, outbox.c.state == "ready").values(**values)
-    )
+    params = {"b_seq": seq, "b_attempt": attempt, "b_progress": progress, "b_now": now}
+    res = tx.execute(_HANDOFF_STARTED if started else _HANDOFF, params)
     return res.rowcount == 1
+
+
+_HANDOFF = (update(outbox).where(outbox.c.seq == bindparam("b_seq"), outbox.c.attempts == bindparam("b_attempt"),
+                                 outbox.c.state == "ready")
+            .values(handoff_result=bindparam("b_progress"), updated_at=bindparam("b_now")))
+_HANDOFF_STARTED = _HANDOFF.values(handoff_started_at=bindparam("b_now"))
 
 
 def set_handoff_result(tx: Connection, seq: int, *, progress: str, now: datetime) -> None:

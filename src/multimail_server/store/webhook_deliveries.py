@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from . import leases, wakes
 from .tables import webhook_attempts, webhook_deliveries, webhooks
@@ -26,6 +26,32 @@ def record_attempt(tx: Connection, *, delivery_id: str, at: datetime, status_cod
                    response_body: str | None, duration_ms: int) -> None:
     tx.execute(insert(webhook_attempts).values(delivery_id=delivery_id, attempted_at=at, status_code=status_code,
                                                error=error, response_body=response_body, duration_ms=duration_ms))
+
+
+def record_attempts(tx: Connection, rows: list[dict[str, Any]]) -> None:
+    """Several attempts in one statement (executemany)."""
+    if rows:
+        tx.execute(insert(webhook_attempts), rows)
+
+
+_SUCCEEDED = (update(webhook_deliveries).where(webhook_deliveries.c.seq == bindparam("b_seq"))
+              .values(status="succeeded", locked_until=None, last_status_code=bindparam("b_code"), last_error=None,
+                      updated_at=bindparam("b_now"), finished_at=bindparam("b_now")))
+
+
+def succeeded(tx: Connection, items: list[tuple[int, int | None]], *, now: datetime) -> None:
+    """Settle several deliveries as succeeded ((seq, status code) each) in one statement; what
+    `settle(status="succeeded")` does for one."""
+    if items:
+        tx.execute(_SUCCEEDED, [{"b_seq": seq, "b_code": code, "b_now": now} for seq, code in items])
+
+
+def release(tx: Connection, seq: int, *, attempts: int, now: datetime) -> None:
+    """Give back a claimed row that was never attempted (its claim's attempt is taken back),
+    only while it is still this claim's (compare-and-set on attempts)."""
+    d = webhook_deliveries
+    tx.execute(update(d).where(d.c.seq == seq, d.c.attempts == attempts, d.c.status == "pending")
+               .values(locked_until=None, attempts=d.c.attempts - 1, updated_at=now))
 
 
 def settle(tx: Connection, seq: int, *, status: str, now: datetime, status_code: int | None, error: str | None,

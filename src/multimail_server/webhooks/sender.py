@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -42,6 +44,45 @@ def _tls_context() -> ssl.SSLContext:
     """httpx's default verification context, built once: a new Client loads the CA bundle again,
     which took most of each delivery's time (tens of milliseconds a post)."""
     return httpx.create_ssl_context()
+
+
+class ClientPool:
+    """Kept-alive HTTP clients, one per checked target (scheme, host name, the address the guard
+    checked, port), so successive posts to an endpoint reuse its connection instead of opening
+    (and for https, handshaking) one each: a new Client per post also set up a connection pool
+    and tore it down again. Keyed by the host name too, not by the address alone: a TLS
+    connection is verified for one name (SNI), and must not carry requests for another name
+    that happens to resolve to the same address. A name that resolves elsewhere later gets a
+    client of its own: every post still goes to the address checked for it. At most `size`
+    targets; the least recently used is closed."""
+
+    def __init__(self, *, timeout: float, size: int = 32):
+        self.timeout = timeout
+        self.size = size
+        self._clients: OrderedDict[tuple, httpx.Client] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def client(self, target) -> httpx.Client:
+        key = (target.scheme, target.host, target.address, target.port)
+        evicted = None
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+            client = httpx.Client(follow_redirects=False, timeout=self.timeout, verify=_tls_context())
+            self._clients[key] = client
+            if len(self._clients) > self.size:
+                _, evicted = self._clients.popitem(last=False)
+        if evicted is not None:
+            evicted.close()
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            client.close()
 
 
 def sign_headers(secrets: list[str], msg_id: str, body: str, now: datetime) -> dict[str, str]:
@@ -113,7 +154,10 @@ def post_event(
     timeout: float = 10.0,
     resolver: Resolver = system_resolver,
     now: datetime | None = None,
+    pool: ClientPool | None = None,
 ) -> AttemptResult:
+    """One signed POST; `pool` keeps the connection for the next post to the same target (a
+    client of its own for this post otherwise)."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
 
@@ -132,20 +176,28 @@ def post_event(
         "host": host_header,
     }
     try:
-        with httpx.Client(follow_redirects=False, timeout=timeout, verify=_tls_context()) as client:
-            with client.stream("POST", pinned, content=body.encode("utf-8"), headers=headers, extensions=extensions) as resp:
-                chunks, size = [], 0
-                for chunk in resp.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= MAX_RESPONSE_BYTES:
-                        break
-                text = b"".join(chunks)[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")[:STORED_RESPONSE_CHARS]
-                ok = 200 <= resp.status_code < 300
-                retry_after = parse_retry_after(resp.headers.get("retry-after"), now) if not ok else None
-                error = None if ok else f"HTTP {resp.status_code}"
-                return AttemptResult(ok, resp.status_code, text, error, retry_after, elapsed())
+        if pool is None:
+            with httpx.Client(follow_redirects=False, timeout=timeout, verify=_tls_context()) as client:
+                return _post(client, pinned, body, headers, extensions, now, elapsed)
+        return _post(pool.client(target), pinned, body, headers, extensions, now, elapsed, timeout=timeout)
     except httpx.TimeoutException:
         return AttemptResult(False, None, "", f"timeout after {timeout:g}s", None, elapsed())
     except httpx.HTTPError as exc:
         return AttemptResult(False, None, "", f"{type(exc).__name__}: {exc}"[:500], None, elapsed())
+
+
+def _post(client: httpx.Client, pinned: httpx.URL, body: str, headers: dict, extensions: dict, now: datetime,
+          elapsed, *, timeout: float | None = None) -> AttemptResult:
+    with client.stream("POST", pinned, content=body.encode("utf-8"), headers=headers, extensions=extensions,
+                       timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout) as resp:
+        chunks, size = [], 0
+        for chunk in resp.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= MAX_RESPONSE_BYTES:
+                break
+        text = b"".join(chunks)[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")[:STORED_RESPONSE_CHARS]
+        ok = 200 <= resp.status_code < 300
+        retry_after = parse_retry_after(resp.headers.get("retry-after"), now) if not ok else None
+        error = None if ok else f"HTTP {resp.status_code}"
+        return AttemptResult(ok, resp.status_code, text, error, retry_after, elapsed())
