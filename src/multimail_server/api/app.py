@@ -92,7 +92,7 @@ def include_flat(app: FastAPI, router: APIRouter) -> None:
             route.path, route.endpoint, response_model=route.response_model, status_code=route.status_code,
             tags=list(route.tags or []), dependencies=list(route.dependencies), summary=route.summary,
             description=route.description, response_description=route.response_description, responses=dict(route.responses),
-            deprecated=route.deprecated, methods=sorted(route.methods), operation_id=route.operation_id,
+            deprecated=route.deprecated, methods=sorted(route.methods or ()), operation_id=route.operation_id,
             response_model_include=route.response_model_include, response_model_exclude=route.response_model_exclude,
             response_model_by_alias=route.response_model_by_alias, response_model_exclude_unset=route.response_model_exclude_unset,
             response_model_exclude_defaults=route.response_model_exclude_defaults,
