@@ -39,9 +39,14 @@ APPROVAL_TAG_PREFIX = "a_"
 REPLY_SECRET_LENGTH = 20
 
 
+# What either secret starts with; one search for any of them (an inbox page asks this of every
+# message's body, and a generator over six substring tests cost 0.4 ms a page).
+_MARK = re.compile(r"/[da]/|\+[qaQA]_")
+
+
 def redact_text(text: str | None) -> str | None:
     """`text` with every decision-link token and private reply tag removed."""
-    if not text or not any(mark in text for mark in ("/d/", "/a/", "+q_", "+a_", "+Q_", "+A_")):
+    if not text or _MARK.search(text) is None:
         return text
     return _REPLY_TAG.sub("", _LINK_TOKEN.sub(lambda m: m.group(1) + LINK_PLACEHOLDER, text))
 

@@ -19,7 +19,14 @@ SNIPPET_LENGTH = 200
 
 
 def snippet(text: str) -> str:
-    flat = " ".join((text or "").split())
+    """The first SNIPPET_LENGTH characters of `text` with its whitespace collapsed. Collapsed from
+    a head of the text when that is long enough (collapsing a head gives a prefix of collapsing
+    the whole), so a page of 50 large bodies is not split into words to the end of each."""
+    text = text or ""
+    head = text[: 4 * SNIPPET_LENGTH]
+    flat = " ".join(head.split())
+    if len(head) < len(text) and len(flat) <= SNIPPET_LENGTH:
+        flat = " ".join(text.split())
     return flat if len(flat) <= SNIPPET_LENGTH else flat[: SNIPPET_LENGTH - 1] + "…"
 
 
