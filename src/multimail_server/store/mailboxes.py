@@ -17,6 +17,7 @@ def insert_mailbox(tx: Connection, row: dict[str, Any]) -> None:
 # mailbox up, and building the statement cost more than running it.
 _BY_ADDRESS = select(t.mailboxes).where(t.mailboxes.c.address == bindparam("address"))
 _BY_ID = select(t.mailboxes).where(t.mailboxes.c.id == bindparam("mailbox_id"))
+_ADDRESSES_IN = select(t.mailboxes).where(t.mailboxes.c.address.in_(bindparam("addresses", expanding=True)))  # each delivery
 
 
 def by_address(tx: Connection, address: str) -> dict[str, Any] | None:
@@ -40,7 +41,7 @@ def addresses_in(tx: Connection, addresses: list[str]) -> dict[str, dict[str, An
     """The hosted mailboxes among `addresses` (normalized), for local delivery."""
     if not addresses:
         return {}
-    rows = tx.execute(select(t.mailboxes).where(t.mailboxes.c.address.in_(addresses))).mappings()
+    rows = tx.execute(_ADDRESSES_IN, {"addresses": list(addresses)}).mappings()
     return {r["address"]: dict(r) for r in rows}
 
 
