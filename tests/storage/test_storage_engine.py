@@ -141,3 +141,33 @@ def test_sqlite_checkpoints_run_beside_the_writers_and_keep_the_wal_small(tmp_pa
             assert tx.execute(text("SELECT count(*) FROM filler")).scalar_one() == commits
     finally:
         store.dispose()
+
+
+def test_postgresql_an_idle_pooled_connection_the_server_cut_is_replaced_before_use(pg_url, monkeypatch):
+    """A server restart or a proxy's idle timeout cuts the connections resting in the pool; one
+    that rested longer than PING_AFTER_IDLE_SECONDS is tested on checkout and replaced, so the
+    request that takes it does not fail. A connection used moments ago is not tested."""
+    from multimail_server.store import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.2)
+    store = Store(make_engine(pg_url))  # an empty pool: one connection, taken again and again
+    monitor = open_store(pg_url, migrate=False)
+    pings: list[int] = []
+    real_ping = store.engine.dialect.do_ping
+    monkeypatch.setattr(store.engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    try:
+        with store.read() as tx:
+            first = tx.execute(text("SELECT pg_backend_pid()")).scalar()
+        with store.read() as tx:  # at once: the same connection, not tested again
+            assert tx.execute(text("SELECT pg_backend_pid()")).scalar() == first
+        assert pings == []  # neither the new connection nor the one used a moment ago was tested
+        tested = len(pings)
+        with monitor.read() as tx:
+            assert tx.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first}).scalar() is True
+        time.sleep(0.3)
+        with store.read() as tx:  # rested past the mark: tested, found dead, replaced
+            again = tx.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert again != first and len(pings) > tested
+    finally:
+        store.dispose()
+        monitor.dispose()
