@@ -105,6 +105,20 @@ def load(raw: bytes) -> dkimpy.DKIM:
     return dkimpy.DKIM(raw, logger=_quiet)
 
 
+# Where dkimpy's parser (rfc822_parse: lines split on CRLF or LF) sees the first empty line.
+_END_OF_HEADERS = re.compile(rb"(?:\A|\n)\r?\n")
+
+
+def load_for_checks(raw: bytes) -> dkimpy.DKIM:
+    """As `load`, but without the body when no header names a DKIM signature: only a signature's
+    body hash reads the body, and dkimpy splits the whole message into lines (a millisecond for
+    100 KB, most of the sender checks' CPU). The headers it holds are the same either way."""
+    end = _END_OF_HEADERS.search(raw)
+    if end is not None and b"dkim-signature" not in raw[:end.start()].lower():
+        raw = raw[:end.end()]
+    return load(raw)
+
+
 def signature_tags(value: bytes) -> dict[str, str] | None:
     """The tags of a DKIM-Signature value (dkimpy's tag=value parser), text without folding
     whitespace; None when the value is not a tag list."""
