@@ -24,6 +24,9 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
+from functools import lru_cache
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -257,6 +260,17 @@ def _close_after_reply(server: Any) -> None:
     server.close_after_reply = True
 
 
+@lru_cache(maxsize=1024)
+def _smtp_address(arg: str) -> tuple[str | None, str | None]:
+    """The address and the rest of a MAIL FROM / RCPT TO argument, as aiosmtpd's `_getaddr`
+    reads it (None, None when it does not parse)."""
+    try:
+        address, rest = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
+    except HeaderParseError:
+        return None, None
+    return address.addr_spec, rest
+
+
 class _SMTP(SMTP):
     """aiosmtpd's SMTP with adjustments: long lines in DATA are not a 5xx (only size is), AUTH
     may be offered without TLS to loopback clients when no certificate is configured, and a
@@ -300,6 +314,21 @@ class _SMTP(SMTP):
                 self.transport.close()
             return
         await super()._handle_client()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's `_getaddr`, minus its cost: it defines a class on every call (a typing
+        Protocol, so an ABCMeta each time) and parses with the email package's grammar. Here the
+        same parse is kept per argument (senders and recipients repeat), and the local-part limit
+        is checked as there."""
+        if not arg:
+            return "", ""
+        # an outlandish argument is parsed, not kept
+        addr, rest = _smtp_address(arg) if len(arg) <= 1024 else _smtp_address.__wrapped__(arg)
+        if addr is None:
+            return None, None
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str) and status.startswith("500 Line too long"):
