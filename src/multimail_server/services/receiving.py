@@ -351,8 +351,12 @@ def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dic
             "reply_text": reply_text, "returned": returned, "report": report, "now": ctx.now()}
 
 
-def store_prepared(tx, ctx, prepared: dict[str, Any]) -> list[str]:
-    """The part of `receive` inside the write transaction `tx`: the new ids."""
+def store_prepared(tx, ctx, prepared: dict[str, Any], *, mailboxes: dict[str, dict[str, Any] | None] | None = None) -> list[str]:
+    """The part of `receive` inside the write transaction `tx`: the new ids.
+
+    `mailboxes` memoises recipient lookups for the rest of `tx` (the SMTP group commit passes one
+    per batch: its messages mostly go to the same few mailboxes, and nothing stored here changes
+    a mailbox row)."""
     raw, rcpt_tos, returned, report, now = (prepared[k] for k in ("raw", "rcpt_tos", "returned", "report", "now"))
     stored = []
     boxes: dict[str, dict[str, Any]] = {}
@@ -364,7 +368,12 @@ def store_prepared(tx, ctx, prepared: dict[str, Any]) -> list[str]:
     for rcpt in rcpt_tos:
         if (normalized_or_none(rcpt) or rcpt) in returned:
             continue
-        box = hosted_mailbox(tx, rcpt)
+        if mailboxes is None:
+            box = hosted_mailbox(tx, rcpt)
+        elif rcpt in mailboxes:
+            box = mailboxes[rcpt]
+        else:
+            box = mailboxes[rcpt] = hosted_mailbox(tx, rcpt)
         if box is not None:
             boxes.setdefault(box["id"], box)
     digest = keep_raw(tx, raw, now) if boxes else ""
