@@ -71,8 +71,7 @@ def store_inbound(
     internet_id = mail.message_id or f"<{message_id}@multimail.invalid>"
     if mail.message_id and any(
         _same_delivery(tx, m, digest, authentication)
-        for m in message_q.by_internet_ids(tx, mailbox["id"], [mail.message_id])
-        if m["direction"] == "inbound"
+        for m in message_q.received_with_internet_id(tx, mailbox["id"], mail.message_id)
     ):
         return None
 
