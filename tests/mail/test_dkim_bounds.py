@@ -112,3 +112,16 @@ def test_unsigned_mail_is_checked_on_its_headers_alone():
     signed = b"From: a@b.test\r\nDKIM-Signature: v=1; d=b.test\r\n\r\nthe body\r\n"
     assert load_for_checks(signed).body == dkim.DKIM(signed).body == b"the body\r\n"
     assert load_for_checks(b"From: a@b.test\r\n\r\n" + b"x" * 100_000).body == b""
+
+
+def test_the_header_block_is_what_the_parser_reads_as_headers():
+    """smtp/server.py looks for an identity claim's header in header_block before parsing the
+    whole message: every header the parser finds is in it, and no body line is."""
+    from multimail_server.mail.dkim import header_block, parse
+
+    cases = [b"A: 1\r\nX-MultiMail-Identity: c\r\n\r\nX-Body: no\r\n", b"A: 1\nB:\n  folded\n\nbody", b"A: 1\r\n", b"\r\nA: body"]
+    for raw in cases:
+        block = header_block(raw)
+        headers, body = parse(raw)
+        assert all(bytes(name) + b":" in block for name, _ in headers), raw
+        assert b"body" not in block.lower() and b"X-Body" not in block, raw

@@ -109,6 +109,13 @@ def load(raw: bytes) -> dkimpy.DKIM:
 _END_OF_HEADERS = re.compile(rb"(?:\A|\n)\r?\n")
 
 
+def header_block(raw: bytes) -> bytes:
+    """The bytes of `raw` before the first empty line, as `parse` reads them (all of it when
+    there is none): what a header can be looked for in without splitting the body into lines."""
+    end = _END_OF_HEADERS.search(raw)
+    return raw if end is None else raw[:end.start()]
+
+
 def load_for_checks(raw: bytes) -> dkimpy.DKIM:
     """As `load`, but without the body when no header names a DKIM signature: only a signature's
     body hash reads the body, and dkimpy splits the whole message into lines (a millisecond for

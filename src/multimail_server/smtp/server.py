@@ -35,9 +35,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from ..core.access import Scope
 from ..core.addresses import normalize_mailbox_address
 from ..core.errors import BadRequest, Unauthorized
+from ..mail import dkim as dkim_policy
 from ..mail.auth_results import strip_authentication_results
 from ..mail.authentication import authenticate_inbound
 from ..mail.dns import DNSResolver, Resolver, StaticResolver
+from ..mail.identity import HEADER as IDENTITY_HEADER
 from ..services.context import Context
 from ..services.identity import inbound_claim
 from ..services.keys import authenticate as authenticate_key
@@ -50,6 +52,7 @@ from .group_commit import GroupCommitter
 log = logging.getLogger("multimail_server.smtp")
 
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # advertised with EHLO SIZE (RFC 1870)
+_CLAIM_HEADER = IDENTITY_HEADER.lower().encode()
 
 
 def _is_loopback(peer: Any) -> bool:
@@ -192,8 +195,10 @@ class InboundHandler:
             auth, stored = authenticate_inbound(raw, ip=ip, helo=session.host_name, mail_from=envelope.mail_from,
                                                 authserv_id=hostname, resolver=self.resolver)
             # Mail from another MultiMail server: its signed identity claim, checked with the
-            # issuer's published key.
-            claim = inbound_claim(self.ctx, raw, sender_authenticated=bool(auth.get("verified_sender")))
+            # issuer's published key. Looked for in the header block first: inbound_claim parses
+            # the whole message to find the header (2 ms at 100 KB), and most mail has none.
+            claim = (inbound_claim(self.ctx, raw, sender_authenticated=bool(auth.get("verified_sender")))
+                     if _CLAIM_HEADER in dkim_policy.header_block(raw).lower() else None)
             if claim is not None:
                 auth["multimail_identity"] = claim
             return auth, stored
