@@ -46,6 +46,7 @@ async def every_method(c: Any) -> None:
     assert updated["display_name"] == "Gated Box" and updated["oversight_mode"] == "gated_send"
     assert updated["quiet_hours"] == {"start": "03:00", "end": "03:01", "timezone": "UTC"}
     assert (await v(c.update_mailbox(gated, quiet_hours="off")))["quiet_hours"] is None
+    assert (await v(c.update_mailbox(gated, spam_threshold=40.0)))["spam_threshold"] == 40.0
 
     # Inbound mail for `gated`: an autonomous hosted mailbox's message goes out at once.
     subject = f"Inbound {secrets.token_hex(3)}"
@@ -107,6 +108,12 @@ async def every_method(c: Any) -> None:
     wait = await v(c.register_wait(str(uuid.uuid4()), message_id=rejected_msg.message_id))
     assert wait["resume"] == "none" and wait["status"] == "resolved"  # the session server has no Prefect API
     assert wait["outcome"]["status"] == "rejected" and wait["outcome"]["reason"] == "not today"
+    # a held reply with its own approval clock (the mailbox has none)
+    timed = await v(c.reply_email(item["message_id"], body="Held, on its own clock.", oversight_mode="gated_all",
+                                  approval_timeout=3600, on_timeout="reject"))
+    pending = {m["message_id"]: m for m in (await v(c.list_pending(gated)))["messages"]}[timed.message_id]
+    assert timed.status == "pending" and pending["approval_due_at"] and pending["on_timeout"] == "reject"
+    await v(c.cancel_message(timed.message_id))
 
     # Scheduled send and forward (tests/scheduling covers them in depth).
     later = await v(c.send_email(sender=gated, to=outside, subject="Later", body="Tomorrow.",

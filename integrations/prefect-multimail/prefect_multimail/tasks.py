@@ -206,6 +206,8 @@ def reply_email(
     oversight_mode: OversightMode | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    approval_timeout: int | None = None,
+    on_timeout: str | None = None,
     send_at: str | datetime | None = None,
     gate_timing: str | None = None,
 ) -> str:
@@ -223,6 +225,8 @@ def reply_email(
         oversight_mode: Per-message oversight override.
         metadata: Free-form JSON kept with the message (the run's ids are added).
         idempotency_key: Your own key; derived from the run by default (see :func:`send_email`).
+        approval_timeout: If held: this reply's own approval timeout in seconds.
+        on_timeout: If held: ``reject``, ``escalate`` or ``approve`` when the timeout passes.
         send_at: Scheduled send, as for :func:`send_email`.
         gate_timing: As for :func:`send_email`.
 

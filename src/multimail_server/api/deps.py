@@ -17,7 +17,9 @@ from . import ratelimit
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer mm_live_...`")
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
+    # async: FastAPI runs a plain `def` dependency on its thread pool, a hand-over to a thread and
+    # back for an attribute read (about 0.1 ms of CPU a request under load)
     return request.app.state.ctx
 
 

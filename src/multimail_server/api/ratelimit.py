@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from ..core.limits import TooManyRequests
 from ..services.rate_limits import Budget, RateLimits
@@ -79,7 +80,10 @@ def make_request_limit(principal_dependency: Any):
     are limited in the principal dependency instead (per key, and wrong keys per IP)."""
     keyed: dict[int, bool] = {}
 
-    def limit_request(request: Request) -> None:
+    async def limit_request(request: Request) -> None:
+        # async, so that a keyed route (nearly every request) returns at once instead of taking a
+        # thread-pool hand-over for nothing; the budget itself may live in Redis, so spending it
+        # goes to the thread pool.
         route = request.scope.get("route")
         if isinstance(route, APIRoute):
             if id(route) not in keyed:
@@ -89,7 +93,7 @@ def make_request_limit(principal_dependency: Any):
         limits = limits_of(request)
         budget = _keyless_budget(request, limits)
         if budget is not None:
-            limits.hit(budget, client_ip(request))
+            await run_in_threadpool(limits.hit, budget, client_ip(request))
 
     return limit_request
 

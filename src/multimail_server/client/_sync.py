@@ -245,6 +245,8 @@ class MultiMail(BaseClient):
         oversight_mode: OversightMode | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        approval_timeout: int | None = None,
+        on_timeout: str | None = None,
         send_at: str | datetime | None = None,
         gate_timing: str | None = None,
     ) -> SendResult:
@@ -261,6 +263,9 @@ class MultiMail(BaseClient):
             oversight_mode: Per-call oversight override (see :meth:`send_email`).
             metadata: Free-form JSON kept with the message.
             idempotency_key: As for :meth:`send_email`.
+            approval_timeout: If held: this reply's own approval timeout in seconds.
+            on_timeout: If held: ``reject``, ``escalate`` or ``approve`` when the timeout passes
+                (an agent key cannot loosen the mailbox's policy).
             send_at: Scheduled send, as for :meth:`send_email`.
             gate_timing: As for :meth:`send_email`.
 
@@ -278,6 +283,7 @@ class MultiMail(BaseClient):
                                                        attachments=list(attachments) if attachments is not None else None,
                                                        oversight_mode=oversight_mode,
                                                        metadata=dict(metadata) if metadata is not None else None,
+                                                       approval_timeout=approval_timeout, on_timeout=on_timeout,
                                                        send_at=when_text(send_at), gate_timing=gate_timing)}
         return SendResult.from_dict(self._request(self._sending_call("reply_email", payload, idempotency_key)))
 
@@ -914,7 +920,7 @@ class MultiMail(BaseClient):
                        escalate_to: list[str] | None = None, digest: str | None = None,
                        quiet_hours: Mapping[str, str] | str | None = None, contacts_only: bool | None = None,
                        retain_bodies_days: int | None = None, retain_attachments_days: int | None = None,
-                       gate_timing: str | None = None) -> Mailbox:
+                       gate_timing: str | None = None, spam_threshold: float | None = None) -> Mailbox:
         """Change a mailbox's oversight mode, floor, display name, idempotency window or approval policy (admin key).
 
         Args:
@@ -940,6 +946,8 @@ class MultiMail(BaseClient):
             retain_attachments_days: Days attachments are kept (0: for ever).
             gate_timing: When a held scheduled message is put to the approvers: ``gate_first``
                 (at once) or ``schedule_first`` (when it falls due).
+            spam_threshold: The baseline spam score at which its inbound mail is flagged as spam
+                (used when no rspamd is configured).
 
         Returns:
             The updated mailbox.
@@ -954,7 +962,8 @@ class MultiMail(BaseClient):
             approvals_required=approvals_required, approval_timeout=approval_timeout, on_timeout=on_timeout,
             escalate_to=escalate_to, digest=digest, contacts_only=contacts_only, gate_timing=gate_timing,
             quiet_hours=dict(quiet_hours) if isinstance(quiet_hours, Mapping) else quiet_hours,
-            retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days)}))
+            retain_bodies_days=retain_bodies_days, retain_attachments_days=retain_attachments_days,
+            spam_threshold=spam_threshold)}))
 
     def delete_mailbox(self, mailbox: str) -> MailboxDeleted:
         """Delete a mailbox and its mail (admin key); the audit trail keeps its history.

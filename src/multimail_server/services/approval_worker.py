@@ -22,6 +22,7 @@ from ..store import approvals as approval_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
+from ..store import wakes
 from .approval_notices import notify, queue_digest
 from .approvals import reject_held
 from .common import record
@@ -34,6 +35,9 @@ TIMEOUT_ACTOR = "timeout"
 
 class ApprovalWorker(PollingWorker):
     name = "approvals"
+    # Timeouts and digests come with time, not with commits: woken only when a held message gets
+    # an approval deadline (which may be sooner than the current sleep), else on its clock.
+    wake_topics = frozenset({wakes.APPROVALS})
 
     def __init__(self, ctx: Context):
         super().__init__(ctx)
@@ -44,6 +48,18 @@ class ApprovalWorker(PollingWorker):
 
     def run_once(self, limit: int = 20) -> int:
         return self.apply_timeouts(limit) + self.queue_digests()
+
+    def wait_seconds(self) -> float:
+        """Until the earliest approval deadline, at most the poll interval: a timeout is applied
+        when it falls due, not at the next poll (a new deadline wakes the worker, wakes.APPROVALS)."""
+        try:
+            with self.ctx.store.read() as tx:
+                due = approval_q.next_timeout_at(tx)
+        except Exception:
+            return self.poll_seconds
+        if due is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, max(0.05, (due - self.ctx.now()).total_seconds()))
 
     # -- timeouts ------------------------------------------------------------------------------
 

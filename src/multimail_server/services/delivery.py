@@ -68,6 +68,7 @@ from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
+from ..store import wakes
 from . import approval_notices, bounces, decision_links, scheduling
 from .approvals import approved_content_matches
 from .common import record
@@ -178,6 +179,7 @@ def _progress(row: dict[str, Any]) -> dict[str, Any]:
 
 class DeliveryWorker(PollingWorker):
     name = "delivery"
+    wake_topics = frozenset({wakes.OUTBOX})
 
     def __init__(self, ctx: Context):
         super().__init__(ctx)

@@ -23,6 +23,7 @@ from ..prefect_api import PrefectApi
 from ..store import flow_run_waits as wait_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
+from ..store import wakes
 from .common import find_message, find_thread, record
 from .context import Context
 from .workers import PollingWorker
@@ -153,6 +154,7 @@ class FlowRunResumeWorker(PollingWorker):
     """Resumes flow runs whose wait an event settled, retrying what Prefect was not ready for."""
 
     name = "prefect-resume"
+    wake_topics = frozenset({wakes.FLOW_RUNS})
 
     def __init__(self, ctx: Context, api: PrefectApi):
         super().__init__(ctx)

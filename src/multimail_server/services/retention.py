@@ -136,15 +136,11 @@ class RetentionWorker(PollingWorker):
 
     name = "retention"
 
+    wake_topics = frozenset()  # on its clock alone
+
     @property
     def poll_seconds(self) -> float:
         return self.ctx.settings.retention_poll_seconds
-
-    def start(self) -> None:
-        import threading
-
-        self._thread = threading.Thread(target=self._run, name=f"multimail-{self.name}", daemon=True)
-        self._thread.start()
 
     def run_once(self) -> int:
         return purge_due(self.ctx)

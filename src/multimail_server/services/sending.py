@@ -291,14 +291,6 @@ class _Submission:
             raise NotFound("The message this request created earlier was deleted.", code="message_not_found")
         return send_result(existing, duplicate=True)
 
-    def replayed_from_read(self) -> dict[str, Any] | None:
-        """A replay (a retried task) answered from a read, without queueing for the write lock;
-        a slot taken meanwhile is still caught by `claimed_by_other` in the write transaction."""
-        with self.ctx.store.read() as tx:
-            slot, _ = self.slot(self.target(tx)[1])
-            held = idem_q.holder(tx, api_key_id=self.principal.label, slot=slot, now=self.now) if slot is not None else None
-            return self.replay(tx, held) if held is not None else None
-
     def claimed_by_other(self, tx: Connection, mailbox: dict[str, Any]) -> dict[str, Any] | None:
         """Take the slot for this message; the earlier request's answer if it was taken."""
         slot, ttl = self.slot(mailbox)
@@ -429,10 +421,8 @@ def _submit(
                       draft=draft, override=override, idempotency_key=idempotency_key,
                       request_fingerprint=request_fingerprint, parent_id=parent_id, now=ctx.now(), message_id=new_id("msg"),
                       approval_timeout=approval_timeout, on_timeout=on_timeout, send_at=when, schedule_key=schedule_key)
-    replayed = sub.replayed_from_read()
-    if replayed is not None:
-        return replayed
-
+    # Replays are found in the write transaction (`claimed_by_other`), not by a read before it:
+    # nearly every request is new, and the read cost each of them a transaction and two queries.
     with ctx.store.write() as tx:
         parent, mailbox = sub.target(tx)
         replayed = sub.claimed_by_other(tx, mailbox)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.webhook_rules import ROTATION_GRACE, next_delay, redact_url, retryable_status
 from ..store import mailboxes as mailbox_q
+from ..store import wakes
 from ..store import webhook_deliveries as delivery_q
 from ..store import webhooks as webhook_q
 from ..webhooks.sender import AttemptResult, post_event
@@ -34,6 +35,7 @@ def retryable(result: AttemptResult) -> bool:
 
 class WebhookWorker(PollingWorker):
     name = "webhooks"
+    wake_topics = frozenset({wakes.WEBHOOKS})
 
     def __init__(self, ctx: Context, *, resolver: Resolver = system_resolver, rng: random.Random | None = None):
         super().__init__(ctx)

@@ -1,8 +1,9 @@
 """The loop every background worker shares: wake on a commit, poll otherwise.
 
 A worker drains what is due (`run_once` until it finds nothing), then sleeps until a transaction
-commits (the store's after-commit hook: this process's commits, and on PostgreSQL other
-processes' too, relayed by the store's LISTEN connection, store/notify.py) or the poll interval
+commits that made work for it (the store's after-commit hook for the worker's wake topics,
+store/wakes.py: this process's commits, and on PostgreSQL other processes' too, relayed by the
+store's LISTEN connection, store/notify.py) or the poll interval
 passes, which covers retries falling due and any wake-up lost between processes. An exception in a pass is logged and the loop goes on:
 the rows' leases let them be taken again.
 """
@@ -58,6 +59,9 @@ def run_concurrently(items: Sequence[Any], fn: Callable[[Any], None], concurrenc
 
 class PollingWorker:
     name = "worker"
+    # The commits that wake this worker (store/wakes.py): None for every commit, a set of topics
+    # for those that marked one of them, an empty set for none (a worker on a clock alone).
+    wake_topics: frozenset[str] | None = None
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -91,7 +95,8 @@ class PollingWorker:
         self._wake.set()
 
     def start(self) -> None:
-        self.ctx.store.on_commit(self.wake)
+        if self.wake_topics is None or self.wake_topics:
+            self.ctx.store.on_commit(self.wake, topics=self.wake_topics)
         self._thread = threading.Thread(target=self._run, name=f"multimail-{self.name}", daemon=True)
         self._thread.start()
 

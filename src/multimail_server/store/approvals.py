@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from . import tables as t
+from . import wakes
 
 
 def insert_link(tx: Connection, row: dict[str, Any]) -> None:
@@ -83,7 +84,14 @@ def pause(tx: Connection, scope: str, now: datetime, by: str, reason: str | None
 
 
 def resume(tx: Connection, scope: str) -> bool:
+    wakes.mark(tx, wakes.OUTBOX)  # the mailbox's queued mail may go now
     return tx.execute(delete(t.outbound_pauses).where(t.outbound_pauses.c.scope == scope)).rowcount == 1
+
+
+def next_timeout_at(tx: Connection) -> datetime | None:
+    """The earliest approval deadline of a held message (the approval worker sleeps until it)."""
+    m = t.messages.c
+    return tx.execute(select(func.min(m.approval_due_at)).where(m.approval_status == "pending")).scalar()
 
 
 def pauses(tx: Connection) -> list[dict[str, Any]]:

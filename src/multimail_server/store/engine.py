@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from . import notify as wakeups  # named apart from `write`'s `notify` flag
+from . import wakes
 
 
 class Store:
@@ -29,7 +30,8 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._after_commit_hooks: list[Callable[[], None]] = []
+        # (hook, topics): topics None runs the hook after every commit (store/wakes.py)
+        self._after_commit_hooks: list[tuple[Callable[[], None], frozenset[str] | None]] = []
         self._lock = threading.Lock()
         self._write_lock = threading.RLock()
         # PostgreSQL: each write also NOTIFYs the other processes (store/notify.py), signed with
@@ -53,25 +55,31 @@ class Store:
     def write(self, *, notify: bool = True) -> Iterator[Connection]:
         """One write transaction; committed when the block ends, rolled back on any exception.
 
-        After the commit the in-process workers are woken (`on_commit`), unless `notify` is
-        False: a worker claiming its own rows creates no work for the others, and waking them
-        would have each worker's empty claim wake the rest, so an idle server would spin."""
+        After the commit the in-process workers the transaction made work for are woken
+        (`on_commit`, store/wakes.py), unless `notify` is False: a worker claiming its own rows
+        creates no work for the others, and waking them would have each worker's empty claim wake
+        the rest, so an idle server would spin."""
         # SQLite has one writer at a time. Writers of this process queue on a lock, which hands
         # over at once, instead of on SQLite's busy handler, which polls with sleeps of up to
         # 100 ms: under 50 concurrent requests that polling made some wait for seconds. Other
         # processes (CLI verbs) still meet the busy timeout.
         with self._write_lock if self.is_sqlite else contextlib.nullcontext():
             with self.engine.connect() as conn:
+                wakes.clear(conn)  # left by a transaction that rolled back on this connection
                 if self.is_sqlite:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
-                with conn.begin():
-                    yield conn
-                    if notify and not self.is_sqlite:  # delivered by PostgreSQL on commit only
-                        wakeups.announce(conn, self.notify_token)
+                try:
+                    with conn.begin():
+                        yield conn
+                        topics = wakes.take(conn)
+                        if notify and not self.is_sqlite:  # delivered by PostgreSQL on commit only
+                            wakeups.announce(conn, self.notify_token, topics)
+                finally:
+                    wakes.clear(conn)
         if self._checkpointer is not None:
             self._checkpointer.committed()
         if notify:
-            self._run_after_commit()
+            self._run_after_commit(topics)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -79,14 +87,17 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def on_commit(self, hook: Callable[[], None]) -> None:
-        """Run `hook` after every committed write (used to wake in-process workers)."""
+    def on_commit(self, hook: Callable[[], None], *, topics: frozenset[str] | None = None) -> None:
+        """Run `hook` after every committed write that marked one of `topics` (store/wakes.py),
+        or after every committed write when `topics` is None (used to wake in-process workers)."""
         with self._lock:
-            self._after_commit_hooks.append(hook)
+            self._after_commit_hooks.append((hook, topics))
 
-    def _run_after_commit(self) -> None:
-        for hook in list(self._after_commit_hooks):
-            hook()
+    def _run_after_commit(self, topics: frozenset[str] | None) -> None:
+        """Run the hooks for a commit that marked `topics` (None: unknown, so all of them)."""
+        for hook, wanted in list(self._after_commit_hooks):
+            if wanted is None or topics is None or wanted & topics:
+                hook()
 
     def listen(self) -> wakeups.Listener | None:
         """PostgreSQL: start this process's one LISTEN connection, which runs the after-commit

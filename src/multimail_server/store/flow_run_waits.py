@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import flow_run_waits as rules
 from ..core.ids import new_id
-from . import leases
+from . import leases, wakes
 from .tables import flow_run_waits as w
 from .tables import messages
 
@@ -66,6 +66,8 @@ def mark_due(tx: Connection, *, kind: str, target_id: str, outcome: dict[str, An
     res = tx.execute(update(w).where(w.c.target_id == target_id, w.c.kind == kind, w.c.status == "waiting")
                      .values(status="due", outcome=outcome, next_attempt_at=now, updated_at=now),
                      execution_options={"preserve_rowcount": True})
+    if res.rowcount:
+        wakes.mark(tx, wakes.FLOW_RUNS)
     return res.rowcount
 
 

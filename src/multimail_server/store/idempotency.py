@@ -6,6 +6,7 @@ the others read its message."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -25,20 +26,18 @@ def claim(
     now: datetime,
     expires_at: datetime,
 ) -> dict[str, Any] | None:
-    """Take the slot for `message_id`; if someone holds it, return their row instead."""
-    # An expired holder no longer counts; remove it so the slot can be taken again.
-    tx.execute(
-        delete(idempotency).where(
-            idempotency.c.api_key_id == api_key_id, idempotency.c.slot == slot, idempotency.c.expires_at <= now
-        )
-    )
-    dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(idempotency).on_conflict_do_nothing(index_elements=["api_key_id", "slot"])
+    """Take the slot for `message_id`; if someone holds it, return their row instead.
+
+    One statement for the common case (a new request): an insert that, on a conflict with an
+    expired holder (which no longer counts), takes that row over instead, and on a conflict with
+    a live holder changes nothing (the `WHERE` of `DO UPDATE`); it touched a row exactly when the
+    slot is now ours. (It was a DELETE of the expired holder, then an insert: two statements on
+    every send.)"""
     values = {"api_key_id": api_key_id, "slot": slot, "request_hash": request_hash, "message_id": message_id,
               "created_at": now, "expires_at": expires_at}
     # `preserve_rowcount`: SQLAlchemy does not keep an INSERT's rowcount by default, and with
     # psycopg it reads -1, which made every first request look like a duplicate of itself.
-    if tx.execute(stmt, values, execution_options={"preserve_rowcount": True}).rowcount == 1:
+    if tx.execute(_claim_statement(tx.dialect.name), values, execution_options={"preserve_rowcount": True}).rowcount == 1:
         return None
     row = tx.execute(
         select(idempotency).where(idempotency.c.api_key_id == api_key_id, idempotency.c.slot == slot)
@@ -46,13 +45,15 @@ def claim(
     return dict(row) if row else None
 
 
-def holder(tx: Connection, *, api_key_id: str, slot: str, now: datetime) -> dict[str, Any] | None:
-    """The live holder of a slot, read without taking it (a replay needs no write)."""
-    row = tx.execute(
-        select(idempotency).where(idempotency.c.api_key_id == api_key_id, idempotency.c.slot == slot,
-                                  idempotency.c.expires_at > now)
-    ).mappings().first()
-    return dict(row) if row else None
+@functools.cache
+def _claim_statement(dialect: str):
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = dialect_insert(idempotency)
+    return stmt.on_conflict_do_update(
+        index_elements=["api_key_id", "slot"],
+        set_={c: stmt.excluded[c] for c in ("request_hash", "message_id", "created_at", "expires_at")},
+        where=idempotency.c.expires_at <= stmt.excluded.created_at,  # the holder had expired by now
+    )
 
 
 def purge_expired(tx: Connection, now: datetime) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from . import tables as t
 
@@ -13,13 +13,19 @@ def insert_mailbox(tx: Connection, row: dict[str, Any]) -> None:
     tx.execute(insert(t.mailboxes).values(**row))
 
 
+# Built once (values bound as parameters): every send and every received message looks its
+# mailbox up, and building the statement cost more than running it.
+_BY_ADDRESS = select(t.mailboxes).where(t.mailboxes.c.address == bindparam("address"))
+_BY_ID = select(t.mailboxes).where(t.mailboxes.c.id == bindparam("mailbox_id"))
+
+
 def by_address(tx: Connection, address: str) -> dict[str, Any] | None:
-    row = tx.execute(select(t.mailboxes).where(t.mailboxes.c.address == address)).mappings().first()
+    row = tx.execute(_BY_ADDRESS, {"address": address}).mappings().first()
     return dict(row) if row else None
 
 
 def by_id(tx: Connection, mailbox_id: str) -> dict[str, Any] | None:
-    row = tx.execute(select(t.mailboxes).where(t.mailboxes.c.id == mailbox_id)).mappings().first()
+    row = tx.execute(_BY_ID, {"mailbox_id": mailbox_id}).mappings().first()
     return dict(row) if row else None
 
 

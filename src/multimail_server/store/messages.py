@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core import search_query as sq
 from . import blobs as blob_store
-from . import search
+from . import search, wakes
 from . import tables as t
 
 # The statements every received message runs, built once: building one costs as much again as
@@ -37,6 +37,8 @@ def thread_by_id(tx: Connection, thread_id: str) -> dict[str, Any] | None:
 
 def insert_message(tx: Connection, row: dict[str, Any]) -> None:
     tx.execute(_INSERT_MESSAGE, row)
+    if row.get("approval_due_at") is not None:
+        wakes.mark(tx, wakes.APPROVALS)
 
 
 def insert_many(tx: Connection, *, threads: list[dict[str, Any]], messages: list[dict[str, Any]],
@@ -84,11 +86,13 @@ def raise_unconfigured(sha256: str) -> NoReturn:
                              "(start it with the same --blob-store as before).", details={"sha256": sha256})
 
 
+_BY_ID = select(t.messages).where(t.messages.c.id == bindparam("message_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+
+
 def by_id(tx: Connection, message_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    q = select(t.messages).where(t.messages.c.id == message_id)
-    if lock and tx.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = tx.execute(q).mappings().first()
+    q = _BY_ID_LOCKED if lock and tx.dialect.name == "postgresql" else _BY_ID
+    row = tx.execute(q, {"message_id": message_id}).mappings().first()
     return dict(row) if row else None
 
 
@@ -129,6 +133,8 @@ def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, w
     q = update(t.messages).where(t.messages.c.id == message_id)
     for col, val in (where or {}).items():
         q = q.where(t.messages.c[col] == val)
+    if values.get("approval_due_at") is not None:
+        wakes.mark(tx, wakes.APPROVALS)
     return tx.execute(q.values(**values)).rowcount == 1
 
 

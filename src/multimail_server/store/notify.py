@@ -32,6 +32,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
+from . import wakes
+
 CHANNEL = "multimail_changed"
 RECONNECT_FIRST_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
@@ -45,9 +47,11 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def announce(conn: Connection, token: str) -> None:
-    """Queue the cross-process wake-up in the current transaction (sent on commit only)."""
-    conn.execute(_NOTIFY, {"channel": CHANNEL, "token": token})
+def announce(conn: Connection, token: str, topics: frozenset[str] = frozenset()) -> None:
+    """Queue the cross-process wake-up in the current transaction (sent on commit only), naming
+    the wake topics it marked (store/wakes.py) so that the other processes wake only the
+    workers it has work for."""
+    conn.execute(_NOTIFY, {"channel": CHANNEL, "token": wakes.encode(token, topics)})
 
 
 def libpq_dsn(url: URL) -> str:
@@ -58,7 +62,7 @@ def libpq_dsn(url: URL) -> str:
 class Listener:
     """The one LISTEN connection of a process; `on_notify` runs for others' commits."""
 
-    def __init__(self, dsn: str, token: str, on_notify: Callable[[], None], *, channel: str = CHANNEL):
+    def __init__(self, dsn: str, token: str, on_notify: Callable[[frozenset[str] | None], None], *, channel: str = CHANNEL):
         self.dsn = dsn
         self.token = token
         self.on_notify = on_notify
@@ -93,13 +97,14 @@ class Listener:
                     conn.execute(f"LISTEN {self.channel}")
                     self.connected = True
                     delay = RECONNECT_FIRST_SECONDS
-                    self._fire()  # whatever committed while nobody listened
+                    self._fire(None)  # whatever committed while nobody listened: every hook
                     while not self._stop.is_set():
                         # Returns after `timeout` with nothing pending, so the stop flag is seen.
                         for note in conn.notifies(timeout=0.5):
-                            if note.payload != self.token:
+                            sender, topics = wakes.decode(note.payload)
+                            if sender != self.token:
                                 self.received += 1
-                                self._fire()
+                                self._fire(topics)
                             if self._stop.is_set():
                                 break
             except Exception as exc:
@@ -114,9 +119,9 @@ class Listener:
             self.reconnects += 1
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    def _fire(self) -> None:
+    def _fire(self, topics: frozenset[str] | None) -> None:
         try:
-            self.on_notify()
+            self.on_notify(topics)
         except Exception:  # a hook's failure must not end the listening
             log.exception("after-commit hook failed on a notification")
 

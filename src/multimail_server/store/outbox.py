@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
-from . import leases
+from . import leases, wakes
 from .approvals import paused_filter
 from .tables import outbox
 
@@ -23,6 +23,7 @@ def enqueue(tx: Connection, message_id: str, now: datetime, *, not_before: datet
     first = not_before if not_before is not None and not_before > now else now
     tx.execute(insert(outbox), {"message_id": message_id, "state": "ready", "attempts": 0, "next_attempt_at": first,
                                 "not_before": not_before, "created_at": now, "updated_at": now})
+    wakes.mark(tx, wakes.OUTBOX)
 
 
 def claim_due(tx: Connection, now: datetime, *, lease_seconds: int, limit: int,
@@ -85,6 +86,7 @@ def reschedule(tx: Connection, message_id: str, *, not_before: datetime, now: da
         update(outbox).where(outbox.c.message_id == message_id, outbox.c.state == "ready", outbox.c.attempts == 0)
         .values(not_before=not_before, next_attempt_at=max(not_before, now), updated_at=now)
     )
+    wakes.mark(tx, wakes.OUTBOX)  # sooner than the worker's sleep, maybe
     return res.rowcount == 1
 
 

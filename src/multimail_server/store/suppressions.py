@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from .tables import mailboxes, suppressions
 
@@ -14,12 +14,17 @@ def _row(r: Any) -> dict[str, Any]:
     return dict(r._mapping)
 
 
+# Built once (every send checks its recipients): an expanding parameter takes the list.
+_FIND = (select(suppressions)
+         .where(suppressions.c.mailbox_id == bindparam("mailbox_id"), suppressions.c.address.in_(bindparam("addresses", expanding=True)))
+         .order_by(suppressions.c.seq))
+
+
 def find(tx: Connection, mailbox_id: str, addresses: list[str]) -> list[dict[str, Any]]:
     """The entries of `mailbox_id` whose key is one of `addresses`."""
     if not addresses:
         return []
-    q = select(suppressions).where(suppressions.c.mailbox_id == mailbox_id, suppressions.c.address.in_(addresses))
-    return [_row(r) for r in tx.execute(q.order_by(suppressions.c.seq))]
+    return [_row(r) for r in tx.execute(_FIND, {"mailbox_id": mailbox_id, "addresses": list(addresses)})]
 
 
 def add(tx: Connection, row: dict[str, Any]) -> bool:

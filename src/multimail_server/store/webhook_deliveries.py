@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from . import leases
+from . import leases, wakes
 from .tables import webhook_attempts, webhook_deliveries, webhooks
 
 
@@ -68,6 +68,7 @@ def reset_for_redelivery(tx: Connection, *, delivery_ids: list[str], now: dateti
     if not delivery_ids:
         return 0
     d = webhook_deliveries
+    wakes.mark(tx, wakes.WEBHOOKS)
     res = tx.execute(
         update(d).where(d.c.id.in_(delivery_ids), d.c.status.in_(("succeeded", "failed")))
         .values(status="pending", next_attempt_at=now, locked_until=None, finished_at=None, updated_at=now),

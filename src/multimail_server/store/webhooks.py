@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from . import wakes
 from .tables import webhooks
 
 
@@ -32,4 +33,6 @@ def delete_webhook(tx: Connection, webhook_id: str) -> None:
 def update_webhook(tx: Connection, webhook_id: str, values: dict[str, Any]) -> None:
     from sqlalchemy import update
 
+    if values.get("enabled"):
+        wakes.mark(tx, wakes.WEBHOOKS)  # its deliveries left pending while it was off may go now
     tx.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))
