@@ -4,7 +4,8 @@ In one run, for 1 KB and 100 KB messages, 8 concurrent aiosmtplib clients (in th
 servers in their own processes, loopback) each keep one connection and send messages one after
 another to a hosted mailbox; every message gets its 250 only once it is committed (MultiMail's
 DATA handler answers after the commit). The baseline is aiosmtpd with a handler that answers
-250 at once (benchmarks/_smtp_sink.py), loaded the same way. Prints msg/s, the per-batch rate
+250 at once (benchmarks/_smtp_sink.py), loaded the same way. Prints msg/s, the server process's
+CPU per message (utime+stime, steadier than msg/s on a shared machine), the per-batch rate
 (batches of 20 messages per client: a periodic stall shows up here) and the ratio.
 
     python benchmarks/smtp_ingest.py [--messages 400] [--clients 8] [--mailbox-size 0] [--database-url URL]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -27,6 +29,19 @@ from email.message import EmailMessage
 import aiosmtplib
 from _harness import HERE, free_port, header, multimail, percentile, post, row, wait_port
 from check_inbox import fill
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (/proc/PID/stat): what it cost, whatever else loads the machine."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, port: int, to: str, *, messages: int, clients: int, size: int) -> tuple[float, list[float], list[float], float]:
+    """`load` with the CPU the server process `pid` spent per message, in ms."""
+    before = cpu_seconds(pid)
+    rate, lat, batches = asyncio.run(load(port, to, messages=messages, clients=clients, size=size))
+    return rate, lat, batches, (cpu_seconds(pid) - before) * 1000 / messages
 
 
 def message(i: int, size: int, to: str) -> bytes:
@@ -83,10 +98,10 @@ def main() -> None:
     sink = subprocess.Popen([sys.executable, str(HERE / "_smtp_sink.py"), "--port", str(port)])
     try:
         wait_port(port)
-        base = {}
+        base, base_cpu = {}, {}
         for size, _label, n in sizes:
             asyncio.run(load(port, "x@sink.test", messages=n // 4, clients=args.clients, size=size))  # warm up
-            base[size], _, _ = asyncio.run(load(port, "x@sink.test", messages=n, clients=args.clients, size=size))
+            base[size], _, _, base_cpu[size] = measured(sink.pid, port, "x@sink.test", messages=n, clients=args.clients, size=size)
     finally:
         sink.terminate()
         sink.wait(10)
@@ -100,10 +115,10 @@ def main() -> None:
             server.restart()
         for size, label, n in sizes:
             asyncio.run(load(server.smtp_port, box, messages=n // 4, clients=args.clients, size=size))  # warm up
-            rate, lat, batches = asyncio.run(load(server.smtp_port, box, messages=n, clients=args.clients, size=size))
-            row(f"baseline: aiosmtpd sink, {label}", base[size], "msg/s")
+            rate, lat, batches, cpu = measured(server.proc.pid, server.smtp_port, box, messages=n, clients=args.clients, size=size)
+            row(f"baseline: aiosmtpd sink, {label}", base[size], "msg/s", extra=f"CPU {base_cpu[size]:.2f} ms/msg")
             row(f"multimail serve, {label}", rate, "msg/s", baseline=base[size],
-                extra=f"p50 {percentile(lat, 50):.1f} ms  p99 {percentile(lat, 99):.1f} ms",
+                extra=f"p50 {percentile(lat, 50):.1f} ms  p99 {percentile(lat, 99):.1f} ms  CPU {cpu:.2f} ms/msg  load {os.getloadavg()[0]:.1f}",
                 target=">= 0.5x" + (", >= 300 msg/s" if size == 1024 else ""))
             print("    per batch of 20 per client: " + ", ".join(f"{r:.0f}" for r in batches) + " msg/s", flush=True)
         count = server.query("SELECT count(*) FROM messages WHERE direction = 'inbound'")[0][0] - args.mailbox_size

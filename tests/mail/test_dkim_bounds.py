@@ -89,3 +89,39 @@ def test_bogus_signatures_claiming_the_from_domain_cannot_hide_a_valid_one_forev
     auth = only_message(api, box)["authentication"]
     assert [d["result"] for d in auth["dkim"]].count("pass") == 1 and auth["verified_sender"] is True
 
+
+
+def test_unsigned_mail_is_checked_on_its_headers_alone():
+    """load_for_checks skips the body of a message no header names a DKIM signature in (only a
+    body hash reads it): the headers dkimpy holds, and what it raises, are the same as for the
+    whole message, whatever the line endings; a signed message keeps its body."""
+    from multimail_server.mail.dkim import load_for_checks
+
+    def outcome(load, raw):
+        try:
+            checker = load(raw)
+        except dkim.MessageFormatError:
+            return "MessageFormatError"
+        return checker.headers
+
+    cases = [b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore", b"A: 1\nB:\n  folded\n\nbody", b"A: 1\r\n", b"\r\nbody", b"",
+             b"A: 1\r\n\r\r\nB: x\r\n\r\nbody", b"From x\r\nA: 1\r\n\r\nb", b"A: 1\r\n\nB: 2\r\n", b"A:1\r\nbad line\r\n\r\nx",
+             b"A: 1\r\n\r\nbad line\r\n"]
+    for raw in cases:
+        assert outcome(load_for_checks, raw) == outcome(dkim.DKIM, raw), raw
+    signed = b"From: a@b.test\r\nDKIM-Signature: v=1; d=b.test\r\n\r\nthe body\r\n"
+    assert load_for_checks(signed).body == dkim.DKIM(signed).body == b"the body\r\n"
+    assert load_for_checks(b"From: a@b.test\r\n\r\n" + b"x" * 100_000).body == b""
+
+
+def test_the_header_block_is_what_the_parser_reads_as_headers():
+    """smtp/server.py looks for an identity claim's header in header_block before parsing the
+    whole message: every header the parser finds is in it, and no body line is."""
+    from multimail_server.mail.dkim import header_block, parse
+
+    cases = [b"A: 1\r\nX-MultiMail-Identity: c\r\n\r\nX-Body: no\r\n", b"A: 1\nB:\n  folded\n\nbody", b"A: 1\r\n", b"\r\nA: body"]
+    for raw in cases:
+        block = header_block(raw)
+        headers, body = parse(raw)
+        assert all(bytes(name) + b":" in block for name, _ in headers), raw
+        assert b"body" not in block.lower() and b"X-Body" not in block, raw

@@ -54,7 +54,7 @@ def check_message(
     """SPF, DKIM and DMARC for one message, parsed once, all DNS within `dns_seconds`."""
     resolver = DeadlineResolver(resolver or DNSResolver(), Deadline(dns_seconds, per_lookup=DNS_TIMEOUT_SECONDS))
     try:
-        message = dkim_policy.load(raw)
+        message = dkim_policy.load_for_checks(raw)
         from_domain, _problem = from_domain_in(message.headers)
     except Exception:  # not a message at all: nothing to check but SPF
         message, from_domain = None, None

@@ -105,6 +105,27 @@ def load(raw: bytes) -> dkimpy.DKIM:
     return dkimpy.DKIM(raw, logger=_quiet)
 
 
+# Where dkimpy's parser (rfc822_parse: lines split on CRLF or LF) sees the first empty line.
+_END_OF_HEADERS = re.compile(rb"(?:\A|\n)\r?\n")
+
+
+def header_block(raw: bytes) -> bytes:
+    """The bytes of `raw` before the first empty line, as `parse` reads them (all of it when
+    there is none): what a header can be looked for in without splitting the body into lines."""
+    end = _END_OF_HEADERS.search(raw)
+    return raw if end is None else raw[:end.start()]
+
+
+def load_for_checks(raw: bytes) -> dkimpy.DKIM:
+    """As `load`, but without the body when no header names a DKIM signature: only a signature's
+    body hash reads the body, and dkimpy splits the whole message into lines (a millisecond for
+    100 KB, most of the sender checks' CPU). The headers it holds are the same either way."""
+    end = _END_OF_HEADERS.search(raw)
+    if end is not None and b"dkim-signature" not in raw[:end.start()].lower():
+        raw = raw[:end.end()]
+    return load(raw)
+
+
 def signature_tags(value: bytes) -> dict[str, str] | None:
     """The tags of a DKIM-Signature value (dkimpy's tag=value parser), text without folding
     whitespace; None when the value is not a tag list."""

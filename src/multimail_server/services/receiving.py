@@ -71,8 +71,7 @@ def store_inbound(
     internet_id = mail.message_id or f"<{message_id}@multimail.invalid>"
     if mail.message_id and any(
         _same_delivery(tx, m, digest, authentication)
-        for m in message_q.by_internet_ids(tx, mailbox["id"], [mail.message_id])
-        if m["direction"] == "inbound"
+        for m in message_q.received_with_internet_id(tx, mailbox["id"], mail.message_id)
     ):
         return None
 
@@ -351,8 +350,12 @@ def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dic
             "reply_text": reply_text, "returned": returned, "report": report, "now": ctx.now()}
 
 
-def store_prepared(tx, ctx, prepared: dict[str, Any]) -> list[str]:
-    """The part of `receive` inside the write transaction `tx`: the new ids."""
+def store_prepared(tx, ctx, prepared: dict[str, Any], *, mailboxes: dict[str, dict[str, Any] | None] | None = None) -> list[str]:
+    """The part of `receive` inside the write transaction `tx`: the new ids.
+
+    `mailboxes` memoises recipient lookups for the rest of `tx` (the SMTP group commit passes one
+    per batch: its messages mostly go to the same few mailboxes, and nothing stored here changes
+    a mailbox row)."""
     raw, rcpt_tos, returned, report, now = (prepared[k] for k in ("raw", "rcpt_tos", "returned", "report", "now"))
     stored = []
     boxes: dict[str, dict[str, Any]] = {}
@@ -364,7 +367,12 @@ def store_prepared(tx, ctx, prepared: dict[str, Any]) -> list[str]:
     for rcpt in rcpt_tos:
         if (normalized_or_none(rcpt) or rcpt) in returned:
             continue
-        box = hosted_mailbox(tx, rcpt)
+        if mailboxes is None:
+            box = hosted_mailbox(tx, rcpt)
+        elif rcpt in mailboxes:
+            box = mailboxes[rcpt]
+        else:
+            box = mailboxes[rcpt] = hosted_mailbox(tx, rcpt)
         if box is not None:
             boxes.setdefault(box["id"], box)
     digest = keep_raw(tx, raw, now) if boxes else ""

@@ -7,10 +7,11 @@ every prepared message waiting (parsed off the event loop already, services/rece
 `prepare_inbound`), stores them all in one transaction and commits once.
 
 Each message still gets its 250 only after the commit that holds it: its future resolves after
-the `with store.write()` block has committed, never before. Each message is stored inside its own
-SAVEPOINT, so one that fails (its client gets a 451) rolls back alone and the others commit; a
-failed commit fails every message of the batch (451 each: the clients retry, nothing was
-accepted).
+the `with store.write()` block has committed, never before. A message that fails to store (its
+client gets a 451) leaves nothing behind and does not fail the others: the batch's transaction
+rolls back whole and the batch is stored again with each message inside its own SAVEPOINT, so
+that one rolls back alone and the others commit. A failed commit fails every message of the
+batch (451 each: the clients retry, nothing was accepted).
 """
 
 from __future__ import annotations
@@ -70,24 +71,20 @@ class GroupCommitter:
                     stopping = True
                     break
                 batch.append(more)
-            self._commit(batch)
+            self.commit(batch)
             if stopping:
                 return
 
-    def _commit(self, batch: list[tuple[dict[str, Any], Future]]) -> None:
-        results: list[Any] = []
+    def commit(self, batch: list[tuple[dict[str, Any], Future]]) -> None:
+        """Store one batch and resolve its futures (the thread's loop calls this for each batch)."""
         try:
-            with self.ctx.store.write() as tx:
-                for prepared, _ in batch:
-                    savepoint = tx.begin_nested()
-                    try:
-                        ids = store_prepared(tx, self.ctx, prepared)
-                    except Exception as exc:  # this message alone: its client gets a 451
-                        savepoint.rollback()
-                        results.append(exc)
-                    else:
-                        savepoint.commit()
-                        results.append(ids)
+            try:
+                results = self._transaction(batch, isolated=False)
+            except _MessageFailed as failed:  # rolled back whole: nothing of that attempt is stored
+                if len(batch) == 1:
+                    results = [failed.__cause__ or failed]
+                else:
+                    results = self._transaction(batch, isolated=True)
         except Exception as exc:  # the commit (or the transaction) failed: nothing was stored
             for _, future in batch:
                 future.set_exception(exc)
@@ -98,3 +95,36 @@ class GroupCommitter:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    def _transaction(self, batch: list[tuple[dict[str, Any], Future]], *, isolated: bool) -> list[Any]:
+        """Store the batch in one transaction and commit it; each message's ids (or, `isolated`,
+        the exception of a message that failed in its savepoint).
+
+        Not isolated, a message that fails raises `_MessageFailed` and the whole transaction
+        rolls back; the batch is then stored again isolated. Savepoints cost two statements per
+        message (of about a dozen), and a message fails to store only on a bug or a database
+        error, so the common case does without them."""
+        results: list[Any] = []
+        mailboxes: dict[str, Any] = {}  # recipient -> mailbox, looked up once per transaction
+        with self.ctx.store.write() as tx:
+            for prepared, _ in batch:
+                if not isolated:
+                    try:
+                        results.append(store_prepared(tx, self.ctx, prepared, mailboxes=mailboxes))
+                    except Exception as exc:
+                        raise _MessageFailed from exc
+                    continue
+                savepoint = tx.begin_nested()
+                try:
+                    ids = store_prepared(tx, self.ctx, prepared, mailboxes=mailboxes)
+                except Exception as exc:  # this message alone: its client gets a 451
+                    savepoint.rollback()
+                    results.append(exc)
+                else:
+                    savepoint.commit()
+                    results.append(ids)
+        return results
+
+
+class _MessageFailed(Exception):
+    """A message failed to store in a batch's shared transaction (its cause says why)."""

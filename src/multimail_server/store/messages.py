@@ -13,9 +13,17 @@ from . import blobs as blob_store
 from . import search, wakes
 from . import tables as t
 
+# The statements every received message runs, built once: building one costs as much again as
+# running it (SQLAlchemy derives its cache key from a new construct on each execution).
+_INSERT_THREAD = insert(t.threads)
+_INSERT_MESSAGE = insert(t.messages)
+_INSERT_RAW_BLOB = {"postgresql": postgresql.insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]),
+                    "sqlite": sqlite.insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"])}
+_HOLD_RAW_BLOB = select(t.raw_blobs.c.sha256).where(t.raw_blobs.c.sha256 == bindparam("sha256")).with_for_update(read=True)
+
 
 def insert_thread(tx: Connection, row: dict[str, Any]) -> None:
-    tx.execute(insert(t.threads), row)
+    tx.execute(_INSERT_THREAD, row)
 
 
 def touch_thread(tx: Connection, thread_id: str, at: datetime) -> None:
@@ -28,7 +36,7 @@ def thread_by_id(tx: Connection, thread_id: str) -> dict[str, Any] | None:
 
 
 def insert_message(tx: Connection, row: dict[str, Any]) -> None:
-    tx.execute(insert(t.messages), row)
+    tx.execute(_INSERT_MESSAGE, row)
     if row.get("approval_due_at") is not None:
         wakes.mark(tx, wakes.APPROVALS)
 
@@ -95,6 +103,19 @@ def by_internet_ids(tx: Connection, mailbox_id: str, internet_ids: list[str]) ->
         t.messages.c.mailbox_id == mailbox_id, t.messages.c.internet_message_id.in_(internet_ids)
     )
     return [dict(r) for r in tx.execute(q).mappings()]
+
+
+# Built once (an equality, not an IN list rendered on each execution): every received message asks it.
+_RECEIVED_WITH_ID = select(t.messages.c.direction, t.messages.c.raw_sha256, t.messages.c.raw, t.messages.c.metadata).where(
+    t.messages.c.mailbox_id == bindparam("mailbox_id"), t.messages.c.internet_message_id == bindparam("internet_id"),
+    t.messages.c.direction == "inbound")
+
+
+def received_with_internet_id(tx: Connection, mailbox_id: str, internet_id: str) -> list[dict[str, Any]]:
+    """The received messages of a mailbox with this Message-ID, with what a retried delivery is
+    recognised by (services/receiving._same_delivery): their raw bytes' hash (or the bytes, for
+    rows from before the hash) and their metadata."""
+    return [dict(r) for r in tx.execute(_RECEIVED_WITH_ID, {"mailbox_id": mailbox_id, "internet_id": internet_id}).mappings()]
 
 
 def thread_messages(tx: Connection, thread_id: str) -> list[dict[str, Any]]:
@@ -240,17 +261,16 @@ def put_raw_blob(tx: Connection, sha256: str, raw: bytes, now: datetime) -> None
     blobs = blob_store.of(tx)
     if blobs is not None:
         blobs.put(raw)
-    dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
+    statement = _INSERT_RAW_BLOB["postgresql" if tx.dialect.name == "postgresql" else "sqlite"]
     row = {"sha256": sha256, "raw": None if blobs is not None else raw, "size": len(raw), "created_at": now}
-    tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]), row)
+    tx.execute(statement, row)
     if tx.dialect.name == "postgresql":
         # The row this message will name must outlive this transaction: a share lock on it makes
         # a concurrent purge (store/retention.drop_unreferenced_raw, which locks the rows it may
         # delete) wait for our commit and then see our message; if a purge deleted it first,
         # it is written again.
-        held = select(t.raw_blobs.c.sha256).where(t.raw_blobs.c.sha256 == sha256).with_for_update(read=True)
-        if tx.execute(held).first() is None:
-            tx.execute(dialect_insert(t.raw_blobs).on_conflict_do_nothing(index_elements=["sha256"]), row)
+        if tx.execute(_HOLD_RAW_BLOB, {"sha256": sha256}).first() is None:
+            tx.execute(statement, row)
 
 
 def keep_raw_blob(tx: Connection, raw: bytes, now: datetime) -> str:
