@@ -362,20 +362,24 @@ def test_starttls_required_but_not_offered_sends_nothing(sinks, make_ctx):
     assert "starttls" in rows(ctx, outbox, message_id=mid)[0]["last_error"].lower()
 
 
+@dataclass
+class GreetingSink(Sink):
+    """A sink that notes the name each client greets it with (one EHLO per connection)."""
+
+    greeted: list[str] = field(default_factory=list)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.greeted.append(hostname)
+        session.host_name = hostname
+        return responses
+
+
 def test_ehlo_uses_the_configured_hostname(sinks, make_ctx):
-    seen = []
-
-    class HeloSink(Sink):
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):
-            seen.append(hostname)
-            session.host_name = hostname
-            return responses
-
-    sink, port = sinks(HeloSink())
+    sink, port = sinks(GreetingSink())
     ctx = make_ctx(relay(port))
     send(ctx)
     DeliveryWorker(ctx).run_once()
-    assert seen and set(seen) == {"mm.acme.test"}
+    assert sink.greeted and set(sink.greeted) == {"mm.acme.test"}
 
 
 # -- crash safety ----------------------------------------------------------------------------------
@@ -517,15 +521,8 @@ def test_an_unexpected_error_in_one_row_does_not_block_the_next(sinks, make_ctx,
 def test_a_batch_goes_over_a_few_kept_connections_each_message_once(sinks, make_ctx):
     """One pass hands its messages over in at most CONCURRENCY sessions, several messages each
     (MAIL, RCPT, DATA again on the same connection), each message exactly once."""
-    greeted = []
-
-    class CountingSink(Sink):
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):
-            greeted.append(hostname)
-            session.host_name = hostname
-            return responses
-
-    sink, port = sinks(CountingSink())
+    sink, port = sinks(GreetingSink())
+    greeted = sink.greeted
     ctx = make_ctx(relay(port))
     mids = [send(ctx, subject=f"n{i}") for i in range(12)]
     assert DeliveryWorker(ctx).run_once() == 12
