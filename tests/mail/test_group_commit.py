@@ -52,14 +52,19 @@ def count(ctx, table, **where) -> int:
         return tx.execute(q).scalar_one()
 
 
+def assert_received(ctx, n: int) -> None:
+    """`n` received messages stored whole: each with its event and audit row, the chain intact."""
+    assert count(ctx, messages, direction="inbound") == n
+    assert count(ctx, events, type="message.received") == n
+    assert count(ctx, audit_events, action="message.received") == n
+    assert audit_chain.verify(ctx)["ok"] is True
+
+
 def test_a_batch_is_stored_in_one_transaction(ctx):
     futures = commit(ctx, [prepared(ctx, n) for n in range(4)])
     ids = [f.result(0) for f in futures]
     assert all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == 4
-    assert count(ctx, messages, direction="inbound") == 4
-    assert count(ctx, events, type="message.received") == 4
-    assert count(ctx, audit_events, action="message.received") == 4
-    assert audit_chain.verify(ctx)["ok"] is True
+    assert_received(ctx, 4)
 
 
 def test_a_message_failing_in_a_batch_fails_alone_and_leaves_nothing(ctx):
@@ -71,12 +76,9 @@ def test_a_message_failing_in_a_batch_fails_alone_and_leaves_nothing(ctx):
     assert len(futures[0].result(0)) == 1 and len(futures[2].result(0)) == 1
     with pytest.raises(IntegrityError):
         futures[1].result(0)
-    assert count(ctx, messages, direction="inbound") == 2
+    assert_received(ctx, 2)
     assert count(ctx, threads) == 2
     assert count(ctx, raw_blobs) == 2  # the failed message's bytes were not kept
-    assert count(ctx, events, type="message.received") == 2
-    assert count(ctx, audit_events, action="message.received") == 2
-    assert audit_chain.verify(ctx)["ok"] is True
 
 
 def test_a_batch_of_one_that_fails_stores_nothing(ctx):

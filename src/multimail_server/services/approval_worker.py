@@ -52,14 +52,7 @@ class ApprovalWorker(PollingWorker):
     def wait_seconds(self) -> float:
         """Until the earliest approval deadline, at most the poll interval: a timeout is applied
         when it falls due, not at the next poll (a new deadline wakes the worker, wakes.APPROVALS)."""
-        try:
-            with self.ctx.store.read() as tx:
-                due = approval_q.next_timeout_at(tx)
-        except Exception:
-            return self.poll_seconds
-        if due is None:
-            return self.poll_seconds
-        return min(self.poll_seconds, max(0.05, (due - self.ctx.now()).total_seconds()))
+        return self.sleep_until(approval_q.next_timeout_at)
 
     # -- timeouts ------------------------------------------------------------------------------
 

@@ -220,14 +220,7 @@ class DeliveryWorker(PollingWorker):
     def wait_seconds(self) -> float:
         """Until the next row falls due (a scheduled message's send_at, a retry), at most the
         poll interval: a message scheduled for 09:00 leaves at 09:00 whatever the interval."""
-        try:
-            with self.ctx.store.read() as tx:
-                due = outbox_q.next_due_at(tx)
-        except Exception:
-            return self.poll_seconds
-        left = (due - self.ctx.now()).total_seconds() if due is not None else 0.0
-        # Due already yet not claimed (a paused mailbox, quiet hours): the poll interval, not a spin.
-        return min(self.poll_seconds, left) if left > 0 else self.poll_seconds
+        return self.sleep_until(outbox_q.next_due_at)
 
     def idle(self) -> None:
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:

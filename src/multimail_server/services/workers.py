@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from .context import Context
 
@@ -85,6 +88,19 @@ class PollingWorker:
     def wait_seconds(self) -> float:
         """How long to sleep when nothing is due (a commit wakes the worker sooner)."""
         return self.poll_seconds
+
+    def sleep_until(self, next_due: Callable[[Connection], datetime | None]) -> float:
+        """For `wait_seconds`: until the time `next_due(tx)` reads (the next row falling due), at
+        most the poll interval, so work due at 09:00 is done at 09:00 whatever the interval.
+        Due already yet not taken (a paused mailbox, quiet hours, a row another worker holds):
+        the poll interval, not a spin; the same when the read fails."""
+        try:
+            with self.ctx.store.read() as tx:
+                due = next_due(tx)
+        except Exception:
+            return self.poll_seconds
+        left = (due - self.ctx.now()).total_seconds() if due is not None else 0.0
+        return min(self.poll_seconds, left) if left > 0 else self.poll_seconds
 
     @property
     def stop_timeout(self) -> float:

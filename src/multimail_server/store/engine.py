@@ -67,7 +67,6 @@ class Store:
         # processes (CLI verbs) still meet the busy timeout.
         with self._write_lock if self.is_sqlite else contextlib.nullcontext():
             with self.engine.connect() as conn:
-                wakes.clear(conn)  # left by a transaction that rolled back on this connection
                 if self.is_sqlite:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 try:
@@ -76,7 +75,7 @@ class Store:
                         topics = wakes.take(conn)
                         if notify and not self.is_sqlite:  # delivered by PostgreSQL on commit only
                             wakeups.announce(conn, self.notify_token, topics)
-                finally:
+                finally:  # a rolled-back transaction's marks must not ride on the pooled connection
                     wakes.clear(conn)
         if self._checkpointer is not None:
             self._checkpointer.committed()

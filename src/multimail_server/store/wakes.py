@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-OUTBOX = "outbox"  # a row of the outbox became claimable (queued, rescheduled, released, resumed)
+OUTBOX = "outbox"  # a row of the outbox became claimable (queued, rescheduled, its mailbox resumed)
 WEBHOOKS = "webhooks"  # a webhook delivery became due (a new event for a subscription, a redelivery)
 FLOW_RUNS = "flow_runs"  # a Prefect flow run's wait became due to be resumed
 APPROVALS = "approvals"  # a held message got (or changed) its approval deadline
