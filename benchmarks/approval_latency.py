@@ -40,14 +40,17 @@ retry delay (60 s by default, --baseline-delay) plus start-up.
 
     python benchmarks/approval_latency.py [--runs 20] [--baseline-runs 3] [--baseline-delay 60]
                                           [--dashboard-runs 10] [--approve-after 0.5 3] [--seed N]
+                                          [--database-url postgresql://...]
 
-Starts its own servers: MultiMail (SQLite in a temporary directory, --no-smtp) and Prefect
-(`prefect server start` with a temporary PREFECT_HOME).
+Starts its own servers: MultiMail (SQLite in a temporary directory, or a fresh database on the
+PostgreSQL server --database-url names; --no-smtp) and Prefect (`prefect server start` with a
+temporary PREFECT_HOME).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import queue
@@ -68,6 +71,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import requests
+from _harness import fresh_postgres
 
 
 def free_port() -> int:
@@ -104,13 +108,15 @@ def start_prefect(tmp: str) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def start_multimail(tmp: str, prefect_api_url: str) -> tuple[subprocess.Popen, str, str]:
+def start_multimail(tmp: str, prefect_api_url: str, database_url: str | None = None) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
     data_dir = os.path.join(tmp, "multimail")
     os.makedirs(data_dir)
     log_path = os.path.join(tmp, "multimail.log")
     cmd = [sys.executable, "-m", "multimail_server.cli", "serve", "--data-dir", data_dir, "--http-port", str(port), "--no-smtp",
            "--prefect-api-url", prefect_api_url]
+    if database_url:
+        cmd += ["--database-url", database_url]
     proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     wait_healthy(base + "/health", proc, log_path, 60)
@@ -274,20 +280,28 @@ def main() -> None:
     ap.add_argument("--approve-after", type=float, nargs=2, default=(0.5, 3.0), metavar=("MIN", "MAX"),
                     help="the human approves a random MIN-MAX seconds after the send (default 0.5 3)")
     ap.add_argument("--seed", type=int, default=None, help="seed for the human's random delays")
+    ap.add_argument("--database-url", default=None,
+                    help="run MultiMail on this PostgreSQL server (in a fresh database, dropped afterwards); default SQLite")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
 
     tmp = tempfile.mkdtemp(prefix="mm-approval-bench-")
     procs: list[subprocess.Popen] = []
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(fresh_postgres(args.database_url)) if args.database_url else None
+        _run(args, rng, tmp, procs, database_url)
+
+
+def _run(args, rng, tmp: str, procs: list[subprocess.Popen], database_url: str | None) -> None:
     try:
         t0 = time.monotonic()
         prefect_proc, prefect_url = start_prefect(tmp)
         procs.append(prefect_proc)
-        mm_proc, base, admin_key = start_multimail(tmp, prefect_url)
+        mm_proc, base, admin_key = start_multimail(tmp, prefect_url, database_url)
         procs.append(mm_proc)
-        print(f"Prefect server {prefect_url}, MultiMail {base} (SQLite, resumes runs on that Prefect API); "
-              f"started in {time.monotonic() - t0:.1f} s")
+        print(f"Prefect server {prefect_url}, MultiMail {base} ({'PostgreSQL' if database_url else 'SQLite'}, "
+              f"resumes runs on that Prefect API); started in {time.monotonic() - t0:.1f} s")
 
         # Prefect reads its settings when first imported: point it at the temporary server first.
         os.environ["PREFECT_API_URL"] = prefect_url

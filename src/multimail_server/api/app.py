@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..client.types import Health
@@ -89,7 +95,7 @@ def include_flat(app: FastAPI, router: APIRouter) -> None:
         if not isinstance(route, APIRoute):
             raise TypeError(f"include_flat takes API routes only, not {route!r}")
         app.router.add_api_route(
-            route.path, route.endpoint, response_model=route.response_model, status_code=route.status_code,
+            route.path, _awaitable(route.endpoint), response_model=route.response_model, status_code=route.status_code,
             tags=list(route.tags or []), dependencies=list(route.dependencies), summary=route.summary,
             description=route.description, response_description=route.response_description, responses=dict(route.responses),
             deprecated=route.deprecated, methods=sorted(route.methods or ()), operation_id=route.operation_id,
@@ -100,6 +106,25 @@ def include_flat(app: FastAPI, router: APIRouter) -> None:
             response_class=route.response_class, name=route.name, route_class_override=type(route), callbacks=route.callbacks,
             openapi_extra=route.openapi_extra, generate_unique_id_function=route.generate_unique_id_function,
         )
+
+
+def _awaitable(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain `def` endpoint as a coroutine that runs it on the thread pool.
+
+    Why: FastAPI runs a plain endpoint on its thread pool and then, because the endpoint was not
+    a coroutine, validates and serializes the answer on the thread pool too: two hand-overs to a
+    thread and back a request. Wrapped, the endpoint still runs in a thread (a route's database
+    work never blocks the event loop) and the answer is validated on the loop, where that short
+    CPU work costs no hand-over. The wrapper has the endpoint's signature and globals (FastAPI
+    reads both through `__wrapped__`), so parameters, dependencies and OpenAPI are unchanged."""
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(endpoint, *args, **kwargs)
+
+    return run
 
 
 def _openapi(app: FastAPI) -> dict:

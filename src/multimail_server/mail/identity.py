@@ -41,6 +41,7 @@ checks that a claim belongs to its message. No web or database imports.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -105,8 +106,11 @@ def generate_key() -> tuple[str, str, str]:
     return key_id(public_pem), private_pem, public_pem
 
 
+@functools.lru_cache(maxsize=64)
 def _ec_key(pem: str) -> ECKey:
-    """A P-256 key (public or private PEM) as joserfc's JWK; ValueError for any other key."""
+    """A P-256 key (public or private PEM) as joserfc's JWK; ValueError for any other key.
+    Cached: the server signs every outgoing message with the same key, and loading the PEM was
+    a fifth of a claim's cost (a key object is not changed by signing or verifying with it)."""
     try:
         key = ECKey.import_key(pem)
     except (JoseError, ValueError, TypeError) as exc:

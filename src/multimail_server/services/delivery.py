@@ -171,10 +171,24 @@ class _TxCache:
     boxes: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: dict[Any, Any] = field(default_factory=dict)
     messages: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # read and locked first
+    outbox_rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # the claimed rows as they are now, locked
+    hosted: dict[str, dict[str, Any]] | None = None  # the hosted mailboxes among all the batch's recipients
 
 
 class LeaseLost(Exception):
     """Another worker claimed the row (our lease ran out): leave it to that worker."""
+
+
+def _recipients(msg: dict[str, Any] | None) -> list[str]:
+    """A message's recipients, normalized, each once, in order (To, Cc, Bcc)."""
+    recipients: list[str] = []
+    if msg is None:
+        return recipients
+    for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
+        spec = normalized_or_none(a)
+        if spec and spec not in recipients:
+            recipients.append(spec)
+    return recipients
 
 
 def _progress(row: dict[str, Any]) -> dict[str, Any]:
@@ -268,13 +282,7 @@ class DeliveryWorker(PollingWorker):
         failures: list[tuple[dict[str, Any], Exception]] = []
         try:
             with ctx.store.write() as tx:
-                cache = _TxCache()
-                # Every message of the batch locked first (PostgreSQL), before any row writes its
-                # audit event: an API transaction locks a message, then the audit chain; this
-                # one, taking the chain's lock at its first row, must not then wait for a later
-                # row's message (each in the opposite order: a deadlock).
-                for row in rows:
-                    cache.messages[row["message_id"]] = message_q.by_id(tx, row["message_id"], lock=True)
+                cache = self._read_batch(tx, rows)
                 for row in rows:
                     savepoint = tx.begin_nested()
                     try:
@@ -297,6 +305,21 @@ class DeliveryWorker(PollingWorker):
         for row, error in failures:
             self._conclude_failure(row, error, lost)
         return [(row, plan) for row, plan in done if plan is not None]
+
+    @staticmethod
+    def _read_batch(tx, rows: list[dict[str, Any]]) -> _TxCache:
+        """What every row of a batch reads, in three statements for the batch instead of three a
+        row: the messages and their outbox rows, locked (PostgreSQL), and which of all their
+        recipients are hosted mailboxes. Every message is locked first, before any row writes its
+        audit event: an API transaction locks a message, then the audit chain; this one, taking
+        the chain's lock at its first row, must not then wait for a later row's message (each in
+        the opposite order: a deadlock)."""
+        cache = _TxCache()
+        found = message_q.by_ids(tx, [row["message_id"] for row in rows], lock=True)
+        cache.messages = {row["message_id"]: found.get(row["message_id"]) for row in rows}
+        cache.outbox_rows = outbox_q.by_seqs(tx, [row["seq"] for row in rows], lock=True)
+        cache.hosted = mailbox_q.addresses_in(tx, sorted({a for m in found.values() for a in _recipients(m)}))
+        return cache
 
     def _conclude_failure(self, row: dict[str, Any], exc: BaseException, lost: set[int]) -> None:
         """What a row's exception means; nothing that goes wrong in one row stops the others.
@@ -365,8 +388,9 @@ class DeliveryWorker(PollingWorker):
             boxes: dict[str, dict[str, Any] | None] = {}
             keys: dict[Any, Any] = {}
             todo = []
+            found = message_q.by_ids(tx, [row["message_id"] for row in rows])
             for row in rows:
-                msg = message_q.by_id(tx, row["message_id"])
+                msg = found.get(row["message_id"])
                 if (msg is None or msg["status"] != "queued" or msg["raw"] is not None or msg["kind"] == approval_notices.KIND
                         or (msg["kind"] == "decision" and msg["options"])):
                     continue
@@ -414,7 +438,8 @@ class DeliveryWorker(PollingWorker):
         mailbox = cache.boxes.get(msg["mailbox_id"]) or mailbox_q.by_id(tx, msg["mailbox_id"])
         assert mailbox is not None  # a message's mailbox is deleted only with its messages
         cache.boxes[msg["mailbox_id"]] = mailbox  # the batch's other messages from it (same transaction)
-        current = outbox_q.by_seq(tx, row["seq"], lock=True) or row
+        # The row as the batch read it (locked), unless an earlier row of the batch changed it.
+        current = cache.outbox_rows.pop(row["seq"], None) or outbox_q.by_seq(tx, row["seq"], lock=True) or row
         if current["attempts"] != row["attempts"] or current["state"] != "ready":
             raise LeaseLost()
         progress = _progress(current)
@@ -434,12 +459,11 @@ class DeliveryWorker(PollingWorker):
         if pre is not None and pre[0] == msg and pre[1] == mailbox:
             copies._external = pre[2]
         raw = copies.external()
-        recipients = []
-        for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
-            spec = normalized_or_none(a)
-            if spec and spec not in recipients:
-                recipients.append(spec)
-        local = mailbox_q.addresses_in(tx, recipients)
+        recipients = _recipients(msg)
+        if cache.hosted is not None:  # read for the whole batch (no row creates or removes a mailbox)
+            local = {r: cache.hosted[r] for r in recipients if r in cache.hosted}
+        else:
+            local = mailbox_q.addresses_in(tx, recipients)
         remote = [r for r in recipients if r not in local]
         if remote and not getattr(self.transport, "transactional", True):
             return self._start_handoff(tx, row, msg, mailbox, progress, copies, local, remote, now)
@@ -563,9 +587,8 @@ class DeliveryWorker(PollingWorker):
     def _record_results_in(self, tx, carried: list) -> list[tuple[dict[str, Any], Exception]]:
         """Each result in a savepoint of `tx`; returns the rows whose result could not be recorded."""
         failed = []
-        if len(carried) > 1:  # messages locked before any audit event (see _prepare_batch)
-            for row, *_ in carried:
-                message_q.by_id(tx, row["message_id"], lock=True)
+        if len(carried) > 1:  # messages locked before any audit event (see _read_batch)
+            message_q.by_ids(tx, [row["message_id"] for row, *_ in carried], lock=True)
         for row, plan, kind, error, outcome in carried:
             savepoint = tx.begin_nested()
             try:

@@ -96,6 +96,20 @@ def by_id(tx: Connection, message_id: str, *, lock: bool = False) -> dict[str, A
     return dict(row) if row else None
 
 
+# In id order, so two transactions locking overlapping sets take the rows in the same order.
+_BY_IDS = select(t.messages).where(t.messages.c.id.in_(bindparam("ids", expanding=True))).order_by(t.messages.c.id)
+_BY_IDS_LOCKED = _BY_IDS.with_for_update()
+
+
+def by_ids(tx: Connection, message_ids: list[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
+    """Several messages in one statement (a delivery batch's), by id; missing ones left out.
+    `lock` locks them all (PostgreSQL), in id order."""
+    if not message_ids:
+        return {}
+    q = _BY_IDS_LOCKED if lock and tx.dialect.name == "postgresql" else _BY_IDS
+    return {r["id"]: dict(r) for r in tx.execute(q, {"ids": list(dict.fromkeys(message_ids))}).mappings()}
+
+
 def by_internet_ids(tx: Connection, mailbox_id: str, internet_ids: list[str]) -> list[dict[str, Any]]:
     if not internet_ids:
         return []
@@ -123,6 +137,26 @@ def thread_messages(tx: Connection, thread_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in tx.execute(q).mappings()]
 
 
+# update_message's statements, one per shape (which columns it sets, which it compares and
+# whether each compared value is NULL): the callers use a few dozen shapes, and building the
+# UPDATE on each call cost more than running it (two per delivered message).
+_UPDATES: dict[tuple[tuple[str, ...], tuple[tuple[str, bool], ...]], Any] = {}
+_MAX_UPDATE_SHAPES = 512  # past this (it cannot happen with the callers here) statements are built per call
+
+
+def _update_statement(cols: tuple[str, ...], where: tuple[tuple[str, bool], ...]):
+    q = _UPDATES.get((cols, where))
+    if q is None:
+        c = t.messages.c
+        q = update(t.messages).where(c.id == bindparam("b_id", type_=c.id.type))
+        for col, is_null in where:
+            q = q.where(c[col].is_(None) if is_null else c[col] == bindparam("w_" + col, type_=c[col].type))
+        q = q.values({col: bindparam("v_" + col, type_=c[col].type) for col in cols})
+        if len(_UPDATES) < _MAX_UPDATE_SHAPES:
+            _UPDATES[(cols, where)] = q
+    return q
+
+
 def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, where: dict[str, Any] | None = None) -> bool:
     """Conditional update: `where` names the state the row must still be in (compare-and-set).
 
@@ -130,12 +164,15 @@ def update_message(tx: Connection, message_id: str, values: dict[str, Any], *, w
     `raw_blobs` and the row keeps `raw_sha256`; `raw_of` reads it back either way."""
     if values.get("raw") is not None and blob_store.of(tx) is not None:
         values = {**values, "raw": None, "raw_sha256": keep_raw_blob(tx, values["raw"], values.get("sent_at") or t.utcnow())}
-    q = update(t.messages).where(t.messages.c.id == message_id)
-    for col, val in (where or {}).items():
-        q = q.where(t.messages.c[col] == val)
+    if not values:
+        raise ValueError("update_message needs at least one value to set")
+    where = where or {}
+    q = _update_statement(tuple(values), tuple((col, val is None) for col, val in where.items()))
+    params = {"b_id": message_id, **{"v_" + col: val for col, val in values.items()},
+              **{"w_" + col: val for col, val in where.items() if val is not None}}
     if values.get("approval_due_at") is not None:
         wakes.mark(tx, wakes.APPROVALS)
-    return tx.execute(q.values(**values)).rowcount == 1
+    return tx.execute(q, params).rowcount == 1
 
 
 def attachments_of(tx: Connection, message_id: str, *, with_content: bool = False) -> list[dict[str, Any]]:

@@ -115,11 +115,17 @@ def by_seq(tx: Connection, seq: int, *, lock: bool = False) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
-def by_seqs(tx: Connection, seqs: list[int]) -> dict[int, dict[str, Any]]:
-    """Several rows by seq, in one statement (a worker's batch read back after its pass)."""
+_BY_SEQS = select(outbox).where(outbox.c.seq.in_(bindparam("b_seqs", expanding=True))).order_by(outbox.c.seq)
+_BY_SEQS_LOCKED = _BY_SEQS.with_for_update()
+
+
+def by_seqs(tx: Connection, seqs: list[int], *, lock: bool = False) -> dict[int, dict[str, Any]]:
+    """Several rows by seq, in one statement (a worker's batch); `lock` locks them (PostgreSQL),
+    in seq order."""
     if not seqs:
         return {}
-    return {r["seq"]: dict(r) for r in tx.execute(select(outbox).where(outbox.c.seq.in_(seqs))).mappings()}
+    q = _BY_SEQS_LOCKED if lock and tx.dialect.name == "postgresql" else _BY_SEQS
+    return {r["seq"]: dict(r) for r in tx.execute(q, {"b_seqs": list(seqs)}).mappings()}
 
 
 def record_handoff(tx: Connection, seq: int, *, attempt: int, progress: str, now: datetime,
