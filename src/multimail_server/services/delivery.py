@@ -69,7 +69,7 @@ from ..store import idempotency as idem_q
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
-from ..store import wakes
+from ..store import records, wakes
 from . import approval_notices, bounces, decision_links, scheduling
 from .approvals import approved_content_matches
 from .common import record
@@ -281,7 +281,7 @@ class DeliveryWorker(PollingWorker):
         done: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         failures: list[tuple[dict[str, Any], Exception]] = []
         try:
-            with ctx.store.write() as tx:
+            with ctx.store.write() as tx, records.subscriptions_read_once(tx):
                 cache = self._read_batch(tx, rows)
                 for row in rows:
                     savepoint = tx.begin_nested()

@@ -8,8 +8,10 @@ is stored with its audit and event rows or not at all. Its raw bytes are kept on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from email.header import Header, decode_header, make_header
 from typing import Any
@@ -25,6 +27,7 @@ from ..mail.redact import redact_message
 from ..mail.replies import decision_of, new_text
 from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
+from ..store import records
 from . import approval_notices, approval_replies, bounces, decision_links
 from . import spam as spam_svc
 from .common import record
@@ -348,6 +351,15 @@ def prepare_inbound(ctx, *, raw: bytes, rcpt_tos: list[str], authentication: dic
     report = bounces.read_report(raw) if returned else None
     return {"raw": raw, "rcpt_tos": list(rcpt_tos), "authentication": authentication, "spam": spam, "mail": mail,
             "reply_text": reply_text, "returned": returned, "report": report, "now": ctx.now()}
+
+
+@contextlib.contextmanager
+def batch_transaction(ctx) -> Iterator[Connection]:
+    """One write transaction for several received messages (the SMTP receiver's group commit),
+    each then stored by `store_prepared`: the webhook subscriptions their events are matched
+    against are read once for the batch, not once an event."""
+    with ctx.store.write() as tx, records.subscriptions_read_once(tx):
+        yield tx
 
 
 def store_prepared(tx, ctx, prepared: dict[str, Any], *, mailboxes: dict[str, dict[str, Any] | None] | None = None) -> list[str]:

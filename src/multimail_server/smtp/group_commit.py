@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..services.context import Context
-from ..services.receiving import store_prepared
+from ..services.receiving import batch_transaction, store_prepared
 
 log = logging.getLogger("multimail_server.smtp")
 
@@ -106,7 +106,7 @@ class GroupCommitter:
         error, so the common case does without them."""
         results: list[Any] = []
         mailboxes: dict[str, Any] = {}  # recipient -> mailbox, looked up once per transaction
-        with self.ctx.store.write() as tx:
+        with batch_transaction(self.ctx) as tx:
             for prepared, _ in batch:
                 if not isolated:
                     try:

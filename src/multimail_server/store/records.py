@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import weakref
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +130,29 @@ def envelope(*, event_id: str, type: str, at: datetime, data: dict) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+_SUBSCRIPTIONS = "multimail.enabled_webhooks"
+
+
+@contextlib.contextmanager
+def subscriptions_read_once(tx: Connection) -> Iterator[None]:
+    """Within the block, `insert_event` reads the enabled subscriptions once, not once an event:
+    for transactions that record many events and change no subscription (a delivery batch, an
+    SMTP group commit), where that read was one statement of about ten a message."""
+    tx.info[_SUBSCRIPTIONS] = None  # read at the first event
+    try:
+        yield
+    finally:  # the connection's info outlives the transaction
+        tx.info.pop(_SUBSCRIPTIONS, None)
+
+
+def _enabled_webhooks(tx: Connection) -> list[Any]:
+    if _SUBSCRIPTIONS not in tx.info:
+        return list(tx.execute(_ENABLED_WEBHOOKS).mappings())
+    if tx.info[_SUBSCRIPTIONS] is None:
+        tx.info[_SUBSCRIPTIONS] = list(tx.execute(_ENABLED_WEBHOOKS).mappings())
+    return tx.info[_SUBSCRIPTIONS]
+
+
 def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | None, message_id: str | None, data: dict) -> str:
     """Record an event and, in the same transaction, one delivery per matching subscription and
     the resume owed to every Prefect flow run the event settles."""
@@ -136,7 +161,7 @@ def insert_event(tx: Connection, *, type: str, at: datetime, mailbox_id: str | N
     tx.execute(_INSERT_EVENT, {"id": event_id, "type": type, "created_at": at, "mailbox_id": mailbox_id,
                                 "message_id": message_id, "data": data})
     subs = [
-        w for w in tx.execute(_ENABLED_WEBHOOKS).mappings()
+        w for w in _enabled_webhooks(tx)
         if (w["mailbox_id"] is None or w["mailbox_id"] == mailbox_id) and (w["events"] is None or type in w["events"])
     ]
     if subs:
