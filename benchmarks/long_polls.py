@@ -334,6 +334,9 @@ def main() -> None:
           f"p99 {worst99:.2f}x ({'meets' if worst99 <= 2 else 'misses'}); RSS idle {idle_rss:.1f} MB, peak {peak:.1f} MB "
           f"({'meets' if peak <= 300 else 'misses'} <= 300 MB); with both open: p50 "
           f"{percentile(results[3][1], 50) / percentile(idle, 50):.2f}x, {results[3][2]:.1f} MB")
+    fastest = min(percentile(results[0][1], 50), percentile(results[-1][1], 50))
+    print(f"  (against the faster idle round alone, p50 {fastest * 1000:.1f} ms: worst p50 ratio "
+          f"{max(percentile(t, 50) for _, t, _ in row_phases) / fastest:.2f}x; the rounds' spread is the machine's noise)")
     print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
