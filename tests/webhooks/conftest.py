@@ -14,18 +14,23 @@ from tests.conftest import Clock
 
 
 class Receiver:
-    """Answers each POST with the next scripted (status, headers, body); then 200."""
+    """Answers each POST with the next scripted (status, headers, body); then 200. With a
+    `gate`, each POST is held (after `arrived` is set) until the gate opens."""
 
-    def __init__(self, port: int = 0, *, keep_alive: bool = False):
+    def __init__(self, port: int = 0, *, keep_alive: bool = False, gate: threading.Event | None = None):
         self.requests: list[dict] = []
         self.script: list[tuple[int, dict, bytes]] = []
         self.lock = threading.Lock()
+        self.arrived = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
+                if gate is not None:
+                    receiver.arrived.set()
+                    gate.wait(10)
                 with receiver.lock:
                     receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "path": self.path,
                                               "client": self.client_address})

@@ -120,8 +120,11 @@ def load_for_checks(raw: bytes) -> dkimpy.DKIM:
     """As `load`, but without the body when no header names a DKIM signature: only a signature's
     body hash reads the body, and dkimpy splits the whole message into lines (a millisecond for
     100 KB, most of the sender checks' CPU). The headers it holds are the same either way."""
-    end = _END_OF_HEADERS.search(raw)
-    if end is not None and b"dkim-signature" not in raw[:end.start()].lower():
+    block = header_block(raw)
+    # The empty line is where header_block stopped; `match` at that offset only measures it
+    # (\A cannot match past the start), and finds none when the block is the whole message.
+    end = _END_OF_HEADERS.match(raw, len(block))
+    if end is not None and b"dkim-signature" not in block.lower():
         raw = raw[:end.end()]
     return load(raw)
 

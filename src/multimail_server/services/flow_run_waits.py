@@ -159,12 +159,12 @@ class FlowRunResumeWorker(PollingWorker):
     def __init__(self, ctx: Context, api: PrefectApi):
         super().__init__(ctx)
         self.api = api
-        self._sleep = ctx.settings.prefect_poll_seconds
         self._last_reconcile = 0.0
+        self._reconciled = False  # the last idle marked waits due: look again at once
 
     @property
     def poll_seconds(self) -> float:
-        return self._sleep
+        return self.ctx.settings.prefect_poll_seconds
 
     @property
     def stop_timeout(self) -> float:
@@ -179,17 +179,17 @@ class FlowRunResumeWorker(PollingWorker):
         return len(rows)
 
     def idle(self) -> None:
-        """Reconcile now and then; sleep until the earliest scheduled retry (the first ones come
-        within a second)."""
+        """Reconcile now and then (its write wakes nobody: the next pass comes at once instead)."""
+        self._reconciled = False
         if time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
             self._last_reconcile = time.monotonic()
-            if reconcile(self.ctx):
-                self._sleep = 0.0
-                return
-        with self.ctx.store.read() as tx:
-            nxt = wait_q.next_due_at(tx)
-        poll = self.ctx.settings.prefect_poll_seconds
-        self._sleep = poll if nxt is None else min(poll, max(0.02, (nxt - self.ctx.now()).total_seconds()))
+            self._reconciled = bool(reconcile(self.ctx))
+
+    def wait_seconds(self) -> float:
+        """Until the earliest scheduled retry (the first ones come within a second), at most the
+        poll interval; a retry due but not taken (another server holds its lease) waits the
+        poll interval rather than re-reading every few milliseconds."""
+        return 0.0 if self._reconciled else self.sleep_until(wait_q.next_due_at)
 
     def _attempt(self, row: dict[str, Any]) -> None:
         ctx = self.ctx

@@ -14,6 +14,8 @@ import ssl
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -46,6 +48,17 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _Pooled:
+    """A pooled client, how many posts are using it, and whether the pool has let it go."""
+
+    __slots__ = ("client", "users", "evicted")
+
+    def __init__(self, client: httpx.Client):
+        self.client = client
+        self.users = 0
+        self.evicted = False
+
+
 class ClientPool:
     """Kept-alive HTTP clients, one per checked target (scheme, host name, the address the guard
     checked, port), so successive posts to an endpoint reuse its connection instead of opening
@@ -53,35 +66,59 @@ class ClientPool:
     and tore it down again. Keyed by the host name too, not by the address alone: a TLS
     connection is verified for one name (SNI), and must not carry requests for another name
     that happens to resolve to the same address. A name that resolves elsewhere later gets a
-    client of its own: every post still goes to the address checked for it. At most `size`
-    targets; the least recently used is closed."""
+    client of its own: every post still goes to the address checked for it.
+
+    At most `size` targets; the least recently used leaves the pool. Posts run side by side on
+    several threads, so a client is lent (`lease`) rather than handed out: one that leaves the
+    pool while a post is still using it is closed when that post gives it back, not under it
+    (closing it mid-post failed the post, which then counted as the receiver's failure)."""
 
     def __init__(self, *, timeout: float, size: int = 32):
         self.timeout = timeout
         self.size = size
-        self._clients: OrderedDict[tuple, httpx.Client] = OrderedDict()
+        self._clients: OrderedDict[tuple, _Pooled] = OrderedDict()
         self._lock = threading.Lock()
 
-    def client(self, target) -> httpx.Client:
+    @contextmanager
+    def lease(self, target) -> Iterator[httpx.Client]:
+        """The target's client, for the duration of the `with` block."""
         key = (target.scheme, target.host, target.address, target.port)
-        evicted = None
+        to_close: list[httpx.Client] = []
         with self._lock:
-            client = self._clients.get(key)
-            if client is not None:
+            entry = self._clients.get(key)
+            if entry is not None:
                 self._clients.move_to_end(key)
-                return client
-            client = httpx.Client(follow_redirects=False, timeout=self.timeout, verify=_tls_context())
-            self._clients[key] = client
-            if len(self._clients) > self.size:
-                _, evicted = self._clients.popitem(last=False)
-        if evicted is not None:
-            evicted.close()
-        return client
+            else:
+                entry = _Pooled(httpx.Client(follow_redirects=False, timeout=self.timeout, verify=_tls_context()))
+                self._clients[key] = entry
+                while len(self._clients) > self.size:
+                    _, old = self._clients.popitem(last=False)
+                    to_close += self._let_go(old)
+            entry.users += 1
+        for client in to_close:
+            client.close()
+        try:
+            yield entry.client
+        finally:
+            with self._lock:
+                entry.users -= 1
+                last_out = entry.evicted and entry.users == 0
+            if last_out:
+                entry.client.close()
+
+    @staticmethod
+    def _let_go(entry: _Pooled) -> list[httpx.Client]:
+        """Out of the pool (under the lock): the client to close now if idle, else none (its
+        last user closes it)."""
+        entry.evicted = True
+        return [entry.client] if entry.users == 0 else []
 
     def close(self) -> None:
+        """Closes the idle clients; one still lent out is closed when it is given back."""
         with self._lock:
-            clients, self._clients = list(self._clients.values()), OrderedDict()
-        for client in clients:
+            entries, self._clients = list(self._clients.values()), OrderedDict()
+            to_close = [c for entry in entries for c in self._let_go(entry)]
+        for client in to_close:
             client.close()
 
 
@@ -179,7 +216,8 @@ def post_event(
         if pool is None:
             with httpx.Client(follow_redirects=False, timeout=timeout, verify=_tls_context()) as client:
                 return _post(client, pinned, body, headers, extensions, now, elapsed)
-        return _post(pool.client(target), pinned, body, headers, extensions, now, elapsed, timeout=timeout)
+        with pool.lease(target) as client:
+            return _post(client, pinned, body, headers, extensions, now, elapsed, timeout=timeout)
     except httpx.TimeoutException:
         return AttemptResult(False, None, "", f"timeout after {timeout:g}s", None, elapsed())
     except httpx.HTTPError as exc:
