@@ -58,7 +58,8 @@ async def next_queue(ctx: Context, *, principal: Principal, mailbox: str | None,
     def fetch() -> dict[str, Any]:
         return queue(ctx, principal=principal, mailbox=mailbox, flow_run_id=flow_run_id)
 
-    return await wait_until(ctx, principal, Target("pending", scope), fetch, lambda a: queue_signature(a) != shown, wait)
+    return await wait_until(ctx, principal, Target("pending", scope), fetch, lambda a: queue_signature(a) != shown, wait,
+                            share=("dashboard_queue", mailbox, flow_run_id))
 
 
 # The long-poll hub's version of one message (store/waits.message_versions) changes with a
@@ -87,7 +88,8 @@ async def message_changed(ctx: Context, *, principal: Principal, message_id: str
 
         answer = await wait_until(ctx, principal, Target("message", message_id), fetch,
                                   lambda a: _moved(a, content_hash, approvals),
-                                  max(0.0, min(EDIT_CHECK_SECONDS, deadline - time.monotonic())))
+                                  max(0.0, min(EDIT_CHECK_SECONDS, deadline - time.monotonic())),
+                                  share=("pending_of_message", message_id))
         if _moved(answer, content_hash, approvals) or time.monotonic() >= deadline:
             return answer
 

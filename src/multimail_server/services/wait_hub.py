@@ -30,6 +30,7 @@ crowding waits ends. What each long-poll waits for is services/waiting.py.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -127,6 +128,8 @@ class WaitHub:
         self._marker: Any = None
         self._open = _Admission()
         self.closing = False  # set by `close`: the server is shutting down
+        self._fetches: dict[tuple[Any, ...], asyncio.Task] = {}  # re-reads shared by woken waiters (`fetch_shared`)
+        self.shared_fetches = 0  # re-reads a waiter took from another's instead of running its own (tests)
 
     @property
     def open_long_polls(self) -> int:
@@ -182,6 +185,30 @@ class WaitHub:
                 self._open.per_key.pop(key, None)
 
     # -- waiting ------------------------------------------------------------------------------
+    async def fetch_shared(self, share: tuple[Any, ...] | None, fetch: Callable[[], Any]) -> Any:
+        """`fetch()` on the thread pool, run once for all the waiters that ask with the same
+        `share` while it runs (each gets its own copy of the answer).
+
+        Why: one commit can wake many waiters of the same target (a thousand long-polls and
+        dashboard streams on one held message, when it is approved), and each re-read its
+        answer: a thousand identical reads queued on the thread pool, the last answered half a
+        minute later. `share` names everything the answer depends on (the caller's key, the
+        read and its arguments, the target and the check that woke them), so a waiter never
+        gets an answer it would not have read itself. None: not shared."""
+        if share is None:
+            return await to_thread.run_sync(fetch)
+        key = (id(asyncio.get_running_loop()), *share)
+        task = self._fetches.get(key)
+        if task is None:
+            task = asyncio.ensure_future(to_thread.run_sync(fetch))
+            self._fetches[key] = task
+            task.add_done_callback(lambda _: self._fetches.pop(key, None))
+        else:
+            self.shared_fetches += 1
+        # shielded: a waiter that goes away (its client disconnected) does not cancel the read
+        # the others wait for
+        return copy.deepcopy(await asyncio.shield(task))
+
     def version_of(self, target: Target) -> Any:
         with self.store.read() as tx:
             return read_versions(tx, {target})[target]
@@ -317,10 +344,12 @@ def check_wait(wait: Any) -> float:
 
 
 async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: Callable[[], Any],
-                     done: Callable[[Any], bool], wait: float) -> Any:
+                     done: Callable[[Any], bool], wait: float, *, share: tuple[Any, ...] | None = None) -> Any:
     """`fetch()` (a sync database read, run in the threadpool) until `done(result)` or `wait`
     seconds have passed; the last result either way. Re-reads only when the target's version
-    moved; counts against the long-poll caps only while parked."""
+    moved; counts against the long-poll caps only while parked. `share` names the read and its
+    arguments when waiters of the same key woken by the same check may share one re-read
+    (`WaitHub.fetch_shared`): what else the answer depends on, the key and the check, is added here."""
     wait = check_wait(wait)
     hub = hub_for(ctx.store, poll_seconds=ctx.settings.long_poll_fallback_seconds) if wait > 0 else None
     deadline = time.monotonic() + wait
@@ -346,7 +375,8 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
             if version is UNKNOWN:
                 seen = hub.generation
                 version = await to_thread.run_sync(hub.version_of, target)
-            result = await to_thread.run_sync(fetch)
+            shared = None if share is None or principal.key_id is None else (principal.key_id, target, seen, *share)
+            result = await hub.fetch_shared(shared, fetch)
             if done(result):
                 return result
     finally:

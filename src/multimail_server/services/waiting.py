@@ -59,7 +59,8 @@ async def wait_for_pending(ctx: Context, *, principal: Principal, wait: float, m
         def done(answer: dict[str, Any]) -> bool:
             return not answer["messages"] or pending_settled(answer)
 
-        return await wait_until(ctx, principal, Target("message", message_id), fetch, done, wait)
+        return await wait_until(ctx, principal, Target("message", message_id), fetch, done, wait,
+                                share=("pending_of_message", message_id))
 
     first: list[list[tuple[str, str]]] = []
 
@@ -77,7 +78,8 @@ async def wait_for_pending(ctx: Context, *, principal: Principal, wait: float, m
         return await to_thread.run_sync(fetch_list)
     scope = await to_thread.run_sync(lambda: pending_scope(ctx, principal=principal, mailbox=mailbox,
                                                            flow_run_id=flow_run_id))
-    return await wait_until(ctx, principal, Target("pending", scope), fetch_list, changed, wait)
+    return await wait_until(ctx, principal, Target("pending", scope), fetch_list, changed, wait,
+                            share=("list_pending", mailbox, flow_run_id))
 
 
 def thread_position(thread: dict[str, Any], after_message_id: str | None) -> int:
@@ -113,4 +115,4 @@ async def wait_for_thread(ctx: Context, *, principal: Principal, thread_id: str,
             return True
         return len(thread["messages"]) > seen[0]
 
-    return await wait_until(ctx, principal, Target("thread", thread_id), fetch, done, wait)
+    return await wait_until(ctx, principal, Target("thread", thread_id), fetch, done, wait, share=("get_thread", thread_id))
