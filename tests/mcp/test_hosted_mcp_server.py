@@ -154,6 +154,8 @@ def test_hosted_mcp_server_tools_for_scheduling_contacts_suppression_and_spam(
             out["reported"] = answer(await c.call_tool("report_spam", {"email_id": incoming["message_id"]}))
             out["spam"] = answer(await c.call_tool("list_spam", {"limit": 10}))
             out["inbox_while_spam"] = admin.ok("GET", "check_inbox", mailbox=box)
+            out["its_inbox_while_spam"] = answer(await c.call_tool("check_inbox", {"limit": 100}))
+            out["its_quarantine"] = answer(await c.call_tool("check_inbox", {"status": "unread"}))
             out["released"] = answer(await c.call_tool("not_spam", {"email_id": incoming["message_id"]}))
             out["spam_after"] = answer(await c.call_tool("list_spam", {}))
             out["inbox_after"] = admin.ok("GET", "check_inbox", mailbox=box)
@@ -204,6 +206,8 @@ def test_hosted_mcp_server_tools_for_scheduling_contacts_suppression_and_spam(
     assert out["reported"] == {"id": incoming["message_id"], "status": "spam_quarantined", "user_label": "spam"}
     assert [e["id"] for e in out["spam"]["emails"]] == [incoming["message_id"]]
     assert incoming["message_id"] not in [m["message_id"] for m in out["inbox_while_spam"]["messages"]]
+    assert incoming["message_id"] not in [e["id"] for e in out["its_inbox_while_spam"]["emails"]]  # its check_inbox too
+    assert incoming["message_id"] not in [e["id"] for e in out["its_quarantine"]["emails"]]
     assert out["released"] == {"id": incoming["message_id"], "status": "unread", "user_label": "not_spam"}
     assert out["spam_after"]["emails"] == []
     assert incoming["message_id"] in [m["message_id"] for m in out["inbox_after"]["messages"]]
