@@ -1,15 +1,18 @@
 """Malformed delivery reports over real SMTP at a genuine VERP address: each broken form of an
 RFC 3464 report an attacker or a broken MTA can send. None may bounce the message or suppress
 anyone, the server must not fail on any (the suite's guard fails a test on a traceback in its
-log), and each is kept as ordinary mail with the reason it was not read as a report."""
+log), and each is kept as ordinary mail with the reason it was not read as a report. Then the
+spellings of a suppressed address that test_bounces.py does not try: +tags and Unicode
+compatibility forms, over the verb and the hosted send routes."""
 
 from __future__ import annotations
 
 import secrets
 
 import pytest
+import requests
 
-from tests.api.helpers import all_audit, find_in_inbox
+from tests.api.helpers import all_audit, assert_error, find_in_inbox
 from tests.conftest import wait_for
 
 from .conftest import dsn
@@ -56,3 +59,26 @@ def test_a_malformed_report_changes_nothing_and_is_kept_as_mail(admin, server, m
     assert view["status"] == "sent" and not view.get("bounces")
     assert admin.ok("GET", "list_suppressions", mailbox=box)["suppressions"] == []
     assert not any(e["action"] in ("message.bounced", "suppression.added") for e in all_audit(admin, mailbox=box))
+
+
+@pytest.mark.parametrize("form", ["Kim+News@xn--bcher-kva.test", "kim+a+b@BÜCHER.test", "ＫＩＭ@bücher.test",
+                                  '"Kim Q" <kim+x@xn--BCHER-kva.test>'])
+def test_a_tag_or_a_compatibility_form_of_a_suppressed_address_is_refused(admin, server, mailbox, form):
+    """Beside case and IDN spellings (test_bounces.py): a +tag (it reaches the same person) and a
+    Unicode compatibility form of the local part (NFKC) are the same entry, on every send route."""
+    box = mailbox(oversight_mode="autonomous")
+    admin.ok("POST", "add_suppression", {"mailbox": box, "address": "kim@bücher.test", "detail": "asked us to stop"})
+    count = server.query("SELECT COUNT(*) FROM messages")[0][0]
+    err = assert_error(admin.post("send_email", {"from": box, "to": form, "subject": "s", "body": "b"}), 409, "suppressed")
+    assert err["details"]["suppressed_address"] == "kim@xn--bcher-kva.test" and "asked us to stop" in err["message"]
+    assert_error(requests.post(f"{server.base}/v1/mailboxes/{box}/send", json={"to": [form], "subject": "s", "markdown": "b"},
+                               headers=admin.headers(), timeout=30), 409, "suppressed")
+    assert server.query("SELECT COUNT(*) FROM messages")[0][0] == count
+
+
+def test_a_tagged_entry_leaves_the_plain_address_and_other_tags_alone(admin, mailbox):
+    box = mailbox(oversight_mode="autonomous")
+    admin.ok("POST", "add_suppression", {"mailbox": box, "address": "lou+news@partner.test"})
+    assert_error(admin.post("send_email", {"from": box, "to": "LOU+NEWS@partner.test", "subject": "s", "body": "b"}), 409, "suppressed")
+    for other in ("lou@partner.test", "lou+billing@partner.test"):
+        assert admin.ok("POST", "send_email", {"from": box, "to": other, "subject": f"to {other}", "body": "b"})["status"] in ("queued", "sent")
