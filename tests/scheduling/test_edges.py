@@ -88,13 +88,17 @@ def test_mcp_reply_email_takes_send_at_and_refuses_bad_times(server, admin, agen
             before = snapshot(admin, box)
             refused = [await c.call_tool("reply_email", {"email_id": incoming["message_id"], "markdown": "x", "send_at": make()})
                        for make, _ in BAD_TIMES]
-            return later, before, refused, snapshot(admin, box)
+            moved = [await c.call_tool("edit_scheduled_email", {"email_id": later.structured_content["message_id"],
+                                                                "send_at": make()}) for make, _ in BAD_TIMES]
+            return later, before, refused, moved, snapshot(admin, box)
 
-    later, before, refused, after = anyio.run(main)
+    later, before, refused, moved, after = anyio.run(main)
     assert not later.is_error, later.content
     assert later.structured_content["status"] == "scheduled" and later.structured_content["send_at"]
     assert [r.structured_content["error"]["code"] for r in refused] == [code for _, code in BAD_TIMES]
+    assert [r.structured_content["error"]["code"] for r in moved] == [code for _, code in BAD_TIMES]
     assert before == after
+    assert key.ok("GET", "read_email", message_id=later.structured_content["message_id"])["send_at"] == later.structured_content["send_at"]
     key.ok("POST", "cancel_message", {"message_id": later.structured_content["message_id"]})
 
 
