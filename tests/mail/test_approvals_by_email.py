@@ -369,3 +369,28 @@ def test_two_servers_on_one_database_apply_each_timeout_once(srv, admin, tmp_pat
             assert actions.count("approval.notified") == 2, actions
     finally:
         second.stop()
+
+
+def test_no_approval_reaches_an_address_suppressed_while_the_message_was_held(srv, admin):
+    """A bounce or complaint about an earlier message can put a held message's recipient on the
+    suppression list: a link, a reply or the clock must not approve the send to it (as the API's
+    approve_message refuses it with 409 suppressed), and nothing is sent."""
+    sender = box(admin, approvers=["boss@partner.test"])
+    sent = held(agent(admin, sender), sender)
+    (n,) = notices(admin, sent["message_id"], 1)
+    admin.ok("POST", "add_suppression", {"mailbox": sender, "address": "CLIENT@partner.test", "detail": "hard bounce by hand"})
+    r = requests.post(link_of(srv, n), data={"action": "approve"}, timeout=10)
+    assert r.status_code == 409 and "Recipient suppressed" in r.text and "hard bounce by hand" in r.text
+    send_reply(srv, notice=n, sender="boss@partner.test", rcpt=sender, text="Approve")
+    refused = wait_for(lambda: [e for e in audit_actions(admin, sent["message_id"]) if e["action"] == "approval.reply_refused"],
+                       timeout=15, what="the approving reply to be refused")
+    assert refused[0]["details"]["reason"] == "suppressed"
+    assert pending(admin, sent["message_id"])["status"] == "pending"
+    assert captured(srv, sent["message_id"]) is None
+
+    timed = box(admin, approvers=["boss@partner.test"], approval_timeout=3, on_timeout="approve")
+    late = held(agent(admin, timed), timed)
+    admin.ok("POST", "add_suppression", {"mailbox": timed, "address": "client@partner.test"})
+    item = wait_for(lambda: (p := pending(admin, late["message_id"]))["status"] == "rejected" and p, timeout=20)
+    assert item["decided_by"] == "timeout" and "suppression list" in item["decision_note"]
+    assert captured(srv, late["message_id"]) is None

@@ -299,3 +299,32 @@ def test_a_purge_never_deletes_raw_bytes_a_concurrent_receive_is_about_to_name(c
     b.join(30)
     assert purged == {"rows": 0}
     assert db.count(t.raw_blobs, sha256=old["raw_sha256"]) == 1
+
+
+def test_forwarding_a_message_whose_attachments_were_purged_is_a_clear_410(ctx, clock, operator, new_mailbox, deliver, db):
+    """forward_email attaches the original's files again: once they are purged there is nothing to
+    attach, so the forward is refused (410, naming when), not sent without them, and nothing is stored."""
+    from multimail_server.services import forwarding
+
+    sender = new_mailbox(oversight_mode="autonomous")
+    box = new_mailbox(oversight_mode="autonomous", retain_attachments_days=7)
+    deliver(sender, box, subject="Contract", body="Signed copy attached.", attachments=[("contract.pdf", b"%PDF-1.4 signed")])
+    inbound = _inbound(db, "Contract")
+    clock.advance(days=8)
+    assert purge_due(ctx) == 1
+    before = len(db.rows(t.messages))
+    with pytest.raises(Gone) as gone:
+        forwarding.forward_email(ctx, principal=operator, message_id=inbound["id"], to="ana@partner.test")
+    assert gone.value.status == 410 and gone.value.details["message_id"] == inbound["id"]
+    assert "attachments" in gone.value.message
+    assert len(db.rows(t.messages)) == before
+    # Likewise a body that was purged: the forward would carry only the purge notice.
+    texts = new_mailbox(oversight_mode="autonomous", retain_bodies_days=7)
+    deliver(sender, texts, subject="Minutes", body="What we agreed.")
+    minutes = _inbound(db, "Minutes")
+    clock.advance(days=8)
+    assert purge_due(ctx) >= 1
+    before = len(db.rows(t.messages))
+    with pytest.raises(Gone) as gone:
+        forwarding.forward_email(ctx, principal=operator, message_id=minutes["id"], to="ana@partner.test")
+    assert "content" in gone.value.message and len(db.rows(t.messages)) == before

@@ -4,6 +4,8 @@ list_spam, report_spam and not_spam with the hosted MCP server's parameters."""
 
 from __future__ import annotations
 
+import secrets
+
 import anyio
 import pytest
 
@@ -73,3 +75,29 @@ def test_mcp_spam_tools(admin, server, mailbox, deliver, agent, transport):
     assert [m["message_id"] for m in after["messages"]] == [ham_id]
     assert missing.is_error and missing.structured_content["error"]["code"] == "message_not_found"
     assert bad.is_error
+
+
+def test_a_search_leaves_the_quarantine_out_too_on_every_interface(admin, server, mailbox, deliver, agent):
+    """check_inbox leaves quarantined mail out by default: a search must not be the way round it
+    (verb `query`, hosted `q`, MCP check_inbox's `query` and its hosted filters)."""
+    box = mailbox()
+    word = f"zebra{secrets.token_hex(3)}"
+    spam = deliver(box, subject=f"Prize {word}", body=f"{GTUBE} {word}")
+    ham = deliver(box, subject=f"Notes {word}")
+    spam_id, ham_id = stored(admin, box, spam)["message_id"], stored(admin, box, ham)["message_id"]
+    key = agent(box)
+    ids = lambda page: [m["message_id"] for m in page["messages"]]  # noqa: E731
+    assert ids(key.ok("GET", "check_inbox", mailbox=box, query=word)) == [ham_id]
+    assert ids(key.ok("GET", "check_inbox", mailbox=box, query=f"subject:prize {word}")) == []
+    assert set(ids(key.ok("GET", "check_inbox", mailbox=box, query=word, include_spam="true"))) == {spam_id, ham_id}
+    h = Hosted(server.base, key.key)
+    assert [e["id"] for e in h.ok("GET", f"/v1/mailboxes/{box}/emails", q=word)["emails"]] == [ham_id]
+
+    async def main():
+        async with http_client(server.base, key.key) as c:
+            searched = (await c.call_tool("check_inbox", {"mailbox_id": box, "query": word})).structured_content
+            filtered = (await c.call_tool("check_inbox", {"mailbox_id": box, "subject_contains": "Prize"})).structured_content
+        return searched, filtered
+
+    searched, filtered = anyio.run(main)
+    assert ids(searched) == [ham_id] and ids(filtered) == []

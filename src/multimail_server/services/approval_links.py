@@ -29,7 +29,8 @@ from .views import attachment_items, message_version, recipient_headers, shown_t
 class ApprovalLinkState:
     """What an approval link is: `status` is open, used, expired, stale (the message changed since
     this link was sent), decided (approved, rejected or withdrawn meanwhile), invalid, or after a
-    POST approved / approval_recorded (N of M, more needed) / rejected."""
+    POST approved / approval_recorded (N of M, more needed) / rejected / suppressed (a recipient
+    was suppressed since the message was held: not approved; `outcome` says which and why)."""
 
     status: str
     approver: str | None = None
@@ -82,10 +83,11 @@ def use_link(ctx, token: str, *, action: str, reason: str | None = None) -> Appr
     now = ctx.now()
     try:
         return _use(ctx, nonce, now, action, reason)
-    except Conflict as exc:  # decided or edited between the page's check and the lock: nothing changed
-        state = inspect_link(ctx, token)
+    except Conflict as exc:  # decided or edited between the page's check and the lock, or a recipient
+        state = inspect_link(ctx, token)  # suppressed since it was held: nothing changed
         if state.status == "open":
-            state.status = "stale" if exc.code == "content_changed" else "decided"
+            state.status = {"content_changed": "stale", "suppressed": "suppressed"}.get(exc.code or "", "decided")
+            state.outcome = exc.message if exc.code == "suppressed" else state.outcome
         return state
 
 

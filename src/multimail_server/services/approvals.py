@@ -32,6 +32,7 @@ from ..store import outbox as outbox_q
 from .approval_notices import approvers_of, notify
 from .common import find_mailbox, find_message, iso, record, scoped_mailbox_ids
 from .context import Context
+from .suppressions import refuse_suppressed
 from .views import message_version, pending_item
 
 MAX_NOTE = 2000
@@ -265,6 +266,9 @@ def approve_held(tx: Connection, *, now: datetime, principal: Principal, msg: di
             notify(tx, msg=msg, mailbox=mailbox, approvers=approvers_of(mailbox, policy), now=now,
                    link_ttl_seconds=link_ttl_seconds, reason="edited")
         return pending_view(tx, msg, mailbox)
+    # The deciding approval: not to an address suppressed since the message was held (409, nothing
+    # changes; the approver may remove the entry and approve again).
+    refuse_suppressed(tx, mailbox, [a for c in ("to_addrs", "cc_addrs", "bcc_addrs") for a in {**msg, **edits}[c]])
     # Approved ahead of its send_at (gate_first): it waits, `scheduled`, until then.
     send_at = msg.get("send_at")
     later = send_at is not None and send_at > now
@@ -330,6 +334,8 @@ def edit_message(
     now = ctx.now()
     with ctx.store.write() as tx:
         msg, mailbox, attachments, before = _held_for_change(tx, principal, message_id, content_hash)
+        # An approver adds a recipient under the same rule as a sender (409 suppressed).
+        refuse_suppressed(tx, mailbox, [a for c in ("to_addrs", "cc_addrs", "bcc_addrs") for a in edits.get(c, [])])
         changes = _diff(msg, edits)
         # The approvals collected so far were for the earlier version: an edit starts again.
         values = {**edits, "approvals": []}

@@ -28,6 +28,7 @@ from ..store import messages as message_q
 from .approval_notices import SYSTEM_KINDS
 from .common import find_message, iso
 from .context import Context
+from .retention import refuse_purged
 from .sending import MAX_SUBJECT, Draft, _fingerprint_content, _metadata, _submit, _text
 from .views import shown_addresses, shown_html, shown_text
 
@@ -87,7 +88,12 @@ def forward_email(
         if original["kind"] in SYSTEM_KINDS:
             raise Forbidden("Approval notices and digests cannot be forwarded: they are the approvers' mail.",
                             code="not_forwardable", details={"message_id": message_id, "kind": original["kind"]})
+        # Purged content (services/retention.py) cannot be forwarded: a forward without the files
+        # or with the purge notice for a body is not what the caller asked for (410, nothing stored).
+        refuse_purged("content", message_id=message_id, purged_at=original.get("purged_at"))
         attachments = message_q.attachments_of(tx, message_id, with_content=True)
+        if attachments:
+            refuse_purged("attachments", message_id=message_id, purged_at=original.get("attachments_purged_at"))
     draft = Draft(
         to=parse_address_list(to, "to", required=True),
         cc=parse_address_list(cc, "cc", required=False),

@@ -36,7 +36,7 @@ from ..store import outbox as outbox_q
 from .approval_notices import approvers_of, notify
 from .common import find_message, iso, record
 from .context import Context
-from .suppressions import refuse_suppressed
+from .suppressions import refuse_suppressed, suppressed_details, suppressed_entries, why_suppressed
 from .views import send_result
 
 _RECIPIENTS = ("to_addrs", "cc_addrs", "bcc_addrs")
@@ -44,9 +44,13 @@ _RECIPIENTS = ("to_addrs", "cc_addrs", "bcc_addrs")
 
 def fall_due(tx: Connection, ctx: Context, *, msg: dict[str, Any], seq: int, now) -> dict[str, Any] | None:
     """The scheduled message `msg` (locked) whose outbox row `seq` a worker claimed at its time:
-    the message, now `queued`, to deliver; or None when it was held for approval instead."""
+    the message, now `queued`, to deliver; or None when it was held for approval instead, or
+    failed because a recipient was suppressed while it waited (the row is finished either way)."""
     mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
     assert mailbox is not None
+    stopped = suppressed_entries(tx, mailbox, [a for c in _RECIPIENTS for a in msg[c]])
+    if stopped:
+        return _fail_suppressed(tx, msg=msg, mailbox=mailbox, seq=seq, entries=stopped, now=now)
     if msg["approval_status"] is None and msg.get("gate_timing") == SCHEDULE_FIRST:
         policy = HeldPolicy.from_json(msg.get("approval_policy"))
         values: dict[str, Any] = {"status": "pending", "approval_status": "pending", "approvals": [],
@@ -66,6 +70,26 @@ def fall_due(tx: Connection, ctx: Context, *, msg: dict[str, Any], seq: int, now
     if not message_q.update_message(tx, msg["id"], {"status": "queued"}, where={"status": "scheduled"}):
         return message_q.by_id(tx, msg["id"])
     return {**msg, "status": "queued"}
+
+
+def _fail_suppressed(tx: Connection, *, msg: dict[str, Any], mailbox: dict[str, Any], seq: int,
+                     entries: list[dict[str, Any]], now) -> dict[str, Any] | None:
+    """A scheduled message whose recipient was suppressed after it was accepted (a hard bounce or
+    complaint about an earlier message, or an entry added by hand): the list refuses further
+    sends, this one included, so it fails (message.failed, naming the entry) instead of leaving.
+    Approved or not: an approval was of the message, not of sending to an address that since
+    bounced or complained. Nothing goes to the other recipients either: the message was approved
+    (or written) as a whole; the agent can send again without the suppressed address."""
+    error = why_suppressed(entries[0]) + "; not sent (it was suppressed while the message waited for its time)"
+    if not message_q.update_message(tx, msg["id"], {"status": "failed", "failure_reason": error}, where={"status": "scheduled"}):
+        return message_q.by_id(tx, msg["id"])  # changed meanwhile: delivery finishes the row by its state
+    outbox_q.finish(tx, seq, state="failed", now=now, error=error)
+    msg = {**msg, "status": "failed", "failure_reason": error}
+    data = {"message_id": msg["id"], "thread_id": msg["thread_id"], "status": "failed", "error": error}
+    record(tx, at=now, principal=None, action="message.failed", mailbox=mailbox, message=msg,
+           details={"error": error, "uncertain": False, "suppressed": suppressed_details(entries)},
+           event="message.failed", event_data=data)
+    return None
 
 
 def _owner_or_admin(principal: Principal, msg: dict[str, Any]) -> None:

@@ -3,6 +3,10 @@
 An address gets there by a hard bounce or a complaint (services/bounces.py) or by hand
 (`add_suppression`). A send, reply or question to a suppressed address is refused with 409
 `suppressed`, naming the address, when and why, before anything is stored (services/sending.py).
+Mail accepted before its address was suppressed (a bounce or complaint about an earlier message
+can arrive while it waits) is stopped too: approving it is refused with the same 409
+(services/approvals.approve_held), and a scheduled message that falls due fails instead of
+leaving (services/scheduling.fall_due).
 
 Matching must not be bypassable by spelling one person's address another way, so every address is
 reduced to one key: the local part NFKC-normalised and case-folded (mail systems treat local
@@ -54,27 +58,40 @@ def view(row: dict[str, Any], mailbox_address: str) -> dict[str, Any]:
             "message_id": row["message_id"], "created_by": row["created_by"], "created_at": iso(row["created_at"])}
 
 
-def refuse_suppressed(tx: Connection, mailbox: dict[str, Any], addresses: list[str]) -> None:
-    """409 `suppressed` when any of `addresses` (as given by the caller) is on the mailbox's list."""
+def suppressed_entries(tx: Connection, mailbox: dict[str, Any], addresses: list[str]) -> list[dict[str, Any]]:
+    """The mailbox's entries that refuse any of `addresses`, each with `requested`: the form the
+    caller gave (400 `invalid_address` for one that is not an address)."""
     wanted: dict[str, str] = {}
     for address in addresses:
         key = suppression_key(address, "to")
         for candidate in _keys_of(key):
             wanted.setdefault(candidate, address)
-    found = suppression_q.find(tx, mailbox["id"], list(wanted))
-    if not found:
-        return
-    entries = [{**view(row, mailbox["address"]), "requested": wanted[row["address"]]} for row in found]
-    first = entries[0]
+    found = suppression_q.find(tx, mailbox["id"], list(wanted)) if wanted else []
+    return [{**view(row, mailbox["address"]), "requested": wanted[row["address"]]} for row in found]
+
+
+def why_suppressed(entry: dict[str, Any]) -> str:
+    """`entry` (from suppressed_entries) in words: who, since when, why."""
     why = {"hard_bounce": "it bounced permanently", "complaint": "its owner reported our mail as spam",
-           "manual": "it was added by hand"}[first["reason"]] if first["reason"] in REASONS else first["reason"]
+           "manual": "it was added by hand"}.get(entry["reason"], entry["reason"])
+    return (f"{entry['requested']} is on the suppression list of {entry['mailbox']} since {entry['created_at']}: {why}"
+            + (f" ({entry['detail']})" if entry["detail"] else ""))
+
+
+def suppressed_details(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    first = entries[0]
+    return {"address": first["requested"], "suppressed_address": first["address"], "reason": first["reason"],
+            "detail": first["detail"], "suppressed_at": first["created_at"], "suppressions": entries}
+
+
+def refuse_suppressed(tx: Connection, mailbox: dict[str, Any], addresses: list[str]) -> None:
+    """409 `suppressed` when any of `addresses` (as given by the caller) is on the mailbox's list."""
+    entries = suppressed_entries(tx, mailbox, addresses)
+    if not entries:
+        return
     raise Conflict(
-        f"{first['requested']} is on the suppression list of {mailbox['address']} since {first['created_at']}: {why}"
-        + (f" ({first['detail']})" if first["detail"] else "")
-        + ". Nothing was sent; an approver or admin can remove the entry (remove_suppression).",
-        code="suppressed",
-        details={"address": first["requested"], "suppressed_address": first["address"], "reason": first["reason"],
-                 "detail": first["detail"], "suppressed_at": first["created_at"], "suppressions": entries},
+        why_suppressed(entries[0]) + ". Nothing was sent; an approver or admin can remove the entry (remove_suppression).",
+        code="suppressed", details=suppressed_details(entries),
     )
 
 

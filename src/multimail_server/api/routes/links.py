@@ -74,6 +74,7 @@ _APPROVAL_PAGES = {
     "used": ("Link already used", 409),
     "decided": ("Already decided", 409),
     "stale": ("The message changed", 409),
+    "suppressed": ("Recipient suppressed", 409),
     "expired": ("Link expired", 410),
     "approved": ("Approved", 200),
     "approval_recorded": ("Approval recorded", 200),

@@ -82,6 +82,12 @@ STATUS_FILTER: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# No `status`: everything but the quarantine (spam_flagged / spam_quarantined), as check_inbox
+# leaves it out by default; the hosted MCP server's check_inbox and wait_for_email list this
+# route, and GET /v1/emails (list_spam) or a spam status shows the quarantine.
+NOT_SPAM: list[dict[str, Any]] = [{"direction": "outbound"}, {"direction": "inbound", "spam": None}]
+
+
 def spam_fields(item: dict[str, Any]) -> dict[str, Any]:
     """The hosted `spam_score` (an integer) and `spam_verdict` (`spam` or `ham`) of a message with a
     verdict (services/spam.spam_view); both null for mail that was never scored."""

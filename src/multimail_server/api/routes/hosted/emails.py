@@ -27,7 +27,7 @@ from ....services.common import iso
 from ...deps import CtxDep, PrincipalDep
 from ...schemas import SEARCH_DESCRIPTION
 from ._bodies import TagsBody
-from ._common import STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors, spam_fields
+from ._common import NOT_SPAM, STATUS_FILTER, TAG, EmailId, MailboxId, delivered_at, email_status, errors, spam_fields
 
 router = APIRouter(prefix="/v1", tags=[TAG])
 Status = Literal["unread", "read", "archived", "deleted", "pending_send_approval", "pending_inbound_approval",
@@ -82,10 +82,11 @@ def list_emails(
     q: str | None = Query(None, description=SEARCH_DESCRIPTION + " (This server's addition to the "
                           "hosted API.)"),
 ) -> dict:
-    """The mailbox's mail in both directions, newest first, without bodies; `q` searches it (the
-    language of check_inbox's `query`; 400 `invalid_query` when it is not valid syntax)."""
+    """The mailbox's mail in both directions, newest first, without bodies, the quarantine left
+    out unless `status` names a spam state; `q` searches it (the language of check_inbox's
+    `query`; 400 `invalid_query` when it is not valid syntax)."""
     page = svc.list_emails(
-        ctx, principal=who, mailbox=mailbox_id, states=STATUS_FILTER[status] if status else None, direction=direction,
+        ctx, principal=who, mailbox=mailbox_id, states=STATUS_FILTER[status] if status else NOT_SPAM, direction=direction,
         sender=sender, subject_contains=subject_contains, date_after=_time(date_after, "date_after"),
         date_before=_time(date_before, "date_before"),
         has_attachments=None if has_attachments is None else has_attachments == "true", since_id=since_id,
