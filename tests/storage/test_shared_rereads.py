@@ -9,8 +9,7 @@ import asyncio
 import threading
 
 from multimail_server.services import approvals as approvals_svc
-from multimail_server.services import sending
-from multimail_server.services import waiting
+from multimail_server.services import sending, waiting
 from multimail_server.services.wait_hub import hub_for
 
 WAITERS = 30
