@@ -34,7 +34,7 @@ Measured per run:
   - for the integration, whether the run really paused in Prefect and was resumed by MultiMail
     (Prefect's state history, and the `flow_run.resumed` audit event).
 
-The integration runs one after another (default 20); the baseline runs (default 3) run at the
+The integration runs one after another (default 20), after one warm-up run that is not counted; the baseline runs (default 3) run at the
 same time, concurrently, in threads, so the whole script takes about as long as one baseline
 retry delay (60 s by default, --baseline-delay) plus start-up.
 
@@ -440,6 +440,14 @@ def run_benchmark(args, rng: random.Random, base: str, admin_key: str, prefect_u
     threads = [threading.Thread(target=execute, args=(baseline, r)) for r in base_runs]
     for t in threads:
         t.start()
+    # One integration run first that is not counted: this process's first flow run imports and
+    # connects what every later run reuses (2-3 s), a cost of starting the benchmark, not of an
+    # approval. Run when the baseline runs are already waiting, like the counted runs.
+    warm_up = Run("w0", lo)
+    runs[warm_up.tag] = warm_up
+    execute(integration, warm_up)
+    print(f"  warm-up run (not counted): running again {warm_up.latency * 1000:5.0f} ms after the approval"
+          if not warm_up.error else f"  warm-up run (not counted): ERROR {warm_up.error}", flush=True)
     for i, run in enumerate(int_runs):
         execute(integration, run)
         print(f"  integration {i + 1:2d}/{len(int_runs)}: approved {run.approve_delay:4.1f} s after the send, "
@@ -563,7 +571,8 @@ def report(int_runs: list[Run], base_runs: list[Run], args, elapsed: float, dash
                 print(f"  run {r.tag} ({r.flow_run_id}) was not resumed by MultiMail: {'; '.join(r.resume_notes) or 'no flow_run events'}")
         print("integration calls while waiting, by endpoint (all runs): "
               + ", ".join(f"{p} {n}" for p, n in sorted(kinds.items())))
-        checks = [("median < 1 s", a["median"] < 1.0), ("p95 < 2 s", a["p95"] < 2.0), ("no task retries", a["retries_total"] == 0),
+        # The targets for "approval -> paused flow running again": median <= 0.5 s, p95 <= 1 s.
+        checks = [("median <= 0.5 s", a["median"] <= 0.5), ("p95 <= 1 s", a["p95"] <= 1.0), ("no task retries", a["retries_total"] == 0),
                   ("every run paused and was resumed by MultiMail", paused == by_server == len(int_runs))]
         print("targets: " + "; ".join(f"{name}: {'ok' if good else 'MISSED'}" for name, good in checks))
         if not all(good for _, good in checks) or a["failed"]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import nh3
-from inscriptis import get_text
 
 from .text import normalise_text
 
@@ -24,6 +23,10 @@ def text_from_html(markup: str) -> str:
     """Readable text from HTML (inscriptis): block structure becomes line breaks."""
     if not markup:
         return ""
+    # Imported on first use: inscriptis and what it loads are about 4 MB of a server's resident
+    # memory, and most servers rarely or never receive a message that came as HTML alone.
+    from inscriptis import get_text
+
     try:
         text = get_text(markup)
     except Exception:  # never let a pathological document stop a message from being stored

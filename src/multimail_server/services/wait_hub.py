@@ -344,12 +344,19 @@ def check_wait(wait: Any) -> float:
 
 
 async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: Callable[[], Any],
-                     done: Callable[[Any], bool], wait: float, *, share: tuple[Any, ...] | None = None) -> Any:
+                     done: Callable[[Any], bool], wait: float, *, share: tuple[Any, ...] | None = None,
+                     known: dict[str, Any] | None = None) -> Any:
     """`fetch()` (a sync database read, run in the threadpool) until `done(result)` or `wait`
     seconds have passed; the last result either way. Re-reads only when the target's version
     moved; counts against the long-poll caps only while parked. `share` names the read and its
     arguments when waiters of the same key woken by the same check may share one re-read
-    (`WaitHub.fetch_shared`): what else the answer depends on, the key and the check, is added here."""
+    (`WaitHub.fetch_shared`): what else the answer depends on, the key and the check, is added here.
+
+    `known`: a dict the caller keeps across calls (a stream that waits again and again): the
+    target's version and the answer read for it are left in it, and the next call answers from it
+    instead of reading again when the version has not moved since (a stream whose wait ran out
+    with nothing new re-read its whole answer every time: with a thousand dashboard streams,
+    about a core of the server's CPU)."""
     wait = check_wait(wait)
     hub = hub_for(ctx.store, poll_seconds=ctx.settings.long_poll_fallback_seconds) if wait > 0 else None
     deadline = time.monotonic() + wait
@@ -357,7 +364,12 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
     if hub is not None:
         seen = hub.generation  # before the version read: a commit after it triggers a check
         version = await to_thread.run_sync(hub.version_of, target)
-    result = await to_thread.run_sync(fetch)
+    if known is not None and hub is not None and "version" in known and known["version"] == version:
+        result = known["result"]  # read after that version was: nothing it depends on changed since
+    else:
+        result = await to_thread.run_sync(fetch)
+    if known is not None:
+        known.update(version=version, result=result)
     if done(result) or hub is None:  # done() also validates, so it runs even without a wait
         return result
     key = principal.key_id or "-"
@@ -377,6 +389,8 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
                 version = await to_thread.run_sync(hub.version_of, target)
             shared = None if share is None or principal.key_id is None else (principal.key_id, target, seen, *share)
             result = await hub.fetch_shared(shared, fetch)
+            if known is not None:
+                known.update(version=version, result=result)
             if done(result):
                 return result
     finally:
