@@ -47,30 +47,3 @@ def test_waiters_woken_by_one_approval_share_one_reread_and_get_their_own_copies
     answers[0]["messages"][0]["status"] = "changed by its caller"
     assert all(a["messages"][0]["status"] == "approved" for a in answers[1:]), "waiters were handed one shared object"
 
-
-def test_a_wait_that_ran_out_answers_the_next_one_from_what_it_read_until_the_target_moves(ctx, new_mailbox, principal_for):
-    """A stream that waits again and again (the dashboard's queue) keeps `known`: after a wait
-    that ran out with nothing new, the next one reads the target's version only, not the whole
-    answer; once the target moved, it reads the answer again."""
-    from multimail_server.services.wait_hub import Target, wait_until
-    from multimail_server.services.waiting import pending_of_message
-
-    box = new_mailbox(oversight_mode="gated_send")
-    agent, approver = principal_for("agent", [box]), principal_for("approver", [box])
-    held = sending.send_email(ctx, principal=agent, sender=box, to="ana@partner.test", subject="numbers", body="the numbers")
-    reads: list[int] = []
-
-    def fetch():
-        reads.append(1)
-        return pending_of_message(ctx, principal=agent, message_id=held["message_id"])
-
-    def wait_once(known, wait=0.3):
-        return asyncio.run(wait_until(ctx, agent, Target("message", held["message_id"]), fetch,
-                                      lambda a: a["messages"][0]["status"] != "pending", wait, known=known))
-
-    known: dict = {}
-    assert wait_once(known)["messages"][0]["status"] == "pending" and len(reads) == 1
-    assert wait_once(known)["messages"][0]["status"] == "pending" and len(reads) == 1, "re-read although nothing moved"
-    approvals_svc.approve_message(ctx, principal=approver, message_id=held["message_id"])
-    assert wait_once(known)["messages"][0]["status"] == "approved" and len(reads) == 2
-    assert wait_once({})["messages"][0]["status"] == "approved" and len(reads) == 3  # a new stream reads for itself

@@ -59,14 +59,13 @@ async def queue_events(request: Request, session: SessionDep, mailbox: str = "",
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         shown: list | None = None
-        known: dict = {}  # the queue's version and the answer read for it, across this stream's waits
         while not hub.closing:
             if shown is not None and not await _still_signed_in(request):
                 yield ServerSentEvent(event="signed_out", data="{}")
                 return
             answer = await queries.next_queue(ctx, principal=session.principal, mailbox=mailbox or None,
                                               flow_run_id=flow_run or None, shown=shown,
-                                              wait=0 if shown is None else _wait_seconds(), known=known)
+                                              wait=0 if shown is None else _wait_seconds())
             signature = queries.queue_signature(answer)
             if signature != shown:
                 shown = signature

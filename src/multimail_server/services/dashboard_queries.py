@@ -49,19 +49,17 @@ def queue_signature(answer: dict[str, Any]) -> list[tuple[str, str, str, tuple[s
 
 
 async def next_queue(ctx: Context, *, principal: Principal, mailbox: str | None, flow_run_id: str | None,
-                     shown: list | None, wait: float, known: dict[str, Any] | None = None) -> dict[str, Any]:
+                     shown: list | None, wait: float) -> dict[str, Any]:
     """The queue as soon as it differs from what the approver was shown (at once when it already
     does), or as it is after `wait` seconds; parked on the long-poll hub, woken by any commit of
-    this process and within about a second by other processes' (services/wait_hub.py). `known`:
-    the stream's own dict, so a wait that ran out with nothing new is not followed by a re-read
-    of the whole queue (`wait_until`)."""
+    this process and within about a second by other processes' (services/wait_hub.py)."""
     scope = await to_thread.run_sync(lambda: pending_scope(ctx, principal=principal, mailbox=mailbox, flow_run_id=flow_run_id))
 
     def fetch() -> dict[str, Any]:
         return queue(ctx, principal=principal, mailbox=mailbox, flow_run_id=flow_run_id)
 
     return await wait_until(ctx, principal, Target("pending", scope), fetch, lambda a: queue_signature(a) != shown, wait,
-                            share=("dashboard_queue", mailbox, flow_run_id), known=known)
+                            share=("dashboard_queue", mailbox, flow_run_id))
 
 
 # The long-poll hub's version of one message (store/waits.message_versions) changes with a

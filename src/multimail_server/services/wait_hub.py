@@ -195,19 +195,30 @@ class WaitHub:
         minute later. `share` names everything the answer depends on (the caller's key, the
         read and its arguments, the target and the check that woke them), so a waiter never
         gets an answer it would not have read itself. None: not shared."""
+        try:
+            hash(share)
+        except TypeError:  # a version that cannot be a key: not shared
+            share = None
         if share is None:
             return await to_thread.run_sync(fetch)
-        key = (id(asyncio.get_running_loop()), *share)
+        loop = asyncio.get_running_loop()
+        key = (id(loop), *share)
         task = self._fetches.get(key)
-        if task is None:
+        if task is None or task.get_loop() is not loop:  # (an id() reused after a loop closed)
             task = asyncio.ensure_future(to_thread.run_sync(fetch))
             self._fetches[key] = task
-            task.add_done_callback(lambda _: self._fetches.pop(key, None))
+            task.add_done_callback(lambda t: self._fetch_done(key, t))
         else:
             self.shared_fetches += 1
         # shielded: a waiter that goes away (its client disconnected) does not cancel the read
         # the others wait for
         return copy.deepcopy(await asyncio.shield(task))
+
+    def _fetch_done(self, key: tuple[Any, ...], task: asyncio.Task) -> None:
+        if self._fetches.get(key) is task:
+            del self._fetches[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: when every waiter left before it failed, nothing else would
 
     def version_of(self, target: Target) -> Any:
         with self.store.read() as tx:
@@ -344,19 +355,15 @@ def check_wait(wait: Any) -> float:
 
 
 async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: Callable[[], Any],
-                     done: Callable[[Any], bool], wait: float, *, share: tuple[Any, ...] | None = None,
-                     known: dict[str, Any] | None = None) -> Any:
+                     done: Callable[[Any], bool], wait: float, *, share: tuple[Any, ...] | None = None) -> Any:
     """`fetch()` (a sync database read, run in the threadpool) until `done(result)` or `wait`
     seconds have passed; the last result either way. Re-reads only when the target's version
     moved; counts against the long-poll caps only while parked. `share` names the read and its
     arguments when waiters of the same key woken by the same check may share one re-read
-    (`WaitHub.fetch_shared`): what else the answer depends on, the key and the check, is added here.
-
-    `known`: a dict the caller keeps across calls (a stream that waits again and again): the
-    target's version and the answer read for it are left in it, and the next call answers from it
-    instead of reading again when the version has not moved since (a stream whose wait ran out
-    with nothing new re-read its whole answer every time: with a thousand dashboard streams,
-    about a core of the server's CPU)."""
+    (`WaitHub.fetch_shared`): what else the answer depends on (the key, the target and the
+    version the waiters were woken for) is added here. Only re-reads after a wake are shared:
+    each waiter's first read follows its own version read, and another process's commit may
+    fall between two waiters' version reads."""
     wait = check_wait(wait)
     hub = hub_for(ctx.store, poll_seconds=ctx.settings.long_poll_fallback_seconds) if wait > 0 else None
     deadline = time.monotonic() + wait
@@ -364,12 +371,7 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
     if hub is not None:
         seen = hub.generation  # before the version read: a commit after it triggers a check
         version = await to_thread.run_sync(hub.version_of, target)
-    if known is not None and hub is not None and "version" in known and known["version"] == version:
-        result = known["result"]  # read after that version was: nothing it depends on changed since
-    else:
-        result = await to_thread.run_sync(fetch)
-    if known is not None:
-        known.update(version=version, result=result)
+    result = await to_thread.run_sync(fetch)
     if done(result) or hub is None:  # done() also validates, so it runs even without a wait
         return result
     key = principal.key_id or "-"
@@ -387,10 +389,8 @@ async def wait_until(ctx: Context, principal: Principal, target: Target, fetch: 
             if version is UNKNOWN:
                 seen = hub.generation
                 version = await to_thread.run_sync(hub.version_of, target)
-            shared = None if share is None or principal.key_id is None else (principal.key_id, target, seen, *share)
+            shared = None if share is None or principal.key_id is None else (principal.key_id, target, version, *share)
             result = await hub.fetch_shared(shared, fetch)
-            if known is not None:
-                known.update(version=version, result=result)
             if done(result):
                 return result
     finally:

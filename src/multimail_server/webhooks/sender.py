@@ -75,7 +75,7 @@ class ClientPool:
 
     def __init__(self, *, timeout: float, size: int = 32):
         self.timeout = timeout
-        self.size = size
+        self.size = max(1, size)  # a pool of none would close each new client before its post
         self._clients: OrderedDict[tuple, _Pooled] = OrderedDict()
         self._lock = threading.Lock()
 
