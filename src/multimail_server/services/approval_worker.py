@@ -25,7 +25,7 @@ from ..store import outbox as outbox_q
 from ..store import wakes
 from .approval_notices import notify, queue_digest
 from .approvals import reject_held
-from .common import record
+from .common import all_recipients, record
 from .context import Context
 from .suppressions import suppressed_entries, why_suppressed
 from .views import pending_item
@@ -84,15 +84,14 @@ class ApprovalWorker(PollingWorker):
                            details={**details, "escalate_to": mailbox["escalate_to"], "approval_due_at": due.isoformat()})
                     notify(tx, msg=msg, mailbox=mailbox, approvers=list(mailbox["escalate_to"]), now=now,
                            link_ttl_seconds=self.ctx.settings.approval_link_ttl_seconds, reason="escalated")
-                elif (policy.on_timeout == "approve" and not policy.escalated and self.ctx.settings.allow_approve_on_timeout
-                      and (stopped := suppressed_entries(tx, mailbox, [a for c in ("to_addrs", "cc_addrs", "bcc_addrs")
-                                                                       for a in msg[c]]))):
+                elif policy.on_timeout == "approve" and not policy.escalated and self.ctx.settings.allow_approve_on_timeout:
                     # The clock approves only what a human could: not a send to an address
                     # suppressed since the message was held (approve_held refuses that with 409).
-                    reject_held(tx, now=now, principal=None, msg=msg, mailbox=mailbox, via=details, decided_by=TIMEOUT_ACTOR,
-                                reason=why_suppressed(stopped[0]) + "; rejected on timeout instead of approved")
-                elif policy.on_timeout == "approve" and not policy.escalated and self.ctx.settings.allow_approve_on_timeout:
-                    self._approve(tx, msg, mailbox, now, details)
+                    if stopped := suppressed_entries(tx, mailbox, all_recipients(msg)):
+                        reject_held(tx, now=now, principal=None, msg=msg, mailbox=mailbox, via=details, decided_by=TIMEOUT_ACTOR,
+                                    reason=why_suppressed(stopped[0]) + "; rejected on timeout instead of approved")
+                    else:
+                        self._approve(tx, msg, mailbox, now, details)
                 else:
                     reason = TIMED_OUT_REASON
                     if policy.on_timeout == "approve" and not self.ctx.settings.allow_approve_on_timeout:

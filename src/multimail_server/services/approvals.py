@@ -30,7 +30,7 @@ from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
 from .approval_notices import approvers_of, notify
-from .common import find_mailbox, find_message, iso, record, scoped_mailbox_ids
+from .common import all_recipients, find_mailbox, find_message, iso, record, scoped_mailbox_ids
 from .context import Context
 from .suppressions import refuse_suppressed
 from .views import message_version, pending_item
@@ -268,7 +268,7 @@ def approve_held(tx: Connection, *, now: datetime, principal: Principal, msg: di
         return pending_view(tx, msg, mailbox)
     # The deciding approval: not to an address suppressed since the message was held (409, nothing
     # changes; the approver may remove the entry and approve again).
-    refuse_suppressed(tx, mailbox, [a for c in ("to_addrs", "cc_addrs", "bcc_addrs") for a in {**msg, **edits}[c]])
+    refuse_suppressed(tx, mailbox, all_recipients({**msg, **edits}))
     # Approved ahead of its send_at (gate_first): it waits, `scheduled`, until then.
     send_at = msg.get("send_at")
     later = send_at is not None and send_at > now

@@ -102,6 +102,11 @@ def record(
         )
 
 
+def all_recipients(msg: dict[str, Any]) -> list[str]:
+    """A message's To, Cc and Bcc addresses as stored, in that order (not normalised)."""
+    return [*msg["to_addrs"], *msg["cc_addrs"], *msg["bcc_addrs"]]
+
+
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 

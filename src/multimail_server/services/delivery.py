@@ -72,7 +72,7 @@ from ..store import outbox as outbox_q
 from ..store import records, wakes
 from . import approval_notices, bounces, decision_links, scheduling
 from .approvals import approved_content_matches
-from .common import record
+from .common import all_recipients, record
 from .context import Context
 from .metrics import metrics_for
 from .outbound_pause import quiet_mailbox_ids
@@ -184,7 +184,7 @@ def _recipients(msg: dict[str, Any] | None) -> list[str]:
     recipients: list[str] = []
     if msg is None:
         return recipients
-    for a in msg["to_addrs"] + msg["cc_addrs"] + msg["bcc_addrs"]:
+    for a in all_recipients(msg):
         spec = normalized_or_none(a)
         if spec and spec not in recipients:
             recipients.append(spec)

@@ -34,7 +34,7 @@ from ..store import mailboxes as mailbox_q
 from ..store import messages as message_q
 from ..store import outbox as outbox_q
 from .approval_notices import approvers_of, notify
-from .common import find_message, iso, record
+from .common import all_recipients, find_message, iso, record
 from .context import Context
 from .suppressions import refuse_suppressed, suppressed_details, suppressed_entries, why_suppressed
 from .views import send_result
@@ -48,7 +48,7 @@ def fall_due(tx: Connection, ctx: Context, *, msg: dict[str, Any], seq: int, now
     failed because a recipient was suppressed while it waited (the row is finished either way)."""
     mailbox = mailbox_q.by_id(tx, msg["mailbox_id"])
     assert mailbox is not None
-    stopped = suppressed_entries(tx, mailbox, [a for c in _RECIPIENTS for a in msg[c]])
+    stopped = suppressed_entries(tx, mailbox, all_recipients(msg))
     if stopped:
         return _fail_suppressed(tx, msg=msg, mailbox=mailbox, seq=seq, entries=stopped, now=now)
     if msg["approval_status"] is None and msg.get("gate_timing") == SCHEDULE_FIRST:
